@@ -1,1 +1,192 @@
-//! Microsoft 365 tenant simulator.
+//! `m365-sim`: a deterministic Microsoft 365 tenant simulator for tests and the local demo.
+//!
+//! One base URL serves what the collector talks to at Microsoft: the Entra token endpoint
+//! (`POST /{tenant}/oauth2/v2.0/token` and the legacy v1 `/oauth2/token`) and Microsoft Graph
+//! list endpoints (`GET /{v1.0|beta}/auditLogs/directoryAudits`), with Microsoft's URLs, auth,
+//! paging, error bodies and throttling, plus a control plane under `/_sim` (virtual clock, ground
+//! truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
+//! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
+//!
+//! In-process use:
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let sim = m365_sim::start(m365_sim::SimConfig::default()).await?;
+//! let graph_base = sim.base_url(); // http://127.0.0.1:PORT
+//! # let _ = graph_base;
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint and
+//! bearer checks), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
+//! ordering, errors), [`sources`] (one module per source behind the [`sources::SimSource`]
+//! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
+//! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
+//! the `/_sim` control plane), [`rng`] and [`wire`] (helpers).
+
+pub mod auth;
+pub mod clock;
+pub mod faults;
+pub mod graph;
+pub mod rng;
+pub mod server;
+pub mod sources;
+pub mod stats;
+pub mod store;
+pub mod tenant;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How the simulator behaves. Every field has a `--flag` of the same name in the binary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// TCP port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Seed of everything generated (directory, events, ids, faults).
+    pub seed: u64,
+    /// The tenant id (GUID) the token endpoint accepts.
+    pub tenant: String,
+    /// The only registered application (client) id.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: String,
+    /// History: events exist from `initial now - days` onward.
+    pub days: u32,
+    /// Mean events per hour per source (varied 50-150% per hour; 0 means none).
+    pub events_per_hour: u32,
+    /// Upper bound of the ingestion delay; about 2% of events are later still (see
+    /// [`sources`]).
+    pub ingest_delay_secs: u64,
+    /// Probability that a data request is answered 429.
+    pub fault_429: f64,
+    /// Probability that a data request is answered 500 or 503 (alternating).
+    pub fault_5xx: f64,
+    /// Real milliseconds added to every data response.
+    pub latency_ms: u64,
+    /// The `Retry-After` value (seconds) sent with injected 429s and 503s.
+    pub retry_after_secs: u64,
+    /// Initial virtual time; `None` means the real current time truncated to whole seconds.
+    pub now: Option<DateTime<Utc>>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            seed: 1,
+            tenant: "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35".to_string(),
+            client_id: "5e7d9c1b-3a2f-4e6d-8c0b-1a9f7e5d3c21".to_string(),
+            client_secret: "sim-client-secret".to_string(),
+            days: 2,
+            events_per_hour: 60,
+            ingest_delay_secs: 120,
+            fault_429: 0.0,
+            fault_5xx: 0.0,
+            latency_ms: 0,
+            retry_after_secs: 1,
+            now: None,
+        }
+    }
+}
+
+impl SimConfig {
+    /// Rejects values that make no sense (probabilities outside `[0, 1]`).
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in [("fault_429", self.fault_429), ("fault_5xx", self.fault_5xx)] {
+            if !p.is_finite() || !(0.0..=1.0).contains(&p) {
+                return Err(format!("{name} must be a probability in [0, 1], got {p}"));
+            }
+        }
+        if self.fault_429 + self.fault_5xx > 1.0 {
+            return Err("fault_429 + fault_5xx must not exceed 1".to_string());
+        }
+        if self.tenant.trim().is_empty() || self.client_id.trim().is_empty() {
+            return Err("tenant and client_id must not be empty".to_string());
+        }
+        Ok(())
+    }
+
+    /// The initial virtual time this configuration resolves to.
+    pub fn initial_now(&self) -> DateTime<Utc> {
+        self.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0))
+    }
+}
+
+/// A running simulator. Dropping it aborts the server task; [`RunningSim::shutdown`] stops it
+/// gracefully.
+#[derive(Debug)]
+pub struct RunningSim {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Binds `127.0.0.1:port` and serves the simulator on a background task.
+pub async fn start(config: SimConfig) -> std::io::Result<RunningSim> {
+    config
+        .validate()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(server::SimState::new(config, addr.port()));
+    let app = server::router(state);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.await;
+            })
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "Simulator server stopped with an error.");
+        }
+    });
+    tracing::info!(%addr, "Simulator listening.");
+    Ok(RunningSim {
+        addr,
+        stop: Some(stop_tx),
+        task: Some(task),
+    })
+}
+
+impl RunningSim {
+    /// `http://127.0.0.1:PORT`: the login, Graph and control-plane base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish (up to 5 s), then stops.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Wiring: builds a source's pipeline from its configuration and ports once per container, and
+//! handles one invocation (scheduled tick or backfill) from a Lambda payload. Function mains and
+//! the CLI call this; tests call it with in-memory or moto-backed ports and a manual clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+
+use crate::auth::{ClientCredentials, TokenSource};
+use crate::aws::AwsStores;
+use crate::clock::{Clock, Deadline, SystemClock};
+use crate::config::PullerConfig;
+use crate::http::{ApiClient, RetryPolicy};
+use crate::model::{RunSummary, Source};
+use crate::pipeline::{Invocation, InvocationError, Pipeline, Settings};
+use crate::sources::SourcePuller;
+use crate::sources::entra_directory_audits::EntraDirectoryAudits;
+use crate::store::{EventStore, ParameterStore, RawStore, StateStore};
+
+/// Why a puller could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("pulling {0} is not supported by this version")]
+    UnsupportedSource(Source),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+}
+
+/// The ports a pipeline runs on.
+#[derive(Clone)]
+pub struct Ports {
+    pub raw: Arc<dyn RawStore>,
+    pub events: Arc<dyn EventStore>,
+    pub state: Arc<dyn StateStore>,
+    pub params: Arc<dyn ParameterStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The AWS adapters and the system clock.
+    pub fn aws(sdk: &SdkConfig, config: &PullerConfig) -> Self {
+        let s = AwsStores::new(
+            sdk,
+            &config.bucket,
+            &config.events_table,
+            &config.state_table,
+            config.write_concurrency,
+        );
+        Ports {
+            raw: s.raw,
+            events: s.events,
+            state: s.state,
+            params: s.params,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// A ready-to-run puller for one source.
+pub struct PullerApp {
+    pipeline: Pipeline,
+    deadline_margin: Duration,
+    emit_metrics: bool,
+}
+
+/// Builds the source module for `source`.
+fn source_for(
+    source: Source,
+    config: &PullerConfig,
+    http: reqwest::Client,
+    tokens: Arc<dyn TokenSource>,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn SourcePuller>, AppError> {
+    let policy = RetryPolicy {
+        max_retries: config.max_retries,
+        ..RetryPolicy::default()
+    };
+    let graph = || {
+        Arc::new(ApiClient::new(
+            "Microsoft Graph",
+            http.clone(),
+            tokens.clone(),
+            config.endpoints.graph_scope.clone(),
+            clock.clone(),
+            policy.clone(),
+        ))
+    };
+    match source {
+        Source::EntraDirectoryAudits => Ok(Arc::new(EntraDirectoryAudits::new(
+            graph(),
+            config.endpoints.graph.clone(),
+        ))),
+        other => Err(AppError::UnsupportedSource(other)),
+    }
+}
+
+impl PullerApp {
+    pub fn new(source: Source, config: &PullerConfig, ports: Ports) -> Result<Self, AppError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("auditlake/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AppError::Http(e.to_string()))?;
+        let tokens: Arc<dyn TokenSource> = Arc::new(ClientCredentials::new(
+            http.clone(),
+            config.endpoints.token_url(&config.tenant_id),
+            config.client_id.clone(),
+            config.credential.clone(),
+            ports.params.clone(),
+            ports.clock.clone(),
+        ));
+        let puller = source_for(source, config, http, tokens, ports.clock.clone())?;
+        Ok(PullerApp {
+            pipeline: Pipeline {
+                tenant_id: config.tenant_id.clone(),
+                source: puller,
+                raw: ports.raw,
+                events: ports.events,
+                state: ports.state,
+                clock: ports.clock,
+                settings: Settings {
+                    lag: config.lag,
+                    overlap: config.overlap,
+                    initial_lookback: config.initial_lookback,
+                    hot_retention: config.hot_retention,
+                },
+            },
+            deadline_margin: config.deadline_margin,
+            emit_metrics: false,
+        })
+    }
+
+    /// Print one CloudWatch Embedded Metric Format line per stream (Lambda).
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.emit_metrics = on;
+        self
+    }
+
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// The run's deadline from the Lambda's deadline (epoch milliseconds), less the margin.
+    pub fn lambda_deadline(&self, deadline_epoch_ms: u64) -> Deadline {
+        let now = chrono::Utc::now().timestamp_millis().max(0) as u64;
+        let left = Duration::from_millis(deadline_epoch_ms.saturating_sub(now));
+        Deadline::after(left.saturating_sub(self.deadline_margin))
+    }
+
+    /// Handles one invocation payload.
+    pub async fn handle(
+        &self,
+        payload: &serde_json::Value,
+        deadline: Deadline,
+    ) -> Result<Vec<RunSummary>, InvocationError> {
+        let invocation = Invocation::from_payload(payload)?;
+        let summaries = self.pipeline.run(&invocation, deadline).await;
+        if self.emit_metrics {
+            for s in &summaries {
+                println!("{}", crate::telemetry::emf_line(s, chrono::Utc::now()));
+            }
+        }
+        Ok(summaries)
+    }
+}

@@ -1,0 +1,354 @@
+//! Typed configuration, parsed once from `AUDITLAKE_*` variables handed in by the caller (the
+//! core never reads the environment itself). Every missing or malformed variable is reported in
+//! one error, so an operator fixes a deployment in one pass.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::TimeDelta;
+
+use crate::cloud::{Cloud, Endpoints};
+
+/// Prefix of every variable auditlake reads.
+pub const PREFIX: &str = "AUDITLAKE_";
+
+/// Every variable a puller reads, with its default and meaning. The README's configuration table
+/// and the template check are generated from / compared against this list.
+pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
+    ("AUDITLAKE_TENANT_ID", None, "Entra tenant GUID the collector reads."),
+    ("AUDITLAKE_CLIENT_ID", None, "Application (client) id of the collector's app registration."),
+    ("AUDITLAKE_CLIENT_SECRET_PARAM", None, "SSM SecureString parameter holding the client secret."),
+    ("AUDITLAKE_CLIENT_CERT_PARAM", None, "SSM SecureString parameter holding a PEM key and certificate (certificate auth)."),
+    ("AUDITLAKE_CLOUD", Some("commercial"), "Microsoft cloud: commercial, gcc, gcc-high, dod, china."),
+    ("AUDITLAKE_LOGIN_URL", None, "Override of the Entra login root (tests, proxies)."),
+    ("AUDITLAKE_GRAPH_URL", None, "Override of the Microsoft Graph root."),
+    ("AUDITLAKE_MANAGEMENT_URL", None, "Override of the Management Activity API root."),
+    ("AUDITLAKE_BUCKET", None, "S3 bucket for raw, quarantine and curated data."),
+    ("AUDITLAKE_EVENTS_TABLE", None, "DynamoDB table of normalized events and annotations."),
+    ("AUDITLAKE_STATE_TABLE", None, "DynamoDB table of checkpoints and health."),
+    ("AUDITLAKE_LAG_SECS", Some("120"), "Newest event time a run asks for is now minus this."),
+    ("AUDITLAKE_OVERLAP_SECS", Some("1800"), "Each run re-reads this much before its watermark to catch late events."),
+    ("AUDITLAKE_INITIAL_LOOKBACK_DAYS", Some("7"), "How far back the first run reads (capped at the source's history edge)."),
+    ("AUDITLAKE_HOT_RETENTION_DAYS", Some("90"), "DynamoDB TTL of events, counted from ingestion."),
+    ("AUDITLAKE_WRITE_CONCURRENCY", Some("16"), "Concurrent DynamoDB writes per run."),
+    ("AUDITLAKE_HTTP_TIMEOUT_SECS", Some("60"), "Timeout of one HTTP request to Microsoft."),
+    ("AUDITLAKE_MAX_RETRIES", Some("8"), "Retries of one Microsoft request on 429, 5xx and timeouts."),
+    ("AUDITLAKE_DEADLINE_MARGIN_SECS", Some("30"), "Time kept free before the Lambda deadline; no window starts inside it."),
+];
+
+/// One problem with one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub var: String,
+    pub problem: String,
+}
+
+/// All configuration problems found, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  {}: {}", p.var, p.problem)?;
+        }
+        Ok(())
+    }
+}
+
+/// How the collector proves its identity to Entra ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// SSM parameter name of a client secret.
+    Secret { param: String },
+    /// SSM parameter name of a PEM private key plus certificate.
+    Certificate { param: String },
+}
+
+/// Configuration of a pull function (and `auditlake run`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullerConfig {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub credential: CredentialSource,
+    pub cloud: Cloud,
+    pub endpoints: Endpoints,
+    pub bucket: String,
+    pub events_table: String,
+    pub state_table: String,
+    pub lag: TimeDelta,
+    pub overlap: TimeDelta,
+    pub initial_lookback: TimeDelta,
+    pub hot_retention: TimeDelta,
+    pub write_concurrency: usize,
+    pub http_timeout: std::time::Duration,
+    pub max_retries: usize,
+    pub deadline_margin: std::time::Duration,
+}
+
+/// Reads typed values out of a variable map while collecting problems.
+struct Reader {
+    vars: HashMap<String, String>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Reader {
+    fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .map(|(k, v)| (k, v.trim().to_string()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        Reader {
+            vars,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, var: &str, problem: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            var: var.to_string(),
+            problem: problem.into(),
+        });
+    }
+
+    fn optional(&self, var: &str) -> Option<String> {
+        self.vars.get(var).cloned()
+    }
+
+    fn required(&mut self, var: &str) -> String {
+        match self.vars.get(var) {
+            Some(v) => v.clone(),
+            None => {
+                self.problem(var, "is required but not set");
+                String::new()
+            }
+        }
+    }
+
+    fn number(&mut self, var: &str, default: u64, min: u64, max: u64) -> u64 {
+        let Some(raw) = self.vars.get(var).cloned() else {
+            return default;
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            Ok(n) => {
+                self.problem(var, format!("{n} is out of range {min}..={max}"));
+                default
+            }
+            Err(_) => {
+                self.problem(var, format!("`{raw}` is not a whole number"));
+                default
+            }
+        }
+    }
+
+    fn url(&mut self, var: &str) -> Option<String> {
+        let raw = self.optional(var)?;
+        match reqwest::Url::parse(&raw) {
+            Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+                Some(raw.trim_end_matches('/').to_string())
+            }
+            _ => {
+                self.problem(var, format!("`{raw}` is not an http(s) URL"));
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, ConfigError> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                problems: self.problems,
+            })
+        }
+    }
+}
+
+/// True when `s` is a GUID in its usual 8-4-4-4-12 hex form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+impl PullerConfig {
+    /// Parses the puller configuration from `(name, value)` pairs, e.g. `std::env::vars()`.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(vars);
+
+        let tenant_id = r.required("AUDITLAKE_TENANT_ID");
+        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
+            r.problem(
+                "AUDITLAKE_TENANT_ID",
+                format!("`{tenant_id}` is not a tenant GUID (the Management API compares GUIDs, not domains)"),
+            );
+        }
+        let client_id = r.required("AUDITLAKE_CLIENT_ID");
+        let secret = r.optional("AUDITLAKE_CLIENT_SECRET_PARAM");
+        let cert = r.optional("AUDITLAKE_CLIENT_CERT_PARAM");
+        let credential = match (secret, cert) {
+            (Some(param), None) => CredentialSource::Secret { param },
+            (None, Some(param)) => CredentialSource::Certificate { param },
+            (Some(_), Some(_)) => {
+                r.problem(
+                    "AUDITLAKE_CLIENT_CERT_PARAM",
+                    "set either AUDITLAKE_CLIENT_SECRET_PARAM or AUDITLAKE_CLIENT_CERT_PARAM, not both",
+                );
+                CredentialSource::Secret { param: String::new() }
+            }
+            (None, None) => {
+                r.problem(
+                    "AUDITLAKE_CLIENT_SECRET_PARAM",
+                    "is required (or AUDITLAKE_CLIENT_CERT_PARAM for certificate auth)",
+                );
+                CredentialSource::Secret { param: String::new() }
+            }
+        };
+        let cloud = match r.optional("AUDITLAKE_CLOUD") {
+            None => Cloud::Commercial,
+            Some(raw) => raw.parse().unwrap_or_else(|e: String| {
+                r.problem("AUDITLAKE_CLOUD", e);
+                Cloud::Commercial
+            }),
+        };
+        let login = r.url("AUDITLAKE_LOGIN_URL");
+        let graph = r.url("AUDITLAKE_GRAPH_URL");
+        let management = r.url("AUDITLAKE_MANAGEMENT_URL");
+        let endpoints = cloud.endpoints().with_overrides(login, graph, management);
+        let bucket = r.required("AUDITLAKE_BUCKET");
+        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
+        let state_table = r.required("AUDITLAKE_STATE_TABLE");
+        let lag = r.number("AUDITLAKE_LAG_SECS", 120, 0, 86_400);
+        let overlap = r.number("AUDITLAKE_OVERLAP_SECS", 1800, 0, 7 * 86_400);
+        let lookback = r.number("AUDITLAKE_INITIAL_LOOKBACK_DAYS", 7, 0, 3650);
+        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
+        let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
+        let timeout = r.number("AUDITLAKE_HTTP_TIMEOUT_SECS", 60, 1, 900);
+        let retries = r.number("AUDITLAKE_MAX_RETRIES", 8, 0, 50);
+        let margin = r.number("AUDITLAKE_DEADLINE_MARGIN_SECS", 30, 0, 900);
+
+        let config = PullerConfig {
+            tenant_id,
+            client_id,
+            credential,
+            cloud,
+            endpoints,
+            bucket,
+            events_table,
+            state_table,
+            lag: TimeDelta::seconds(lag as i64),
+            overlap: TimeDelta::seconds(overlap as i64),
+            initial_lookback: TimeDelta::days(lookback as i64),
+            hot_retention: TimeDelta::days(retention as i64),
+            write_concurrency: concurrency as usize,
+            http_timeout: std::time::Duration::from_secs(timeout),
+            max_retries: retries as usize,
+            deadline_margin: std::time::Duration::from_secs(margin),
+        };
+        r.finish(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn minimal() -> Vec<(String, String)> {
+        vars(&[
+            ("AUDITLAKE_TENANT_ID", "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35"),
+            ("AUDITLAKE_CLIENT_ID", "app"),
+            ("AUDITLAKE_CLIENT_SECRET_PARAM", "/auditlake/secret"),
+            ("AUDITLAKE_BUCKET", "b"),
+            ("AUDITLAKE_EVENTS_TABLE", "e"),
+            ("AUDITLAKE_STATE_TABLE", "s"),
+        ])
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = PullerConfig::from_vars(minimal()).unwrap();
+        assert_eq!(c.lag, TimeDelta::seconds(120));
+        assert_eq!(c.overlap, TimeDelta::seconds(1800));
+        assert_eq!(c.initial_lookback, TimeDelta::days(7));
+        assert_eq!(c.cloud, Cloud::Commercial);
+        assert_eq!(c.endpoints.graph, "https://graph.microsoft.com");
+        assert_eq!(
+            c.credential,
+            CredentialSource::Secret {
+                param: "/auditlake/secret".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_together() {
+        let err = PullerConfig::from_vars(vars(&[
+            ("AUDITLAKE_TENANT_ID", "contoso.com"),
+            ("AUDITLAKE_LAG_SECS", "soon"),
+            ("AUDITLAKE_CLOUD", "mars"),
+            ("AUDITLAKE_GRAPH_URL", "ftp://x"),
+            ("UNRELATED", "x"),
+        ]))
+        .unwrap_err();
+        let names: Vec<&str> = err.problems.iter().map(|p| p.var.as_str()).collect();
+        for want in [
+            "AUDITLAKE_TENANT_ID",
+            "AUDITLAKE_CLIENT_ID",
+            "AUDITLAKE_CLIENT_SECRET_PARAM",
+            "AUDITLAKE_CLOUD",
+            "AUDITLAKE_GRAPH_URL",
+            "AUDITLAKE_BUCKET",
+            "AUDITLAKE_EVENTS_TABLE",
+            "AUDITLAKE_STATE_TABLE",
+            "AUDITLAKE_LAG_SECS",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        let text = err.to_string();
+        assert!(text.contains("`soon` is not a whole number"), "{text}");
+    }
+
+    #[test]
+    fn overrides_replace_cloud_hosts_but_not_scopes() {
+        let mut v = minimal();
+        v.push(("AUDITLAKE_CLOUD".into(), "gcc-high".into()));
+        v.push(("AUDITLAKE_GRAPH_URL".into(), "http://127.0.0.1:9/".into()));
+        let c = PullerConfig::from_vars(v).unwrap();
+        assert_eq!(c.endpoints.graph, "http://127.0.0.1:9");
+        assert_eq!(c.endpoints.login, "https://login.microsoftonline.us");
+        assert_eq!(c.endpoints.graph_scope, "https://graph.microsoft.us/.default");
+    }
+
+    #[test]
+    fn every_var_is_documented_once() {
+        let mut names: Vec<&str> = PULLER_VARS.iter().map(|v| v.0).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), PULLER_VARS.len());
+        assert!(names.iter().all(|n| n.starts_with(PREFIX)));
+    }
+
+    #[test]
+    fn guid_check() {
+        assert!(is_guid("8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35"));
+        assert!(!is_guid("8f3c5a2e6b1d4c9ea7f02d4b6e8a1c35"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+    }
+}

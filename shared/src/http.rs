@@ -1,0 +1,297 @@
+//! The HTTP client for Microsoft's APIs: bearer tokens from a [`TokenSource`], retries with
+//! exponential backoff and jitter on 5xx, timeouts and connection errors, `Retry-After` honoured
+//! on 429, one token refresh on 401, and Microsoft's own error code and message kept in errors.
+//! Waiting goes through the clock port and never runs past the run's [`Deadline`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use crate::auth::{AuthError, TokenSource};
+use crate::clock::{Clock, Deadline};
+use crate::model::ErrorInfo;
+
+/// How hard to try one request.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Longest `Retry-After` honoured as given; longer ones are capped.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 8,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A failed request to Microsoft.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{service} answered HTTP {status} {code}: {message}{request_id}")]
+    Api {
+        service: &'static str,
+        status: u16,
+        code: String,
+        message: String,
+        request_id: String,
+    },
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("{service} could not be reached at {path}: {message}")]
+    Transport {
+        service: &'static str,
+        path: String,
+        message: String,
+    },
+    #[error("the run's time budget ran out while waiting to retry ({waiting_for})")]
+    Deadline { waiting_for: String },
+    #[error("{service} returned a response auditlake cannot read: {message}")]
+    Protocol {
+        service: &'static str,
+        message: String,
+    },
+}
+
+impl ApiError {
+    pub fn info(&self) -> ErrorInfo {
+        match self {
+            ApiError::Api { code, .. } => ErrorInfo {
+                code: code.clone(),
+                message: self.to_string(),
+            },
+            ApiError::Auth(a) => a.info(),
+            ApiError::Transport { .. } => ErrorInfo {
+                code: "Unreachable".into(),
+                message: self.to_string(),
+            },
+            ApiError::Deadline { .. } => ErrorInfo {
+                code: "DeadlineExceeded".into(),
+                message: self.to_string(),
+            },
+            ApiError::Protocol { .. } => ErrorInfo {
+                code: "ProtocolError".into(),
+                message: self.to_string(),
+            },
+        }
+    }
+
+    /// The HTTP status Microsoft answered with, when it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Graph's error body: `{"error":{"code","message",...}}`; the Management API uses the same.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Parses `Retry-After` given in (possibly fractional) seconds.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let secs: f64 = v.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// A response body and its headers.
+pub struct Response {
+    pub body: Vec<u8>,
+    pub headers: HeaderMap,
+}
+
+/// A retrying, authenticated client for one Microsoft API (one token scope).
+pub struct ApiClient {
+    service: &'static str,
+    http: reqwest::Client,
+    tokens: Arc<dyn TokenSource>,
+    scope: String,
+    clock: Arc<dyn Clock>,
+    policy: RetryPolicy,
+}
+
+enum Step {
+    Done(Response),
+    Retry { delay: Option<Duration>, why: String },
+    Fail(ApiError),
+}
+
+impl ApiClient {
+    pub fn new(
+        service: &'static str,
+        http: reqwest::Client,
+        tokens: Arc<dyn TokenSource>,
+        scope: String,
+        clock: Arc<dyn Clock>,
+        policy: RetryPolicy,
+    ) -> Self {
+        ApiClient {
+            service,
+            http,
+            tokens,
+            scope,
+            clock,
+            policy,
+        }
+    }
+
+    /// GETs `url`, retrying as the policy allows.
+    pub async fn get(&self, url: &str, deadline: &Deadline) -> Result<Response, ApiError> {
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.policy.min_delay)
+            .with_max_delay(self.policy.max_delay)
+            .with_max_times(self.policy.max_retries)
+            .with_jitter()
+            .build();
+        let mut refreshed = false;
+        let mut last: Option<ApiError> = None;
+        loop {
+            let token = self.tokens.token(&self.scope).await?;
+            let sent = self
+                .http
+                .get(url)
+                .bearer_auth(token.expose_secret())
+                .header("client-request-id", uuid::Uuid::new_v4().to_string())
+                .send()
+                .await;
+            let step = match sent {
+                Err(e) => {
+                    let err = ApiError::Transport {
+                        service: self.service,
+                        path: path_of(url),
+                        message: e.without_url().to_string(),
+                    };
+                    let why = err.to_string();
+                    last = Some(err);
+                    Step::Retry { delay: None, why }
+                }
+                Ok(resp) => self.classify(resp, &mut refreshed, &mut last).await,
+            };
+            match step {
+                Step::Done(r) => return Ok(r),
+                Step::Fail(e) => return Err(e),
+                Step::Retry { delay, why } => {
+                    let Some(backoff_delay) = backoff.next() else {
+                        return Err(last.unwrap_or(ApiError::Protocol {
+                            service: self.service,
+                            message: why,
+                        }));
+                    };
+                    let delay = delay
+                        .map(|d| d.min(self.policy.max_retry_after))
+                        .unwrap_or(backoff_delay);
+                    if deadline.remaining().is_some_and(|left| left <= delay) {
+                        return Err(ApiError::Deadline { waiting_for: why });
+                    }
+                    tracing::debug!(service = self.service, delay_ms = delay.as_millis() as u64, %why, "Retrying request.");
+                    self.clock.sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn classify(
+        &self,
+        resp: reqwest::Response,
+        refreshed: &mut bool,
+        last: &mut Option<ApiError>,
+    ) -> Step {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = match resp.bytes().await {
+            Ok(b) => b.to_vec(),
+            Err(e) => {
+                let err = ApiError::Transport {
+                    service: self.service,
+                    path: String::new(),
+                    message: format!("reading the body failed: {}", e.without_url()),
+                };
+                let why = err.to_string();
+                *last = Some(err);
+                return Step::Retry { delay: None, why };
+            }
+        };
+        if status.is_success() {
+            return Step::Done(Response { body, headers });
+        }
+        let err = self.api_error(status, &headers, &body);
+        match status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                let why = err.to_string();
+                *last = Some(err);
+                Step::Retry {
+                    delay: retry_after(&headers),
+                    why,
+                }
+            }
+            StatusCode::UNAUTHORIZED if !*refreshed => {
+                *refreshed = true;
+                self.tokens.invalidate(&self.scope);
+                let why = err.to_string();
+                *last = Some(err);
+                Step::Retry {
+                    delay: Some(Duration::ZERO),
+                    why,
+                }
+            }
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
+                let why = err.to_string();
+                *last = Some(err);
+                Step::Retry { delay: None, why }
+            }
+            _ => Step::Fail(err),
+        }
+    }
+
+    fn api_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+        let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
+            Ok(b) => (b.error.code, b.error.message),
+            Err(_) => (
+                status.canonical_reason().unwrap_or("Error").replace(' ', ""),
+                String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
+            ),
+        };
+        let request_id = headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| format!(" (request-id {v})"))
+            .unwrap_or_default();
+        ApiError::Api {
+            service: self.service,
+            status: status.as_u16(),
+            code,
+            message,
+            request_id,
+        }
+    }
+}
+
+fn path_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,161 @@
+//! Turning one Microsoft record into the contract's [`AuditEvent`]: one module per source, plus
+//! the shared rules (absent-value sentinels, dedupe keys, hashing). Normalizers are pure: the
+//! same bytes and context give the same event.
+
+pub mod entra_directory_audits;
+pub mod input;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use crate::model::{AuditEvent, Source};
+
+/// What a normalizer needs besides the record.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub tenant_id: &'a str,
+    pub stream: Option<&'a str>,
+    pub ingested_at: DateTime<Utc>,
+}
+
+/// Why a record could not be normalized (it is then quarantined, never dropped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NormalizeError {
+    #[error("record is not valid JSON: {0}")]
+    Json(String),
+    #[error("record is not a JSON object")]
+    NotAnObject,
+    #[error("required field `{0}` is missing or empty")]
+    Missing(&'static str),
+    #[error("field `{field}` holds `{value}`, which is not a time")]
+    BadTime { field: &'static str, value: String },
+    #[error("normalizing {0} records is not supported yet")]
+    Unsupported(Source),
+}
+
+/// Normalizes one record of `source`.
+pub fn normalize(source: Source, raw: &RawValue, ctx: Context<'_>) -> Result<AuditEvent, NormalizeError> {
+    let value: Value = serde_json::from_str(raw.get()).map_err(|e| NormalizeError::Json(e.to_string()))?;
+    let mut event = match source {
+        Source::EntraDirectoryAudits => entra_directory_audits::normalize(&value, ctx)?,
+        other => return Err(NormalizeError::Unsupported(other)),
+    };
+    event.raw = Some(raw.to_owned());
+    Ok(event)
+}
+
+/// Values Microsoft uses to mean "nothing": empty strings and literal sentinels.
+pub fn is_sentinel(s: &str) -> bool {
+    let t = s.trim();
+    t.is_empty()
+        || ["<null>", "null", "__null__", "not available", "n/a"]
+            .iter()
+            .any(|x| t.eq_ignore_ascii_case(x))
+}
+
+/// A string field, with sentinels read as absent.
+pub fn text(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(s) if !is_sentinel(s) => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Like [`text`] but tries each key in turn (Microsoft varies the casing of some fields).
+pub fn text_any(v: &Value, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| text(v, k))
+}
+
+/// True when a string is safe as-is in a URL path segment and a DynamoDB key.
+fn url_safe(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 200
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes JSON with object keys sorted at every level, so equal records hash equally whatever
+/// order their keys arrived in.
+pub fn canonical_json(v: &Value) -> String {
+    fn write(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&m[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(x, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(v, &mut out);
+    out
+}
+
+/// The dedupe key: the source's own id when it is URL-safe, a SHA-256 of it when not, and a
+/// SHA-256 of the sorted-key JSON when the record has no id.
+pub fn dedupe_key(record_id: Option<&str>, record: &Value) -> String {
+    match record_id {
+        Some(id) if url_safe(id) => id.to_string(),
+        Some(id) => format!("h-{}", sha256_hex(id.as_bytes())),
+        None => format!("h-{}", sha256_hex(canonical_json(record).as_bytes())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sentinels_are_absent() {
+        let v = json!({"a": "<null>", "b": " Not Available ", "c": "", "d": "x", "e": 3});
+        assert_eq!(text(&v, "a"), None);
+        assert_eq!(text(&v, "b"), None);
+        assert_eq!(text(&v, "c"), None);
+        assert_eq!(text(&v, "d").as_deref(), Some("x"));
+        assert_eq!(text(&v, "e").as_deref(), Some("3"));
+        assert_eq!(text(&v, "zz"), None);
+    }
+
+    #[test]
+    fn dedupe_keys_are_url_safe_and_stable() {
+        let rec = json!({"b": 1, "a": {"y": 2, "x": [1, {"q": 1, "p": 2}]}});
+        let reordered = json!({"a": {"x": [1, {"p": 2, "q": 1}], "y": 2}, "b": 1});
+        assert_eq!(dedupe_key(None, &rec), dedupe_key(None, &reordered));
+        assert_eq!(dedupe_key(Some("Directory_ab-12_X_9"), &rec), "Directory_ab-12_X_9");
+        let odd = dedupe_key(Some("a/b c"), &rec);
+        assert!(odd.starts_with("h-") && odd.len() == 66, "{odd}");
+        assert_ne!(dedupe_key(Some("a/b c"), &rec), dedupe_key(Some("a/b d"), &rec));
+    }
+}

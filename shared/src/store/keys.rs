@@ -1,0 +1,134 @@
+//! Key layouts for S3 and DynamoDB, as pure functions (ARCHITECTURE.md explains the choices).
+//!
+//! Events table (`AUDITLAKE_EVENTS_TABLE`), one item collection per event:
+//! - `pk = <source>#<dedupe_key>`, `sk = "event"`: the event; its conditional put is the dedupe.
+//! - `sk = "tags"` / `sk = "comment#<time>#<id>"`: annotations, never written by ingestion.
+//! - index `by_time`: `tpk = <source>#<YYYY-MM-DDTHH>` (event hour), `ts = <time>#<id>`.
+//! - index `by_actor`: `apk = <actor upn|id|app id, lowercased>`, `ts`.
+//! - index `by_ip`: `ipk = <client ip>`, `ts`.
+//!
+//! State table (`AUDITLAKE_STATE_TABLE`): `pk = <tenant>#<source>#<stream or ->`,
+//! `sk = "checkpoint" | "health"`.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Source, fmt_time};
+
+use super::StreamKey;
+
+pub const EVENT_SK: &str = "event";
+pub const TAGS_SK: &str = "tags";
+pub const TIME_INDEX: &str = "by_time";
+pub const ACTOR_INDEX: &str = "by_actor";
+pub const IP_INDEX: &str = "by_ip";
+pub const CHECKPOINT_SK: &str = "checkpoint";
+pub const HEALTH_SK: &str = "health";
+
+/// Base-table partition key of an event.
+pub fn event_pk(source: Source, dedupe_key: &str) -> String {
+    format!("{}#{dedupe_key}", source.name())
+}
+
+/// The event id (`<source>:<dedupe_key>`) as the API shows it.
+pub fn event_id(source: Source, dedupe_key: &str) -> String {
+    format!("{}:{dedupe_key}", source.name())
+}
+
+/// Splits an event id back into source and dedupe key.
+pub fn parse_event_id(id: &str) -> Option<(Source, &str)> {
+    let (source, key) = id.split_once(':')?;
+    let source = source.parse().ok()?;
+    (!key.is_empty()).then_some((source, key))
+}
+
+/// The hour bucket an event time falls in: `2024-01-02T03`.
+pub fn hour_bucket(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H").to_string()
+}
+
+/// Partition key of the time index.
+pub fn time_pk(source: Source, t: DateTime<Utc>) -> String {
+    format!("{}#{}", source.name(), hour_bucket(t))
+}
+
+/// Sort key shared by all indexes: time order, ties broken by id.
+pub fn time_sk(t: DateTime<Utc>, id: &str) -> String {
+    format!("{}#{id}", fmt_time(t))
+}
+
+/// Partition key of a checkpoint or health item.
+pub fn state_pk(key: &StreamKey) -> String {
+    format!(
+        "{}#{}#{}",
+        key.tenant,
+        key.source.name(),
+        key.stream.as_deref().unwrap_or("-")
+    )
+}
+
+/// S3 key of one raw object: partitioned by write time, never overwritten (the run id is unique).
+pub fn raw_key(
+    source: Source,
+    stream: Option<&str>,
+    written: DateTime<Utc>,
+    run_id: &str,
+    seq: u64,
+) -> String {
+    let ct = match (source, stream) {
+        (Source::M365Activity, Some(ct)) => format!("content_type={ct}/"),
+        _ => String::new(),
+    };
+    format!(
+        "raw/source={}/{ct}dt={}/hour={}/{}-{run_id}-{seq:05}.json.gz",
+        source.name(),
+        written.format("%Y-%m-%d"),
+        written.format("%H"),
+        written.format("%Y%m%dT%H%M%SZ"),
+    )
+}
+
+/// S3 key of one quarantine object.
+pub fn quarantine_key(source: Source, written: DateTime<Utc>, run_id: &str, seq: u64) -> String {
+    format!(
+        "quarantine/source={}/dt={}/{}-{run_id}-{seq:05}.json.gz",
+        source.name(),
+        written.format("%Y-%m-%d"),
+        written.format("%Y%m%dT%H%M%SZ"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn event_ids_round_trip() {
+        let id = event_id(Source::EntraDirectoryAudits, "Directory_abc_X1_2");
+        assert_eq!(id, "entra-directory-audits:Directory_abc_X1_2");
+        assert_eq!(
+            parse_event_id(&id),
+            Some((Source::EntraDirectoryAudits, "Directory_abc_X1_2"))
+        );
+        assert_eq!(parse_event_id("nope:x"), None);
+        assert_eq!(parse_event_id("entra-directory-audits:"), None);
+    }
+
+    #[test]
+    fn raw_keys_follow_the_partition_layout() {
+        let t = Utc.with_ymd_and_hms(2024, 3, 4, 5, 6, 7).unwrap();
+        assert_eq!(
+            raw_key(Source::EntraDirectoryAudits, None, t, "r1", 3),
+            "raw/source=entra-directory-audits/dt=2024-03-04/hour=05/20240304T050607Z-r1-00003.json.gz"
+        );
+        assert!(
+            raw_key(Source::M365Activity, Some("Audit.Exchange"), t, "r", 0)
+                .starts_with("raw/source=m365-activity/content_type=Audit.Exchange/dt=2024-03-04/hour=05/")
+        );
+        assert_eq!(
+            state_pk(&StreamKey::new("t", Source::EntraSignIns, Some("interactiveUser".into()))),
+            "t#entra-sign-ins#interactiveUser"
+        );
+        assert_eq!(time_pk(Source::IntuneAudit, t), "intune-audit#2024-03-04T05");
+    }
+}

@@ -1,0 +1,227 @@
+//! Ports: the narrow traits the pipeline and the query side use to reach storage and secrets.
+//! Adapters live in `crate::aws` (the only module that imports the AWS SDK) and in [`memory`]
+//! (in-process fakes for unit tests). Key layouts are pure functions in [`keys`], shared by both.
+
+pub mod keys;
+pub mod memory;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AuditEvent, ErrorInfo, Gap, RunSummary, Source};
+
+/// A storage failure, with the operation and resource it concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{op} on {resource} failed: {message}")]
+    Backend {
+        op: &'static str,
+        resource: String,
+        message: String,
+    },
+    #[error("{resource} holds data auditlake cannot read: {message}")]
+    Corrupt { resource: String, message: String },
+    #[error("{resource} not found")]
+    NotFound { resource: String },
+}
+
+impl StoreError {
+    pub fn backend(op: &'static str, resource: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        StoreError::Backend {
+            op,
+            resource: resource.into(),
+            message: err.to_string(),
+        }
+    }
+
+    pub fn info(&self) -> ErrorInfo {
+        let code = match self {
+            StoreError::Backend { op, .. } => format!("Store.{op}"),
+            StoreError::Corrupt { .. } => "Store.Corrupt".to_string(),
+            StoreError::NotFound { .. } => "Store.NotFound".to_string(),
+        };
+        ErrorInfo {
+            code,
+            message: self.to_string(),
+        }
+    }
+}
+
+/// Object storage for raw records, quarantine and curated data (S3).
+#[async_trait]
+pub trait RawStore: Send + Sync {
+    /// Writes one object (gzip-compressed NDJSON).
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    /// Reads one object's bytes.
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+    /// Lists keys under a prefix.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+}
+
+/// A normalized event ready to be stored, with its time-to-live.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub event: AuditEvent,
+    /// Epoch seconds after which DynamoDB's TTL may delete the item.
+    pub expires_at: i64,
+}
+
+/// The deduplicating event store (DynamoDB).
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Inserts each event unless an event with the same id exists; first write wins. Returns, per
+    /// input, whether it was new.
+    async fn put_new(&self, events: Vec<StoredEvent>) -> Result<Vec<bool>, StoreError>;
+    /// One event by id.
+    async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError>;
+    /// Every event of `source` with `start <= time < end`, oldest first (reads the time index).
+    async fn list_by_time(
+        &self,
+        source: Source,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+}
+
+/// Identifies one checkpointed stream of one source in one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StreamKey {
+    pub tenant: String,
+    pub source: Source,
+    pub stream: Option<String>,
+}
+
+impl StreamKey {
+    pub fn new(tenant: impl Into<String>, source: Source, stream: Option<String>) -> Self {
+        StreamKey {
+            tenant: tenant.into(),
+            source,
+            stream,
+        }
+    }
+}
+
+/// The checkpoint as read when a run takes its lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    /// Version of the checkpoint item after the lease was taken; every later write names it.
+    pub version: u64,
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+/// Why a lease or checkpoint write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("stream is locked by run {owner} until {until}")]
+    Locked { owner: String, until: String },
+    #[error("lease lost: another run changed the checkpoint (version {expected} expected)")]
+    LeaseLost { expected: u64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one run tells the source's health record.
+#[derive(Debug, Clone)]
+pub struct HealthUpdate {
+    pub at: DateTime<Utc>,
+    pub summary: RunSummary,
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+/// A source stream's health as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub last_run_at: Option<String>,
+    pub last_run_id: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_error: Option<ErrorInfo>,
+    pub last_error_at: Option<String>,
+    pub consecutive_failures: u64,
+    pub watermark: Option<String>,
+    pub lag_secs: Option<i64>,
+    pub total_pulled: u64,
+    pub total_new: u64,
+    pub total_duplicates: u64,
+    pub total_quarantined: u64,
+    pub gaps: Vec<Gap>,
+    pub last_summary: Option<RunSummary>,
+}
+
+impl Health {
+    /// Folds one run into the health record.
+    pub fn apply(&mut self, u: &HealthUpdate) {
+        let s = &u.summary;
+        let at = crate::model::fmt_time(u.at);
+        self.last_run_at = Some(at.clone());
+        self.last_run_id = Some(s.run_id.clone());
+        self.total_pulled += s.pulled;
+        self.total_new += s.new;
+        self.total_duplicates += s.duplicates;
+        self.total_quarantined += s.quarantined;
+        if let Some(w) = u.watermark {
+            self.watermark = Some(crate::model::fmt_time(w));
+        }
+        if s.lag_secs.is_some() {
+            self.lag_secs = s.lag_secs;
+        }
+        if let Some(g) = &s.gap {
+            self.gaps.push(g.clone());
+            let excess = self.gaps.len().saturating_sub(50);
+            self.gaps.drain(..excess);
+        }
+        match &s.error {
+            Some(e) => {
+                self.last_error = Some(e.clone());
+                self.last_error_at = Some(at);
+                self.consecutive_failures += 1;
+            }
+            None => {
+                self.consecutive_failures = 0;
+                if s.complete {
+                    self.last_success_at = Some(at);
+                }
+            }
+        }
+        self.last_summary = Some(s.clone());
+    }
+}
+
+/// Checkpoints, leases and health (DynamoDB state table).
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Takes the stream's lease unless another live run holds it; returns the checkpoint.
+    async fn acquire(
+        &self,
+        key: &StreamKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StateError>;
+    /// Moves the watermark, only if `lease` still holds (same owner and version).
+    async fn advance(
+        &self,
+        key: &StreamKey,
+        lease: &Lease,
+        watermark: DateTime<Utc>,
+    ) -> Result<Lease, StateError>;
+    /// Gives the lease up.
+    async fn release(&self, key: &StreamKey, lease: &Lease) -> Result<(), StateError>;
+    /// The current watermark, without taking the lease.
+    async fn watermark(&self, key: &StreamKey) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Records a run in the stream's health.
+    async fn record_health(&self, key: &StreamKey, update: HealthUpdate) -> Result<(), StoreError>;
+    /// The stream's health.
+    async fn health(&self, key: &StreamKey) -> Result<Option<Health>, StoreError>;
+}
+
+/// Secrets from SSM Parameter Store (SecureString, decrypted).
+#[async_trait]
+pub trait ParameterStore: Send + Sync {
+    /// Reads the named parameters; a name that does not exist is an error naming it.
+    async fn get_secure(&self, names: &[String]) -> Result<HashMap<String, SecretString>, StoreError>;
+}

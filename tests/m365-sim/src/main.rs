@@ -1,0 +1,141 @@
+//! The `m365-sim` binary: runs the Microsoft 365 tenant simulator on a local port.
+//!
+//! When it accepts connections it prints exactly `listening: http://127.0.0.1:PORT` on stdout
+//! (and nothing else there); logs go to stderr (`RUST_LOG` filters them, default `info`). It
+//! stops cleanly on SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use m365_sim::SimConfig;
+
+/// A deterministic Microsoft 365 tenant simulator: Entra token endpoint and Graph audit logs on
+/// a virtual clock, for tests and the local demo.
+///
+/// The clock is frozen at --now (or the current time) and moves only through
+/// `POST /_sim/clock` with {"now": RFC3339} or {"advance_secs": N}.
+#[derive(Debug, Parser)]
+#[command(name = "m365-sim", version, about, long_about)]
+struct Args {
+    /// TCP port on 127.0.0.1 (0 picks a free port; the chosen one is printed).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Seed for everything generated: directory, events, ids and fault decisions.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Tenant id (GUID) accepted by the token endpoint.
+    #[arg(long, default_value = "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35")]
+    tenant: String,
+    /// Application (client) id of the only registered app.
+    #[arg(long, default_value = "5e7d9c1b-3a2f-4e6d-8c0b-1a9f7e5d3c21")]
+    client_id: String,
+    /// Client secret of that app.
+    #[arg(long, default_value = "sim-client-secret")]
+    client_secret: String,
+    /// Days of history before the initial time (events exist from now - days onward).
+    #[arg(long, default_value_t = 2)]
+    days: u32,
+    /// Mean events per hour per source (each hour varies between 50% and 150%; 0 = none).
+    #[arg(long, default_value_t = 60)]
+    events_per_hour: u32,
+    /// Maximum ingestion delay in seconds: an event becomes visible only at time + delay
+    /// (about 2% of events are late, up to 3x this but never over 1800 s).
+    #[arg(long, default_value_t = 120)]
+    ingest_delay_secs: u64,
+    /// Probability (0-1) that a data request is answered 429 TooManyRequests.
+    #[arg(long, default_value_t = 0.0)]
+    fault_429: f64,
+    /// Probability (0-1) that a data request is answered 500 or 503 (alternating).
+    #[arg(long, default_value_t = 0.0)]
+    fault_5xx: f64,
+    /// Real milliseconds of latency added to every data response.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Seconds sent in Retry-After with injected 429 and 503 answers.
+    #[arg(long, default_value_t = 1)]
+    retry_after_secs: u64,
+    /// Initial virtual time (RFC 3339, e.g. 2026-07-17T12:00:00Z); default: now, whole seconds.
+    #[arg(long, value_parser = parse_now)]
+    now: Option<DateTime<Utc>>,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("not an RFC 3339 timestamp ({e})"))
+}
+
+impl From<Args> for SimConfig {
+    fn from(a: Args) -> Self {
+        SimConfig {
+            port: a.port,
+            seed: a.seed,
+            tenant: a.tenant,
+            client_id: a.client_id,
+            client_secret: a.client_secret,
+            days: a.days,
+            events_per_hour: a.events_per_hour,
+            ingest_delay_secs: a.ingest_delay_secs,
+            fault_429: a.fault_429,
+            fault_5xx: a.fault_5xx,
+            latency_ms: a.latency_ms,
+            retry_after_secs: a.retry_after_secs,
+            now: a.now,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = SimConfig::from(Args::parse());
+    let sim = match m365_sim::start(config).await {
+        Ok(sim) => sim,
+        Err(error) => {
+            tracing::error!(%error, "Simulator failed to start.");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if writeln!(stdout, "listening: {}", sim.base_url())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        tracing::warn!("Could not write the listening line to stdout.");
+    }
+    drop(stdout);
+    wait_for_signal().await;
+    tracing::info!("Shutting down.");
+    sim.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "SIGTERM handler unavailable; waiting for SIGINT only.");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,294 @@
+//! Routing, shared state and the `/_sim` control plane.
+//!
+//! The router is built from [`SOURCES`]: every Graph source gets `GET /v1.0/<path>` and
+//! `GET /beta/<path>`. Next to them sit the token endpoints and the control plane:
+//! - `GET|POST /_sim/clock`: read or move the virtual clock (`{"now"}` or `{"advance_secs"}`;
+//!   backwards is 400);
+//! - `GET /_sim/sources`: registered source names, in registry order;
+//! - `GET /_sim/truth/{source}?until=RFC3339[&detail=true]`: ids of every record visible by
+//!   `until` (default now), sorted; `detail=true` adds `events` with each id's time and
+//!   visibility instant;
+//! - `GET /_sim/stats`: counters.
+//!
+//! A middleware stamps every response with an RFC 7231 `Date` from the virtual clock and counts
+//! requests per route. Unknown routes get a 404 in Graph's error shape.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{MatchedPath, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::SimConfig;
+use crate::auth::{self, TokenStore};
+use crate::clock::{NS_PER_SEC, VirtualClock, from_ns, http_date, parse_rfc3339, rfc3339, to_ns};
+use crate::faults::Faults;
+use crate::graph::{self, GraphCtx};
+use crate::sources::{self, SOURCES, ScheduleParams, SourceApi};
+use crate::stats::Stats;
+use crate::store::EventStore;
+use crate::tenant::Tenant;
+use crate::wire::parse_pairs;
+
+/// Everything the handlers share.
+pub struct SimState {
+    /// The configuration the simulator was started with.
+    pub config: SimConfig,
+    /// The bound port (fallback for absolute URLs).
+    pub port: u16,
+    /// The virtual clock.
+    pub clock: VirtualClock,
+    /// Generated events.
+    pub store: EventStore,
+    /// Issued tokens.
+    pub tokens: TokenStore,
+    /// Fault dice.
+    pub faults: Faults,
+    /// Counters.
+    pub stats: Stats,
+}
+
+impl SimState {
+    /// State for `config`, serving on `port`.
+    pub fn new(config: SimConfig, port: u16) -> Self {
+        let now = config.initial_now();
+        let start_ns = to_ns(now).saturating_sub(i64::from(config.days) * 86_400 * NS_PER_SEC);
+        let tenant = Arc::new(Tenant::generate(config.seed, &config.tenant));
+        let params = ScheduleParams {
+            seed: config.seed,
+            events_per_hour: config.events_per_hour,
+            ingest_delay_secs: config.ingest_delay_secs,
+        };
+        Self {
+            port,
+            clock: VirtualClock::new(now),
+            store: EventStore::new(params, tenant, start_ns),
+            tokens: TokenStore::default(),
+            faults: Faults::new(config.seed, config.fault_429, config.fault_5xx),
+            stats: Stats::default(),
+            config,
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: Arc<SimState>) -> Router {
+    let mut r = Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(auth::token_v2))
+        .route("/{tenant}/oauth2/token", post(auth::token_v1))
+        .route("/_sim/clock", get(clock_get).post(clock_post))
+        .route("/_sim/sources", get(list_sources))
+        .route("/_sim/truth/{source}", get(truth))
+        .route("/_sim/stats", get(stats));
+    for (i, source) in SOURCES.iter().enumerate() {
+        match source.api() {
+            SourceApi::Graph(res) => {
+                for version in ["v1.0", "beta"] {
+                    let path = format!("/{version}/{}", res.path);
+                    r = r.route(
+                        &path,
+                        get(
+                            move |State(st): State<Arc<SimState>>, headers: HeaderMap, RawQuery(q): RawQuery| {
+                                graph::list(st, i, res, version, headers, q)
+                            },
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    r.route_layer(middleware::from_fn_with_state(Arc::clone(&state), count_route))
+        .fallback(fallback)
+        .layer(middleware::from_fn_with_state(Arc::clone(&state), date_header))
+        .with_state(state)
+}
+
+async fn count_route(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
+    let label = match req.extensions().get::<MatchedPath>() {
+        Some(p) => format!("{} {}", req.method(), p.as_str()),
+        None => "unmatched".to_string(),
+    };
+    state.stats.request(&label);
+    next.run(req).await
+}
+
+async fn date_header(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&http_date(state.clock.now())) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
+    resp
+}
+
+/// Unknown routes: Graph paths in another letter case are served (Graph's paths are
+/// case-insensitive); everything else is a Graph-shaped 404.
+async fn fallback(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path();
+    if method == Method::GET {
+        for (i, source) in SOURCES.iter().enumerate() {
+            let Some(res) = source.api().graph() else {
+                continue;
+            };
+            for version in ["v1.0", "beta"] {
+                if path.eq_ignore_ascii_case(&format!("/{version}/{}", res.path)) {
+                    state.stats.request(&format!("GET /{version}/{}", res.path));
+                    let q = uri.query().map(str::to_string);
+                    return graph::list(Arc::clone(&state), i, res, version, headers, q).await;
+                }
+            }
+        }
+    }
+    state.stats.request("unmatched");
+    let ctx = GraphCtx::new(&headers, state.clock.now());
+    ctx.error(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        &format!("Resource not found for the segment '{}' ({method} {path}).", path.trim_start_matches('/')),
+        &[],
+    )
+}
+
+fn sim_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+}
+
+fn clock_json(state: &SimState) -> Response {
+    axum::Json(json!({"now": rfc3339(state.clock.now())})).into_response()
+}
+
+async fn clock_get(State(state): State<Arc<SimState>>) -> Response {
+    clock_json(&state)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockMove {
+    now: Option<String>,
+    advance_secs: Option<f64>,
+}
+
+async fn clock_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    let req: ClockMove = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return sim_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("Body must be {{\"now\": RFC3339}} or {{\"advance_secs\": N}}: {e}"),
+            );
+        }
+    };
+    let moved = match (req.now, req.advance_secs) {
+        (Some(now), None) => match parse_rfc3339(&now) {
+            Some(t) => state.clock.set(t),
+            None => {
+                return sim_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("'now' is not an RFC 3339 timestamp: '{now}'."),
+                );
+            }
+        },
+        (None, Some(secs)) if secs.is_finite() && secs >= 0.0 && secs < 1e10 => {
+            state.clock.advance_ns((secs * NS_PER_SEC as f64).round() as i64)
+        }
+        (None, Some(secs)) => {
+            return sim_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                &format!("'advance_secs' must be a non-negative number of seconds, got {secs}; the clock never moves backwards."),
+            );
+        }
+        _ => {
+            return sim_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequest",
+                "Give exactly one of 'now' (RFC 3339) or 'advance_secs'.",
+            );
+        }
+    };
+    match moved {
+        Ok(_) => clock_json(&state),
+        Err(e) => sim_error(
+            StatusCode::BAD_REQUEST,
+            "ClockBackwards",
+            &format!(
+                "The virtual clock never moves backwards: it is {} and {} was requested.",
+                rfc3339(e.current),
+                rfc3339(e.requested)
+            ),
+        ),
+    }
+}
+
+async fn list_sources() -> Response {
+    let names: Vec<&str> = SOURCES.iter().map(|s| s.name()).collect();
+    axum::Json(names).into_response()
+}
+
+async fn truth(
+    State(state): State<Arc<SimState>>,
+    Path(name): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let Some((idx, source)) = sources::find(&name) else {
+        return sim_error(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("Unknown source '{name}'. See /_sim/sources."),
+        );
+    };
+    let params = parse_pairs(q.as_deref().unwrap_or(""));
+    let param = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let until = match param("until") {
+        None => state.clock.now(),
+        Some(u) => match parse_rfc3339(&u) {
+            Some(t) => t,
+            None => {
+                return sim_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("'until' is not an RFC 3339 timestamp: '{u}'."),
+                );
+            }
+        },
+    };
+    let detail = param("detail").is_some_and(|d| d == "true" || d == "1");
+    let events = state.store.visible_ids(idx, to_ns(until));
+    let ids: Vec<&str> = events.iter().map(|e| &*e.id).collect();
+    let mut body = json!({
+        "source": source.name(),
+        "as_of": rfc3339(until),
+        "ids": ids,
+        "expired_ids": [],
+    });
+    if detail {
+        let list: Vec<_> = events
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": &*e.id,
+                    "time": rfc3339(from_ns(e.time_ns)),
+                    "visible_at": rfc3339(from_ns(e.visible_ns)),
+                })
+            })
+            .collect();
+        body["events"] = serde_json::Value::Array(list);
+    }
+    axum::Json(body).into_response()
+}
+
+async fn stats(State(state): State<Arc<SimState>>) -> Response {
+    axum::Json(state.stats.snapshot()).into_response()
+}

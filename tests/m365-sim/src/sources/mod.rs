@@ -1,0 +1,228 @@
+//! The simulated audit sources: the [`SimSource`] trait, the one registry table, and the shared
+//! event schedule every source uses.
+//!
+//! # Adding a source
+//! Write `src/sources/<name>.rs` with a unit struct implementing [`SimSource`] (its name, how it
+//! is exposed over HTTP through [`SourceApi`], how to derive a record id from an event seed and
+//! how to render the record), then add one line to [`SOURCES`]. Routing, paging, filtering,
+//! faults, `/_sim/sources` and `/_sim/truth` pick it up from the table.
+//!
+//! # The event schedule (shared by all sources)
+//! Time is cut into hour buckets (`hour = unix_seconds / 3600`). The events of one bucket are a
+//! pure function of `(seed, source name, hour)`, so any hour can be generated on its own, in any
+//! order, identically every time:
+//! - **Count**: `events_per_hour x volume()` on average, varied per hour uniformly between 50%
+//!   and 150% of it (exactly 0 when the rate is 0).
+//! - **Times**: uniform in the hour at 100 ns resolution (Graph's 7 fractional digits).
+//! - **Existence**: an event exists from the simulator's `start = initial now - days` onward; a
+//!   bucket straddling `start` is generated whole and cut, so a different `now` or `days` never
+//!   changes the events both runs have in common.
+//! - **Ingestion delay**: each event gets a delay `d` uniform in `[0, ingest_delay_secs]`
+//!   (millisecond resolution) and is *visible* (returned by the API, counted by `/_sim/truth`)
+//!   only once `event_time + d <= now`. About 2% of events are **late**: their delay is uniform
+//!   in `[ingest_delay_secs, min(3 x ingest_delay_secs, 1800 s)]` (never below the normal
+//!   maximum), so they surface after later events but still within a 30-minute collector
+//!   overlap. Late events are what makes an overlap necessary; the cap is what makes 30 minutes
+//!   sufficient.
+//! - **Per-event seed**: every event carries a 64-bit seed from which the source renders the
+//!   record (and its id) on demand, so the store holds small stubs, not JSON.
+
+pub mod entra_directory_audits;
+
+use serde_json::value::RawValue;
+
+use crate::clock::NS_PER_HOUR;
+use crate::rng::{Rng, hash_str, seed_of};
+use crate::tenant::Tenant;
+
+/// Every source the simulator serves, in the order `/_sim/sources` lists them.
+pub static SOURCES: &[&dyn SimSource] = &[&entra_directory_audits::EntraDirectoryAudits];
+
+/// Share of events whose ingestion delay is "late" (see the module doc).
+pub const LATE_SHARE: f64 = 0.02;
+/// Upper bound on any late delay, in seconds.
+pub const LATE_CAP_SECS: u64 = 1800;
+
+/// One simulated audit source.
+pub trait SimSource: Send + Sync {
+    /// The Source name used everywhere (`entra-directory-audits`).
+    fn name(&self) -> &'static str;
+
+    /// How the source is served over HTTP.
+    fn api(&self) -> SourceApi;
+
+    /// Relative volume: this source produces `events_per_hour x volume()` events per hour.
+    fn volume(&self) -> f64 {
+        1.0
+    }
+
+    /// The record id (Graph `id`) of the event with this seed; must equal the `id` that
+    /// [`SimSource::render`] puts in the record, and be unique across events.
+    fn record_id(&self, tenant: &Tenant, seed: u64) -> String;
+
+    /// The full record as Microsoft would send it (one element of a Graph `value` array).
+    fn render(&self, tenant: &Tenant, event: &EventStub) -> Result<Box<RawValue>, serde_json::Error>;
+}
+
+/// How a source is exposed.
+#[derive(Debug, Clone, Copy)]
+pub enum SourceApi {
+    /// A Graph list endpoint served by [`crate::graph`] under `/v1.0/` and `/beta/`.
+    Graph(GraphResource),
+}
+
+impl SourceApi {
+    /// The Graph collection, for Graph sources.
+    pub fn graph(self) -> Option<GraphResource> {
+        match self {
+            Self::Graph(res) => Some(res),
+        }
+    }
+}
+
+/// A Graph collection: where it lives and which property is its time axis.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphResource {
+    /// The path below `/v1.0/`, e.g. `auditLogs/directoryAudits`.
+    pub path: &'static str,
+    /// The property `$filter` and the ordering work on, e.g. `activityDateTime`.
+    pub time_field: &'static str,
+    /// Page size without `$top`.
+    pub default_top: usize,
+    /// Largest accepted `$top`.
+    pub max_top: usize,
+}
+
+/// The schedule facts of one event; the record itself is rendered from `seed` on demand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventStub {
+    /// Event time (ns since epoch; a multiple of 100).
+    pub time_ns: i64,
+    /// When it becomes visible: `time_ns + ingestion delay`.
+    pub visible_ns: i64,
+    /// The per-event seed the record is rendered from.
+    pub seed: u64,
+    /// The record id.
+    pub id: Box<str>,
+}
+
+/// The inputs of the schedule that come from the simulator's configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct ScheduleParams {
+    /// The simulator seed.
+    pub seed: u64,
+    /// Mean events per hour (before the source's `volume()`).
+    pub events_per_hour: u32,
+    /// Upper bound of the normal ingestion delay, in seconds.
+    pub ingest_delay_secs: u64,
+}
+
+/// Generates one hour bucket of `source`, sorted newest first (time desc, then id desc).
+pub fn generate_hour(
+    source: &dyn SimSource,
+    tenant: &Tenant,
+    params: ScheduleParams,
+    hour: i64,
+) -> Vec<EventStub> {
+    let mut rng = Rng::new(seed_of(&[
+        params.seed,
+        hash_str(source.name()),
+        hour as u64,
+    ]));
+    let mean = (f64::from(params.events_per_hour) * source.volume()).round() as u64;
+    let count = if mean == 0 {
+        0
+    } else {
+        rng.range((mean / 2).max(1), mean + mean / 2)
+    };
+    let normal_max_ms = params.ingest_delay_secs.saturating_mul(1000);
+    let late_max_ms = params
+        .ingest_delay_secs
+        .saturating_mul(3)
+        .min(LATE_CAP_SECS)
+        .saturating_mul(1000)
+        .max(normal_max_ms);
+    let hour_start = hour.saturating_mul(NS_PER_HOUR);
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let seed = rng.next_u64();
+        let ticks = rng.below((NS_PER_HOUR / 100) as u64) as i64;
+        let time_ns = hour_start + ticks * 100;
+        let delay_ms = if rng.chance(LATE_SHARE) {
+            rng.range(normal_max_ms, late_max_ms)
+        } else {
+            rng.range(0, normal_max_ms)
+        };
+        let delay_ns = i64::try_from(delay_ms).unwrap_or(i64::MAX / 4_000_000) * 1_000_000;
+        out.push(EventStub {
+            time_ns,
+            visible_ns: time_ns.saturating_add(delay_ns),
+            seed,
+            id: source.record_id(tenant, seed).into_boxed_str(),
+        });
+    }
+    out.sort_unstable_by(|a, b| (b.time_ns, &b.id).cmp(&(a.time_ns, &a.id)));
+    out
+}
+
+/// Looks a source up by name.
+pub fn find(name: &str) -> Option<(usize, &'static dyn SimSource)> {
+    SOURCES
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.name() == name)
+        .map(|(i, s)| (i, *s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(eph: u32, delay: u64) -> ScheduleParams {
+        ScheduleParams {
+            seed: 5,
+            events_per_hour: eph,
+            ingest_delay_secs: delay,
+        }
+    }
+
+    #[test]
+    fn hours_are_reproducible_sorted_and_sized() {
+        let tenant = Tenant::generate(5, "t");
+        let src = SOURCES[0];
+        for hour in 490_000..490_020 {
+            let a = generate_hour(src, &tenant, params(60, 120), hour);
+            let b = generate_hour(src, &tenant, params(60, 120), hour);
+            assert_eq!(a, b);
+            assert!((30..=90).contains(&a.len()), "{}", a.len());
+            assert!(a.windows(2).all(|w| (w[0].time_ns, &w[0].id) > (w[1].time_ns, &w[1].id)));
+            for e in &a {
+                assert_eq!(e.time_ns.div_euclid(NS_PER_HOUR), hour);
+                assert_eq!(e.time_ns % 100, 0);
+                assert!(e.visible_ns >= e.time_ns);
+                assert!(e.visible_ns - e.time_ns <= 360 * 1_000_000_000);
+            }
+        }
+        assert!(generate_hour(src, &tenant, params(0, 120), 490_000).is_empty());
+    }
+
+    #[test]
+    fn late_events_exist_and_respect_the_cap() {
+        let tenant = Tenant::generate(5, "t");
+        let src = SOURCES[0];
+        let mut late = 0;
+        let mut total = 0;
+        for hour in 500_000..500_040 {
+            for e in generate_hour(src, &tenant, params(100, 900), hour) {
+                let d = e.visible_ns - e.time_ns;
+                assert!(d <= 1800 * 1_000_000_000);
+                if d > 900 * 1_000_000_000 {
+                    late += 1;
+                }
+                total += 1;
+            }
+        }
+        let share = f64::from(late) / f64::from(total);
+        assert!((0.005..0.04).contains(&share), "late share {share}");
+    }
+}
