@@ -1,1 +1,156 @@
-fn main() {}
+//! The `auditlake` operator CLI: `normalize` turns Microsoft exports into AuditEvent NDJSON;
+//! `run` performs one pull run of a source against the configured tenant and AWS account (or a
+//! local stack via `AWS_ENDPOINT_URL`). Exit codes: 0 success, 1 I/O or run error, 2 usage error,
+//! 3 some records quarantined.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use auditlake::app::{Ports, PullerApp};
+use auditlake::clock::Deadline;
+use auditlake::config::PullerConfig;
+use auditlake::model::Source;
+use auditlake::normalize::{Counts, ReaderError, normalize_reader};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "auditlake", version, about = "Collector and audit lake for Microsoft 365 and Entra ID logs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Normalize Microsoft records (Graph list responses, JSON arrays, single records, NDJSON)
+    /// into AuditEvent NDJSON on stdout. Reads stdin when no FILE is given.
+    Normalize {
+        /// Source the records come from, e.g. entra-directory-audits.
+        #[arg(long)]
+        source: Source,
+        /// Tenant id written into each event.
+        #[arg(long, env = "AUDITLAKE_TENANT_ID", default_value = "unknown")]
+        tenant: String,
+        /// Input files (`-` for stdin).
+        files: Vec<PathBuf>,
+    },
+    /// Run one pull of a source now, as its scheduled Lambda would, and print the run summaries
+    /// (one JSON object per stream). Configuration comes from AUDITLAKE_* variables.
+    Run {
+        /// Source to pull.
+        #[arg(long)]
+        source: Source,
+        /// Stop starting new windows after this many seconds (default: no limit).
+        #[arg(long)]
+        time_budget_secs: Option<u64>,
+        /// Backfill from this time (RFC 3339) instead of continuing from the watermark.
+        #[arg(long, requires = "end")]
+        start: Option<String>,
+        /// End of the backfill (RFC 3339, exclusive).
+        #[arg(long, requires = "start")]
+        end: Option<String>,
+    },
+}
+
+fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let mut total = Counts::default();
+    let inputs: Vec<PathBuf> = if files.is_empty() { vec![PathBuf::from("-")] } else { files.to_vec() };
+    for path in &inputs {
+        let name = path.display().to_string();
+        let result = if name == "-" {
+            normalize_reader(source, tenant, std::io::stdin().lock(), "stdin", &mut out, &mut err)
+        } else {
+            match File::open(path) {
+                Ok(f) => normalize_reader(source, tenant, f, &name, &mut out, &mut err),
+                Err(e) => {
+                    eprintln!("auditlake: cannot open {name}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        };
+        match result {
+            Ok(c) => {
+                total.normalized += c.normalized;
+                total.quarantined += c.quarantined;
+            }
+            Err(e @ ReaderError::EnvelopeUnsupported { .. }) => {
+                let _ = out.flush();
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(2);
+            }
+            Err(ReaderError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            Err(ReaderError::Io(e)) => {
+                eprintln!("auditlake: {name}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Err(e) = out.flush() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("auditlake: writing output: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    eprintln!("auditlake: {} normalized, {} quarantined", total.normalized, total.quarantined);
+    if total.quarantined > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS }
+}
+
+async fn run(source: Source, budget: Option<u64>, start: Option<String>, end: Option<String>) -> ExitCode {
+    let config = match PullerConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = aws_config::load_from_env().await;
+    let app = match PullerApp::new(source, &config, Ports::aws(&sdk, &config)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let payload = match (start, end) {
+        (Some(s), Some(e)) => serde_json::json!({"start": s, "end": e}),
+        _ => serde_json::json!({}),
+    };
+    let deadline = budget.map_or_else(Deadline::none, |s| Deadline::after(Duration::from_secs(s)));
+    match app.handle(&payload, deadline).await {
+        Ok(summaries) => {
+            let failed = summaries.iter().any(|s| s.error.is_some());
+            for s in &summaries {
+                println!("{}", serde_json::to_string(s).unwrap_or_default());
+            }
+            if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Normalize { source, tenant, files } => {
+            if source != Source::EntraDirectoryAudits {
+                eprintln!("auditlake: normalizing {source} records is not supported by this version");
+                return ExitCode::from(2);
+            }
+            normalize_files(source, &tenant, &files)
+        }
+        Command::Run { source, time_budget_secs, start, end } => {
+            auditlake::telemetry::init(false);
+            run(source, time_budget_secs, start, end).await
+        }
+    }
+}

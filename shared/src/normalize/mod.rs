@@ -159,3 +159,73 @@ mod tests {
         assert_ne!(dedupe_key(Some("a/b c"), &rec), dedupe_key(Some("a/b d"), &rec));
     }
 }
+
+/// Counts from [`normalize_reader`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub normalized: u64,
+    pub quarantined: u64,
+}
+
+/// Why [`normalize_reader`] stopped before the end of its input.
+#[derive(Debug, thiserror::Error)]
+pub enum ReaderError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error(
+        "{position}: this is an Azure Monitor diagnostic-settings record; this version reads Graph list responses, JSON arrays, single records and NDJSON for {for_source}"
+    )]
+    EnvelopeUnsupported { position: String, for_source: Source },
+}
+
+/// Normalizes every record in `input`, writing AuditEvent NDJSON to `out` and one line per
+/// quarantined record (position and reason) to `problems`.
+pub fn normalize_reader(
+    source: Source,
+    tenant_id: &str,
+    input: impl std::io::Read,
+    name: &str,
+    out: &mut dyn std::io::Write,
+    problems: &mut dyn std::io::Write,
+) -> Result<Counts, ReaderError> {
+    let mut counts = Counts::default();
+    let mut failure: Option<ReaderError> = None;
+    let ingested_at = Utc::now();
+    input::read(input, name, &mut |item| {
+        if failure.is_some() {
+            return;
+        }
+        let result = match item {
+            input::Item::Record { position, raw } => {
+                let ctx = Context { tenant_id, stream: None, ingested_at };
+                match normalize(source, &raw, ctx) {
+                    Ok(event) => {
+                        counts.normalized += 1;
+                        serde_json::to_writer(&mut *out, &event)
+                            .map_err(std::io::Error::from)
+                            .and_then(|()| out.write_all(b"\n"))
+                    }
+                    Err(e) => {
+                        counts.quarantined += 1;
+                        writeln!(problems, "{position}: {e}")
+                    }
+                }
+            }
+            input::Item::Invalid { position, reason } => {
+                counts.quarantined += 1;
+                writeln!(problems, "{position}: {reason}")
+            }
+            input::Item::Envelope { position, .. } => {
+                failure = Some(ReaderError::EnvelopeUnsupported { position, for_source: source });
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            failure = Some(ReaderError::Io(e));
+        }
+    })?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(counts),
+    }
+}
