@@ -95,6 +95,7 @@ fn source_for(
         Source::EntraDirectoryAudits => Ok(Arc::new(EntraDirectoryAudits::new(
             graph(),
             config.endpoints.graph.clone(),
+            config.page_size,
         ))),
         other => Err(AppError::UnsupportedSource(other)),
     }

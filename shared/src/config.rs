@@ -31,6 +31,7 @@ pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
     ("AUDITLAKE_INITIAL_LOOKBACK_DAYS", Some("7"), "How far back the first run reads (capped at the source's history edge)."),
     ("AUDITLAKE_HOT_RETENTION_DAYS", Some("90"), "DynamoDB TTL of events, counted from ingestion."),
     ("AUDITLAKE_WRITE_CONCURRENCY", Some("16"), "Concurrent DynamoDB writes per run."),
+    ("AUDITLAKE_PAGE_SIZE", Some("1000"), "Records per Graph page requested (`$top`); lower it if pages time out."),
     ("AUDITLAKE_HTTP_TIMEOUT_SECS", Some("60"), "Timeout of one HTTP request to Microsoft."),
     ("AUDITLAKE_MAX_RETRIES", Some("8"), "Retries of one Microsoft request on 429, 5xx and timeouts."),
     ("AUDITLAKE_DEADLINE_MARGIN_SECS", Some("30"), "Time kept free before the Lambda deadline; no window starts inside it."),
@@ -84,6 +85,7 @@ pub struct PullerConfig {
     pub initial_lookback: TimeDelta,
     pub hot_retention: TimeDelta,
     pub write_concurrency: usize,
+    pub page_size: u32,
     pub http_timeout: std::time::Duration,
     pub max_retries: usize,
     pub deadline_margin: std::time::Duration,
@@ -233,6 +235,7 @@ impl PullerConfig {
         let lookback = r.number("AUDITLAKE_INITIAL_LOOKBACK_DAYS", 7, 0, 3650);
         let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
         let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
+        let page_size = r.number("AUDITLAKE_PAGE_SIZE", 1000, 1, 1000);
         let timeout = r.number("AUDITLAKE_HTTP_TIMEOUT_SECS", 60, 1, 900);
         let retries = r.number("AUDITLAKE_MAX_RETRIES", 8, 0, 50);
         let margin = r.number("AUDITLAKE_DEADLINE_MARGIN_SECS", 30, 0, 900);
@@ -251,6 +254,7 @@ impl PullerConfig {
             initial_lookback: TimeDelta::days(lookback as i64),
             hot_retention: TimeDelta::days(retention as i64),
             write_concurrency: concurrency as usize,
+            page_size: page_size as u32,
             http_timeout: std::time::Duration::from_secs(timeout),
             max_retries: retries as usize,
             deadline_margin: std::time::Duration::from_secs(margin),

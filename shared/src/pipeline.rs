@@ -277,11 +277,15 @@ impl Pipeline {
         let (window, gap) = self.plan(lease.watermark, now);
         run.summary.gap = gap;
         let mut lease = lease;
-        if window.is_empty() && lease.watermark.is_none() {
-            // Nothing to read yet (lookback 0): start collecting from here.
-            match self.state.advance(&run.key, &lease, window.end.max(window.start)).await {
+        if lease.watermark.is_none() {
+            // First run: pin where collection starts, so a first run cut short does not let the
+            // lookback slide forward with the next run's clock and lose its oldest minutes.
+            match self.state.advance(&run.key, &lease, window.start.min(window.end)).await {
                 Ok(l) => lease = l,
-                Err(e) => run.summary.error = Some(Stop::State(e).info().unwrap_or_else(unknown)),
+                Err(e) => {
+                    run.summary.error = Some(Stop::State(e).info().unwrap_or_else(unknown));
+                    return None;
+                }
             }
         }
         let watermark = self.pull_range(run, window, Some(&mut lease)).await.or(lease.watermark);

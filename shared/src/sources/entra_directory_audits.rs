@@ -11,17 +11,20 @@ use crate::clock::Deadline;
 use crate::http::ApiClient;
 use crate::model::{Source, Window};
 
-/// Records per page asked for (Graph's largest page for audit logs).
-const PAGE_SIZE: u32 = 1000;
-
 pub struct EntraDirectoryAudits {
     client: Arc<ApiClient>,
     graph_root: String,
+    page_size: u32,
 }
 
 impl EntraDirectoryAudits {
-    pub fn new(client: Arc<ApiClient>, graph_root: String) -> Self {
-        EntraDirectoryAudits { client, graph_root }
+    /// `page_size` is the `$top` asked for (at most 1000, Graph's largest audit-log page).
+    pub fn new(client: Arc<ApiClient>, graph_root: String, page_size: u32) -> Self {
+        EntraDirectoryAudits {
+            client,
+            graph_root,
+            page_size,
+        }
     }
 }
 
@@ -54,7 +57,7 @@ impl SourcePuller for EntraDirectoryAudits {
             "activityDateTime",
             window,
             None,
-            PAGE_SIZE,
+            self.page_size,
         ) {
             Ok(url) => graph::pages(self.client.clone(), url, deadline),
             Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),

@@ -1,1 +1,275 @@
-//! End-to-end harness.
+//! The end-to-end harness shared by the e2e tests and the local demo: a moto server process
+//! (S3, DynamoDB, SSM) reached through the real AWS SDK, the bucket, tables and secret the
+//! pullers need, a client for the tenant simulator's control endpoints (virtual clock, truth),
+//! and the `AUDITLAKE_*` variables that point a puller at both.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use auditlake::aws::provision;
+use aws_config::{BehaviorVersion, SdkConfig};
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The repository root (two levels above this crate).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A free loopback port.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A moto server child process, killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts `moto_server` from the project's virtual environment (or `AUDITLAKE_MOTO_SERVER`).
+    pub async fn start() -> Result<Moto, String> {
+        let bin = std::env::var_os("AUDITLAKE_MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join(".venv/bin/moto_server"));
+        if !bin.exists() {
+            return Err(format!(
+                "moto_server not found at {}: run scripts/test or scripts/demo, which install the pinned Python tools into .venv",
+                bin.display()
+            ));
+        }
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..300 {
+            if http
+                .get(format!("{}/moto-api/", moto.endpoint))
+                .send()
+                .await
+                .is_ok()
+            {
+                return Ok(moto);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("moto_server did not answer on {} within 15 s", moto.endpoint))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An `SdkConfig` for a local endpoint with static test credentials.
+pub async fn local_sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "static",
+        ))
+        .load()
+        .await
+}
+
+/// Names of the local resources.
+#[derive(Debug, Clone)]
+pub struct StackNames {
+    pub bucket: String,
+    pub events_table: String,
+    pub state_table: String,
+    pub secret_param: String,
+}
+
+impl Default for StackNames {
+    fn default() -> Self {
+        StackNames {
+            bucket: "auditlake-local".into(),
+            events_table: "auditlake-events".into(),
+            state_table: "auditlake-state".into(),
+            secret_param: "/auditlake/client-secret".into(),
+        }
+    }
+}
+
+/// Creates the bucket, tables and client-secret parameter.
+pub async fn provision(sdk: &SdkConfig, names: &StackNames, client_secret: &str) -> Result<(), String> {
+    provision::ensure_bucket(sdk, &names.bucket).await.map_err(|e| e.to_string())?;
+    provision::ensure_events_table(sdk, &names.events_table).await.map_err(|e| e.to_string())?;
+    provision::ensure_state_table(sdk, &names.state_table).await.map_err(|e| e.to_string())?;
+    provision::put_secure_parameter(sdk, &names.secret_param, &SecretString::from(client_secret.to_string()))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The puller configuration that points at the simulator and the local stack.
+pub fn puller_vars(
+    sim_base: &str,
+    tenant: &str,
+    client_id: &str,
+    names: &StackNames,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = [
+        ("AUDITLAKE_TENANT_ID", tenant),
+        ("AUDITLAKE_CLIENT_ID", client_id),
+        ("AUDITLAKE_CLIENT_SECRET_PARAM", names.secret_param.as_str()),
+        ("AUDITLAKE_LOGIN_URL", sim_base),
+        ("AUDITLAKE_GRAPH_URL", sim_base),
+        ("AUDITLAKE_MANAGEMENT_URL", sim_base),
+        ("AUDITLAKE_BUCKET", names.bucket.as_str()),
+        ("AUDITLAKE_EVENTS_TABLE", names.events_table.as_str()),
+        ("AUDITLAKE_STATE_TABLE", names.state_table.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in extra {
+        vars.retain(|(name, _)| name != k);
+        vars.push((k.to_string(), v.to_string()));
+    }
+    vars
+}
+
+/// `/_sim/truth/{source}`.
+#[derive(Debug, Deserialize)]
+pub struct Truth {
+    pub source: String,
+    pub as_of: String,
+    pub ids: Vec<String>,
+    #[serde(default)]
+    pub expired_ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct ClockReply {
+    now: String,
+}
+
+/// Client for the simulator's control endpoints.
+#[derive(Clone)]
+pub struct SimControl {
+    http: reqwest::Client,
+    pub base: String,
+}
+
+impl SimControl {
+    pub fn new(base: impl Into<String>) -> Self {
+        SimControl {
+            http: reqwest::Client::new(),
+            base: base.into(),
+        }
+    }
+
+    async fn clock(&self, body: serde_json::Value) -> Result<DateTime<Utc>, String> {
+        let reply: ClockReply = self
+            .http
+            .post(format!("{}/_sim/clock", self.base))
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("POST /_sim/clock: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("POST /_sim/clock reply: {e}"))?;
+        auditlake::model::parse_time(&reply.now).ok_or_else(|| format!("bad clock reply {}", reply.now))
+    }
+
+    /// The simulator's current virtual time.
+    pub async fn now(&self) -> Result<DateTime<Utc>, String> {
+        let reply: ClockReply = self
+            .http
+            .get(format!("{}/_sim/clock", self.base))
+            .send()
+            .await
+            .map_err(|e| format!("GET /_sim/clock: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/clock reply: {e}"))?;
+        auditlake::model::parse_time(&reply.now).ok_or_else(|| format!("bad clock reply {}", reply.now))
+    }
+
+    /// Moves the virtual clock forward.
+    pub async fn advance(&self, secs: u64) -> Result<DateTime<Utc>, String> {
+        self.clock(serde_json::json!({ "advance_secs": secs })).await
+    }
+
+    /// Record ids visible by `until`.
+    pub async fn truth(&self, source: &str, until: DateTime<Utc>) -> Result<Truth, String> {
+        self.http
+            .get(format!("{}/_sim/truth/{source}", self.base))
+            .query(&[("until", auditlake::model::fmt_time(until))])
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET /_sim/truth: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/truth reply: {e}"))
+    }
+
+    /// Changes the simulator's fault probabilities.
+    pub async fn set_faults(&self, fault_429: f64, fault_5xx: f64) -> Result<(), String> {
+        self.http
+            .post(format!("{}/_sim/faults", self.base))
+            .json(&serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("POST /_sim/faults: {e}"))?;
+        Ok(())
+    }
+
+    /// The simulator's request counters.
+    pub async fn stats(&self) -> Result<serde_json::Value, String> {
+        self.http
+            .get(format!("{}/_sim/stats", self.base))
+            .send()
+            .await
+            .map_err(|e| format!("GET /_sim/stats: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/stats reply: {e}"))
+    }
+}
+
+/// Reads every raw object under `prefix` and returns the records' `id` fields.
+pub async fn raw_record_ids(
+    raw: &dyn auditlake::store::RawStore,
+    prefix: &str,
+) -> Result<Vec<String>, String> {
+    use std::io::Read;
+    let mut ids = Vec::new();
+    for key in raw.list(prefix).await.map_err(|e| e.to_string())? {
+        let body = raw.get(&key).await.map_err(|e| e.to_string())?;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .map_err(|e| format!("{key}: {e}"))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{key}: {e}"))?;
+            if let Some(id) = v.get("id").and_then(|i| i.as_str()) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    Ok(ids)
+}

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::clock::{NS_PER_SEC, entra_timestamp, from_ns, to_ns};
 use crate::server::SimState;
@@ -118,7 +118,12 @@ impl TokenStore {
     }
 
     /// Checks the `Authorization` header for a live token of `want`'s audience.
-    pub fn check(&self, headers: &HeaderMap, want: Audience, now_ns: i64) -> Result<(), BearerError> {
+    pub fn check(
+        &self,
+        headers: &HeaderMap,
+        want: Audience,
+        now_ns: i64,
+    ) -> Result<(), BearerError> {
         let value = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -190,23 +195,64 @@ impl EntraError {
             "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {timestamp}",
             self.code, self.message
         );
-        let body = json!({
-            "error": self.error,
-            "error_description": description,
-            "error_codes": [self.code],
-            "timestamp": timestamp,
-            "trace_id": trace_id,
-            "correlation_id": correlation_id,
-            "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
-        });
-        token_headers(self.status, body, &trace_id, correlation_id)
+        let body = ErrorBody {
+            error: self.error,
+            error_description: description,
+            error_codes: [self.code],
+            timestamp,
+            trace_id: trace_id.clone(),
+            correlation_id: correlation_id.to_string(),
+            error_uri: format!("https://login.microsoftonline.com/error?code={}", self.code),
+        };
+        token_headers(self.status, &body, &trace_id, correlation_id)
     }
 }
 
-fn token_headers(status: StatusCode, body: serde_json::Value, trace_id: &str, correlation_id: &str) -> Response {
+/// Entra's error body, fields in the order Entra sends them.
+#[derive(Serialize)]
+struct ErrorBody {
+    error: &'static str,
+    error_description: String,
+    error_codes: [u32; 1],
+    timestamp: String,
+    trace_id: String,
+    correlation_id: String,
+    error_uri: String,
+}
+
+/// The v2 success body.
+#[derive(Serialize)]
+struct TokenV2 {
+    token_type: &'static str,
+    expires_in: i64,
+    ext_expires_in: i64,
+    access_token: String,
+}
+
+/// The v1 success body (numbers as strings, as v1 sends them).
+#[derive(Serialize)]
+struct TokenV1 {
+    token_type: &'static str,
+    expires_in: String,
+    ext_expires_in: String,
+    expires_on: String,
+    not_before: String,
+    resource: String,
+    access_token: String,
+}
+
+fn token_headers(
+    status: StatusCode,
+    body: &impl Serialize,
+    trace_id: &str,
+    correlation_id: &str,
+) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store, no-cache"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache"),
+    );
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     if let Ok(v) = HeaderValue::from_str(trace_id) {
         h.insert("x-ms-request-id", v);
@@ -244,36 +290,47 @@ pub async fn token_v1(
     token(&state, &tenant, &headers, &body, Flavor::V1)
 }
 
-fn token(state: &SimState, tenant: &str, headers: &HeaderMap, body: &[u8], flavor: Flavor) -> Response {
+fn token(
+    state: &SimState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    flavor: Flavor,
+) -> Response {
     let now_ns = to_ns(state.clock.now());
     let correlation_id = headers
         .get("client-request-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| uuid::Uuid::parse_str(v).ok())
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), |u| u.to_string());
-    match grant(state, tenant, headers, body, flavor, now_ns) {
+    match grant(state, tenant, headers, body, flavor) {
         Ok((resource, audience)) => {
             let (access_token, expires_ns) = state.tokens.issue(audience, now_ns);
             state.stats.token_issued();
-            let body = match flavor {
-                Flavor::V2 => json!({
-                    "token_type": "Bearer",
-                    "expires_in": TOKEN_LIFETIME_SECS,
-                    "ext_expires_in": TOKEN_LIFETIME_SECS,
-                    "access_token": access_token,
-                }),
-                Flavor::V1 => json!({
-                    "token_type": "Bearer",
-                    "expires_in": TOKEN_LIFETIME_SECS.to_string(),
-                    "ext_expires_in": TOKEN_LIFETIME_SECS.to_string(),
-                    "expires_on": (expires_ns / NS_PER_SEC).to_string(),
-                    "not_before": (now_ns / NS_PER_SEC).to_string(),
-                    "resource": resource,
-                    "access_token": access_token,
-                }),
-            };
             let trace_id = uuid::Uuid::new_v4().to_string();
-            token_headers(StatusCode::OK, body, &trace_id, &correlation_id)
+            match flavor {
+                Flavor::V2 => {
+                    let body = TokenV2 {
+                        token_type: "Bearer",
+                        expires_in: TOKEN_LIFETIME_SECS,
+                        ext_expires_in: TOKEN_LIFETIME_SECS,
+                        access_token,
+                    };
+                    token_headers(StatusCode::OK, &body, &trace_id, &correlation_id)
+                }
+                Flavor::V1 => {
+                    let body = TokenV1 {
+                        token_type: "Bearer",
+                        expires_in: TOKEN_LIFETIME_SECS.to_string(),
+                        ext_expires_in: TOKEN_LIFETIME_SECS.to_string(),
+                        expires_on: (expires_ns / NS_PER_SEC).to_string(),
+                        not_before: (now_ns / NS_PER_SEC).to_string(),
+                        resource,
+                        access_token,
+                    };
+                    token_headers(StatusCode::OK, &body, &trace_id, &correlation_id)
+                }
+            }
         }
         Err(e) => {
             state.stats.token_failure();
@@ -290,10 +347,10 @@ fn grant(
     headers: &HeaderMap,
     body: &[u8],
     flavor: Flavor,
-    _now_ns: i64,
 ) -> Result<(String, Audience), EntraError> {
     let cfg = &state.config;
-    let tenant_ok = tenant.eq_ignore_ascii_case(&cfg.tenant) || tenant.eq_ignore_ascii_case(TENANT_DOMAIN);
+    let tenant_ok =
+        tenant.eq_ignore_ascii_case(&cfg.tenant) || tenant.eq_ignore_ascii_case(TENANT_DOMAIN);
     if !tenant_ok {
         return Err(EntraError::new(
             StatusCode::BAD_REQUEST,
@@ -304,8 +361,14 @@ fn grant(
             ),
         ));
     }
-    let form: HashMap<String, String> = parse_pairs(&String::from_utf8_lossy(body)).into_iter().collect();
-    let field = |k: &str| form.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let form: HashMap<String, String> = parse_pairs(&String::from_utf8_lossy(body))
+        .into_iter()
+        .collect();
+    let field = |k: &str| {
+        form.get(k)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     let grant_type = field("grant_type").ok_or_else(|| EntraError::missing("grant_type"))?;
     if grant_type != "client_credentials" {
         return Err(EntraError::new(
@@ -405,9 +468,18 @@ mod tests {
 
     #[test]
     fn audiences_cover_national_clouds() {
-        assert_eq!(audience_of("https://graph.microsoft.com/").map(|a| a.1), Some(Audience::Graph));
-        assert_eq!(audience_of("https://dod-graph.microsoft.us").map(|a| a.1), Some(Audience::Graph));
-        assert_eq!(audience_of("https://manage.office365.cn").map(|a| a.1), Some(Audience::Management));
+        assert_eq!(
+            audience_of("https://graph.microsoft.com/").map(|a| a.1),
+            Some(Audience::Graph)
+        );
+        assert_eq!(
+            audience_of("https://dod-graph.microsoft.us").map(|a| a.1),
+            Some(Audience::Graph)
+        );
+        assert_eq!(
+            audience_of("https://manage.office365.cn").map(|a| a.1),
+            Some(Audience::Management)
+        );
         assert_eq!(audience_of("https://example.com"), None);
     }
 
@@ -421,8 +493,17 @@ mod tests {
             HeaderValue::from_str(&format!("Bearer {t}")).unwrap_or(HeaderValue::from_static("")),
         );
         assert_eq!(store.check(&h, Audience::Graph, 0), Ok(()));
-        assert_eq!(store.check(&h, Audience::Management, 0), Err(BearerError::WrongAudience));
-        assert_eq!(store.check(&h, Audience::Graph, exp), Err(BearerError::Expired));
-        assert_eq!(store.check(&HeaderMap::new(), Audience::Graph, 0), Err(BearerError::Missing));
+        assert_eq!(
+            store.check(&h, Audience::Management, 0),
+            Err(BearerError::WrongAudience)
+        );
+        assert_eq!(
+            store.check(&h, Audience::Graph, exp),
+            Err(BearerError::Expired)
+        );
+        assert_eq!(
+            store.check(&HeaderMap::new(), Audience::Graph, 0),
+            Err(BearerError::Missing)
+        );
     }
 }

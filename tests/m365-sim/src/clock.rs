@@ -131,13 +131,18 @@ mod tests {
 
     #[test]
     fn graph_datetime_trims_like_dotnet() {
-        let base = parse_rfc3339("2026-07-17T13:48:10Z").map(to_ns).unwrap_or(0);
+        let base = parse_rfc3339("2026-07-17T13:48:10Z")
+            .map(to_ns)
+            .unwrap_or(0);
         assert_eq!(graph_datetime(base), "2026-07-17T13:48:10Z");
         assert_eq!(
             graph_datetime(base + 930_125_200),
             "2026-07-17T13:48:10.9301252Z"
         );
-        assert_eq!(graph_datetime(base + 185_138_000), "2026-07-17T13:48:10.185138Z");
+        assert_eq!(
+            graph_datetime(base + 185_138_000),
+            "2026-07-17T13:48:10.185138Z"
+        );
     }
 
     #[test]

@@ -39,8 +39,7 @@ use crate::store::Order;
 use crate::wire::{b64_decode, b64url_encode, parse_pairs, percent_encode};
 
 /// Graph's JSON content type.
-pub const GRAPH_JSON: &str =
-    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
+pub const GRAPH_JSON: &str = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8";
 
 /// Per-request identifiers Graph echoes in headers and error bodies.
 #[derive(Debug, Clone)]
@@ -81,7 +80,13 @@ impl GraphCtx {
     }
 
     /// A Graph error response. `inner` entries are added to `innerError`.
-    pub fn error(&self, status: StatusCode, code: &str, message: &str, inner: &[(&str, &str)]) -> Response {
+    pub fn error(
+        &self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        inner: &[(&str, &str)],
+    ) -> Response {
         let mut inner_map = Map::new();
         for (k, v) in inner {
             inner_map.insert((*k).to_string(), Value::String((*v).to_string()));
@@ -187,7 +192,10 @@ fn unsupported(msg: String) -> QueryError {
 pub fn parse_filter(filter: &str, field: &str) -> Result<(i64, i64), QueryError> {
     let tokens: Vec<&str> = filter.split_whitespace().collect();
     if tokens.is_empty() {
-        return Err(("BadRequest", "Invalid filter clause: the $filter expression is empty.".into()));
+        return Err((
+            "BadRequest",
+            "Invalid filter clause: the $filter expression is empty.".into(),
+        ));
     }
     let (mut lo, mut hi) = (i64::MIN, i64::MAX);
     let mut i = 0;
@@ -271,7 +279,9 @@ pub fn parse_query(raw: Option<&str>, res: &GraphResource) -> Result<ListQuery, 
         if slot.replace(value).is_some() {
             return Err((
                 "BadRequest",
-                format!("Query option '${name}' was specified more than once, but it must be specified at most once."),
+                format!(
+                    "Query option '${name}' was specified more than once, but it must be specified at most once."
+                ),
             ));
         }
     }
@@ -292,7 +302,10 @@ pub fn parse_query(raw: Option<&str>, res: &GraphResource) -> Result<ListQuery, 
             if n < 1 || n > res.max_top as i64 {
                 return Err((
                     "BadRequest",
-                    format!("Invalid page size specified: '{n}'. Must be between 1 and {} inclusive.", res.max_top),
+                    format!(
+                        "Invalid page size specified: '{n}'. Must be between 1 and {} inclusive.",
+                        res.max_top
+                    ),
                 ));
             }
             n as usize
@@ -326,7 +339,12 @@ pub fn parse_query(raw: Option<&str>, res: &GraphResource) -> Result<ListQuery, 
         Some(s) => {
             let token = SkipToken::decode(s.trim())
                 .filter(|t| t.order == order)
-                .ok_or_else(|| ("BadRequest", "Invalid $skiptoken: it was not issued for this query.".to_string()))?;
+                .ok_or_else(|| {
+                    (
+                        "BadRequest",
+                        "Invalid $skiptoken: it was not issued for this query.".to_string(),
+                    )
+                })?;
             Some(token)
         }
     };
@@ -368,7 +386,12 @@ pub async fn list(
     let now_ns = to_ns(now);
     if let Err(e) = state.tokens.check(&headers, Audience::Graph, now_ns) {
         state.stats.unauthorized();
-        let mut resp = ctx.error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", e.message(), &[]);
+        let mut resp = ctx.error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            e.message(),
+            &[],
+        );
         resp.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             HeaderValue::from_static(
@@ -388,7 +411,10 @@ pub async fn list(
         return ctx.error(StatusCode::NOT_FOUND, "NotFound", "Unknown source.", &[]);
     };
     let as_of_ns = q.skip.as_ref().map_or(now_ns, |s| s.as_of_ns);
-    let after = q.skip.as_ref().map(|s| (s.last_time_ns, s.last_id.as_str()));
+    let after = q
+        .skip
+        .as_ref()
+        .map(|s| (s.last_time_ns, s.last_id.as_str()));
     let mut picked = Vec::with_capacity(q.top + 1);
     state
         .store
@@ -406,7 +432,12 @@ pub async fn list(
             Ok(v) => value.push(v),
             Err(error) => {
                 tracing::error!(%error, id = %e.id, "Record failed to render.");
-                return ctx.error(StatusCode::INTERNAL_SERVER_ERROR, "UnknownError", "Record rendering failed.", &[]);
+                return ctx.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "UnknownError",
+                    "Record rendering failed.",
+                    &[],
+                );
             }
         }
     }
@@ -430,7 +461,11 @@ pub async fn list(
                 params.push(format!("$orderby={}", percent_encode(o)));
             }
             params.push(format!("$skiptoken={}", token.encode()));
-            Some(format!("{base}/{version}/{}?{}", res.path, params.join("&")))
+            Some(format!(
+                "{base}/{version}/{}?{}",
+                res.path,
+                params.join("&")
+            ))
         }
         _ => None,
     };
@@ -443,7 +478,12 @@ pub async fn list(
         Ok(b) => b,
         Err(error) => {
             tracing::error!(%error, "Page failed to serialize.");
-            return ctx.error(StatusCode::INTERNAL_SERVER_ERROR, "UnknownError", "Serialization failed.", &[]);
+            return ctx.error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UnknownError",
+                "Serialization failed.",
+                &[],
+            );
         }
     };
     let mut resp = (StatusCode::OK, body).into_response();
@@ -462,7 +502,11 @@ fn fault_response(state: &SimState, ctx: &GraphCtx, fault: Fault) -> Response {
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequests",
                 "Too many requests.",
-                &[("code", "429"), ("status", "429"), ("message", "Please retry after")],
+                &[
+                    ("code", "429"),
+                    ("status", "429"),
+                    ("message", "Please retry after"),
+                ],
             )
         }
         Fault::Internal => {
@@ -522,33 +566,59 @@ mod tests {
         let f = "activityDateTime le 2026-07-17T14:00:00.1234567Z and activityDateTime ge '2026-07-17T13:00:00Z'";
         assert_eq!(
             parse_filter(f, "activityDateTime"),
-            Ok((ns("2026-07-17T13:00:00Z"), ns("2026-07-17T14:00:00.1234567Z")))
+            Ok((
+                ns("2026-07-17T13:00:00Z"),
+                ns("2026-07-17T14:00:00.1234567Z")
+            ))
         );
-        let f = "activityDateTime gt 2026-07-17T13:00:00Z and activityDateTime lt 2026-07-17T14:00:00Z";
+        let f =
+            "activityDateTime gt 2026-07-17T13:00:00Z and activityDateTime lt 2026-07-17T14:00:00Z";
         assert_eq!(
             parse_filter(f, "activityDateTime"),
-            Ok((ns("2026-07-17T13:00:00Z") + 1, ns("2026-07-17T14:00:00Z") - 1))
+            Ok((
+                ns("2026-07-17T13:00:00Z") + 1,
+                ns("2026-07-17T14:00:00Z") - 1
+            ))
         );
+        let f = "(activityDateTime ge 2026-07-17T13:00:00Z) AND (activityDateTime eq 2026-07-17T13:30:00Z)";
+        let t = ns("2026-07-17T13:30:00Z");
+        assert_eq!(parse_filter(f, "activityDateTime"), Ok((t, t)));
     }
 
     #[test]
     fn bad_filters_are_refused_with_graph_codes() {
         let cases = [
-            ("activityDisplayName eq 'Add user'", "Request_UnsupportedQuery"),
-            ("activityDateTime ne 2026-07-17T13:00:00Z", "Request_UnsupportedQuery"),
-            ("activityDateTime ge 2026-07-17T13:00:00Z or activityDateTime le 2026-07-17T14:00:00Z", "Request_UnsupportedQuery"),
+            (
+                "activityDisplayName eq 'Add user'",
+                "Request_UnsupportedQuery",
+            ),
+            (
+                "activityDateTime ne 2026-07-17T13:00:00Z",
+                "Request_UnsupportedQuery",
+            ),
+            (
+                "activityDateTime ge 2026-07-17T13:00:00Z or activityDateTime le 2026-07-17T14:00:00Z",
+                "Request_UnsupportedQuery",
+            ),
             ("activityDateTime ge yesterday", "BadRequest"),
             ("activityDateTime ge", "BadRequest"),
             ("", "BadRequest"),
         ];
         for (f, code) in cases {
-            assert_eq!(parse_filter(f, "activityDateTime").map_err(|e| e.0), Err(code), "{f}");
+            assert_eq!(
+                parse_filter(f, "activityDateTime").map_err(|e| e.0),
+                Err(code),
+                "{f}"
+            );
         }
     }
 
     #[test]
     fn top_bounds_and_duplicates() {
-        assert_eq!(parse_query(Some("$top=1000"), &RES).map(|q| q.top), Ok(1000));
+        assert_eq!(
+            parse_query(Some("$top=1000"), &RES).map(|q| q.top),
+            Ok(1000)
+        );
         assert_eq!(parse_query(None, &RES).map(|q| q.top), Ok(100));
         assert!(parse_query(Some("$top=1001"), &RES).is_err());
         assert!(parse_query(Some("$top=0"), &RES).is_err());

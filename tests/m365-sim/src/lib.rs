@@ -108,6 +108,20 @@ impl SimConfig {
         if self.fault_429 + self.fault_5xx > 1.0 {
             return Err("fault_429 + fault_5xx must not exceed 1".to_string());
         }
+        if let Some(now) = self.now
+            && !(0..7_258_118_400).contains(&now.timestamp())
+        {
+            return Err(format!("now must lie between 1970 and 2200, got {now}"));
+        }
+        if self.days > 3650 {
+            return Err(format!("days must be at most 3650, got {}", self.days));
+        }
+        if self.events_per_hour > 1_000_000 {
+            return Err(format!(
+                "events_per_hour must be at most 1000000, got {}",
+                self.events_per_hour
+            ));
+        }
         if self.tenant.trim().is_empty() || self.client_id.trim().is_empty() {
             return Err("tenant and client_id must not be empty".to_string());
         }

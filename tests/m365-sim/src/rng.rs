@@ -28,7 +28,7 @@ pub fn hash_str(s: &str) -> u64 {
 pub fn seed_of(parts: &[u64]) -> u64 {
     parts
         .iter()
-        .fold(0x5EED_0F_A11_u64, |acc, p| mix64(acc ^ mix64(*p)))
+        .fold(0x0005_EED0_FA11_u64, |acc, p| mix64(acc ^ mix64(*p)))
 }
 
 /// A splitmix64 generator.
@@ -66,7 +66,10 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        lo + self.below(hi - lo + 1)
+        match (hi - lo).checked_add(1) {
+            Some(span) => lo + self.below(span),
+            None => self.next_u64(),
+        }
     }
 
     /// Uniform in `[0, 1)`.

@@ -36,6 +36,10 @@ use crate::store::EventStore;
 use crate::tenant::Tenant;
 use crate::wire::parse_pairs;
 
+/// The clock refuses to move past 2200-01-01T00:00:00Z (nanosecond instants end in 2262, and
+/// nothing sensible needs more).
+const LATEST_NS: i64 = 7_258_118_400 * NS_PER_SEC;
+
 /// Everything the handlers share.
 pub struct SimState {
     /// The configuration the simulator was started with.
@@ -58,7 +62,8 @@ impl SimState {
     /// State for `config`, serving on `port`.
     pub fn new(config: SimConfig, port: u16) -> Self {
         let now = config.initial_now();
-        let start_ns = to_ns(now).saturating_sub(i64::from(config.days) * 86_400 * NS_PER_SEC);
+        let start_ns =
+            to_ns(now).saturating_sub(i64::from(config.days).saturating_mul(86_400 * NS_PER_SEC));
         let tenant = Arc::new(Tenant::generate(config.seed, &config.tenant));
         let params = ScheduleParams {
             seed: config.seed,
@@ -85,7 +90,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/_sim/clock", get(clock_get).post(clock_post))
         .route("/_sim/sources", get(list_sources))
         .route("/_sim/truth/{source}", get(truth))
-        .route("/_sim/stats", get(stats));
+        .route("/_sim/stats", get(stats))
+        .route("/_sim/faults", get(faults_get).post(faults_post));
     for (i, source) in SOURCES.iter().enumerate() {
         match source.api() {
             SourceApi::Graph(res) => {
@@ -94,7 +100,9 @@ pub fn router(state: Arc<SimState>) -> Router {
                     r = r.route(
                         &path,
                         get(
-                            move |State(st): State<Arc<SimState>>, headers: HeaderMap, RawQuery(q): RawQuery| {
+                            move |State(st): State<Arc<SimState>>,
+                                  headers: HeaderMap,
+                                  RawQuery(q): RawQuery| {
                                 graph::list(st, i, res, version, headers, q)
                             },
                         ),
@@ -103,10 +111,17 @@ pub fn router(state: Arc<SimState>) -> Router {
             }
         }
     }
-    r.route_layer(middleware::from_fn_with_state(Arc::clone(&state), count_route))
-        .fallback(fallback)
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), date_header))
-        .with_state(state)
+    r.route_layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        count_route,
+    ))
+    .fallback(fallback)
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(middleware::from_fn_with_state(
+        Arc::clone(&state),
+        date_header,
+    ))
+    .with_state(state)
 }
 
 async fn count_route(State(state): State<Arc<SimState>>, req: Request, next: Next) -> Response {
@@ -154,13 +169,40 @@ async fn fallback(
     ctx.error(
         StatusCode::NOT_FOUND,
         "NotFound",
-        &format!("Resource not found for the segment '{}' ({method} {path}).", path.trim_start_matches('/')),
+        &format!(
+            "Resource not found for the segment '{}' ({method} {path}).",
+            path.trim_start_matches('/')
+        ),
+        &[],
+    )
+}
+
+/// A known path with the wrong method: Graph-shaped 405.
+async fn method_not_allowed(
+    State(state): State<Arc<SimState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    state.stats.request("unmatched");
+    let ctx = GraphCtx::new(&headers, state.clock.now());
+    ctx.error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Request_BadRequest",
+        &format!(
+            "The HTTP method '{method}' is not allowed on '{}'.",
+            uri.path()
+        ),
         &[],
     )
 }
 
 fn sim_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }
 
 fn clock_json(state: &SimState) -> Response {
@@ -178,6 +220,33 @@ struct ClockMove {
     advance_secs: Option<f64>,
 }
 
+#[derive(Deserialize)]
+struct FaultRates {
+    fault_429: f64,
+    fault_5xx: f64,
+}
+
+/// `GET /_sim/faults`: the current fault probabilities.
+async fn faults_get(State(state): State<Arc<SimState>>) -> Response {
+    let (fault_429, fault_5xx) = state.faults.rates();
+    axum::Json(serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx})).into_response()
+}
+
+/// `POST /_sim/faults` with `{"fault_429": p, "fault_5xx": q}`: changes the fault probabilities.
+async fn faults_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<FaultRates>(&body) {
+        Ok(r) if (0.0..=1.0).contains(&r.fault_429) && (0.0..=1.0).contains(&r.fault_5xx) && r.fault_429 + r.fault_5xx <= 1.0 => {
+            state.faults.set(r.fault_429, r.fault_5xx);
+            faults_get(State(state)).await
+        }
+        _ => sim_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "Body must be {\"fault_429\": p, \"fault_5xx\": q} with probabilities in [0, 1] summing to at most 1.",
+        ),
+    }
+}
+
 async fn clock_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
     let req: ClockMove = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -191,6 +260,7 @@ async fn clock_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response
     };
     let moved = match (req.now, req.advance_secs) {
         (Some(now), None) => match parse_rfc3339(&now) {
+            Some(t) if to_ns(t) > LATEST_NS => return too_late(),
             Some(t) => state.clock.set(t),
             None => {
                 return sim_error(
@@ -200,14 +270,20 @@ async fn clock_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response
                 );
             }
         },
-        (None, Some(secs)) if secs.is_finite() && secs >= 0.0 && secs < 1e10 => {
-            state.clock.advance_ns((secs * NS_PER_SEC as f64).round() as i64)
+        (None, Some(secs)) if (0.0..1e10).contains(&secs) => {
+            let ns = (secs * NS_PER_SEC as f64).round() as i64;
+            if to_ns(state.clock.now()).saturating_add(ns) > LATEST_NS {
+                return too_late();
+            }
+            state.clock.advance_ns(ns)
         }
         (None, Some(secs)) => {
             return sim_error(
                 StatusCode::BAD_REQUEST,
                 "BadRequest",
-                &format!("'advance_secs' must be a non-negative number of seconds, got {secs}; the clock never moves backwards."),
+                &format!(
+                    "'advance_secs' must be a non-negative number of seconds, got {secs}; the clock never moves backwards."
+                ),
             );
         }
         _ => {
@@ -232,6 +308,14 @@ async fn clock_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response
     }
 }
 
+fn too_late() -> Response {
+    sim_error(
+        StatusCode::BAD_REQUEST,
+        "BadRequest",
+        "The virtual clock cannot move past 2200-01-01T00:00:00Z.",
+    )
+}
+
 async fn list_sources() -> Response {
     let names: Vec<&str> = SOURCES.iter().map(|s| s.name()).collect();
     axum::Json(names).into_response()
@@ -250,10 +334,16 @@ async fn truth(
         );
     };
     let params = parse_pairs(q.as_deref().unwrap_or(""));
-    let param = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let param = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
     let until = match param("until") {
         None => state.clock.now(),
-        Some(u) => match parse_rfc3339(&u) {
+        // An unencoded '+' offset arrives as a space; take it back.
+        Some(u) => match parse_rfc3339(&u).or_else(|| parse_rfc3339(&u.trim().replace(' ', "+"))) {
             Some(t) => t,
             None => {
                 return sim_error(

@@ -14,7 +14,7 @@ use crate::sources::{EventStub, SOURCES, ScheduleParams, generate_hour};
 use crate::tenant::Tenant;
 
 /// Upper bound on cached event stubs (about 100 bytes each).
-pub const CACHE_CAP_EVENTS: usize = 1_500_000;
+pub const CACHE_CAP_EVENTS: usize = 1_000_000;
 
 type HourKey = (usize, i64);
 

@@ -20,7 +20,9 @@ use serde_json::value::RawValue;
 use super::{EventStub, GraphResource, SimSource, SourceApi};
 use crate::clock::graph_datetime;
 use crate::rng::Rng;
-use crate::tenant::{App, Device, Group, ROLES, Role, TENANT_DOMAIN, TENANT_NAME, Tenant, User, random_ip};
+use crate::tenant::{
+    App, Device, Group, ROLES, Role, TENANT_DOMAIN, TENANT_NAME, Tenant, User, random_ip,
+};
 
 /// The directory audit source.
 #[derive(Debug, Clone, Copy)]
@@ -116,11 +118,51 @@ const fn act(
 
 /// The activity mix, weighted roughly like a mid-size tenant's audit log.
 const ACTIVITIES: &[Activity] = &[
-    act("Add user", "UserManagement", CORE, "Add", Init::AdminOrApp, Kind::AddUser, 20),
-    act("Update user", "UserManagement", CORE, "Update", Init::AdminOrApp, Kind::UpdateUser, 90),
-    act("Delete user", "UserManagement", CORE, "Delete", Init::Admin, Kind::DeleteUser, 8),
-    act("Reset user password", "UserManagement", CORE, "Update", Init::Admin, Kind::ResetPassword, 18),
-    act("Change user password", "UserManagement", CORE, "Update", Init::Own, Kind::ChangePassword, 22),
+    act(
+        "Add user",
+        "UserManagement",
+        CORE,
+        "Add",
+        Init::AdminOrApp,
+        Kind::AddUser,
+        20,
+    ),
+    act(
+        "Update user",
+        "UserManagement",
+        CORE,
+        "Update",
+        Init::AdminOrApp,
+        Kind::UpdateUser,
+        90,
+    ),
+    act(
+        "Delete user",
+        "UserManagement",
+        CORE,
+        "Delete",
+        Init::Admin,
+        Kind::DeleteUser,
+        8,
+    ),
+    act(
+        "Reset user password",
+        "UserManagement",
+        CORE,
+        "Update",
+        Init::Admin,
+        Kind::ResetPassword,
+        18,
+    ),
+    act(
+        "Change user password",
+        "UserManagement",
+        CORE,
+        "Update",
+        Init::Own,
+        Kind::ChangePassword,
+        22,
+    ),
     act(
         "Reset password (self-service)",
         "UserManagement",
@@ -130,7 +172,15 @@ const ACTIVITIES: &[Activity] = &[
         Kind::SelfServiceReset,
         30,
     ),
-    act("Invite external user", "UserManagement", "Invited Users", "Add", Init::Admin, Kind::InviteGuest, 10),
+    act(
+        "Invite external user",
+        "UserManagement",
+        "Invited Users",
+        "Add",
+        Init::Admin,
+        Kind::InviteGuest,
+        10,
+    ),
     act(
         "Redeem external user invite",
         "UserManagement",
@@ -167,10 +217,42 @@ const ACTIVITIES: &[Activity] = &[
         Kind::RefreshTokenTimestamp,
         20,
     ),
-    act("Add group", "GroupManagement", CORE, "Add", Init::AdminOrApp, Kind::AddGroup, 10),
-    act("Update group", "GroupManagement", CORE, "Update", Init::AdminOrApp, Kind::UpdateGroup, 15),
-    act("Delete group", "GroupManagement", CORE, "Delete", Init::Admin, Kind::DeleteGroup, 4),
-    act("Add member to group", "GroupManagement", CORE, "Assign", Init::AdminOrApp, Kind::AddMember, 80),
+    act(
+        "Add group",
+        "GroupManagement",
+        CORE,
+        "Add",
+        Init::AdminOrApp,
+        Kind::AddGroup,
+        10,
+    ),
+    act(
+        "Update group",
+        "GroupManagement",
+        CORE,
+        "Update",
+        Init::AdminOrApp,
+        Kind::UpdateGroup,
+        15,
+    ),
+    act(
+        "Delete group",
+        "GroupManagement",
+        CORE,
+        "Delete",
+        Init::Admin,
+        Kind::DeleteGroup,
+        4,
+    ),
+    act(
+        "Add member to group",
+        "GroupManagement",
+        CORE,
+        "Assign",
+        Init::AdminOrApp,
+        Kind::AddMember,
+        80,
+    ),
     act(
         "Remove member from group",
         "GroupManagement",
@@ -180,8 +262,24 @@ const ACTIVITIES: &[Activity] = &[
         Kind::RemoveMember,
         40,
     ),
-    act("Add owner to group", "GroupManagement", CORE, "Assign", Init::Admin, Kind::AddOwner, 8),
-    act("Add member to role", "RoleManagement", CORE, "Assign", Init::Admin, Kind::AddRoleMember, 8),
+    act(
+        "Add owner to group",
+        "GroupManagement",
+        CORE,
+        "Assign",
+        Init::Admin,
+        Kind::AddOwner,
+        8,
+    ),
+    act(
+        "Add member to role",
+        "RoleManagement",
+        CORE,
+        "Assign",
+        Init::Admin,
+        Kind::AddRoleMember,
+        8,
+    ),
     act(
         "Remove member from role",
         "RoleManagement",
@@ -200,7 +298,15 @@ const ACTIVITIES: &[Activity] = &[
         Kind::PimActivation,
         10,
     ),
-    act("Consent to application", "ApplicationManagement", CORE, "Assign", Init::Admin, Kind::Consent, 8),
+    act(
+        "Consent to application",
+        "ApplicationManagement",
+        CORE,
+        "Assign",
+        Init::Admin,
+        Kind::Consent,
+        8,
+    ),
     act(
         "Add service principal",
         "ApplicationManagement",
@@ -228,7 +334,15 @@ const ACTIVITIES: &[Activity] = &[
         Kind::AppRoleAssignment,
         6,
     ),
-    act("Add application", "ApplicationManagement", CORE, "Add", Init::Admin, Kind::AddApplication, 4),
+    act(
+        "Add application",
+        "ApplicationManagement",
+        CORE,
+        "Add",
+        Init::Admin,
+        Kind::AddApplication,
+        4,
+    ),
     act(
         "Update application",
         "ApplicationManagement",
@@ -274,7 +388,15 @@ const ACTIVITIES: &[Activity] = &[
         Kind::DeleteCaPolicy,
         1,
     ),
-    act("Update policy", "Policy", CORE, "Update", Init::Admin, Kind::UpdatePolicy, 4),
+    act(
+        "Update policy",
+        "Policy",
+        CORE,
+        "Update",
+        Init::Admin,
+        Kind::UpdatePolicy,
+        4,
+    ),
     act(
         "Update device",
         "Device",
@@ -293,8 +415,24 @@ const ACTIVITIES: &[Activity] = &[
         Kind::RegisterDevice,
         12,
     ),
-    act("Add registered owner to device", "Device", CORE, "Assign", Init::Own, Kind::AddDeviceOwner, 8),
-    act("Delete device", "Device", CORE, "Delete", Init::FirstParty("Microsoft Intune"), Kind::DeleteDevice, 3),
+    act(
+        "Add registered owner to device",
+        "Device",
+        CORE,
+        "Assign",
+        Init::Own,
+        Kind::AddDeviceOwner,
+        8,
+    ),
+    act(
+        "Delete device",
+        "Device",
+        CORE,
+        "Delete",
+        Init::FirstParty("Microsoft Intune"),
+        Kind::DeleteDevice,
+        3,
+    ),
     act(
         "Set Company Information",
         "DirectoryManagement",
@@ -304,8 +442,24 @@ const ACTIVITIES: &[Activity] = &[
         Kind::CompanyInfo,
         2,
     ),
-    act("Add unverified domain", "DirectoryManagement", CORE, "Add", Init::Admin, Kind::AddDomain, 1),
-    act("Verify domain", "DirectoryManagement", CORE, "Update", Init::Admin, Kind::VerifyDomain, 1),
+    act(
+        "Add unverified domain",
+        "DirectoryManagement",
+        CORE,
+        "Add",
+        Init::Admin,
+        Kind::AddDomain,
+        1,
+    ),
+    act(
+        "Verify domain",
+        "DirectoryManagement",
+        CORE,
+        "Update",
+        Init::Admin,
+        Kind::VerifyDomain,
+        1,
+    ),
 ];
 
 const FAILURE_REASONS: &[&str] = &[
@@ -325,13 +479,35 @@ const USER_AGENTS: &[&str] = &[
     "PowerShell/7.4.2 Microsoft.Graph/2.19.0",
 ];
 
-const LICENSE_SKUS: &[&str] = &["ENTERPRISEPREMIUM", "SPE_E3", "EMS", "POWER_BI_PRO", "VISIOCLIENT"];
+const LICENSE_SKUS: &[&str] = &[
+    "ENTERPRISEPREMIUM",
+    "SPE_E3",
+    "EMS",
+    "POWER_BI_PRO",
+    "VISIOCLIENT",
+];
 
 const GRAPH_APP_ROLES: &[(&str, &str, &str)] = &[
-    ("b0afded3-3588-46d8-8b3d-9842eff778da", "AuditLog.Read.All", "Read all audit log data"),
-    ("7ab1d382-f21e-4acd-a863-ba3e13f7da61", "Directory.Read.All", "Read directory data"),
-    ("df021288-bdef-4463-88db-98f22de89214", "User.Read.All", "Read all users' full profiles"),
-    ("5b567255-7703-4780-807c-7be8301ae99b", "Group.Read.All", "Read all groups"),
+    (
+        "b0afded3-3588-46d8-8b3d-9842eff778da",
+        "AuditLog.Read.All",
+        "Read all audit log data",
+    ),
+    (
+        "7ab1d382-f21e-4acd-a863-ba3e13f7da61",
+        "Directory.Read.All",
+        "Read directory data",
+    ),
+    (
+        "df021288-bdef-4463-88db-98f22de89214",
+        "User.Read.All",
+        "Read all users' full profiles",
+    ),
+    (
+        "5b567255-7703-4780-807c-7be8301ae99b",
+        "Group.Read.All",
+        "Read all groups",
+    ),
 ];
 
 const MICROSOFT_GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -448,7 +624,11 @@ impl SimSource for EntraDirectoryAudits {
         head(&mut Rng::new(seed)).id
     }
 
-    fn render(&self, tenant: &Tenant, event: &EventStub) -> Result<Box<RawValue>, serde_json::Error> {
+    fn render(
+        &self,
+        tenant: &Tenant,
+        event: &EventStub,
+    ) -> Result<Box<RawValue>, serde_json::Error> {
         let mut rng = Rng::new(event.seed);
         let h = head(&mut rng);
         let a = h.activity;
@@ -472,7 +652,11 @@ impl SimSource for EntraDirectoryAudits {
         let (result, reason) = if roll < 0.003 {
             ("timeout", "The operation timed out.".to_string())
         } else if roll < 0.053 {
-            let r = b.rng.pick(FAILURE_REASONS).copied().unwrap_or("Unknown error");
+            let r = b
+                .rng
+                .pick(FAILURE_REASONS)
+                .copied()
+                .unwrap_or("Unknown error");
             ("failure", r.to_string())
         } else {
             ("success", success_reason(a.kind).to_string())
@@ -529,7 +713,11 @@ fn kv(key: &str, value: &str) -> KeyValue {
 }
 
 fn included(names: &[&str]) -> Prop {
-    prop("Included Updated Properties", None, Some(jstr(&names.join(", "))))
+    prop(
+        "Included Updated Properties",
+        None,
+        Some(jstr(&names.join(", "))),
+    )
 }
 
 struct Builder<'t> {
@@ -561,7 +749,9 @@ impl<'t> Builder<'t> {
         let apps = &self.tenant.apps;
         apps.iter()
             .find(|a| a.display_name == name)
-            .unwrap_or_else(|| &apps[self.rng.below(apps.len() as u64) as usize % apps.len().max(1)])
+            .unwrap_or_else(|| {
+                &apps[self.rng.below(apps.len() as u64) as usize % apps.len().max(1)]
+            })
     }
 
     fn own_app(&mut self) -> &'t App {
@@ -717,7 +907,12 @@ impl<'t> Builder<'t> {
                     prop("DisplayName", Some("[]".into()), Some(jarr(&name))),
                     prop("UserPrincipalName", Some("[]".into()), Some(jarr(&upn))),
                     prop("UserType", Some("[]".into()), Some(jarr("Member"))),
-                    included(&["AccountEnabled", "DisplayName", "UserPrincipalName", "UserType"]),
+                    included(&[
+                        "AccountEnabled",
+                        "DisplayName",
+                        "UserPrincipalName",
+                        "UserType",
+                    ]),
                 ];
                 let t = self.user_target(&new_user, props);
                 self.targets.push(t);
@@ -727,13 +922,21 @@ impl<'t> Builder<'t> {
                 let other = self.user();
                 let (name, old, new) = match self.rng.below(4) {
                     0 => ("JobTitle", jarr(subject.job_title), jarr(other.job_title)),
-                    1 => ("Department", jarr(subject.department), jarr(other.department)),
+                    1 => (
+                        "Department",
+                        jarr(subject.department),
+                        jarr(other.department),
+                    ),
                     2 => (
                         "TelephoneNumber",
                         "[]".to_string(),
                         jarr(&format!("+1 425 555 {:04}", self.rng.below(10_000))),
                     ),
-                    _ => ("AccountEnabled", "[true]".to_string(), "[false]".to_string()),
+                    _ => (
+                        "AccountEnabled",
+                        "[true]".to_string(),
+                        "[false]".to_string(),
+                    ),
                 };
                 let props = vec![prop(name, Some(old), Some(new)), included(&[name])];
                 let t = self.user_target(subject, props);
@@ -765,7 +968,8 @@ impl<'t> Builder<'t> {
                 let mut t = self.user_target(&guest, Vec::new());
                 t.display_name = Some(guest.display_name.clone());
                 self.targets.push(t);
-                self.details.push(kv("invitedUserEmailAddress", &format!("{local}@{domain}")));
+                self.details
+                    .push(kv("invitedUserEmailAddress", &format!("{local}@{domain}")));
             }
             Kind::SecurityInfo => {
                 let t = self.user_target(subject, Vec::new());
@@ -796,7 +1000,9 @@ impl<'t> Builder<'t> {
                 let props = vec![
                     prop(
                         "StsRefreshTokensValidFrom",
-                        Some(jarr(&graph_datetime(self.time_ns - 86_400_000_000_000 * 30))),
+                        Some(jarr(&graph_datetime(
+                            self.time_ns - 86_400_000_000_000 * 30,
+                        ))),
                         Some(jarr(&now)),
                     ),
                     included(&["StsRefreshTokensValidFrom"]),
@@ -808,7 +1014,11 @@ impl<'t> Builder<'t> {
                 let g = self.group();
                 let props = match kind {
                     Kind::AddGroup => vec![
-                        prop("DisplayName", Some("[]".into()), Some(jarr(&g.display_name))),
+                        prop(
+                            "DisplayName",
+                            Some("[]".into()),
+                            Some(jarr(&g.display_name)),
+                        ),
                         prop(
                             "MailEnabled",
                             Some("[]".into()),
@@ -840,9 +1050,15 @@ impl<'t> Builder<'t> {
             Kind::AddMember | Kind::RemoveMember | Kind::AddOwner => {
                 let g = self.group();
                 let (old, new) = if kind == Kind::RemoveMember {
-                    ((Some(jstr(&g.id)), None), (Some(jstr(&g.display_name)), None))
+                    (
+                        (Some(jstr(&g.id)), None),
+                        (Some(jstr(&g.display_name)), None),
+                    )
                 } else {
-                    ((None, Some(jstr(&g.id))), (None, Some(jstr(&g.display_name))))
+                    (
+                        (None, Some(jstr(&g.id))),
+                        (None, Some(jstr(&g.display_name))),
+                    )
                 };
                 let props = vec![
                     prop("Group.ObjectID", old.0, old.1),
@@ -889,17 +1105,22 @@ impl<'t> Builder<'t> {
                     let t = self.user_target(subject, props);
                     self.targets.push(t);
                 }
-                self.targets.push(Self::target(role.id, None, "Role", Vec::new()));
+                self.targets
+                    .push(Self::target(role.id, None, "Role", Vec::new()));
                 if kind == Kind::PimActivation {
                     self.details.push(kv("RoleDefinitionOriginId", role.id));
-                    self.details.push(kv("Justification", "Scheduled maintenance"));
+                    self.details
+                        .push(kv("Justification", "Scheduled maintenance"));
                 }
             }
             Kind::Consent => {
                 let app = self.own_app();
                 let admin = self.rng.chance(0.6);
-                let scopes = ["User.Read", "User.Read Mail.Read", "openid profile offline_access"]
-                    [self.rng.below(3) as usize];
+                let scopes = [
+                    "User.Read",
+                    "User.Read Mail.Read",
+                    "openid profile offline_access",
+                ][self.rng.below(3) as usize];
                 let props = vec![
                     prop(
                         "ConsentContext.IsAdminConsent",
@@ -917,7 +1138,10 @@ impl<'t> Builder<'t> {
                         None,
                         Some(jstr(&format!(
                             "[] => [[Id: {}, ClientId: {}, PrincipalId: , ResourceId: {}, ConsentType: {}, Scope: {scopes}, ]]; ",
-                            self.rng.string_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 43),
+                            self.rng.string_from(
+                                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                                43
+                            ),
                             app.service_principal_id,
                             self.rng.guid(),
                             if admin { "AllPrincipals" } else { "Principal" },
@@ -937,7 +1161,8 @@ impl<'t> Builder<'t> {
                 ));
                 let ua = self.rng.pick(USER_AGENTS).copied().unwrap_or("Mozilla/5.0");
                 self.details.push(kv("User-Agent", ua));
-                self.details.push(kv("AppId", app.app_id.as_deref().unwrap_or("")));
+                self.details
+                    .push(kv("AppId", app.app_id.as_deref().unwrap_or("")));
             }
             Kind::AddServicePrincipal => {
                 let app = self.own_app();
@@ -945,9 +1170,22 @@ impl<'t> Builder<'t> {
                 let props = vec![
                     prop("AccountEnabled", Some("[]".into()), Some("[true]".into())),
                     prop("AppPrincipalId", Some("[]".into()), Some(jarr(&app_id))),
-                    prop("DisplayName", Some("[]".into()), Some(jarr(app.display_name))),
-                    prop("ServicePrincipalName", Some("[]".into()), Some(jarr(&app_id))),
-                    included(&["AccountEnabled", "AppPrincipalId", "DisplayName", "ServicePrincipalName"]),
+                    prop(
+                        "DisplayName",
+                        Some("[]".into()),
+                        Some(jarr(app.display_name)),
+                    ),
+                    prop(
+                        "ServicePrincipalName",
+                        Some("[]".into()),
+                        Some(jarr(&app_id)),
+                    ),
+                    included(&[
+                        "AccountEnabled",
+                        "AppPrincipalId",
+                        "DisplayName",
+                        "ServicePrincipalName",
+                    ]),
                 ];
                 self.targets.push(Self::target(
                     &app.service_principal_id,
@@ -965,7 +1203,8 @@ impl<'t> Builder<'t> {
                         let key = format!(
                             "[KeyIdentifier={}, KeyType=Password, KeyUsage=Verify, DisplayName={}]",
                             self.rng.guid(),
-                            ["collector secret", "CI deploy", "rotation-2026"][self.rng.below(3) as usize]
+                            ["collector secret", "CI deploy", "rotation-2026"]
+                                [self.rng.below(3) as usize]
                         );
                         vec![
                             prop("KeyDescription", Some("[]".into()), Some(jarr(&key))),
@@ -973,8 +1212,16 @@ impl<'t> Builder<'t> {
                         ]
                     }
                     Kind::AddApplication => vec![
-                        prop("AppId", Some("[]".into()), Some(jarr(app.app_id.as_deref().unwrap_or("")))),
-                        prop("DisplayName", Some("[]".into()), Some(jarr(app.display_name))),
+                        prop(
+                            "AppId",
+                            Some("[]".into()),
+                            Some(jarr(app.app_id.as_deref().unwrap_or(""))),
+                        ),
+                        prop(
+                            "DisplayName",
+                            Some("[]".into()),
+                            Some(jarr(app.display_name)),
+                        ),
                         included(&["AppId", "DisplayName"]),
                     ],
                     _ => vec![
@@ -989,8 +1236,14 @@ impl<'t> Builder<'t> {
                         included(&["AppAddress"]),
                     ],
                 };
-                self.targets.push(Self::target(&object_id, Some(app.display_name), "Application", props));
-                self.details.push(kv("AppId", app.app_id.as_deref().unwrap_or("")));
+                self.targets.push(Self::target(
+                    &object_id,
+                    Some(app.display_name),
+                    "Application",
+                    props,
+                ));
+                self.details
+                    .push(kv("AppId", app.app_id.as_deref().unwrap_or("")));
             }
             Kind::AppRoleAssignment | Kind::DelegatedGrant => {
                 let app = self.own_app();
@@ -1010,7 +1263,11 @@ impl<'t> Builder<'t> {
                             None,
                             Some(jstr(&graph_datetime(self.time_ns - 64_000_000))),
                         ),
-                        prop("ServicePrincipal.DisplayName", None, Some(jstr(app.display_name))),
+                        prop(
+                            "ServicePrincipal.DisplayName",
+                            None,
+                            Some(jstr(app.display_name)),
+                        ),
                         prop(
                             "ServicePrincipal.AppId",
                             None,
@@ -1019,9 +1276,21 @@ impl<'t> Builder<'t> {
                     ]
                 } else {
                     vec![
-                        prop("DelegatedPermissionGrant.Scope", None, Some(jstr(" User.Read Mail.Read"))),
-                        prop("DelegatedPermissionGrant.ConsentType", None, Some(jstr("AllPrincipals"))),
-                        prop("ServicePrincipal.ObjectID", None, Some(jstr(&app.service_principal_id))),
+                        prop(
+                            "DelegatedPermissionGrant.Scope",
+                            None,
+                            Some(jstr(" User.Read Mail.Read")),
+                        ),
+                        prop(
+                            "DelegatedPermissionGrant.ConsentType",
+                            None,
+                            Some(jstr("AllPrincipals")),
+                        ),
+                        prop(
+                            "ServicePrincipal.ObjectID",
+                            None,
+                            Some(jstr(&app.service_principal_id)),
+                        ),
                     ]
                 };
                 self.targets.push(Self::target(
@@ -1036,9 +1305,18 @@ impl<'t> Builder<'t> {
             }
             Kind::AddCaPolicy | Kind::UpdateCaPolicy | Kind::DeleteCaPolicy => {
                 let policies = &self.tenant.policies;
-                let p = &policies[self.rng.below(policies.len() as u64) as usize % policies.len().max(1)];
-                let state_old = if self.rng.chance(0.5) { "enabledForReportingButNotEnforced" } else { "enabled" };
-                let state_new = if state_old == "enabled" { "disabled" } else { "enabled" };
+                let p = &policies
+                    [self.rng.below(policies.len() as u64) as usize % policies.len().max(1)];
+                let state_old = if self.rng.chance(0.5) {
+                    "enabledForReportingButNotEnforced"
+                } else {
+                    "enabled"
+                };
+                let state_new = if state_old == "enabled" {
+                    "disabled"
+                } else {
+                    "enabled"
+                };
                 let policy_json = |state: &str| {
                     serde_json::json!({
                         "id": p.id,
@@ -1060,7 +1338,8 @@ impl<'t> Builder<'t> {
                     _ => (Some(policy_json(state_old)), Some(policy_json(state_new))),
                 };
                 let props = vec![prop("Conditional Access policy", old, new)];
-                self.targets.push(Self::target(&p.id, Some(p.display_name), "Policy", props));
+                self.targets
+                    .push(Self::target(&p.id, Some(p.display_name), "Policy", props));
             }
             Kind::UpdatePolicy => {
                 let id = self.rng.guid();
@@ -1068,11 +1347,14 @@ impl<'t> Builder<'t> {
                     prop(
                         "PolicyDetail",
                         Some(jarr("{\"Version\":1,\"AllowInvitesFrom\":\"everyone\"}")),
-                        Some(jarr("{\"Version\":1,\"AllowInvitesFrom\":\"adminsAndGuestInviters\"}")),
+                        Some(jarr(
+                            "{\"Version\":1,\"AllowInvitesFrom\":\"adminsAndGuestInviters\"}",
+                        )),
                     ),
                     included(&["PolicyDetail"]),
                 ];
-                self.targets.push(Self::target(&id, Some("Default Policy"), "Policy", props));
+                self.targets
+                    .push(Self::target(&id, Some("Default Policy"), "Policy", props));
             }
             Kind::UpdateDevice => {
                 let d = self.device();
@@ -1088,22 +1370,40 @@ impl<'t> Builder<'t> {
                     prop("TargetId.DeviceOSType", None, Some(jstr(d.os_type))),
                     prop("TargetId.DeviceTrustType", None, Some(jstr(d.trust_type))),
                 ];
-                self.targets.push(Self::target(&d.id, Some(&d.display_name), "Device", props));
+                self.targets
+                    .push(Self::target(&d.id, Some(&d.display_name), "Device", props));
                 self.device_details(d);
             }
             Kind::RegisterDevice | Kind::DeleteDevice => {
                 let d = self.device();
                 let props = if kind == Kind::RegisterDevice {
                     vec![
-                        prop("CloudAccountEnabled", Some("[]".into()), Some("[true]".into())),
-                        prop("CloudDeviceOSType", Some("[]".into()), Some(jarr(d.os_type))),
-                        prop("CloudDisplayName", Some("[]".into()), Some(jarr(&d.display_name))),
-                        included(&["CloudAccountEnabled", "CloudDeviceOSType", "CloudDisplayName"]),
+                        prop(
+                            "CloudAccountEnabled",
+                            Some("[]".into()),
+                            Some("[true]".into()),
+                        ),
+                        prop(
+                            "CloudDeviceOSType",
+                            Some("[]".into()),
+                            Some(jarr(d.os_type)),
+                        ),
+                        prop(
+                            "CloudDisplayName",
+                            Some("[]".into()),
+                            Some(jarr(&d.display_name)),
+                        ),
+                        included(&[
+                            "CloudAccountEnabled",
+                            "CloudDeviceOSType",
+                            "CloudDisplayName",
+                        ]),
                     ]
                 } else {
                     Vec::new()
                 };
-                self.targets.push(Self::target(&d.id, Some(&d.display_name), "Device", props));
+                self.targets
+                    .push(Self::target(&d.id, Some(&d.display_name), "Device", props));
                 self.device_details(d);
             }
             Kind::AddDeviceOwner => {
@@ -1112,7 +1412,8 @@ impl<'t> Builder<'t> {
                     prop("Device.ObjectID", None, Some(jstr(&d.id))),
                     prop("Device.DisplayName", None, Some(jstr(&d.display_name))),
                 ];
-                self.targets.push(Self::target(&d.id, Some(&d.display_name), "Device", props));
+                self.targets
+                    .push(Self::target(&d.id, Some(&d.display_name), "Device", props));
                 let t = self.user_target(subject, Vec::new());
                 self.targets.push(t);
             }
@@ -1126,12 +1427,18 @@ impl<'t> Builder<'t> {
                     included(&["TechnicalNotificationMails"]),
                 ];
                 let id = self.tenant.tenant_id.clone();
-                self.targets.push(Self::target(&id, Some(TENANT_NAME), "Directory", props));
+                self.targets
+                    .push(Self::target(&id, Some(TENANT_NAME), "Directory", props));
             }
             Kind::AddDomain | Kind::VerifyDomain => {
-                let domain = ["contoso.com", "contoso.co.uk", "mail.contoso.com"][self.rng.below(3) as usize];
+                let domain = ["contoso.com", "contoso.co.uk", "mail.contoso.com"]
+                    [self.rng.below(3) as usize];
                 let props = if kind == Kind::VerifyDomain {
-                    vec![prop("Verified", Some("[false]".into()), Some("[true]".into()))]
+                    vec![prop(
+                        "Verified",
+                        Some("[false]".into()),
+                        Some("[true]".into()),
+                    )]
                 } else {
                     Vec::new()
                 };
@@ -1165,7 +1472,10 @@ mod tests {
         let n = 4000;
         for seed in 0..n {
             let ev = stub(seed);
-            let raw = src.render(&tenant, &ev).map(|r| r.get().to_string()).unwrap_or_default();
+            let raw = src
+                .render(&tenant, &ev)
+                .map(|r| r.get().to_string())
+                .unwrap_or_default();
             let v: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
             assert_eq!(v["id"].as_str(), Some(&*ev.id));
             assert_eq!(src.record_id(&tenant, seed), &*ev.id);
@@ -1173,7 +1483,11 @@ mod tests {
             assert!(by["user"].is_null() != by["app"].is_null(), "{raw}");
             if !by["user"].is_null() {
                 users += 1;
-                assert!(by["user"]["ipAddress"].as_str().is_some_and(|s| !s.is_empty()));
+                assert!(
+                    by["user"]["ipAddress"]
+                        .as_str()
+                        .is_some_and(|s| !s.is_empty())
+                );
             }
             if v["result"] == "failure" {
                 failures += 1;
@@ -1184,7 +1498,13 @@ mod tests {
         }
         let user_share = f64::from(users) / n as f64;
         let failure_share = f64::from(failures) / n as f64;
-        assert!((0.72..0.88).contains(&user_share), "user share {user_share}");
-        assert!((0.03..0.07).contains(&failure_share), "failure share {failure_share}");
+        assert!(
+            (0.72..0.88).contains(&user_share),
+            "user share {user_share}"
+        );
+        assert!(
+            (0.03..0.07).contains(&failure_share),
+            "failure share {failure_share}"
+        );
     }
 }

@@ -61,7 +61,11 @@ pub trait SimSource: Send + Sync {
     fn record_id(&self, tenant: &Tenant, seed: u64) -> String;
 
     /// The full record as Microsoft would send it (one element of a Graph `value` array).
-    fn render(&self, tenant: &Tenant, event: &EventStub) -> Result<Box<RawValue>, serde_json::Error>;
+    fn render(
+        &self,
+        tenant: &Tenant,
+        event: &EventStub,
+    ) -> Result<Box<RawValue>, serde_json::Error>;
 }
 
 /// How a source is exposed.
@@ -153,7 +157,9 @@ pub fn generate_hour(
         } else {
             rng.range(0, normal_max_ms)
         };
-        let delay_ns = i64::try_from(delay_ms).unwrap_or(i64::MAX / 4_000_000) * 1_000_000;
+        let delay_ns = i64::try_from(delay_ms)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1_000_000);
         out.push(EventStub {
             time_ns,
             visible_ns: time_ns.saturating_add(delay_ns),
@@ -195,7 +201,10 @@ mod tests {
             let b = generate_hour(src, &tenant, params(60, 120), hour);
             assert_eq!(a, b);
             assert!((30..=90).contains(&a.len()), "{}", a.len());
-            assert!(a.windows(2).all(|w| (w[0].time_ns, &w[0].id) > (w[1].time_ns, &w[1].id)));
+            assert!(
+                a.windows(2)
+                    .all(|w| (w[0].time_ns, &w[0].id) > (w[1].time_ns, &w[1].id))
+            );
             for e in &a {
                 assert_eq!(e.time_ns.div_euclid(NS_PER_HOUR), hour);
                 assert_eq!(e.time_ns % 100, 0);

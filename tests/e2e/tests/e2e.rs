@@ -1,0 +1,240 @@
+//! End-to-end tests: the real pipeline, through the same `PullerApp::handle` the Lambda calls,
+//! against the tenant simulator on its virtual clock and moto through the real AWS SDK. They prove
+//! the exactly-once promise against the simulator's ground truth.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use auditlake::app::{Ports, PullerApp};
+use auditlake::clock::{Clock, Deadline, ManualClock};
+use auditlake::config::PullerConfig;
+use auditlake::model::{Source, fmt_time};
+use auditlake::store::{StateError, StreamKey};
+use chrono::TimeDelta;
+use e2e::{Moto, SimControl, StackNames, local_sdk_config, provision, puller_vars, raw_record_ids};
+use m365_sim::SimConfig;
+use serde_json::json;
+
+const SOURCE: Source = Source::EntraDirectoryAudits;
+
+fn scheduled_event() -> serde_json::Value {
+    json!({
+        "version": "0", "id": "5e1c0b7e-0000-4000-8000-000000000001", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2024-01-01T00:00:00Z",
+        "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/auditlake"], "detail": {}
+    })
+}
+
+struct Env {
+    _moto: Moto,
+    sim: m365_sim::RunningSim,
+    ctl: SimControl,
+    config: PullerConfig,
+    ports: Ports,
+    clock: Arc<ManualClock>,
+    key: StreamKey,
+}
+
+async fn env(sim_config: SimConfig, extra: &[(&str, &str)], secret_override: Option<&str>) -> Env {
+    let moto = Moto::start().await.expect("moto_server");
+    let sdk = local_sdk_config(&moto.endpoint).await;
+    let names = StackNames::default();
+    provision(&sdk, &names, secret_override.unwrap_or(&sim_config.client_secret))
+        .await
+        .expect("provision local stack");
+    let tenant = sim_config.tenant.clone();
+    let client_id = sim_config.client_id.clone();
+    let sim = m365_sim::start(sim_config).await.expect("simulator");
+    let ctl = SimControl::new(sim.base_url());
+    let clock = Arc::new(ManualClock::new(ctl.now().await.expect("sim clock")));
+    let vars = puller_vars(&sim.base_url(), &tenant, &client_id, &names, extra);
+    let config = PullerConfig::from_vars(vars).expect("config");
+    let ports = Ports::aws(&sdk, &config).with_clock(clock.clone());
+    Env {
+        _moto: moto,
+        sim,
+        ctl,
+        key: StreamKey::new(tenant, SOURCE, None),
+        config,
+        ports,
+        clock,
+    }
+}
+
+impl Env {
+    fn app(&self) -> PullerApp {
+        PullerApp::new(SOURCE, &self.config, self.ports.clone()).expect("puller")
+    }
+
+    async fn advance(&self, secs: u64) {
+        let now = self.ctl.advance(secs).await.expect("advance sim clock");
+        self.clock.set(now);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_audits_exactly_once_under_faults() {
+    let sim_config = SimConfig {
+        seed: 7,
+        days: 2,
+        events_per_hour: 40,
+        ingest_delay_secs: 300,
+        fault_429: 0.10,
+        fault_5xx: 0.05,
+        retry_after_secs: 2,
+        ..SimConfig::default()
+    };
+    let env = env(
+        sim_config,
+        &[
+            ("AUDITLAKE_PAGE_SIZE", "20"),
+            ("AUDITLAKE_MAX_RETRIES", "20"),
+            ("AUDITLAKE_INITIAL_LOOKBACK_DAYS", "2"),
+            ("AUDITLAKE_LAG_SECS", "120"),
+            ("AUDITLAKE_OVERLAP_SECS", "1800"),
+        ],
+        None,
+    )
+    .await;
+    let started = env.clock.now();
+    let app = env.app();
+    let tick = scheduled_event();
+
+    // 1. A first run whose time budget runs out mid-window: the first window (the oldest hour the
+    // simulator has) always starts, and storing its first page takes longer than the budget.
+    // Faults are off for it: a throttled request whose Retry-After is longer than the time left
+    // ends the run at once, by design.
+    env.ctl.set_faults(0.0, 0.0).await.unwrap();
+    let s = app.handle(&tick, Deadline::after(Duration::from_millis(50))).await.unwrap();
+    assert_eq!(s.len(), 1);
+    assert!(!s[0].complete, "the budget should cut the first run short: {:?}", s[0]);
+    assert!(s[0].error.is_none(), "{:?}", s[0].error);
+    assert!(s[0].pulled > 0, "{:?}", s[0]);
+    // The first run pins its origin as the watermark and never moves it past the cut window.
+    let wm = env.ports.state.watermark(&env.key).await.unwrap().expect("origin watermark");
+    assert_eq!(s[0].window_start.as_deref(), Some(fmt_time(wm).as_str()));
+    assert_eq!(wm, started - TimeDelta::days(2));
+    assert_eq!(s[0].windows, 0);
+    let past_watermark = env.ports.events.list_by_time(SOURCE, wm + TimeDelta::milliseconds(1), started).await.unwrap();
+    assert!(
+        !past_watermark.is_empty(),
+        "events of the unfinished window are stored while the watermark stays behind them"
+    );
+
+    env.ctl.set_faults(0.10, 0.05).await.unwrap();
+
+    // 2. Two runs started together: exactly one takes the lease.
+    env.advance(600).await;
+    let other = env.app();
+    let (a, b) = tokio::join!(app.handle(&tick, Deadline::none()), other.handle(&tick, Deadline::none()));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let locked = [&a[0], &b[0]].iter().filter(|s| s.skipped.as_deref() == Some("locked")).count();
+    assert_eq!(locked, 1, "one run must report skipped: locked: {a:?} {b:?}");
+    let winner = if a[0].skipped.is_none() { &a[0] } else { &b[0] };
+    assert!(winner.complete && winner.error.is_none(), "{winner:?}");
+
+    // 3. Two more simulated days of scheduled ticks, two hours apart.
+    for _ in 0..24 {
+        env.advance(7200).await;
+        let s = app.handle(&tick, Deadline::none()).await.unwrap();
+        assert!(s[0].complete && s[0].error.is_none(), "{:?}", s[0]);
+        assert!(s[0].lag_secs.is_some_and(|l| l <= 120), "{:?}", s[0]);
+    }
+
+    // 4. A window pulled again: everything is a duplicate.
+    let wm = env.ports.state.watermark(&env.key).await.unwrap().expect("watermark");
+    let again = json!({"start": fmt_time(wm - TimeDelta::hours(6)), "end": fmt_time(wm - TimeDelta::hours(5))});
+    let s = app.handle(&again, Deadline::none()).await.unwrap();
+    assert!(s[0].complete && s[0].pulled > 0, "{:?}", s[0]);
+    assert_eq!(s[0].new, 0, "{:?}", s[0]);
+    assert_eq!(s[0].duplicates, s[0].pulled);
+    assert_eq!(env.ports.state.watermark(&env.key).await.unwrap(), Some(wm), "a backfill never moves the watermark");
+
+    // 5. The proof: every event visible by the last window end is stored exactly once, in
+    // DynamoDB and raw in S3; nothing is stored that Microsoft did not send.
+    let now = env.clock.now();
+    let truth_at_wm: HashSet<String> = env.ctl.truth(SOURCE.name(), wm).await.unwrap().ids.into_iter().collect();
+    let truth_now: HashSet<String> = env.ctl.truth(SOURCE.name(), now).await.unwrap().ids.into_iter().collect();
+    assert!(truth_at_wm.len() > 2000, "a few days of events: {}", truth_at_wm.len());
+    let stored = env
+        .ports
+        .events
+        .list_by_time(SOURCE, started - TimeDelta::days(4), now + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    let stored_ids: Vec<String> = stored.iter().filter_map(|e| e.record_id.clone()).collect();
+    assert_eq!(stored_ids.len(), stored.len(), "every simulated record has an id");
+    let stored_set: HashSet<String> = stored_ids.iter().cloned().collect();
+    assert_eq!(stored_set.len(), stored_ids.len(), "no event is stored twice");
+    let missing: Vec<&String> = truth_at_wm.difference(&stored_set).take(5).collect();
+    assert!(missing.is_empty(), "events visible by the watermark but not stored: {missing:?}");
+    let phantom: Vec<&String> = stored_set.difference(&truth_now).take(5).collect();
+    assert!(phantom.is_empty(), "stored events Microsoft never sent: {phantom:?}");
+
+    let raw_ids: HashSet<String> = raw_record_ids(env.ports.raw.as_ref(), "raw/source=entra-directory-audits/")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let not_raw: Vec<&String> = truth_at_wm.difference(&raw_ids).take(5).collect();
+    assert!(not_raw.is_empty(), "events missing from the raw layer: {not_raw:?}");
+
+    // Faults really happened and Retry-After was honoured.
+    let stats = env.ctl.stats().await.unwrap();
+    assert!(stats["throttled_429"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["server_errors_5xx"].as_u64().unwrap() > 0, "{stats}");
+    assert!(
+        env.clock.sleeps().contains(&Duration::from_secs(2)),
+        "the puller waited Retry-After: 2 at least once"
+    );
+
+    // Health agrees with the store.
+    let health = env.ports.state.health(&env.key).await.unwrap().expect("health");
+    assert!(health.last_success_at.is_some());
+    assert_eq!(health.total_new, stored.len() as u64);
+    assert_eq!(health.consecutive_failures, 0);
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_a_clear_error_and_moves_nothing() {
+    let env = env(SimConfig { seed: 3, days: 1, ..SimConfig::default() }, &[], Some("not-the-secret")).await;
+    let s = env.app().handle(&json!({}), Deadline::none()).await.unwrap();
+    let err = s[0].error.as_ref().expect("an error");
+    assert_eq!(err.code, "AADSTS7000215", "{err:?}");
+    assert!(err.message.contains("client secret is wrong"), "{}", err.message);
+    assert!(!err.message.contains("not-the-secret"), "the secret never appears in errors");
+    assert_eq!(s[0].pulled, 0);
+    // Only the origin (now minus the initial lookback) is pinned; nothing was collected past it.
+    let origin = env.clock.now() - TimeDelta::days(7);
+    assert_eq!(env.ports.state.watermark(&env.key).await.unwrap(), Some(origin));
+    let health = env.ports.state.health(&env.key).await.unwrap().expect("health");
+    assert_eq!(health.last_error.unwrap().code, "AADSTS7000215");
+    assert_eq!(health.consecutive_failures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_leases_and_checkpoints_are_conditional() {
+    let env = env(SimConfig::default(), &[], None).await;
+    let state = env.ports.state.clone();
+    let key = &env.key;
+    let t0 = env.clock.now();
+    let a = state.acquire(key, "run-a", t0, t0 + TimeDelta::minutes(5)).await.unwrap();
+    assert_eq!(a.watermark, None);
+    match state.acquire(key, "run-b", t0, t0 + TimeDelta::minutes(5)).await {
+        Err(StateError::Locked { owner, .. }) => assert_eq!(owner, "run-a"),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    let a = state.advance(key, &a, t0).await.unwrap();
+    assert_eq!(a.watermark, Some(t0));
+    // An expired lease can be taken over; the old holder's writes are then refused.
+    let later = t0 + TimeDelta::minutes(6);
+    let b = state.acquire(key, "run-b", later, later + TimeDelta::minutes(5)).await.unwrap();
+    assert_eq!(b.watermark, Some(t0));
+    assert!(matches!(state.advance(key, &a, later).await, Err(StateError::LeaseLost { .. })));
+    let b = state.advance(key, &b, later).await.unwrap();
+    state.release(key, &b).await.unwrap();
+    let c = state.acquire(key, "run-c", later, later + TimeDelta::minutes(5)).await.unwrap();
+    assert_eq!(c.watermark, Some(later));
+}

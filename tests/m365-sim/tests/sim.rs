@@ -1,0 +1,1221 @@
+//! End-to-end tests of the simulator over HTTP: token endpoint and its Entra errors, Graph auth,
+//! `$filter`/`$top`/`$skiptoken` paging against `/_sim/truth`, pinned pages, ingestion delay,
+//! determinism, fault injection, the virtual clock, schema conformance against Microsoft's
+//! published v1.0 definitions, and the binary's `listening:` line.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use m365_sim::{RunningSim, SimConfig, start};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+const TENANT: &str = "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35";
+const CLIENT_ID: &str = "5e7d9c1b-3a2f-4e6d-8c0b-1a9f7e5d3c21";
+const SECRET: &str = "sim-client-secret";
+const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+const NOW: &str = "2026-07-17T12:00:00Z";
+const AUDITS: &str = "/v1.0/auditLogs/directoryAudits";
+const SOURCE: &str = "entra-directory-audits";
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+fn config(f: impl FnOnce(&mut SimConfig)) -> SimConfig {
+    let mut c = SimConfig {
+        now: Some(t(NOW)),
+        ..SimConfig::default()
+    };
+    f(&mut c);
+    c
+}
+
+fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap_or_default()
+}
+
+async fn token_for(
+    c: &Client,
+    sim: &RunningSim,
+    scope: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let resp = c
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", SECRET),
+            ("scope", scope),
+        ])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await?;
+    Ok(body["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+async fn graph_get(
+    c: &Client,
+    url: &str,
+    token: &str,
+) -> Result<(StatusCode, reqwest::header::HeaderMap, Value), Box<dyn std::error::Error>> {
+    let resp = c.get(url).bearer_auth(token).send().await?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body: Value = resp.json().await?;
+    Ok((status, headers, body))
+}
+
+/// Follows nextLink from `first` to the end; returns every record and the number of pages.
+async fn pull_all(
+    c: &Client,
+    first: &str,
+    token: &str,
+) -> Result<(Vec<Value>, usize), Box<dyn std::error::Error>> {
+    let mut url = first.to_string();
+    let mut out = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (status, _, body) = graph_get(c, &url, token).await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        pages += 1;
+        out.extend(body["value"].as_array().cloned().unwrap_or_default());
+        match body["@odata.nextLink"].as_str() {
+            Some(next) => url = next.to_string(),
+            None => break,
+        }
+    }
+    Ok((out, pages))
+}
+
+async fn truth(
+    c: &Client,
+    sim: &RunningSim,
+    until: Option<&str>,
+    detail: bool,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let mut url = format!("{}/_sim/truth/{SOURCE}", sim.base_url());
+    let mut q = Vec::new();
+    if let Some(u) = until {
+        q.push(("until", u.to_string()));
+    }
+    if detail {
+        q.push(("detail", "true".to_string()));
+    }
+    if !q.is_empty() {
+        url = reqwest::Url::parse_with_params(&url, &q)?.to_string();
+    }
+    let resp = c.get(url).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    Ok(resp.json().await?)
+}
+
+fn ids_of(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn record_ids(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect()
+}
+
+async fn set_clock(
+    c: &Client,
+    sim: &RunningSim,
+    body: Value,
+) -> Result<(StatusCode, Value), Box<dyn std::error::Error>> {
+    let resp = c
+        .post(format!("{}/_sim/clock", sim.base_url()))
+        .json(&body)
+        .send()
+        .await?;
+    Ok((resp.status(), resp.json().await?))
+}
+
+async fn stats(c: &Client, sim: &RunningSim) -> Result<Value, Box<dyn std::error::Error>> {
+    Ok(c.get(format!("{}/_sim/stats", sim.base_url()))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+fn filter_url(sim: &RunningSim, filter: &str, top: Option<usize>) -> String {
+    let mut params = vec![("$filter", filter.to_string())];
+    if let Some(n) = top {
+        params.push(("$top", n.to_string()));
+    }
+    reqwest::Url::parse_with_params(&format!("{}{AUDITS}", sim.base_url()), &params)
+        .map(|u| u.to_string())
+        .unwrap_or_default()
+}
+
+fn rfc(ts: DateTime<Utc>) -> String {
+    ts.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+#[tokio::test]
+async fn token_endpoint_issues_v2_v1_and_basic_tokens() -> TestResult {
+    let sim = start(config(|_| {})).await?;
+    let c = client();
+    let base = sim.base_url();
+    for scope in [
+        GRAPH_SCOPE,
+        "https://manage.office.com/.default",
+        "https://graph.microsoft.us/.default",
+        "https://microsoftgraph.chinacloudapi.cn/.default",
+    ] {
+        let resp = c
+            .post(format!("{base}/{TENANT}/oauth2/v2.0/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT_ID),
+                ("client_secret", SECRET),
+                ("scope", scope),
+            ])
+            .send()
+            .await?;
+        assert_eq!(resp.status(), StatusCode::OK, "{scope}");
+        assert_eq!(
+            resp.headers().get("date").and_then(|d| d.to_str().ok()),
+            Some("Fri, 17 Jul 2026 12:00:00 GMT")
+        );
+        let body: Value = resp.json().await?;
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 3599);
+        assert_eq!(body["ext_expires_in"], 3599);
+        assert!(body["access_token"].as_str().is_some_and(|s| s.len() >= 40));
+    }
+    // HTTP Basic client authentication.
+    let resp = c
+        .post(format!("{base}/{TENANT}/oauth2/v2.0/token"))
+        .basic_auth(CLIENT_ID, Some(SECRET))
+        .form(&[("grant_type", "client_credentials"), ("scope", GRAPH_SCOPE)])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let basic_token = resp.json::<Value>().await?["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (status, _, _) = graph_get(&c, &format!("{base}{AUDITS}?$top=1"), &basic_token).await?;
+    assert_eq!(status, StatusCode::OK);
+    // Legacy v1 endpoint: resource= and string-typed numbers.
+    let resp = c
+        .post(format!("{base}/{TENANT}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", SECRET),
+            ("resource", "https://manage.office.com"),
+        ])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await?;
+    assert_eq!(body["expires_in"], "3599");
+    let now = t(NOW).timestamp();
+    assert_eq!(body["not_before"], now.to_string());
+    assert_eq!(body["expires_on"], (now + 3599).to_string());
+    assert_eq!(body["resource"], "https://manage.office.com");
+    assert_eq!(stats(&c, &sim).await?["tokens_issued"], 6);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn token_errors_match_entra() -> TestResult {
+    let sim = start(config(|_| {})).await?;
+    let c = client();
+    let base = sim.base_url();
+    let good = [
+        ("grant_type", "client_credentials"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", SECRET),
+        ("scope", GRAPH_SCOPE),
+    ];
+    let with = |k: &str, v: Option<&'static str>| -> Vec<(&'static str, &'static str)> {
+        good.iter()
+            .filter_map(|(gk, gv)| {
+                if *gk == k {
+                    v.map(|v| (*gk, v))
+                } else {
+                    Some((*gk, *gv))
+                }
+            })
+            .collect()
+    };
+    // (tenant, form, HTTP status, error, AADSTS code)
+    type Case = (
+        String,
+        Vec<(&'static str, &'static str)>,
+        u16,
+        &'static str,
+        u32,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            TENANT.into(),
+            with("client_secret", Some("wrong-secret")),
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        (
+            TENANT.into(),
+            with("client_secret", None),
+            401,
+            "invalid_client",
+            7000218,
+        ),
+        (
+            TENANT.into(),
+            with("client_id", Some("00000000-1111-2222-3333-444444444444")),
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            "11111111-2222-3333-4444-555555555555".into(),
+            good.to_vec(),
+            400,
+            "invalid_request",
+            90002,
+        ),
+        (
+            TENANT.into(),
+            with(
+                "scope",
+                Some("https://graph.microsoft.com/AuditLog.Read.All"),
+            ),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            TENANT.into(),
+            with("scope", Some("https://unknown.example.com/.default")),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+        (
+            TENANT.into(),
+            with("scope", Some("https://graph.microsoft.com")),
+            400,
+            "invalid_scope",
+            1002012,
+        ),
+    ];
+    let n = cases.len();
+    for (tenant, form, status, error, code) in cases {
+        let resp = c
+            .post(format!("{base}/{tenant}/oauth2/v2.0/token"))
+            .header("client-request-id", "0b7c3e7a-3f0e-4d57-9a55-5a2f6c2f0d11")
+            .form(&form)
+            .send()
+            .await?;
+        assert_eq!(resp.status().as_u16(), status, "AADSTS{code}");
+        let body: Value = resp.json().await?;
+        assert_eq!(body["error"], error, "{body}");
+        assert_eq!(body["error_codes"], json!([code]), "{body}");
+        let desc = body["error_description"].as_str().unwrap_or_default();
+        assert!(desc.starts_with(&format!("AADSTS{code}: ")), "{desc}");
+        assert!(desc.contains("\r\nTrace ID: "), "{desc}");
+        assert!(
+            desc.contains("\r\nCorrelation ID: 0b7c3e7a-3f0e-4d57-9a55-5a2f6c2f0d11"),
+            "{desc}"
+        );
+        assert!(
+            desc.contains("\r\nTimestamp: 2026-07-17 12:00:00Z"),
+            "{desc}"
+        );
+        assert_eq!(body["timestamp"], "2026-07-17 12:00:00Z");
+        assert_eq!(
+            body["correlation_id"],
+            "0b7c3e7a-3f0e-4d57-9a55-5a2f6c2f0d11"
+        );
+        assert!(
+            body["trace_id"]
+                .as_str()
+                .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
+        );
+        assert_eq!(
+            body["error_uri"],
+            format!("https://login.microsoftonline.com/error?code={code}")
+        );
+    }
+    let s = stats(&c, &sim).await?;
+    assert_eq!(s["token_failures"], n);
+    assert_eq!(s["tokens_issued"], 0);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn graph_refuses_missing_bad_expired_and_wrong_audience_tokens() -> TestResult {
+    let sim = start(config(|_| {})).await?;
+    let c = client();
+    let url = format!("{}{AUDITS}?$top=5", sim.base_url());
+    let check_401 = |status: StatusCode, headers: &reqwest::header::HeaderMap, body: &Value| {
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"]["code"], "InvalidAuthenticationToken");
+        assert!(body["error"]["innerError"]["request-id"].is_string());
+        assert!(body["error"]["innerError"]["date"].is_string());
+        assert!(headers.get("request-id").is_some());
+        assert!(headers.get("client-request-id").is_some());
+    };
+    let resp = c.get(&url).send().await?;
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body: Value = resp.json().await?;
+    check_401(status, &headers, &body);
+    assert_eq!(body["error"]["message"], "Access token is empty.");
+
+    let (status, headers, body) = graph_get(&c, &url, "not-a-token-we-issued").await?;
+    check_401(status, &headers, &body);
+
+    let manage = token_for(&c, &sim, "https://manage.office.com/.default").await?;
+    let (status, headers, body) = graph_get(&c, &url, &manage).await?;
+    check_401(status, &headers, &body);
+
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let (status, _, _) = graph_get(&c, &url, &token).await?;
+    assert_eq!(status, StatusCode::OK);
+    set_clock(&c, &sim, json!({"advance_secs": 3598})).await?;
+    let (status, _, _) = graph_get(&c, &url, &token).await?;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "still valid one second before expiry"
+    );
+    set_clock(&c, &sim, json!({"advance_secs": 1})).await?;
+    let (status, headers, body) = graph_get(&c, &url, &token).await?;
+    check_401(status, &headers, &body);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expired"))
+    );
+    assert_eq!(stats(&c, &sim).await?["unauthorized_401"], 4);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn filter_windows_return_exactly_the_events_in_range() -> TestResult {
+    let sim = start(config(|c| {
+        c.days = 1;
+        c.events_per_hour = 120;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let detail = truth(&c, &sim, None, true).await?;
+    let events: Vec<(String, DateTime<Utc>)> = detail["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap_or_default().to_string(),
+                t(e["time"].as_str().unwrap_or_default()),
+            )
+        })
+        .collect();
+    assert!(events.len() > 1000, "{}", events.len());
+    let windows = [
+        ("2026-07-17T03:00:00Z", "2026-07-17T04:30:00Z"),
+        ("2026-07-16T12:00:00Z", "2026-07-16T12:00:59.9999999Z"),
+        ("2026-07-17T11:00:00Z", "2026-07-17T12:00:00Z"),
+        ("2026-07-10T00:00:00Z", "2026-07-16T13:00:00Z"),
+    ];
+    for (lo, hi) in windows {
+        let filter = format!("activityDateTime ge {lo} and activityDateTime le {hi}");
+        let (records, _) = pull_all(&c, &filter_url(&sim, &filter, Some(200)), &token).await?;
+        let mut got = record_ids(&records);
+        got.sort();
+        let mut want: Vec<String> = events
+            .iter()
+            .filter(|(_, time)| *time >= t(lo) && *time <= t(hi))
+            .map(|(id, _)| id.clone())
+            .collect();
+        want.sort();
+        assert_eq!(got, want, "window {lo}..{hi}");
+        for r in &records {
+            let at = t(r["activityDateTime"].as_str().unwrap_or_default());
+            assert!(at >= t(lo) && at <= t(hi));
+        }
+    }
+    // Exact boundaries: ge/le include an event's own timestamp, gt/lt exclude it; the order of
+    // clauses, quoting and '+' for spaces do not matter.
+    let (records, _) = pull_all(&c, &format!("{}{AUDITS}?$top=50", sim.base_url()), &token).await?;
+    let probe = &records[records.len() / 2];
+    let at = probe["activityDateTime"].as_str().unwrap_or_default();
+    let id = probe["id"].as_str().unwrap_or_default();
+    let contains = |recs: &[Value]| recs.iter().any(|r| r["id"] == id);
+    let inclusive = format!("activityDateTime le {at} and activityDateTime ge '{at}'");
+    let (recs, _) = pull_all(&c, &filter_url(&sim, &inclusive, None), &token).await?;
+    assert!(contains(&recs));
+    assert!(recs.iter().all(|r| r["activityDateTime"] == at));
+    for filter in [
+        format!("activityDateTime gt {at}"),
+        format!("activityDateTime lt {at}"),
+    ] {
+        let (recs, _) = pull_all(&c, &filter_url(&sim, &filter, Some(1000)), &token).await?;
+        assert!(!contains(&recs), "{filter}");
+    }
+    let raw = format!(
+        "{}{AUDITS}?$filter=activityDateTime+ge+{at}+and+activityDateTime+le+{at}",
+        sim.base_url()
+    );
+    let (recs, _) = pull_all(&c, &raw, &token).await?;
+    assert!(contains(&recs));
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn paging_returns_every_visible_event_once_newest_first() -> TestResult {
+    let sim = start(config(|c| c.events_per_hour = 80)).await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let first = format!("{}{AUDITS}?$top=137", sim.base_url());
+    let (records, pages) = pull_all(&c, &first, &token).await?;
+    let want = ids_of(&truth(&c, &sim, None, false).await?["ids"]);
+    let got = record_ids(&records);
+    assert_eq!(
+        got.iter().collect::<HashSet<_>>().len(),
+        got.len(),
+        "duplicates across pages"
+    );
+    let mut sorted = got.clone();
+    sorted.sort();
+    assert_eq!(sorted, want);
+    assert_eq!(pages, want.len().div_ceil(137));
+    let keys: Vec<(DateTime<Utc>, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                t(r["activityDateTime"].as_str().unwrap_or_default()),
+                r["id"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] > w[1]),
+        "newest first, then id"
+    );
+    // nextLink keeps $top and points back at the simulator; the default page size is 100.
+    let (_, _, body) = graph_get(&c, &first, &token).await?;
+    let next = body["@odata.nextLink"].as_str().unwrap_or_default();
+    assert!(
+        next.starts_with(&format!("{}{AUDITS}?", sim.base_url())),
+        "{next}"
+    );
+    assert!(
+        next.contains("$top=137") && next.contains("$skiptoken="),
+        "{next}"
+    );
+    assert_eq!(
+        body["@odata.context"],
+        format!(
+            "{}/v1.0/$metadata#auditLogs/directoryAudits",
+            sim.base_url()
+        )
+    );
+    let (_, _, body) = graph_get(&c, &format!("{}{AUDITS}", sim.base_url()), &token).await?;
+    assert_eq!(body["value"].as_array().map(Vec::len), Some(100));
+    // $orderby asc pages forward over the same set; /beta serves the same collection.
+    let asc = format!(
+        "{}{AUDITS}?$top=500&$orderby=activityDateTime%20asc",
+        sim.base_url()
+    );
+    let (asc_records, _) = pull_all(&c, &asc, &token).await?;
+    let mut asc_ids = record_ids(&asc_records);
+    asc_ids.reverse();
+    assert_eq!(asc_ids, got);
+    let (beta, _) = pull_all(
+        &c,
+        &format!(
+            "{}/beta/auditLogs/directoryAudits?$top=1000",
+            sim.base_url()
+        ),
+        &token,
+    )
+    .await?;
+    assert_eq!(record_ids(&beta), got);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn pages_stay_pinned_while_the_clock_moves() -> TestResult {
+    let sim = start(config(|c| c.events_per_hour = 100)).await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let before = ids_of(&truth(&c, &sim, None, false).await?["ids"]);
+    let mut url = format!("{}{AUDITS}?$top=300", sim.base_url());
+    let mut got = Vec::new();
+    let mut page = 0;
+    loop {
+        let (status, _, body) = graph_get(&c, &url, &token).await?;
+        assert_eq!(status, StatusCode::OK);
+        got.extend(record_ids(
+            body["value"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        ));
+        page += 1;
+        if page == 1 {
+            let (status, _) = set_clock(&c, &sim, json!({"advance_secs": 1800})).await?;
+            assert_eq!(status, StatusCode::OK);
+        }
+        match body["@odata.nextLink"].as_str() {
+            Some(n) => url = n.to_string(),
+            None => break,
+        }
+    }
+    assert!(page > 2);
+    got.sort();
+    assert_eq!(
+        got, before,
+        "a paging run sees the page set of its first page"
+    );
+    let (fresh, _) = pull_all(&c, &format!("{}{AUDITS}?$top=1000", sim.base_url()), &token).await?;
+    assert!(
+        fresh.len() > before.len(),
+        "a new query sees what arrived meanwhile"
+    );
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn events_appear_only_after_their_ingestion_delay() -> TestResult {
+    let sim = start(config(|c| {
+        c.events_per_hour = 200;
+        c.ingest_delay_secs = 600;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let future = truth(&c, &sim, Some("2026-07-17T13:00:00Z"), true).await?;
+    let events = future["events"].as_array().cloned().unwrap_or_default();
+    let now = t(NOW);
+    let mut late = 0;
+    for e in &events {
+        let delay = t(e["visible_at"].as_str().unwrap_or_default())
+            - t(e["time"].as_str().unwrap_or_default());
+        assert!(delay.num_milliseconds() >= 0 && delay.num_seconds() <= 1800);
+        if delay.num_milliseconds() > 600_000 {
+            late += 1;
+        }
+    }
+    assert!(late > 0, "some events arrive later than ingest_delay_secs");
+    let pending = events
+        .iter()
+        .find(|e| {
+            t(e["time"].as_str().unwrap_or_default()) < now - chrono::Duration::seconds(60)
+                && t(e["visible_at"].as_str().unwrap_or_default())
+                    > now + chrono::Duration::seconds(5)
+        })
+        .cloned()
+        .unwrap_or_default();
+    let id = pending["id"].as_str().unwrap_or_default().to_string();
+    assert!(
+        !id.is_empty(),
+        "an event that happened but is not visible yet"
+    );
+    let visible_at = t(pending["visible_at"].as_str().unwrap_or_default());
+    let time = t(pending["time"].as_str().unwrap_or_default());
+    let window = format!(
+        "activityDateTime ge {} and activityDateTime le {}",
+        rfc(time - chrono::Duration::seconds(1)),
+        rfc(time + chrono::Duration::seconds(1))
+    );
+    let url = filter_url(&sim, &window, Some(1000));
+    let present = |recs: &[Value]| recs.iter().any(|r| r["id"] == id.as_str());
+    let (recs, _) = pull_all(&c, &url, &token).await?;
+    assert!(!present(&recs));
+    assert!(!ids_of(&truth(&c, &sim, None, false).await?["ids"]).contains(&id));
+    set_clock(
+        &c,
+        &sim,
+        json!({"now": rfc(visible_at - chrono::Duration::milliseconds(1))}),
+    )
+    .await?;
+    let (recs, _) = pull_all(&c, &url, &token).await?;
+    assert!(!present(&recs), "not visible one millisecond early");
+    set_clock(&c, &sim, json!({"now": rfc(visible_at)})).await?;
+    let (recs, _) = pull_all(&c, &url, &token).await?;
+    assert!(
+        present(&recs),
+        "visible once the clock reaches time + delay"
+    );
+    assert!(ids_of(&truth(&c, &sim, None, false).await?["ids"]).contains(&id));
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn same_seed_same_records_different_seed_different_records() -> TestResult {
+    let c = client();
+    let mut pulls = Vec::new();
+    for seed in [7, 7, 8] {
+        let sim = start(config(|c| {
+            c.seed = seed;
+            c.days = 1;
+        }))
+        .await?;
+        let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+        let (records, _) =
+            pull_all(&c, &format!("{}{AUDITS}?$top=1000", sim.base_url()), &token).await?;
+        pulls.push(records);
+        sim.shutdown().await;
+    }
+    assert!(!pulls[0].is_empty());
+    assert_eq!(pulls[0], pulls[1], "same seed, byte-identical records");
+    let a: HashSet<String> = record_ids(&pulls[0]).into_iter().collect();
+    let b: HashSet<String> = record_ids(&pulls[2]).into_iter().collect();
+    assert!(a.is_disjoint(&b), "a different seed gives different events");
+    Ok(())
+}
+
+#[tokio::test]
+async fn faults_are_injected_at_the_configured_rates() -> TestResult {
+    let sim = start(config(|c| {
+        c.fault_429 = 0.25;
+        c.fault_5xx = 0.15;
+        c.retry_after_secs = 7;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let url = format!("{}{AUDITS}?$top=5", sim.base_url());
+    let n = 400;
+    let mut counts: HashMap<u16, usize> = HashMap::new();
+    let mut codes_5xx = BTreeSet::new();
+    for _ in 0..n {
+        let (status, headers, body) = graph_get(&c, &url, &token).await?;
+        *counts.entry(status.as_u16()).or_default() += 1;
+        match status.as_u16() {
+            200 => assert!(body["value"].is_array()),
+            429 => {
+                assert_eq!(
+                    headers.get("retry-after").and_then(|v| v.to_str().ok()),
+                    Some("7")
+                );
+                assert_eq!(body["error"]["code"], "TooManyRequests");
+                assert_eq!(body["error"]["innerError"]["code"], "429");
+                assert_eq!(body["error"]["innerError"]["status"], "429");
+                assert!(headers.get("request-id").is_some());
+            }
+            500 | 503 => {
+                let code = body["error"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                assert_eq!(
+                    code,
+                    if status.as_u16() == 500 {
+                        "UnknownError"
+                    } else {
+                        "ServiceUnavailable"
+                    }
+                );
+                assert!(body["error"]["innerError"]["request-id"].is_string());
+                codes_5xx.insert(code);
+            }
+            other => panic!("unexpected status {other}: {body}"),
+        }
+    }
+    let throttled = counts.get(&429).copied().unwrap_or(0);
+    let failed = counts.get(&500).copied().unwrap_or(0) + counts.get(&503).copied().unwrap_or(0);
+    assert!((70..=130).contains(&throttled), "429s: {throttled}");
+    assert!((35..=85).contains(&failed), "5xx: {failed}");
+    assert_eq!(codes_5xx.len(), 2, "both 500 and 503");
+    let s = stats(&c, &sim).await?;
+    assert_eq!(s["throttled_429"], throttled);
+    assert_eq!(s["server_errors_5xx"], failed);
+    assert_eq!(s["requests"]["GET /v1.0/auditLogs/directoryAudits"], n);
+    sim.shutdown().await;
+
+    // The token endpoint and /_sim are never faulted; latency applies to data endpoints.
+    let sim = start(config(|c| {
+        c.fault_429 = 1.0;
+        c.latency_ms = 150;
+    }))
+    .await?;
+    for _ in 0..5 {
+        token_for(&c, &sim, GRAPH_SCOPE).await?;
+    }
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let started = Instant::now();
+    let (status, _, _) = graph_get(&c, &format!("{}{AUDITS}", sim.base_url()), &token).await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(stats(&c, &sim).await?["throttled_429"], 1);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn clock_moves_forward_only_and_drives_the_date_header() -> TestResult {
+    let sim = start(config(|_| {})).await?;
+    let c = client();
+    let resp = c
+        .get(format!("{}/_sim/clock", sim.base_url()))
+        .send()
+        .await?;
+    assert_eq!(
+        resp.headers().get("date").and_then(|d| d.to_str().ok()),
+        Some("Fri, 17 Jul 2026 12:00:00 GMT")
+    );
+    assert_eq!(resp.json::<Value>().await?["now"], NOW);
+    let (status, body) = set_clock(&c, &sim, json!({"advance_secs": 90061})).await?;
+    assert_eq!(
+        (status, body["now"].as_str()),
+        (StatusCode::OK, Some("2026-07-18T13:01:01Z"))
+    );
+    let (status, body) = set_clock(&c, &sim, json!({"now": "2026-07-20T00:00:00+02:00"})).await?;
+    assert_eq!(
+        (status, body["now"].as_str()),
+        (StatusCode::OK, Some("2026-07-19T22:00:00Z"))
+    );
+    for bad in [
+        json!({"now": "2026-07-17T00:00:00Z"}),
+        json!({"advance_secs": -5}),
+        json!({"now": "yesterday"}),
+        json!({}),
+        json!({"now": NOW, "advance_secs": 1}),
+    ] {
+        let (status, body) = set_clock(&c, &sim, bad.clone()).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(body["error"]["message"].is_string());
+    }
+    let resp = c
+        .get(format!("{}/nothing/here", sim.base_url()))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        resp.headers().get("date").and_then(|d| d.to_str().ok()),
+        Some("Sun, 19 Jul 2026 22:00:00 GMT")
+    );
+    assert!(resp.headers().get("request-id").is_some());
+    let body: Value = resp.json().await?;
+    assert_eq!(body["error"]["code"], "NotFound");
+    assert!(body["error"]["innerError"]["client-request-id"].is_string());
+    let resp = c
+        .delete(format!("{}{AUDITS}", sim.base_url()))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(resp.json::<Value>().await?["error"]["code"].is_string());
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_queries_get_graph_errors_and_sim_endpoints_answer() -> TestResult {
+    let sim = start(config(|_| {})).await?;
+    let c = client();
+    let base = sim.base_url();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let cases = [
+        (
+            "activityDisplayName eq 'Add user'",
+            None,
+            "Request_UnsupportedQuery",
+        ),
+        (
+            "activityDateTime ge 2026-07-17T00:00:00Z or activityDateTime le 2026-07-17T01:00:00Z",
+            None,
+            "Request_UnsupportedQuery",
+        ),
+        (
+            "activityDateTime ne 2026-07-17T00:00:00Z",
+            None,
+            "Request_UnsupportedQuery",
+        ),
+        ("activityDateTime ge not-a-date", None, "BadRequest"),
+        (
+            "activityDateTime ge 2026-07-17T00:00:00Z",
+            Some(1001),
+            "BadRequest",
+        ),
+    ];
+    for (filter, top, code) in cases {
+        let (status, headers, body) = graph_get(&c, &filter_url(&sim, filter, top), &token).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{filter}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(body["error"]["innerError"]["date"].is_string());
+        assert!(headers.get("request-id").is_some());
+    }
+    let (_, _, body) = graph_get(&c, &format!("{base}{AUDITS}?$top=1001"), &token).await?;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("1000")),
+        "{body}"
+    );
+    let (status, _, _) = graph_get(
+        &c,
+        &format!("{base}{AUDITS}?$skiptoken=bm90LW91cnM"),
+        &token,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Graph's paths are case-insensitive.
+    let (status, _, body) = graph_get(
+        &c,
+        &format!("{base}/v1.0/auditlogs/directoryaudits?$top=2"),
+        &token,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let sources: Value = c
+        .get(format!("{base}/_sim/sources"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(sources, json!([SOURCE]));
+    let resp = c
+        .get(format!("{base}/_sim/truth/no-such-source"))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(resp.json::<Value>().await?["error"]["message"].is_string());
+    let tr = truth(&c, &sim, Some("2026-07-17T06:00:00Z"), false).await?;
+    assert_eq!(tr["source"], SOURCE);
+    assert_eq!(tr["as_of"], "2026-07-17T06:00:00Z");
+    assert_eq!(tr["expired_ids"], json!([]));
+    let ids = ids_of(&tr["ids"]);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+    let all = ids_of(&truth(&c, &sim, None, false).await?["ids"]);
+    assert!(all.len() > ids.len());
+    assert!(ids.iter().all(|id| all.binary_search(id).is_ok()));
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_events_page_out_quickly() -> TestResult {
+    let sim = start(config(|c| {
+        c.days = 3;
+        c.events_per_hour = 1500;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let started = Instant::now();
+    let (records, pages) =
+        pull_all(&c, &format!("{}{AUDITS}?$top=1000", sim.base_url()), &token).await?;
+    let elapsed = started.elapsed();
+    eprintln!(
+        "pulled {} records in {pages} pages in {elapsed:?}",
+        records.len()
+    );
+    assert!(records.len() >= 100_000, "{}", records.len());
+    let unique: HashSet<&str> = records.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(
+        unique.len(),
+        records.len(),
+        "ids are unique across all events"
+    );
+    assert_eq!(
+        ids_of(&truth(&c, &sim, None, false).await?["ids"]).len(),
+        records.len()
+    );
+    assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
+    sim.shutdown().await;
+    Ok(())
+}
+
+// ---- Schema conformance against Microsoft Graph's published v1.0 definitions ----
+
+struct Schema(Value);
+
+impl Schema {
+    /// Properties of an entity or complex type, including those inherited through `base`.
+    fn properties(&self, name: &str) -> Option<serde_json::Map<String, Value>> {
+        let def = self.0["entities"]
+            .get(name)
+            .or_else(|| self.0["complex_types"].get(name))?;
+        let mut props = match def["base"].as_str() {
+            Some(base) => self.properties(base.trim_start_matches("graph."))?,
+            None => serde_json::Map::new(),
+        };
+        for (k, v) in def["properties"].as_object()? {
+            props.insert(k.clone(), v.clone());
+        }
+        Some(props)
+    }
+
+    fn check_object(&self, type_name: &str, value: &Value, path: &str, errors: &mut Vec<String>) {
+        let Some(obj) = value.as_object() else {
+            errors.push(format!(
+                "{path}: expected object of graph.{type_name}, got {value}"
+            ));
+            return;
+        };
+        let Some(props) = self.properties(type_name) else {
+            errors.push(format!("{path}: unknown type graph.{type_name}"));
+            return;
+        };
+        for (key, v) in obj {
+            match props.get(key) {
+                Some(def) => self.check_property(def, v, &format!("{path}.{key}"), errors),
+                None => errors.push(format!("{path}.{key}: not a property of graph.{type_name}")),
+            }
+        }
+        for (key, def) in &props {
+            match obj.get(key) {
+                None => errors.push(format!(
+                    "{path}.{key}: missing (Graph sends every property)"
+                )),
+                Some(Value::Null) if def["nullable"] == false => {
+                    errors.push(format!("{path}.{key}: null but not nullable"));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn check_property(&self, def: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+        if v.is_null() {
+            return; // nullability is checked by the caller
+        }
+        let ty = def["type"].as_str().unwrap_or_default();
+        if def["collection"] == true {
+            match v.as_array() {
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.check_scalar(ty, item, &format!("{path}[{i}]"), errors);
+                    }
+                }
+                None => errors.push(format!("{path}: expected a collection of {ty}")),
+            }
+        } else {
+            self.check_scalar(ty, v, path, errors);
+        }
+    }
+
+    fn check_scalar(&self, ty: &str, v: &Value, path: &str, errors: &mut Vec<String>) {
+        let ok = match ty {
+            "Edm.String" => v.is_string(),
+            "Edm.Guid" => v.as_str().is_some_and(|s| uuid::Uuid::parse_str(s).is_ok()),
+            "Edm.DateTimeOffset" => v
+                .as_str()
+                .is_some_and(|s| DateTime::parse_from_rfc3339(s).is_ok()),
+            "Edm.Int32" | "Edm.Int64" => v.is_i64(),
+            "Edm.Boolean" => v.is_boolean(),
+            "Edm.Double" => v.is_number(),
+            graph if graph.starts_with("graph.") => {
+                let name = graph.trim_start_matches("graph.");
+                if let Some(members) = self.0["enums"][name].as_array() {
+                    members.iter().any(|m| m == v)
+                } else {
+                    self.check_object(name, v, path, errors);
+                    true
+                }
+            }
+            other => {
+                errors.push(format!(
+                    "{path}: schema type {other} not handled by the test"
+                ));
+                true
+            }
+        };
+        if !ok {
+            errors.push(format!("{path}: {v} is not a valid {ty}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn directory_audits_conform_to_the_graph_v1_schema() -> TestResult {
+    let Some(schema) = load_schema() else {
+        return Ok(());
+    };
+    assert!(
+        schema
+            .properties("directoryAudit")
+            .is_some_and(|p| p.contains_key("id"))
+    );
+    let sim = start(config(|c| {
+        c.days = 1;
+        c.events_per_hour = 40;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let (records, _) =
+        pull_all(&c, &format!("{}{AUDITS}?$top=1000", sim.base_url()), &token).await?;
+    assert!(records.len() >= 300, "{}", records.len());
+    let mut errors = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        schema.check_object("directoryAudit", r, &format!("record[{i}]"), &mut errors);
+    }
+    errors.truncate(20);
+    assert!(
+        errors.is_empty(),
+        "schema violations:\n{}",
+        errors.join("\n")
+    );
+    // Variety, as in real tenants.
+    let categories: HashSet<&str> = records
+        .iter()
+        .filter_map(|r| r["category"].as_str())
+        .collect();
+    assert!(categories.len() >= 6, "{categories:?}");
+    assert!(records.iter().any(|r| {
+        r["id"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Directory_"))
+    }));
+    assert!(records.iter().any(|r| {
+        r["id"]
+            .as_str()
+            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
+    }));
+    assert!(records.iter().any(|r| r["result"] == "failure"));
+    assert!(records.iter().any(|r| {
+        r["initiatedBy"]["user"]["ipAddress"]
+            .as_str()
+            .is_some_and(|ip| ip.contains(':'))
+    }));
+    assert!(records.iter().any(|r| {
+        r["additionalDetails"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|kv| kv["key"] == "User-Agent"))
+    }));
+    for r in &records {
+        let by = &r["initiatedBy"];
+        assert!(
+            by["user"].is_null() != by["app"].is_null(),
+            "exactly one initiator: {r}"
+        );
+    }
+    sim.shutdown().await;
+    Ok(())
+}
+
+fn load_schema() -> Option<Schema> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference/graph-v1.0-audit-schemas.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text).ok().map(Schema),
+        Err(_) => {
+            eprintln!("NOTE: {} not found; schema check skipped.", path.display());
+            None
+        }
+    }
+}
+
+#[test]
+fn the_schema_checker_itself_catches_violations() {
+    let Some(schema) = load_schema() else {
+        return;
+    };
+    let bad = json!({
+        "id": "x", "category": "UserManagement", "correlationId": null, "result": "maybe",
+        "resultReason": "", "activityDisplayName": "Add user", "activityDateTime": null,
+        "loggedByService": "Core Directory", "operationType": "Add",
+        "initiatedBy": {"user": {"id": "u", "displayName": null, "userPrincipalName": "a@b", "ipAddress": 5, "userType": null}, "app": null},
+        "targetResources": {"id": "t"},
+        "additionalDetails": [{"key": "k", "value": "v"}],
+        "unknownProperty": 1
+    });
+    let mut errors = Vec::new();
+    schema.check_object("directoryAudit", &bad, "bad", &mut errors);
+    let text = errors.join("\n");
+    for needle in [
+        "bad.result",
+        "bad.activityDateTime: null",
+        "bad.initiatedBy.user.ipAddress",
+        "bad.initiatedBy.user.userType: not a property",
+        "bad.targetResources: expected a collection",
+        "bad.unknownProperty: not a property",
+    ] {
+        assert!(text.contains(needle), "{needle} not reported in:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn binary_prints_the_listening_line_and_stops_on_sigterm() -> TestResult {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_m365-sim"))
+        .args(["--port", "0", "--now", NOW, "--seed", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30))?;
+    let base = line
+        .trim()
+        .strip_prefix("listening: ")
+        .unwrap_or_default()
+        .to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{line:?}");
+    assert!(
+        base["http://127.0.0.1:".len()..]
+            .parse::<u16>()
+            .is_ok_and(|p| p > 0),
+        "{line:?}"
+    );
+    let clock: Value = client()
+        .get(format!("{base}/_sim/clock"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(clock["now"], NOW);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()?;
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            assert!(status.success(), "clean exit on SIGTERM: {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("simulator did not exit on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
