@@ -67,7 +67,9 @@ impl AuthError {
 fn hint(code: u64) -> &'static str {
     match code {
         7000215 => " (the client secret is wrong: store the secret's Value, not its Secret ID)",
-        7000222 => " (the client secret has expired: create a new one and update the SSM parameter)",
+        7000222 => {
+            " (the client secret has expired: create a new one and update the SSM parameter)"
+        }
         700016 => " (the application id is not registered in this tenant)",
         90002 | 900023 => " (the tenant id is wrong)",
         7000218 => " (no client secret or assertion was sent)",
@@ -208,7 +210,11 @@ impl ClientCredentials {
             let err: EntraError = serde_json::from_slice(&body).unwrap_or_default();
             let transient = status.is_server_error() || err.error == "temporarily_unavailable";
             if transient && attempt < TOKEN_ATTEMPTS {
-                tracing::warn!(status = status.as_u16(), attempt, "Token endpoint unavailable; retrying.");
+                tracing::warn!(
+                    status = status.as_u16(),
+                    attempt,
+                    "Token endpoint unavailable; retrying."
+                );
                 self.clock.sleep(retry_in).await;
                 continue;
             }

@@ -64,10 +64,7 @@ impl Clock for ManualClock {
     }
 
     async fn sleep(&self, d: Duration) {
-        self.slept
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(d);
+        self.slept.lock().unwrap_or_else(|p| p.into_inner()).push(d);
         tokio::task::yield_now().await;
     }
 }

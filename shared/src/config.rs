@@ -15,26 +15,106 @@ pub const PREFIX: &str = "AUDITLAKE_";
 /// Every variable a puller reads, with its default and meaning. The README's configuration table
 /// and the template check are generated from / compared against this list.
 pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
-    ("AUDITLAKE_TENANT_ID", None, "Entra tenant GUID the collector reads."),
-    ("AUDITLAKE_CLIENT_ID", None, "Application (client) id of the collector's app registration."),
-    ("AUDITLAKE_CLIENT_SECRET_PARAM", None, "SSM SecureString parameter holding the client secret."),
-    ("AUDITLAKE_CLIENT_CERT_PARAM", None, "SSM SecureString parameter holding a PEM key and certificate (certificate auth)."),
-    ("AUDITLAKE_CLOUD", Some("commercial"), "Microsoft cloud: commercial, gcc, gcc-high, dod, china."),
-    ("AUDITLAKE_LOGIN_URL", None, "Override of the Entra login root (tests, proxies)."),
-    ("AUDITLAKE_GRAPH_URL", None, "Override of the Microsoft Graph root."),
-    ("AUDITLAKE_MANAGEMENT_URL", None, "Override of the Management Activity API root."),
-    ("AUDITLAKE_BUCKET", None, "S3 bucket for raw, quarantine and curated data."),
-    ("AUDITLAKE_EVENTS_TABLE", None, "DynamoDB table of normalized events and annotations."),
-    ("AUDITLAKE_STATE_TABLE", None, "DynamoDB table of checkpoints and health."),
-    ("AUDITLAKE_LAG_SECS", Some("120"), "Newest event time a run asks for is now minus this."),
-    ("AUDITLAKE_OVERLAP_SECS", Some("1800"), "Each run re-reads this much before its watermark to catch late events."),
-    ("AUDITLAKE_INITIAL_LOOKBACK_DAYS", Some("7"), "How far back the first run reads (capped at the source's history edge)."),
-    ("AUDITLAKE_HOT_RETENTION_DAYS", Some("90"), "DynamoDB TTL of events, counted from ingestion."),
-    ("AUDITLAKE_WRITE_CONCURRENCY", Some("16"), "Concurrent DynamoDB writes per run."),
-    ("AUDITLAKE_PAGE_SIZE", Some("1000"), "Records per Graph page requested (`$top`); lower it if pages time out."),
-    ("AUDITLAKE_HTTP_TIMEOUT_SECS", Some("60"), "Timeout of one HTTP request to Microsoft."),
-    ("AUDITLAKE_MAX_RETRIES", Some("8"), "Retries of one Microsoft request on 429, 5xx and timeouts."),
-    ("AUDITLAKE_DEADLINE_MARGIN_SECS", Some("30"), "Time kept free before the Lambda deadline; no window starts inside it."),
+    (
+        "AUDITLAKE_TENANT_ID",
+        None,
+        "Entra tenant GUID the collector reads.",
+    ),
+    (
+        "AUDITLAKE_CLIENT_ID",
+        None,
+        "Application (client) id of the collector's app registration.",
+    ),
+    (
+        "AUDITLAKE_CLIENT_SECRET_PARAM",
+        None,
+        "SSM SecureString parameter holding the client secret.",
+    ),
+    (
+        "AUDITLAKE_CLIENT_CERT_PARAM",
+        None,
+        "SSM SecureString parameter holding a PEM key and certificate (certificate auth).",
+    ),
+    (
+        "AUDITLAKE_CLOUD",
+        Some("commercial"),
+        "Microsoft cloud: commercial, gcc, gcc-high, dod, china.",
+    ),
+    (
+        "AUDITLAKE_LOGIN_URL",
+        None,
+        "Override of the Entra login root (tests, proxies).",
+    ),
+    (
+        "AUDITLAKE_GRAPH_URL",
+        None,
+        "Override of the Microsoft Graph root.",
+    ),
+    (
+        "AUDITLAKE_MANAGEMENT_URL",
+        None,
+        "Override of the Management Activity API root.",
+    ),
+    (
+        "AUDITLAKE_BUCKET",
+        None,
+        "S3 bucket for raw, quarantine and curated data.",
+    ),
+    (
+        "AUDITLAKE_EVENTS_TABLE",
+        None,
+        "DynamoDB table of normalized events and annotations.",
+    ),
+    (
+        "AUDITLAKE_STATE_TABLE",
+        None,
+        "DynamoDB table of checkpoints and health.",
+    ),
+    (
+        "AUDITLAKE_LAG_SECS",
+        Some("120"),
+        "Newest event time a run asks for is now minus this.",
+    ),
+    (
+        "AUDITLAKE_OVERLAP_SECS",
+        Some("1800"),
+        "Each run re-reads this much before its watermark to catch late events.",
+    ),
+    (
+        "AUDITLAKE_INITIAL_LOOKBACK_DAYS",
+        Some("7"),
+        "How far back the first run reads (capped at the source's history edge).",
+    ),
+    (
+        "AUDITLAKE_HOT_RETENTION_DAYS",
+        Some("90"),
+        "DynamoDB TTL of events, counted from ingestion.",
+    ),
+    (
+        "AUDITLAKE_WRITE_CONCURRENCY",
+        Some("16"),
+        "Concurrent DynamoDB writes per run.",
+    ),
+    (
+        "AUDITLAKE_PAGE_SIZE",
+        Some("1000"),
+        "Records per Graph page requested (`$top`); lower it if pages time out.",
+    ),
+    (
+        "AUDITLAKE_HTTP_TIMEOUT_SECS",
+        Some("60"),
+        "Timeout of one HTTP request to Microsoft.",
+    ),
+    (
+        "AUDITLAKE_MAX_RETRIES",
+        Some("8"),
+        "Retries of one Microsoft request on 429, 5xx and timeouts.",
+    ),
+    (
+        "AUDITLAKE_DEADLINE_MARGIN_SECS",
+        Some("30"),
+        "Time kept free before the Lambda deadline; no window starts inside it.",
+    ),
 ];
 
 /// One problem with one variable.
@@ -52,7 +132,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "invalid configuration ({} problem(s)):", self.problems.len())?;
+        writeln!(
+            f,
+            "invalid configuration ({} problem(s)):",
+            self.problems.len()
+        )?;
         for p in &self.problems {
             writeln!(f, "  {}: {}", p.var, p.problem)?;
         }
@@ -185,7 +269,9 @@ pub fn is_guid(s: &str) -> bool {
 
 impl PullerConfig {
     /// Parses the puller configuration from `(name, value)` pairs, e.g. `std::env::vars()`.
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut r = Reader::new(vars);
 
         let tenant_id = r.required("AUDITLAKE_TENANT_ID");
@@ -206,14 +292,18 @@ impl PullerConfig {
                     "AUDITLAKE_CLIENT_CERT_PARAM",
                     "set either AUDITLAKE_CLIENT_SECRET_PARAM or AUDITLAKE_CLIENT_CERT_PARAM, not both",
                 );
-                CredentialSource::Secret { param: String::new() }
+                CredentialSource::Secret {
+                    param: String::new(),
+                }
             }
             (None, None) => {
                 r.problem(
                     "AUDITLAKE_CLIENT_SECRET_PARAM",
                     "is required (or AUDITLAKE_CLIENT_CERT_PARAM for certificate auth)",
                 );
-                CredentialSource::Secret { param: String::new() }
+                CredentialSource::Secret {
+                    param: String::new(),
+                }
             }
         };
         let cloud = match r.optional("AUDITLAKE_CLOUD") {
@@ -276,7 +366,10 @@ mod tests {
 
     fn minimal() -> Vec<(String, String)> {
         vars(&[
-            ("AUDITLAKE_TENANT_ID", "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35"),
+            (
+                "AUDITLAKE_TENANT_ID",
+                "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35",
+            ),
             ("AUDITLAKE_CLIENT_ID", "app"),
             ("AUDITLAKE_CLIENT_SECRET_PARAM", "/auditlake/secret"),
             ("AUDITLAKE_BUCKET", "b"),
@@ -337,7 +430,10 @@ mod tests {
         let c = PullerConfig::from_vars(v).unwrap();
         assert_eq!(c.endpoints.graph, "http://127.0.0.1:9");
         assert_eq!(c.endpoints.login, "https://login.microsoftonline.us");
-        assert_eq!(c.endpoints.graph_scope, "https://graph.microsoft.us/.default");
+        assert_eq!(
+            c.endpoints.graph_scope,
+            "https://graph.microsoft.us/.default"
+        );
     }
 
     #[test]

@@ -136,7 +136,10 @@ pub struct ApiClient {
 
 enum Step {
     Done(Response),
-    Retry { delay: Option<Duration>, why: String },
+    Retry {
+        delay: Option<Duration>,
+        why: String,
+    },
     Fail(ApiError),
 }
 
@@ -271,7 +274,10 @@ impl ApiClient {
         let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
             Ok(b) => (b.error.code, b.error.message),
             Err(_) => (
-                status.canonical_reason().unwrap_or("Error").replace(' ', ""),
+                status
+                    .canonical_reason()
+                    .unwrap_or("Error")
+                    .replace(' ', ""),
                 String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(),
             ),
         };

@@ -65,7 +65,9 @@ impl fmt::Display for Source {
 
 /// A source name that is not one of [`Source::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown source `{0}` (known: entra-directory-audits, entra-sign-ins, intune-audit, exchange-message-trace, m365-activity)")]
+#[error(
+    "unknown source `{0}` (known: entra-directory-audits, entra-sign-ins, intune-audit, exchange-message-trace, m365-activity)"
+)]
 pub struct UnknownSource(pub String);
 
 impl FromStr for Source {
@@ -103,7 +105,11 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
         }

@@ -76,7 +76,9 @@ impl Invocation {
         };
         match (field("start")?, field("end")?) {
             (None, None) => Ok(Invocation::Scheduled),
-            (Some(start), Some(end)) if start < end => Ok(Invocation::Backfill(Window::new(start, end))),
+            (Some(start), Some(end)) if start < end => {
+                Ok(Invocation::Backfill(Window::new(start, end)))
+            }
             (Some(_), Some(_)) => Err(InvocationError::Empty),
             _ => Err(InvocationError::Incomplete),
         }
@@ -132,7 +134,11 @@ impl Stop {
 
 impl From<SourceError> for Stop {
     fn from(e: SourceError) -> Self {
-        if e.is_deadline() { Stop::Deadline } else { Stop::Source(e) }
+        if e.is_deadline() {
+            Stop::Deadline
+        } else {
+            Stop::Source(e)
+        }
     }
 }
 
@@ -156,7 +162,11 @@ impl Pipeline {
     }
 
     /// Plans a scheduled run's window from the watermark; returns the window and any gap.
-    pub fn plan(&self, watermark: Option<DateTime<Utc>>, now: DateTime<Utc>) -> (Window, Option<Gap>) {
+    pub fn plan(
+        &self,
+        watermark: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> (Window, Option<Gap>) {
         let edge = now - self.source.history() + EDGE_MARGIN;
         let end = now - self.settings.lag;
         let (start, gap) = match watermark {
@@ -174,7 +184,12 @@ impl Pipeline {
         (Window::new(start, end), gap)
     }
 
-    async fn run_stream(&self, stream: Option<String>, invocation: &Invocation, deadline: &Deadline) -> RunSummary {
+    async fn run_stream(
+        &self,
+        stream: Option<String>,
+        invocation: &Invocation,
+        deadline: &Deadline,
+    ) -> RunSummary {
         let started = Instant::now();
         let source = self.source.source();
         let run_id = uuid::Uuid::new_v4().simple().to_string();
@@ -280,7 +295,11 @@ impl Pipeline {
         if lease.watermark.is_none() {
             // First run: pin where collection starts, so a first run cut short does not let the
             // lookback slide forward with the next run's clock and lose its oldest minutes.
-            match self.state.advance(&run.key, &lease, window.start.min(window.end)).await {
+            match self
+                .state
+                .advance(&run.key, &lease, window.start.min(window.end))
+                .await
+            {
                 Ok(l) => lease = l,
                 Err(e) => {
                     run.summary.error = Some(Stop::State(e).info().unwrap_or_else(unknown));
@@ -288,7 +307,10 @@ impl Pipeline {
                 }
             }
         }
-        let watermark = self.pull_range(run, window, Some(&mut lease)).await.or(lease.watermark);
+        let watermark = self
+            .pull_range(run, window, Some(&mut lease))
+            .await
+            .or(lease.watermark);
         if let Err(e) = self.state.release(&run.key, &lease).await {
             tracing::warn!(error = %e, "Could not release the lease; it expires on its own.");
         }
@@ -307,7 +329,11 @@ impl Pipeline {
         let mut estimate = Duration::ZERO;
         let mut watermark = None;
         for chunk in window.chunks(self.source.chunk()) {
-            if run.deadline.remaining().is_some_and(|left| left <= estimate) {
+            if run
+                .deadline
+                .remaining()
+                .is_some_and(|left| left <= estimate)
+            {
                 tracing::info!(window = %chunk, "Not enough time left for another window; the next run resumes here.");
                 return watermark;
             }
@@ -407,7 +433,9 @@ impl Pipeline {
             let qkey = keys::quarantine_key(source, written, &run.run_id, run.seq);
             run.seq += 1;
             let lines: Vec<String> = bad.iter().map(|b| b.to_string()).collect();
-            self.raw.put(&qkey, gzip_lines(lines.iter().map(String::as_str))?).await?;
+            self.raw
+                .put(&qkey, gzip_lines(lines.iter().map(String::as_str))?)
+                .await?;
             tracing::warn!(count = bad.len(), key = %qkey, "Quarantined records that could not be normalized.");
             run.summary.quarantined += bad.len() as u64;
         }
@@ -435,7 +463,8 @@ pub fn gzip_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Vec<u8>, S
     let io = |e: std::io::Error| StoreError::backend("gzip", "raw object", e);
     for line in lines {
         if line.contains(['\n', '\r']) {
-            gz.write_all(line.replace(['\n', '\r'], " ").as_bytes()).map_err(io)?;
+            gz.write_all(line.replace(['\n', '\r'], " ").as_bytes())
+                .map_err(io)?;
         } else {
             gz.write_all(line.as_bytes()).map_err(io)?;
         }

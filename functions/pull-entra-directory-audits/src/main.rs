@@ -19,7 +19,9 @@ async fn main() -> Result<(), Error> {
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = app.lambda_deadline(event.context.deadline);
-        app.handle(&event.payload, deadline).await.map_err(Error::from)
+        app.handle(&event.payload, deadline)
+            .await
+            .map_err(Error::from)
     }))
     .await
 }

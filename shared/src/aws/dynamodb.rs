@@ -32,7 +32,9 @@ fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
 }
 
 fn get_n(item: &Item, k: &str) -> Option<i64> {
-    item.get(k).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+    item.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 pub struct DynamoEventStore {
@@ -104,7 +106,12 @@ impl DynamoEventStore {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(StoreError::backend("PutItem", &self.table, describe(&e))),
         }
     }
@@ -113,7 +120,10 @@ impl DynamoEventStore {
 #[async_trait]
 impl EventStore for DynamoEventStore {
     async fn put_new(&self, events: Vec<StoredEvent>) -> Result<Vec<bool>, StoreError> {
-        let items = events.iter().map(|e| self.item(e)).collect::<Result<Vec<_>, _>>()?;
+        let items = events
+            .iter()
+            .map(|e| self.item(e))
+            .collect::<Result<Vec<_>, _>>()?;
         stream::iter(items)
             .map(|item| self.put_one(item))
             .buffered(self.concurrency)
@@ -158,7 +168,8 @@ impl EventStore for DynamoEventStore {
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| StoreError::backend("Query", &self.table, describe(&e)))?;
+                let page =
+                    page.map_err(|e| StoreError::backend("Query", &self.table, describe(&e)))?;
                 for item in page.items() {
                     out.push(self.event_of(item)?);
                 }
@@ -233,9 +244,18 @@ impl StateStore for DynamoStateStore {
             .send()
             .await;
         match res {
-            Ok(out) => Ok(Self::lease_of(out.attributes().unwrap_or(&Item::new()), owner)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                let current = self.get_item(key, keys::CHECKPOINT_SK).await?.unwrap_or_default();
+            Ok(out) => Ok(Self::lease_of(
+                out.attributes().unwrap_or(&Item::new()),
+                owner,
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let current = self
+                    .get_item(key, keys::CHECKPOINT_SK)
+                    .await?
+                    .unwrap_or_default();
                 let until = get_n(&current, "lease_until")
                     .and_then(DateTime::from_timestamp_millis)
                     .map(fmt_time)
@@ -272,9 +292,17 @@ impl StateStore for DynamoStateStore {
             .send()
             .await;
         match res {
-            Ok(out) => Ok(Self::lease_of(out.attributes().unwrap_or(&Item::new()), &lease.owner)),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Err(StateError::LeaseLost { expected: lease.version })
+            Ok(out) => Ok(Self::lease_of(
+                out.attributes().unwrap_or(&Item::new()),
+                &lease.owner,
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StateError::LeaseLost {
+                    expected: lease.version,
+                })
             }
             Err(e) => Err(StoreError::backend("UpdateItem", &self.table, describe(&e)).into()),
         }
@@ -294,7 +322,12 @@ impl StateStore for DynamoStateStore {
             .await;
         match res {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(StoreError::backend("UpdateItem", &self.table, describe(&e)).into()),
         }
     }
@@ -336,9 +369,11 @@ impl StateStore for DynamoStateStore {
             return Ok(None);
         };
         let doc = get_s(&item, "doc").unwrap_or("{}");
-        serde_json::from_str(doc).map(Some).map_err(|e| StoreError::Corrupt {
-            resource: keys::state_pk(key),
-            message: e.to_string(),
-        })
+        serde_json::from_str(doc)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                resource: keys::state_pk(key),
+                message: e.to_string(),
+            })
     }
 }

@@ -34,11 +34,21 @@ pub struct AwsStores {
 }
 
 impl AwsStores {
-    pub fn new(sdk: &SdkConfig, bucket: &str, events_table: &str, state_table: &str, write_concurrency: usize) -> Self {
+    pub fn new(
+        sdk: &SdkConfig,
+        bucket: &str,
+        events_table: &str,
+        state_table: &str,
+        write_concurrency: usize,
+    ) -> Self {
         let ddb = aws_sdk_dynamodb::Client::new(sdk);
         AwsStores {
             raw: Arc::new(S3RawStore::new(s3_client(sdk), bucket.to_string())),
-            events: Arc::new(DynamoEventStore::new(ddb.clone(), events_table.to_string(), write_concurrency)),
+            events: Arc::new(DynamoEventStore::new(
+                ddb.clone(),
+                events_table.to_string(),
+                write_concurrency,
+            )),
             state: Arc::new(DynamoStateStore::new(ddb, state_table.to_string())),
             params: Arc::new(SsmParameters::new(aws_sdk_ssm::Client::new(sdk))),
         }

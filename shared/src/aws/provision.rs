@@ -27,7 +27,11 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
         .map_err(|e| StoreError::backend("CreateTable", name, e))
 }
 
-fn index(name: &str, pk: &str, projection: ProjectionType) -> Result<GlobalSecondaryIndex, StoreError> {
+fn index(
+    name: &str,
+    pk: &str,
+    projection: ProjectionType,
+) -> Result<GlobalSecondaryIndex, StoreError> {
     GlobalSecondaryIndex::builder()
         .index_name(name)
         .key_schema(key(pk, KeyType::Hash)?)
@@ -75,7 +79,12 @@ pub async fn ensure_events_table(sdk: &SdkConfig, table: &str) -> Result<(), Sto
         .await;
     match res {
         Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => return Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
         Err(e) => return Err(StoreError::backend("CreateTable", table, describe(&e))),
     }
     let ttl = TimeToLiveSpecification::builder()
@@ -107,13 +116,22 @@ pub async fn ensure_state_table(sdk: &SdkConfig, table: &str) -> Result<(), Stor
         .await;
     match res {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(StoreError::backend("CreateTable", table, describe(&e))),
     }
 }
 
 /// Stores a SecureString parameter (local stacks; `scripts/deploy` does this in AWS).
-pub async fn put_secure_parameter(sdk: &SdkConfig, name: &str, value: &secrecy::SecretString) -> Result<(), StoreError> {
+pub async fn put_secure_parameter(
+    sdk: &SdkConfig,
+    name: &str,
+    value: &secrecy::SecretString,
+) -> Result<(), StoreError> {
     use secrecy::ExposeSecret;
     aws_sdk_ssm::Client::new(sdk)
         .put_parameter()

@@ -46,7 +46,9 @@ impl RawStore for S3RawStore {
             .await
             .map_err(|e| {
                 if e.as_service_error().is_some_and(|s| s.is_no_such_key()) {
-                    StoreError::NotFound { resource: self.resource(key) }
+                    StoreError::NotFound {
+                        resource: self.resource(key),
+                    }
                 } else {
                     StoreError::backend("GetObject", self.resource(key), describe(&e))
                 }
@@ -69,8 +71,14 @@ impl RawStore for S3RawStore {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| StoreError::backend("ListObjectsV2", self.resource(prefix), describe(&e)))?;
-            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+            let page = page.map_err(|e| {
+                StoreError::backend("ListObjectsV2", self.resource(prefix), describe(&e))
+            })?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
         }
         Ok(keys)
     }

@@ -21,7 +21,10 @@ impl SsmParameters {
 
 #[async_trait]
 impl ParameterStore for SsmParameters {
-    async fn get_secure(&self, names: &[String]) -> Result<HashMap<String, SecretString>, StoreError> {
+    async fn get_secure(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, SecretString>, StoreError> {
         let out = self
             .client
             .get_parameters()
@@ -29,7 +32,13 @@ impl ParameterStore for SsmParameters {
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| StoreError::backend("GetParameters", format!("SSM {}", names.join(", ")), describe(&e)))?;
+            .map_err(|e| {
+                StoreError::backend(
+                    "GetParameters",
+                    format!("SSM {}", names.join(", ")),
+                    describe(&e),
+                )
+            })?;
         if !out.invalid_parameters().is_empty() {
             return Err(StoreError::NotFound {
                 resource: format!("SSM parameter {}", out.invalid_parameters().join(", ")),
@@ -38,7 +47,12 @@ impl ParameterStore for SsmParameters {
         Ok(out
             .parameters()
             .iter()
-            .filter_map(|p| Some((p.name()?.to_string(), SecretString::from(p.value()?.to_string()))))
+            .filter_map(|p| {
+                Some((
+                    p.name()?.to_string(),
+                    SecretString::from(p.value()?.to_string()),
+                ))
+            })
             .collect())
     }
 }

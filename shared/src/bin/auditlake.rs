@@ -17,7 +17,11 @@ use auditlake::normalize::{Counts, ReaderError, normalize_reader};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "auditlake", version, about = "Collector and audit lake for Microsoft 365 and Entra ID logs")]
+#[command(
+    name = "auditlake",
+    version,
+    about = "Collector and audit lake for Microsoft 365 and Entra ID logs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,11 +64,22 @@ fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode 
     let mut out = BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
     let mut total = Counts::default();
-    let inputs: Vec<PathBuf> = if files.is_empty() { vec![PathBuf::from("-")] } else { files.to_vec() };
+    let inputs: Vec<PathBuf> = if files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        files.to_vec()
+    };
     for path in &inputs {
         let name = path.display().to_string();
         let result = if name == "-" {
-            normalize_reader(source, tenant, std::io::stdin().lock(), "stdin", &mut out, &mut err)
+            normalize_reader(
+                source,
+                tenant,
+                std::io::stdin().lock(),
+                "stdin",
+                &mut out,
+                &mut err,
+            )
         } else {
             match File::open(path) {
                 Ok(f) => normalize_reader(source, tenant, f, &name, &mut out, &mut err),
@@ -84,24 +99,38 @@ fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode 
                 eprintln!("auditlake: {e}");
                 return ExitCode::from(2);
             }
-            Err(ReaderError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            Err(ReaderError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                return ExitCode::SUCCESS;
+            }
             Err(ReaderError::Io(e)) => {
                 eprintln!("auditlake: {name}: {e}");
                 return ExitCode::from(1);
             }
         }
     }
-    if let Err(e) = out.flush() {
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("auditlake: writing output: {e}");
-            return ExitCode::from(1);
-        }
+    if let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("auditlake: writing output: {e}");
+        return ExitCode::from(1);
     }
-    eprintln!("auditlake: {} normalized, {} quarantined", total.normalized, total.quarantined);
-    if total.quarantined > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS }
+    eprintln!(
+        "auditlake: {} normalized, {} quarantined",
+        total.normalized, total.quarantined
+    );
+    if total.quarantined > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
-async fn run(source: Source, budget: Option<u64>, start: Option<String>, end: Option<String>) -> ExitCode {
+async fn run(
+    source: Source,
+    budget: Option<u64>,
+    start: Option<String>,
+    end: Option<String>,
+) -> ExitCode {
     let config = match PullerConfig::from_vars(std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
@@ -128,7 +157,11 @@ async fn run(source: Source, budget: Option<u64>, start: Option<String>, end: Op
             for s in &summaries {
                 println!("{}", serde_json::to_string(s).unwrap_or_default());
             }
-            if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("auditlake: {e}");
@@ -141,14 +174,25 @@ async fn run(source: Source, budget: Option<u64>, start: Option<String>, end: Op
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Normalize { source, tenant, files } => {
+        Command::Normalize {
+            source,
+            tenant,
+            files,
+        } => {
             if source != Source::EntraDirectoryAudits {
-                eprintln!("auditlake: normalizing {source} records is not supported by this version");
+                eprintln!(
+                    "auditlake: normalizing {source} records is not supported by this version"
+                );
                 return ExitCode::from(2);
             }
             normalize_files(source, &tenant, &files)
         }
-        Command::Run { source, time_budget_secs, start, end } => {
+        Command::Run {
+            source,
+            time_budget_secs,
+            start,
+            end,
+        } => {
             auditlake::telemetry::init(false);
             run(source, time_budget_secs, start, end).await
         }

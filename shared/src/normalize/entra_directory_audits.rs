@@ -18,7 +18,9 @@ fn result(v: &Value) -> EventResult {
 }
 
 fn actor(initiated_by: Option<&Value>) -> (Actor, Option<String>) {
-    let user = initiated_by.and_then(|i| i.get("user")).filter(|u| u.is_object());
+    let user = initiated_by
+        .and_then(|i| i.get("user"))
+        .filter(|u| u.is_object());
     if let Some(u) = user
         && (text(u, "id").is_some() || text(u, "userPrincipalName").is_some())
     {
@@ -33,7 +35,9 @@ fn actor(initiated_by: Option<&Value>) -> (Actor, Option<String>) {
             text(u, "ipAddress"),
         );
     }
-    let app = initiated_by.and_then(|i| i.get("app")).filter(|a| a.is_object());
+    let app = initiated_by
+        .and_then(|i| i.get("app"))
+        .filter(|a| a.is_object());
     if let Some(a) = app
         && (text(a, "servicePrincipalId").is_some()
             || text(a, "appId").is_some()
@@ -57,21 +61,33 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     if !v.is_object() {
         return Err(NormalizeError::NotAnObject);
     }
-    let raw_time = text(v, "activityDateTime").ok_or(NormalizeError::Missing("activityDateTime"))?;
+    let raw_time =
+        text(v, "activityDateTime").ok_or(NormalizeError::Missing("activityDateTime"))?;
     let time = parse_time(&raw_time).ok_or(NormalizeError::BadTime {
         field: "activityDateTime",
         value: raw_time,
     })?;
-    let operation = text(v, "activityDisplayName").ok_or(NormalizeError::Missing("activityDisplayName"))?;
+    let operation =
+        text(v, "activityDisplayName").ok_or(NormalizeError::Missing("activityDisplayName"))?;
     let record_id = text(v, "id");
     let dedupe_key = dedupe_key(record_id.as_deref(), v);
     let (actor, client_ip) = actor(v.get("initiatedBy"));
 
     let mut targets = Vec::new();
     let mut modified = Vec::new();
-    for t in v.get("targetResources").and_then(Value::as_array).into_iter().flatten() {
+    for t in v
+        .get("targetResources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let name = text(t, "displayName").or_else(|| text(t, "userPrincipalName"));
-        for p in t.get("modifiedProperties").and_then(Value::as_array).into_iter().flatten() {
+        for p in t
+            .get("modifiedProperties")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             modified.push(json!({
                 "target": name.clone().or_else(|| text(t, "id")),
                 "property": text(p, "displayName"),
@@ -88,7 +104,12 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
 
     let mut additional = Map::new();
     let mut user_agent = None;
-    for kv in v.get("additionalDetails").and_then(Value::as_array).into_iter().flatten() {
+    for kv in v
+        .get("additionalDetails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(k) = text(kv, "key") {
             let val = text(kv, "value");
             if k.eq_ignore_ascii_case("User-Agent") {
@@ -106,7 +127,11 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     };
     put("correlation_id", text(v, "correlationId"));
     put("operation_type", text(v, "operationType"));
-    if let Some(u) = v.get("initiatedBy").and_then(|i| i.get("user")).filter(|u| u.is_object()) {
+    if let Some(u) = v
+        .get("initiatedBy")
+        .and_then(|i| i.get("user"))
+        .filter(|u| u.is_object())
+    {
         put("user_type", text(u, "userType"));
         put("home_tenant_id", text(u, "homeTenantId"));
     }
@@ -187,8 +212,14 @@ mod tests {
     fn user_initiated_role_assignment() {
         let v: Value = serde_json::from_str(USER_RECORD).unwrap();
         let e = normalize(&v, ctx()).unwrap();
-        assert_eq!(e.id, "entra-directory-audits:Directory_5c1e2f0a-1111-4222-8333-944455556666_AB12C_12345678");
-        assert_eq!(e.record_id.as_deref(), Some("Directory_5c1e2f0a-1111-4222-8333-944455556666_AB12C_12345678"));
+        assert_eq!(
+            e.id,
+            "entra-directory-audits:Directory_5c1e2f0a-1111-4222-8333-944455556666_AB12C_12345678"
+        );
+        assert_eq!(
+            e.record_id.as_deref(),
+            Some("Directory_5c1e2f0a-1111-4222-8333-944455556666_AB12C_12345678")
+        );
         assert_eq!(fmt_time(e.time), "2024-04-30T22:15:01.123Z");
         assert_eq!(e.operation, "Add member to role");
         assert_eq!(e.category.as_deref(), Some("RoleManagement"));
@@ -203,11 +234,21 @@ mod tests {
         assert_eq!(e.targets.len(), 2);
         assert_eq!(e.targets[0].kind.as_deref(), Some("Role"));
         assert_eq!(e.targets[0].name.as_deref(), Some("Global Administrator"));
-        assert_eq!(e.targets[1].kind.as_deref(), Some("User"), "capitalised `Type` is read too");
+        assert_eq!(
+            e.targets[1].kind.as_deref(),
+            Some("User"),
+            "capitalised `Type` is read too"
+        );
         assert_eq!(e.targets[1].name.as_deref(), Some("eve@contoso.example"));
         assert_eq!(e.details["operation_type"], "Assign");
-        assert_eq!(e.details["modified_properties"][0]["new_value"], "\"Global Administrator\"");
-        assert_eq!(e.details["additional_details"]["RoleDefinitionOriginType"], "BuiltInRole");
+        assert_eq!(
+            e.details["modified_properties"][0]["new_value"],
+            "\"Global Administrator\""
+        );
+        assert_eq!(
+            e.details["additional_details"]["RoleDefinitionOriginType"],
+            "BuiltInRole"
+        );
     }
 
     #[test]
@@ -227,7 +268,10 @@ mod tests {
         assert_eq!(e.actor.app_id.as_deref(), Some("a1"));
         assert_eq!(e.actor.name.as_deref(), Some("Deployer"));
         assert_eq!(e.result, EventResult::Failure);
-        assert_eq!(e.result_reason.as_deref(), Some("Microsoft.Online.Workflows.Timeout"));
+        assert_eq!(
+            e.result_reason.as_deref(),
+            Some("Microsoft.Online.Workflows.Timeout")
+        );
         assert_eq!(e.client_ip, None);
 
         let mut odd = v.clone();
@@ -241,17 +285,30 @@ mod tests {
     #[test]
     fn records_without_a_time_or_activity_are_refused() {
         let no_time = json!({"id": "x", "activityDisplayName": "Add user"});
-        assert_eq!(normalize(&no_time, ctx()).unwrap_err(), NormalizeError::Missing("activityDateTime"));
+        assert_eq!(
+            normalize(&no_time, ctx()).unwrap_err(),
+            NormalizeError::Missing("activityDateTime")
+        );
         let bad_time = json!({"id": "x", "activityDisplayName": "Add user", "activityDateTime": "last tuesday"});
-        assert!(matches!(normalize(&bad_time, ctx()).unwrap_err(), NormalizeError::BadTime { .. }));
+        assert!(matches!(
+            normalize(&bad_time, ctx()).unwrap_err(),
+            NormalizeError::BadTime { .. }
+        ));
         let no_op = json!({"id": "x", "activityDateTime": "2024-01-01T00:00:00Z"});
-        assert_eq!(normalize(&no_op, ctx()).unwrap_err(), NormalizeError::Missing("activityDisplayName"));
-        assert_eq!(normalize(&json!([1]), ctx()).unwrap_err(), NormalizeError::NotAnObject);
+        assert_eq!(
+            normalize(&no_op, ctx()).unwrap_err(),
+            NormalizeError::Missing("activityDisplayName")
+        );
+        assert_eq!(
+            normalize(&json!([1]), ctx()).unwrap_err(),
+            NormalizeError::NotAnObject
+        );
     }
 
     #[test]
     fn records_without_an_id_get_a_content_hash() {
-        let v = json!({"activityDateTime": "2024-01-01T00:00:00Z", "activityDisplayName": "Add user"});
+        let v =
+            json!({"activityDateTime": "2024-01-01T00:00:00Z", "activityDisplayName": "Add user"});
         let e = normalize(&v, ctx()).unwrap();
         assert_eq!(e.record_id, None);
         assert!(e.dedupe_key.starts_with("h-"));

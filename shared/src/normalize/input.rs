@@ -11,10 +11,16 @@ use serde_json::value::RawValue;
 #[derive(Debug)]
 pub enum Item {
     /// A record to normalize.
-    Record { position: String, raw: Box<RawValue> },
+    Record {
+        position: String,
+        raw: Box<RawValue>,
+    },
     /// A record in Azure Monitor's diagnostic-settings envelope (`{"records": [...]}` or a line with
     /// the Graph object under `properties`).
-    Envelope { position: String, raw: Box<RawValue> },
+    Envelope {
+        position: String,
+        raw: Box<RawValue>,
+    },
     /// Something that is not JSON; it is reported and counted, never silently dropped.
     Invalid { position: String, reason: String },
 }
@@ -22,7 +28,8 @@ pub enum Item {
 type RawMap = std::collections::HashMap<String, Box<RawValue>>;
 
 fn is_envelope_record(map: &RawMap) -> bool {
-    map.get("properties").is_some_and(|p| p.get().trim_start().starts_with('{'))
+    map.get("properties")
+        .is_some_and(|p| p.get().trim_start().starts_with('{'))
         && (map.contains_key("operationName") || map.contains_key("resourceId"))
 }
 
@@ -76,6 +83,28 @@ fn expand(raw: Box<RawValue>, position: &str, out: &mut dyn FnMut(Item)) {
     });
 }
 
+/// True when a line holds a whole JSON object or array on its own.
+fn is_whole_line(line: &str) -> bool {
+    let t = line.trim();
+    t.starts_with(['{', '[']) && serde_json::from_str::<Box<RawValue>>(t).is_ok()
+}
+
+/// Handles one NDJSON line (blank lines are skipped).
+fn ndjson_line(line: &str, name: &str, line_no: u64, out: &mut dyn FnMut(Item)) {
+    let trimmed = line.trim();
+    if trimmed.is_empty() {
+        return;
+    }
+    let position = format!("{name}:line {line_no}");
+    match serde_json::from_str::<Box<RawValue>>(trimmed) {
+        Ok(raw) => expand(raw, &position, out),
+        Err(e) => out(Item::Invalid {
+            position,
+            reason: format!("not JSON: {e}"),
+        }),
+    }
+}
+
 /// Reads every item from `input` (named `name` in positions), calling `out` for each.
 pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io::Result<()> {
     let mut reader = BufReader::new(input);
@@ -88,6 +117,10 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
             return Ok(());
         }
         line_no += 1;
+        if line_no == 1 && line.starts_with('\u{feff}') {
+            // A UTF-8 byte-order mark (Windows PowerShell's `Out-File`) is not part of the JSON.
+            line.drain(..'\u{feff}'.len_utf8());
+        }
         if !line.trim().is_empty() {
             break;
         }
@@ -99,6 +132,13 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
         reader.read_to_string(&mut doc)?;
         match serde_json::from_str::<Box<RawValue>>(doc.trim()) {
             Ok(raw) => expand(raw, &format!("{name}:"), out),
+            // Not one document, yet later lines are whole JSON values: NDJSON whose first line
+            // is broken (a truncated export). Read it line by line so the rest is not lost.
+            Err(_) if doc.lines().skip(1).any(is_whole_line) => {
+                for (i, l) in doc.lines().enumerate() {
+                    ndjson_line(l, name, line_no + i as u64, out);
+                }
+            }
             Err(e) => out(Item::Invalid {
                 position: format!("{name}:line {}", e.line() as u64 + line_no - 1),
                 reason: format!("not JSON or NDJSON: {e}"),
@@ -107,17 +147,7 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
         return Ok(());
     }
     loop {
-        let trimmed = line.trim();
-        if !trimmed.is_empty() {
-            let position = format!("{name}:line {line_no}");
-            match serde_json::from_str::<Box<RawValue>>(trimmed) {
-                Ok(raw) => expand(raw, &position, out),
-                Err(e) => out(Item::Invalid {
-                    position,
-                    reason: format!("not JSON: {e}"),
-                }),
-            }
-        }
+        ndjson_line(&line, name, line_no, out);
         line.clear();
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
@@ -145,8 +175,16 @@ mod tests {
 
     #[test]
     fn graph_list_keeps_record_bytes() {
-        let out = collect("{\"@odata.context\": \"x\",\n \"value\": [ {\"id\" : \"a\"}, {\"id\":\"b\"} ]\n}");
-        assert_eq!(out, vec![("f:#1".into(), "R {\"id\" : \"a\"}".into()), ("f:#2".into(), "R {\"id\":\"b\"}".into())]);
+        let out = collect(
+            "{\"@odata.context\": \"x\",\n \"value\": [ {\"id\" : \"a\"}, {\"id\":\"b\"} ]\n}",
+        );
+        assert_eq!(
+            out,
+            vec![
+                ("f:#1".into(), "R {\"id\" : \"a\"}".into()),
+                ("f:#2".into(), "R {\"id\":\"b\"}".into())
+            ]
+        );
     }
 
     #[test]
@@ -170,7 +208,9 @@ mod tests {
     fn envelopes_are_recognised() {
         let out = collect("{\"records\": [{\"properties\": {}, \"operationName\": \"x\"}]}");
         assert_eq!(out, vec![("f:line 1#1".into(), "E".into())]);
-        let out = collect("{\"time\":\"t\",\"operationName\":\"Update device\",\"properties\":{\"id\":\"x\"}}\n");
+        let out = collect(
+            "{\"time\":\"t\",\"operationName\":\"Update device\",\"properties\":{\"id\":\"x\"}}\n",
+        );
         assert_eq!(out, vec![("f:line 1".into(), "E".into())]);
     }
 

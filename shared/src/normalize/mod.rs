@@ -36,8 +36,13 @@ pub enum NormalizeError {
 }
 
 /// Normalizes one record of `source`.
-pub fn normalize(source: Source, raw: &RawValue, ctx: Context<'_>) -> Result<AuditEvent, NormalizeError> {
-    let value: Value = serde_json::from_str(raw.get()).map_err(|e| NormalizeError::Json(e.to_string()))?;
+pub fn normalize(
+    source: Source,
+    raw: &RawValue,
+    ctx: Context<'_>,
+) -> Result<AuditEvent, NormalizeError> {
+    let value: Value =
+        serde_json::from_str(raw.get()).map_err(|e| NormalizeError::Json(e.to_string()))?;
     let mut event = match source {
         Source::EntraDirectoryAudits => entra_directory_audits::normalize(&value, ctx)?,
         other => return Err(NormalizeError::Unsupported(other)),
@@ -153,10 +158,16 @@ mod tests {
         let rec = json!({"b": 1, "a": {"y": 2, "x": [1, {"q": 1, "p": 2}]}});
         let reordered = json!({"a": {"x": [1, {"p": 2, "q": 1}], "y": 2}, "b": 1});
         assert_eq!(dedupe_key(None, &rec), dedupe_key(None, &reordered));
-        assert_eq!(dedupe_key(Some("Directory_ab-12_X_9"), &rec), "Directory_ab-12_X_9");
+        assert_eq!(
+            dedupe_key(Some("Directory_ab-12_X_9"), &rec),
+            "Directory_ab-12_X_9"
+        );
         let odd = dedupe_key(Some("a/b c"), &rec);
         assert!(odd.starts_with("h-") && odd.len() == 66, "{odd}");
-        assert_ne!(dedupe_key(Some("a/b c"), &rec), dedupe_key(Some("a/b d"), &rec));
+        assert_ne!(
+            dedupe_key(Some("a/b c"), &rec),
+            dedupe_key(Some("a/b d"), &rec)
+        );
     }
 }
 
@@ -175,7 +186,10 @@ pub enum ReaderError {
     #[error(
         "{position}: this is an Azure Monitor diagnostic-settings record; this version reads Graph list responses, JSON arrays, single records and NDJSON for {for_source}"
     )]
-    EnvelopeUnsupported { position: String, for_source: Source },
+    EnvelopeUnsupported {
+        position: String,
+        for_source: Source,
+    },
 }
 
 /// Normalizes every record in `input`, writing AuditEvent NDJSON to `out` and one line per
@@ -197,10 +211,27 @@ pub fn normalize_reader(
         }
         let result = match item {
             input::Item::Record { position, raw } => {
-                let ctx = Context { tenant_id, stream: None, ingested_at };
+                let ctx = Context {
+                    tenant_id,
+                    stream: None,
+                    ingested_at,
+                };
                 match normalize(source, &raw, ctx) {
-                    Ok(event) => {
+                    Ok(mut event) => {
                         counts.normalized += 1;
+                        // A pretty-printed input keeps its newlines inside `raw`, which would
+                        // split this event over several lines; outside strings they are only
+                        // whitespace, so a space keeps the record's JSON identical.
+                        let flat = event
+                            .raw
+                            .as_ref()
+                            .filter(|r| r.get().contains(['\n', '\r']))
+                            .and_then(|r| {
+                                RawValue::from_string(r.get().replace(['\n', '\r'], " ")).ok()
+                            });
+                        if flat.is_some() {
+                            event.raw = flat;
+                        }
                         serde_json::to_writer(&mut *out, &event)
                             .map_err(std::io::Error::from)
                             .and_then(|()| out.write_all(b"\n"))
@@ -216,7 +247,10 @@ pub fn normalize_reader(
                 writeln!(problems, "{position}: {reason}")
             }
             input::Item::Envelope { position, .. } => {
-                failure = Some(ReaderError::EnvelopeUnsupported { position, for_source: source });
+                failure = Some(ReaderError::EnvelopeUnsupported {
+                    position,
+                    for_source: source,
+                });
                 Ok(())
             }
         };

@@ -48,7 +48,11 @@ pub fn window_url(
 }
 
 /// Streams the pages starting at `first_url`.
-pub fn pages<'a>(client: Arc<ApiClient>, first_url: String, deadline: &'a Deadline) -> PageStream<'a> {
+pub fn pages<'a>(
+    client: Arc<ApiClient>,
+    first_url: String,
+    deadline: &'a Deadline,
+) -> PageStream<'a> {
     Box::pin(stream::try_unfold(Some(first_url), move |next| {
         let client = client.clone();
         async move {

@@ -122,13 +122,21 @@ mod tests {
             "raw/source=entra-directory-audits/dt=2024-03-04/hour=05/20240304T050607Z-r1-00003.json.gz"
         );
         assert!(
-            raw_key(Source::M365Activity, Some("Audit.Exchange"), t, "r", 0)
-                .starts_with("raw/source=m365-activity/content_type=Audit.Exchange/dt=2024-03-04/hour=05/")
+            raw_key(Source::M365Activity, Some("Audit.Exchange"), t, "r", 0).starts_with(
+                "raw/source=m365-activity/content_type=Audit.Exchange/dt=2024-03-04/hour=05/"
+            )
         );
         assert_eq!(
-            state_pk(&StreamKey::new("t", Source::EntraSignIns, Some("interactiveUser".into()))),
+            state_pk(&StreamKey::new(
+                "t",
+                Source::EntraSignIns,
+                Some("interactiveUser".into())
+            )),
             "t#entra-sign-ins#interactiveUser"
         );
-        assert_eq!(time_pk(Source::IntuneAudit, t), "intune-audit#2024-03-04T05");
+        assert_eq!(
+            time_pk(Source::IntuneAudit, t),
+            "intune-audit#2024-03-04T05"
+        );
     }
 }

@@ -72,11 +72,12 @@ impl EventStore for MemoryEventStore {
             .into_iter()
             .map(|e| {
                 let pk = keys::event_pk(e.event.source, &e.event.dedupe_key);
-                if map.contains_key(&pk) {
-                    false
-                } else {
-                    map.insert(pk, e.event);
-                    true
+                match map.entry(pk) {
+                    std::collections::btree_map::Entry::Occupied(_) => false,
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        slot.insert(e.event);
+                        true
+                    }
                 }
             })
             .collect())
@@ -86,7 +87,9 @@ impl EventStore for MemoryEventStore {
         let Some((source, key)) = keys::parse_event_id(id) else {
             return Ok(None);
         };
-        Ok(lock(&self.events).get(&keys::event_pk(source, key)).cloned())
+        Ok(lock(&self.events)
+            .get(&keys::event_pk(source, key))
+            .cloned())
     }
 
     async fn list_by_time(
@@ -215,7 +218,10 @@ impl MemoryParameters {
 
 #[async_trait]
 impl ParameterStore for MemoryParameters {
-    async fn get_secure(&self, names: &[String]) -> Result<HashMap<String, SecretString>, StoreError> {
+    async fn get_secure(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, SecretString>, StoreError> {
         names
             .iter()
             .map(|n| {

@@ -30,7 +30,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub fn backend(op: &'static str, resource: impl Into<String>, err: impl std::fmt::Display) -> Self {
+    pub fn backend(
+        op: &'static str,
+        resource: impl Into<String>,
+        err: impl std::fmt::Display,
+    ) -> Self {
         StoreError::Backend {
             op,
             resource: resource.into(),
@@ -223,5 +227,8 @@ pub trait StateStore: Send + Sync {
 #[async_trait]
 pub trait ParameterStore: Send + Sync {
     /// Reads the named parameters; a name that does not exist is an error naming it.
-    async fn get_secure(&self, names: &[String]) -> Result<HashMap<String, SecretString>, StoreError>;
+    async fn get_secure(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, SecretString>, StoreError>;
 }
