@@ -119,6 +119,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// A response body and its headers.
+#[derive(Debug)]
 pub struct Response {
     pub body: Vec<u8>,
     pub headers: HeaderMap,
