@@ -184,12 +184,13 @@ impl Health {
                 self.last_error_at = Some(at);
                 self.consecutive_failures += 1;
             }
-            None => {
+            // A run cut short by its time budget is neither a failure nor a success: it leaves
+            // the failure streak as it was.
+            None if s.complete => {
                 self.consecutive_failures = 0;
-                if s.complete {
-                    self.last_success_at = Some(at);
-                }
+                self.last_success_at = Some(at);
             }
+            None => {}
         }
         self.last_summary = Some(s.clone());
     }
@@ -231,4 +232,60 @@ pub trait ParameterStore: Send + Sync {
         &self,
         names: &[String],
     ) -> Result<HashMap<String, SecretString>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ErrorInfo;
+
+    fn summary(complete: bool, error: Option<&str>) -> RunSummary {
+        RunSummary {
+            source: Source::EntraDirectoryAudits,
+            stream: None,
+            run_id: "r".into(),
+            mode: "scheduled".into(),
+            window_start: None,
+            window_end: None,
+            windows: 0,
+            pulled: 2,
+            new: 1,
+            duplicates: 1,
+            quarantined: 0,
+            raw_objects: 1,
+            raw_bytes: 10,
+            lag_secs: Some(5),
+            complete,
+            skipped: None,
+            gap: None,
+            error: error.map(|c| ErrorInfo {
+                code: c.into(),
+                message: "m".into(),
+            }),
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_run_cut_short_leaves_the_failure_streak_alone() {
+        let mut h = Health::default();
+        let at = chrono::Utc::now();
+        for (complete, error) in [(false, Some("E")), (false, None), (false, Some("E"))] {
+            h.apply(&HealthUpdate {
+                at,
+                summary: summary(complete, error),
+                watermark: None,
+            });
+        }
+        assert_eq!(h.consecutive_failures, 2);
+        assert_eq!(h.last_success_at, None);
+        h.apply(&HealthUpdate {
+            at,
+            summary: summary(true, None),
+            watermark: Some(at),
+        });
+        assert_eq!(h.consecutive_failures, 0);
+        assert!(h.last_success_at.is_some());
+        assert_eq!((h.total_pulled, h.total_new, h.total_duplicates), (8, 4, 4));
+    }
 }
