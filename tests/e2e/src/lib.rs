@@ -66,7 +66,10 @@ impl Moto {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Err(format!("moto_server did not answer on {} within 15 s", moto.endpoint))
+        Err(format!(
+            "moto_server did not answer on {} within 15 s",
+            moto.endpoint
+        ))
     }
 }
 
@@ -110,13 +113,27 @@ impl Default for StackNames {
 }
 
 /// Creates the bucket, tables and client-secret parameter.
-pub async fn provision(sdk: &SdkConfig, names: &StackNames, client_secret: &str) -> Result<(), String> {
-    provision::ensure_bucket(sdk, &names.bucket).await.map_err(|e| e.to_string())?;
-    provision::ensure_events_table(sdk, &names.events_table).await.map_err(|e| e.to_string())?;
-    provision::ensure_state_table(sdk, &names.state_table).await.map_err(|e| e.to_string())?;
-    provision::put_secure_parameter(sdk, &names.secret_param, &SecretString::from(client_secret.to_string()))
+pub async fn provision(
+    sdk: &SdkConfig,
+    names: &StackNames,
+    client_secret: &str,
+) -> Result<(), String> {
+    provision::ensure_bucket(sdk, &names.bucket)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    provision::ensure_events_table(sdk, &names.events_table)
+        .await
+        .map_err(|e| e.to_string())?;
+    provision::ensure_state_table(sdk, &names.state_table)
+        .await
+        .map_err(|e| e.to_string())?;
+    provision::put_secure_parameter(
+        sdk,
+        &names.secret_param,
+        &SecretString::from(client_secret.to_string()),
+    )
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// The puller configuration that points at the simulator and the local stack.
@@ -190,7 +207,8 @@ impl SimControl {
             .json()
             .await
             .map_err(|e| format!("POST /_sim/clock reply: {e}"))?;
-        auditlake::model::parse_time(&reply.now).ok_or_else(|| format!("bad clock reply {}", reply.now))
+        auditlake::model::parse_time(&reply.now)
+            .ok_or_else(|| format!("bad clock reply {}", reply.now))
     }
 
     /// The simulator's current virtual time.
@@ -204,12 +222,14 @@ impl SimControl {
             .json()
             .await
             .map_err(|e| format!("GET /_sim/clock reply: {e}"))?;
-        auditlake::model::parse_time(&reply.now).ok_or_else(|| format!("bad clock reply {}", reply.now))
+        auditlake::model::parse_time(&reply.now)
+            .ok_or_else(|| format!("bad clock reply {}", reply.now))
     }
 
     /// Moves the virtual clock forward.
     pub async fn advance(&self, secs: u64) -> Result<DateTime<Utc>, String> {
-        self.clock(serde_json::json!({ "advance_secs": secs })).await
+        self.clock(serde_json::json!({ "advance_secs": secs }))
+            .await
     }
 
     /// Record ids visible by `until`.
@@ -228,9 +248,25 @@ impl SimControl {
 
     /// Changes the simulator's fault probabilities.
     pub async fn set_faults(&self, fault_429: f64, fault_5xx: f64) -> Result<(), String> {
+        self.faults(serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx}))
+            .await
+    }
+
+    /// Changes the fault probabilities and the delay of every data response.
+    pub async fn set_faults_and_latency(
+        &self,
+        fault_429: f64,
+        fault_5xx: f64,
+        latency_ms: u64,
+    ) -> Result<(), String> {
+        self.faults(serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx, "latency_ms": latency_ms}))
+            .await
+    }
+
+    async fn faults(&self, body: serde_json::Value) -> Result<(), String> {
         self.http
             .post(format!("{}/_sim/faults", self.base))
-            .json(&serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx}))
+            .json(&body)
             .send()
             .await
             .and_then(|r| r.error_for_status())
@@ -265,7 +301,8 @@ pub async fn raw_record_ids(
             .read_to_string(&mut text)
             .map_err(|e| format!("{key}: {e}"))?;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("{key}: {e}"))?;
+            let v: serde_json::Value =
+                serde_json::from_str(line).map_err(|e| format!("{key}: {e}"))?;
             if let Some(id) = v.get("id").and_then(|i| i.as_str()) {
                 ids.push(id.to_string());
             }

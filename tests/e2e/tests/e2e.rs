@@ -40,9 +40,13 @@ async fn env(sim_config: SimConfig, extra: &[(&str, &str)], secret_override: Opt
     let moto = Moto::start().await.expect("moto_server");
     let sdk = local_sdk_config(&moto.endpoint).await;
     let names = StackNames::default();
-    provision(&sdk, &names, secret_override.unwrap_or(&sim_config.client_secret))
-        .await
-        .expect("provision local stack");
+    provision(
+        &sdk,
+        &names,
+        secret_override.unwrap_or(&sim_config.client_secret),
+    )
+    .await
+    .expect("provision local stack");
     let tenant = sim_config.tenant.clone();
     let client_id = sim_config.client_id.clone();
     let sim = m365_sim::start(sim_config).await.expect("simulator");
@@ -101,36 +105,66 @@ async fn directory_audits_exactly_once_under_faults() {
     let app = env.app();
     let tick = scheduled_event();
 
-    // 1. A first run whose time budget runs out mid-window: the first window (the oldest hour the
-    // simulator has) always starts, and storing its first page takes longer than the budget.
-    // Faults are off for it: a throttled request whose Retry-After is longer than the time left
-    // ends the run at once, by design.
-    env.ctl.set_faults(0.0, 0.0).await.unwrap();
-    let s = app.handle(&tick, Deadline::after(Duration::from_millis(50))).await.unwrap();
+    // 1. A first run whose time budget runs out mid-window: every page takes a second to arrive
+    // and the budget is a second and a half, so the first window's first page is stored and the
+    // deadline passes before its next page. Faults are off for it: a throttled request whose
+    // Retry-After is longer than the time left ends the run at once, by design.
+    env.ctl
+        .set_faults_and_latency(0.0, 0.0, 1000)
+        .await
+        .unwrap();
+    let s = app
+        .handle(&tick, Deadline::after(Duration::from_millis(1500)))
+        .await
+        .unwrap();
     assert_eq!(s.len(), 1);
-    assert!(!s[0].complete, "the budget should cut the first run short: {:?}", s[0]);
+    assert!(
+        !s[0].complete,
+        "the budget should cut the first run short: {:?}",
+        s[0]
+    );
     assert!(s[0].error.is_none(), "{:?}", s[0].error);
     assert!(s[0].pulled > 0, "{:?}", s[0]);
     // The first run pins its origin as the watermark and never moves it past the cut window.
-    let wm = env.ports.state.watermark(&env.key).await.unwrap().expect("origin watermark");
+    let wm = env
+        .ports
+        .state
+        .watermark(&env.key)
+        .await
+        .unwrap()
+        .expect("origin watermark");
     assert_eq!(s[0].window_start.as_deref(), Some(fmt_time(wm).as_str()));
     assert_eq!(wm, started - TimeDelta::days(2));
     assert_eq!(s[0].windows, 0);
-    let past_watermark = env.ports.events.list_by_time(SOURCE, wm + TimeDelta::milliseconds(1), started).await.unwrap();
+    let past_watermark = env
+        .ports
+        .events
+        .list_by_time(SOURCE, wm + TimeDelta::milliseconds(1), started)
+        .await
+        .unwrap();
     assert!(
         !past_watermark.is_empty(),
         "events of the unfinished window are stored while the watermark stays behind them"
     );
 
-    env.ctl.set_faults(0.10, 0.05).await.unwrap();
+    env.ctl.set_faults_and_latency(0.10, 0.05, 0).await.unwrap();
 
     // 2. Two runs started together: exactly one takes the lease.
     env.advance(600).await;
     let other = env.app();
-    let (a, b) = tokio::join!(app.handle(&tick, Deadline::none()), other.handle(&tick, Deadline::none()));
+    let (a, b) = tokio::join!(
+        app.handle(&tick, Deadline::none()),
+        other.handle(&tick, Deadline::none())
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
-    let locked = [&a[0], &b[0]].iter().filter(|s| s.skipped.as_deref() == Some("locked")).count();
-    assert_eq!(locked, 1, "one run must report skipped: locked: {a:?} {b:?}");
+    let locked = [&a[0], &b[0]]
+        .iter()
+        .filter(|s| s.skipped.as_deref() == Some("locked"))
+        .count();
+    assert_eq!(
+        locked, 1,
+        "one run must report skipped: locked: {a:?} {b:?}"
+    );
     let winner = if a[0].skipped.is_none() { &a[0] } else { &b[0] };
     assert!(winner.complete && winner.error.is_none(), "{winner:?}");
 
@@ -143,42 +177,92 @@ async fn directory_audits_exactly_once_under_faults() {
     }
 
     // 4. A window pulled again: everything is a duplicate.
-    let wm = env.ports.state.watermark(&env.key).await.unwrap().expect("watermark");
+    let wm = env
+        .ports
+        .state
+        .watermark(&env.key)
+        .await
+        .unwrap()
+        .expect("watermark");
     let again = json!({"start": fmt_time(wm - TimeDelta::hours(6)), "end": fmt_time(wm - TimeDelta::hours(5))});
     let s = app.handle(&again, Deadline::none()).await.unwrap();
     assert!(s[0].complete && s[0].pulled > 0, "{:?}", s[0]);
     assert_eq!(s[0].new, 0, "{:?}", s[0]);
     assert_eq!(s[0].duplicates, s[0].pulled);
-    assert_eq!(env.ports.state.watermark(&env.key).await.unwrap(), Some(wm), "a backfill never moves the watermark");
+    assert_eq!(
+        env.ports.state.watermark(&env.key).await.unwrap(),
+        Some(wm),
+        "a backfill never moves the watermark"
+    );
 
     // 5. The proof: every event visible by the last window end is stored exactly once, in
     // DynamoDB and raw in S3; nothing is stored that Microsoft did not send.
     let now = env.clock.now();
-    let truth_at_wm: HashSet<String> = env.ctl.truth(SOURCE.name(), wm).await.unwrap().ids.into_iter().collect();
-    let truth_now: HashSet<String> = env.ctl.truth(SOURCE.name(), now).await.unwrap().ids.into_iter().collect();
-    assert!(truth_at_wm.len() > 2000, "a few days of events: {}", truth_at_wm.len());
+    let truth_at_wm: HashSet<String> = env
+        .ctl
+        .truth(SOURCE.name(), wm)
+        .await
+        .unwrap()
+        .ids
+        .into_iter()
+        .collect();
+    let truth_now: HashSet<String> = env
+        .ctl
+        .truth(SOURCE.name(), now)
+        .await
+        .unwrap()
+        .ids
+        .into_iter()
+        .collect();
+    assert!(
+        truth_at_wm.len() > 2000,
+        "a few days of events: {}",
+        truth_at_wm.len()
+    );
     let stored = env
         .ports
         .events
-        .list_by_time(SOURCE, started - TimeDelta::days(4), now + TimeDelta::hours(1))
+        .list_by_time(
+            SOURCE,
+            started - TimeDelta::days(4),
+            now + TimeDelta::hours(1),
+        )
         .await
         .unwrap();
     let stored_ids: Vec<String> = stored.iter().filter_map(|e| e.record_id.clone()).collect();
-    assert_eq!(stored_ids.len(), stored.len(), "every simulated record has an id");
+    assert_eq!(
+        stored_ids.len(),
+        stored.len(),
+        "every simulated record has an id"
+    );
     let stored_set: HashSet<String> = stored_ids.iter().cloned().collect();
-    assert_eq!(stored_set.len(), stored_ids.len(), "no event is stored twice");
+    assert_eq!(
+        stored_set.len(),
+        stored_ids.len(),
+        "no event is stored twice"
+    );
     let missing: Vec<&String> = truth_at_wm.difference(&stored_set).take(5).collect();
-    assert!(missing.is_empty(), "events visible by the watermark but not stored: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "events visible by the watermark but not stored: {missing:?}"
+    );
     let phantom: Vec<&String> = stored_set.difference(&truth_now).take(5).collect();
-    assert!(phantom.is_empty(), "stored events Microsoft never sent: {phantom:?}");
+    assert!(
+        phantom.is_empty(),
+        "stored events Microsoft never sent: {phantom:?}"
+    );
 
-    let raw_ids: HashSet<String> = raw_record_ids(env.ports.raw.as_ref(), "raw/source=entra-directory-audits/")
-        .await
-        .unwrap()
-        .into_iter()
-        .collect();
+    let raw_ids: HashSet<String> =
+        raw_record_ids(env.ports.raw.as_ref(), "raw/source=entra-directory-audits/")
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     let not_raw: Vec<&String> = truth_at_wm.difference(&raw_ids).take(5).collect();
-    assert!(not_raw.is_empty(), "events missing from the raw layer: {not_raw:?}");
+    assert!(
+        not_raw.is_empty(),
+        "events missing from the raw layer: {not_raw:?}"
+    );
 
     // Faults really happened and Retry-After was honoured.
     let stats = env.ctl.stats().await.unwrap();
@@ -190,7 +274,13 @@ async fn directory_audits_exactly_once_under_faults() {
     );
 
     // Health agrees with the store.
-    let health = env.ports.state.health(&env.key).await.unwrap().expect("health");
+    let health = env
+        .ports
+        .state
+        .health(&env.key)
+        .await
+        .unwrap()
+        .expect("health");
     assert!(health.last_success_at.is_some());
     assert_eq!(health.total_new, stored.len() as u64);
     assert_eq!(health.consecutive_failures, 0);
@@ -199,17 +289,46 @@ async fn directory_audits_exactly_once_under_faults() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_is_a_clear_error_and_moves_nothing() {
-    let env = env(SimConfig { seed: 3, days: 1, ..SimConfig::default() }, &[], Some("not-the-secret")).await;
-    let s = env.app().handle(&json!({}), Deadline::none()).await.unwrap();
+    let env = env(
+        SimConfig {
+            seed: 3,
+            days: 1,
+            ..SimConfig::default()
+        },
+        &[],
+        Some("not-the-secret"),
+    )
+    .await;
+    let s = env
+        .app()
+        .handle(&json!({}), Deadline::none())
+        .await
+        .unwrap();
     let err = s[0].error.as_ref().expect("an error");
     assert_eq!(err.code, "AADSTS7000215", "{err:?}");
-    assert!(err.message.contains("client secret is wrong"), "{}", err.message);
-    assert!(!err.message.contains("not-the-secret"), "the secret never appears in errors");
+    assert!(
+        err.message.contains("client secret is wrong"),
+        "{}",
+        err.message
+    );
+    assert!(
+        !err.message.contains("not-the-secret"),
+        "the secret never appears in errors"
+    );
     assert_eq!(s[0].pulled, 0);
     // Only the origin (now minus the initial lookback) is pinned; nothing was collected past it.
     let origin = env.clock.now() - TimeDelta::days(7);
-    assert_eq!(env.ports.state.watermark(&env.key).await.unwrap(), Some(origin));
-    let health = env.ports.state.health(&env.key).await.unwrap().expect("health");
+    assert_eq!(
+        env.ports.state.watermark(&env.key).await.unwrap(),
+        Some(origin)
+    );
+    let health = env
+        .ports
+        .state
+        .health(&env.key)
+        .await
+        .unwrap()
+        .expect("health");
     assert_eq!(health.last_error.unwrap().code, "AADSTS7000215");
     assert_eq!(health.consecutive_failures, 1);
 }
@@ -220,9 +339,15 @@ async fn dynamodb_leases_and_checkpoints_are_conditional() {
     let state = env.ports.state.clone();
     let key = &env.key;
     let t0 = env.clock.now();
-    let a = state.acquire(key, "run-a", t0, t0 + TimeDelta::minutes(5)).await.unwrap();
+    let a = state
+        .acquire(key, "run-a", t0, t0 + TimeDelta::minutes(5))
+        .await
+        .unwrap();
     assert_eq!(a.watermark, None);
-    match state.acquire(key, "run-b", t0, t0 + TimeDelta::minutes(5)).await {
+    match state
+        .acquire(key, "run-b", t0, t0 + TimeDelta::minutes(5))
+        .await
+    {
         Err(StateError::Locked { owner, .. }) => assert_eq!(owner, "run-a"),
         other => panic!("expected Locked, got {other:?}"),
     }
@@ -230,11 +355,164 @@ async fn dynamodb_leases_and_checkpoints_are_conditional() {
     assert_eq!(a.watermark, Some(t0));
     // An expired lease can be taken over; the old holder's writes are then refused.
     let later = t0 + TimeDelta::minutes(6);
-    let b = state.acquire(key, "run-b", later, later + TimeDelta::minutes(5)).await.unwrap();
+    let b = state
+        .acquire(key, "run-b", later, later + TimeDelta::minutes(5))
+        .await
+        .unwrap();
     assert_eq!(b.watermark, Some(t0));
-    assert!(matches!(state.advance(key, &a, later).await, Err(StateError::LeaseLost { .. })));
+    assert!(matches!(
+        state.advance(key, &a, later).await,
+        Err(StateError::LeaseLost { .. })
+    ));
     let b = state.advance(key, &b, later).await.unwrap();
     state.release(key, &b).await.unwrap();
-    let c = state.acquire(key, "run-c", later, later + TimeDelta::minutes(5)).await.unwrap();
+    let c = state
+        .acquire(key, "run-c", later, later + TimeDelta::minutes(5))
+        .await
+        .unwrap();
     assert_eq!(c.watermark, Some(later));
+}
+
+mod http_client {
+    //! The retrying Graph client and the token cache, against the simulator.
+
+    use super::*;
+    use auditlake::auth::{ClientCredentials, TokenSource};
+    use auditlake::config::CredentialSource;
+    use auditlake::http::{ApiClient, ApiError, RetryPolicy};
+    use auditlake::store::memory::MemoryParameters;
+
+    struct Client {
+        sim: m365_sim::RunningSim,
+        ctl: SimControl,
+        clock: Arc<ManualClock>,
+        api: ApiClient,
+        url: String,
+    }
+
+    async fn client(retry_after_secs: u64, max_retries: usize) -> Client {
+        let cfg = SimConfig {
+            retry_after_secs,
+            days: 1,
+            ..SimConfig::default()
+        };
+        let (tenant, client_id, secret) = (
+            cfg.tenant.clone(),
+            cfg.client_id.clone(),
+            cfg.client_secret.clone(),
+        );
+        let sim = m365_sim::start(cfg).await.unwrap();
+        let ctl = SimControl::new(sim.base_url());
+        let clock = Arc::new(ManualClock::new(ctl.now().await.unwrap()));
+        let params = Arc::new(MemoryParameters::default().with("/secret", &secret));
+        let http = reqwest::Client::new();
+        let tokens: Arc<dyn TokenSource> = Arc::new(ClientCredentials::new(
+            http.clone(),
+            format!("{}/{tenant}/oauth2/v2.0/token", sim.base_url()),
+            client_id,
+            CredentialSource::Secret {
+                param: "/secret".into(),
+            },
+            params,
+            clock.clone(),
+        ));
+        let policy = RetryPolicy {
+            max_retries,
+            ..RetryPolicy::default()
+        };
+        let api = ApiClient::new(
+            "Microsoft Graph",
+            http,
+            tokens,
+            "https://graph.microsoft.com/.default".into(),
+            clock.clone(),
+            policy,
+        );
+        let url = format!("{}/v1.0/auditLogs/directoryAudits?$top=5", sim.base_url());
+        Client {
+            sim,
+            ctl,
+            clock,
+            api,
+            url,
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_are_cached_until_shortly_before_expiry() {
+        let c = client(1, 3).await;
+        for _ in 0..5 {
+            c.api.get(&c.url, &Deadline::none()).await.unwrap();
+        }
+        assert_eq!(c.ctl.stats().await.unwrap()["tokens_issued"], 1);
+        // 56 minutes later the token (valid 3599 s) is inside the 5-minute renewal margin.
+        c.clock.set(c.ctl.advance(56 * 60).await.unwrap());
+        c.api.get(&c.url, &Deadline::none()).await.unwrap();
+        assert_eq!(c.ctl.stats().await.unwrap()["tokens_issued"], 2);
+        c.sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_401_refreshes_the_token_once() {
+        let c = client(1, 3).await;
+        c.api.get(&c.url, &Deadline::none()).await.unwrap();
+        // The simulator's clock moves past the token's expiry, ours does not: the cached token is
+        // rejected with 401, the client fetches a new one and the request succeeds.
+        c.ctl.advance(2 * 3600).await.unwrap();
+        c.api.get(&c.url, &Deadline::none()).await.unwrap();
+        let stats = c.ctl.stats().await.unwrap();
+        assert_eq!(stats["tokens_issued"], 2, "{stats}");
+        assert_eq!(stats["unauthorized_401"], 1, "{stats}");
+    }
+
+    #[tokio::test]
+    async fn throttling_honours_retry_after_then_gives_up_with_microsofts_code() {
+        let c = client(7, 3).await;
+        c.ctl.set_faults(1.0, 0.0).await.unwrap();
+        let err = c.api.get(&c.url, &Deadline::none()).await.unwrap_err();
+        match &err {
+            ApiError::Api { status, code, .. } => {
+                assert_eq!(*status, 429);
+                assert_eq!(code, "TooManyRequests");
+            }
+            other => panic!("expected the 429, got {other:?}"),
+        }
+        assert_eq!(c.clock.sleeps(), vec![Duration::from_secs(7); 3]);
+        assert_eq!(c.ctl.stats().await.unwrap()["throttled_429"], 4);
+    }
+
+    #[tokio::test]
+    async fn server_errors_back_off_and_recover() {
+        let c = client(1, 8).await;
+        c.ctl.set_faults(0.0, 0.5).await.unwrap();
+        for _ in 0..10 {
+            c.api.get(&c.url, &Deadline::none()).await.unwrap();
+        }
+        let stats = c.ctl.stats().await.unwrap();
+        let errors = stats["server_errors_5xx"].as_u64().unwrap();
+        assert!(errors > 0, "{stats}");
+        assert_eq!(c.clock.sleeps().len() as u64, errors, "one backoff per 5xx");
+        assert!(
+            c.clock
+                .sleeps()
+                .iter()
+                .all(|d| *d <= Duration::from_secs(30))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_wait_longer_than_the_time_left_ends_the_request() {
+        let c = client(120, 5).await;
+        c.ctl.set_faults(1.0, 0.0).await.unwrap();
+        let err = c
+            .api
+            .get(&c.url, &Deadline::after(Duration::from_secs(60)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApiError::Deadline { .. }), "{err:?}");
+        assert!(
+            c.clock.sleeps().is_empty(),
+            "it did not start a wait it could not finish"
+        );
+    }
 }

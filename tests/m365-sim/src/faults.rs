@@ -27,6 +27,8 @@ pub struct Faults {
     /// Probabilities as `f64` bits, so `/_sim/faults` can change them while serving.
     p_429: AtomicU64,
     p_5xx: AtomicU64,
+    /// Extra delay of every data response, in milliseconds.
+    latency_ms: AtomicU64,
     requests: AtomicU64,
     server_errors: AtomicU64,
 }
@@ -38,6 +40,7 @@ impl Faults {
             seed,
             p_429: AtomicU64::new(0),
             p_5xx: AtomicU64::new(0),
+            latency_ms: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             server_errors: AtomicU64::new(0),
         };
@@ -56,6 +59,16 @@ impl Faults {
         };
         self.p_429.store(clamp(p_429).to_bits(), Ordering::Relaxed);
         self.p_5xx.store(clamp(p_5xx).to_bits(), Ordering::Relaxed);
+    }
+
+    /// Sets the delay added to every data response.
+    pub fn set_latency_ms(&self, ms: u64) {
+        self.latency_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The delay added to every data response.
+    pub fn latency_ms(&self) -> u64 {
+        self.latency_ms.load(Ordering::Relaxed)
     }
 
     /// The current probabilities `(fault_429, fault_5xx)`.

@@ -378,8 +378,9 @@ pub async fn list(
     headers: HeaderMap,
     raw_query: Option<String>,
 ) -> Response {
-    if state.config.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(state.config.latency_ms)).await;
+    let latency = state.faults.latency_ms();
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     let now = state.clock.now();
     let ctx = GraphCtx::new(&headers, now);

@@ -75,7 +75,11 @@ impl SimState {
             clock: VirtualClock::new(now),
             store: EventStore::new(params, tenant, start_ns),
             tokens: TokenStore::default(),
-            faults: Faults::new(config.seed, config.fault_429, config.fault_5xx),
+            faults: {
+                let f = Faults::new(config.seed, config.fault_429, config.fault_5xx);
+                f.set_latency_ms(config.latency_ms);
+                f
+            },
             stats: Stats::default(),
             config,
         }
@@ -224,19 +228,31 @@ struct ClockMove {
 struct FaultRates {
     fault_429: f64,
     fault_5xx: f64,
+    /// Unchanged when absent.
+    latency_ms: Option<u64>,
 }
 
 /// `GET /_sim/faults`: the current fault probabilities.
 async fn faults_get(State(state): State<Arc<SimState>>) -> Response {
     let (fault_429, fault_5xx) = state.faults.rates();
-    axum::Json(serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx})).into_response()
+    let latency_ms = state.faults.latency_ms();
+    axum::Json(serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx, "latency_ms": latency_ms}))
+        .into_response()
 }
 
-/// `POST /_sim/faults` with `{"fault_429": p, "fault_5xx": q}`: changes the fault probabilities.
+/// `POST /_sim/faults` with `{"fault_429": p, "fault_5xx": q, "latency_ms": n}`: changes the fault
+/// probabilities and (when given) the delay of every data response.
 async fn faults_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
     match serde_json::from_slice::<FaultRates>(&body) {
-        Ok(r) if (0.0..=1.0).contains(&r.fault_429) && (0.0..=1.0).contains(&r.fault_5xx) && r.fault_429 + r.fault_5xx <= 1.0 => {
+        Ok(r)
+            if (0.0..=1.0).contains(&r.fault_429)
+                && (0.0..=1.0).contains(&r.fault_5xx)
+                && r.fault_429 + r.fault_5xx <= 1.0 =>
+        {
             state.faults.set(r.fault_429, r.fault_5xx);
+            if let Some(ms) = r.latency_ms {
+                state.faults.set_latency_ms(ms.min(60_000));
+            }
             faults_get(State(state)).await
         }
         _ => sim_error(

@@ -18,7 +18,10 @@ use clap::Parser;
 use e2e::{Moto, SimControl, StackNames, local_sdk_config, provision, puller_vars};
 
 #[derive(Parser)]
-#[command(name = "auditlake-demo", about = "Run the whole auditlake pipeline locally against a simulated tenant")]
+#[command(
+    name = "auditlake-demo",
+    about = "Run the whole auditlake pipeline locally against a simulated tenant"
+)]
 struct Args {
     /// After the pull, print the service lines and `ready`, then serve until interrupted.
     #[arg(long)]
@@ -130,9 +133,14 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         "auditlake demo: simulated tenant {tenant} ({} days of history, ~{} directory-audit events/hour, 5% throttling, 2% server errors)",
         args.days, args.events_per_hour
     ));
-    out.line(format!("simulator {}  moto {}", sim.base_url(), moto.endpoint));
+    out.line(format!(
+        "simulator {}  moto {}",
+        sim.base_url(),
+        moto.endpoint
+    ));
     out.line(String::new());
-    let scheduled = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+    let scheduled =
+        serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
     let mut totals = (0u64, 0u64, 0u64, 0u64);
     for n in 1..=args.ticks.max(1) {
         if n > 1 {
@@ -161,11 +169,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .ok_or("no watermark after the demo's runs")?;
-    let raw_keys = ports
-        .raw
-        .list("raw/")
-        .await
-        .map_err(|e| e.to_string())?;
+    let raw_keys = ports.raw.list("raw/").await.map_err(|e| e.to_string())?;
     let mut raw_bytes = 0usize;
     for k in &raw_keys {
         raw_bytes += ports.raw.get(k).await.map_err(|e| e.to_string())?.len();
@@ -176,7 +180,12 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let stored_ids: HashSet<String> = stored.iter().filter_map(|e| e.record_id.clone()).collect();
-    let truth: HashSet<String> = ctl.truth(source.name(), watermark).await?.ids.into_iter().collect();
+    let truth: HashSet<String> = ctl
+        .truth(source.name(), watermark)
+        .await?
+        .ids
+        .into_iter()
+        .collect();
     let missing = truth.difference(&stored_ids).count();
     let health = ports
         .state
