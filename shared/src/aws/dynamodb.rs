@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -209,6 +210,32 @@ impl DynamoStateStore {
         Ok(out.item)
     }
 
+    /// A conditional update of a stream's checkpoint item.
+    fn checkpoint_update(&self, key: &StreamKey) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::state_pk(key)))
+            .key("sk", s(keys::CHECKPOINT_SK))
+    }
+
+    /// Sends a checkpoint update: `Ok(Some(new item))`, or `Ok(None)` when its condition failed.
+    async fn send_conditional(
+        &self,
+        update: UpdateItemFluentBuilder,
+    ) -> Result<Option<Item>, StoreError> {
+        match update.return_values(ReturnValue::AllNew).send().await {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(StoreError::backend("UpdateItem", &self.table, describe(&e))),
+        }
+    }
+
     fn lease_of(item: &Item, owner: &str) -> Lease {
         Lease {
             owner: owner.to_string(),
@@ -227,46 +254,29 @@ impl StateStore for DynamoStateStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Lease, StateError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::state_pk(key)))
-            .key("sk", s(keys::CHECKPOINT_SK))
+        let update = self
+            .checkpoint_update(key)
             .update_expression("SET lease_owner = :o, lease_until = :u, version = if_not_exists(version, :zero) + :one")
             .condition_expression("attribute_not_exists(lease_until) OR lease_until < :now OR lease_owner = :o")
             .expression_attribute_values(":o", s(owner))
             .expression_attribute_values(":u", n(until.timestamp_millis()))
             .expression_attribute_values(":now", n(now.timestamp_millis()))
             .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match res {
-            Ok(out) => Ok(Self::lease_of(
-                out.attributes().unwrap_or(&Item::new()),
-                owner,
-            )),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                let current = self
-                    .get_item(key, keys::CHECKPOINT_SK)
-                    .await?
-                    .unwrap_or_default();
-                let until = get_n(&current, "lease_until")
-                    .and_then(DateTime::from_timestamp_millis)
-                    .map(fmt_time)
-                    .unwrap_or_default();
-                Err(StateError::Locked {
-                    owner: get_s(&current, "lease_owner").unwrap_or("?").to_string(),
-                    until,
-                })
-            }
-            Err(e) => Err(StoreError::backend("UpdateItem", &self.table, describe(&e)).into()),
+            .expression_attribute_values(":one", n(1));
+        if let Some(item) = self.send_conditional(update).await? {
+            return Ok(Self::lease_of(&item, owner));
         }
+        let current = self
+            .get_item(key, keys::CHECKPOINT_SK)
+            .await?
+            .unwrap_or_default();
+        Err(StateError::Locked {
+            owner: get_s(&current, "lease_owner").unwrap_or("?").to_string(),
+            until: get_n(&current, "lease_until")
+                .and_then(DateTime::from_timestamp_millis)
+                .map(fmt_time)
+                .unwrap_or_default(),
+        })
     }
 
     async fn advance(
@@ -275,61 +285,32 @@ impl StateStore for DynamoStateStore {
         lease: &Lease,
         watermark: DateTime<Utc>,
     ) -> Result<Lease, StateError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::state_pk(key)))
-            .key("sk", s(keys::CHECKPOINT_SK))
+        let update = self
+            .checkpoint_update(key)
             .update_expression("SET watermark = :w, version = version + :one, updated_at = :t")
             .condition_expression("lease_owner = :o AND version = :v")
             .expression_attribute_values(":w", s(fmt_time(watermark)))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":t", s(fmt_time(Utc::now())))
             .expression_attribute_values(":o", s(&lease.owner))
-            .expression_attribute_values(":v", n(lease.version))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match res {
-            Ok(out) => Ok(Self::lease_of(
-                out.attributes().unwrap_or(&Item::new()),
-                &lease.owner,
-            )),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StateError::LeaseLost {
-                    expected: lease.version,
-                })
-            }
-            Err(e) => Err(StoreError::backend("UpdateItem", &self.table, describe(&e)).into()),
+            .expression_attribute_values(":v", n(lease.version));
+        match self.send_conditional(update).await? {
+            Some(item) => Ok(Self::lease_of(&item, &lease.owner)),
+            None => Err(StateError::LeaseLost {
+                expected: lease.version,
+            }),
         }
     }
 
     async fn release(&self, key: &StreamKey, lease: &Lease) -> Result<(), StateError> {
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::state_pk(key)))
-            .key("sk", s(keys::CHECKPOINT_SK))
+        let update = self
+            .checkpoint_update(key)
             .update_expression("REMOVE lease_owner, lease_until")
             .condition_expression("lease_owner = :o")
-            .expression_attribute_values(":o", s(&lease.owner))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(StoreError::backend("UpdateItem", &self.table, describe(&e)).into()),
-        }
+            .expression_attribute_values(":o", s(&lease.owner));
+        // A lease already taken over after expiry is no longer ours to release.
+        self.send_conditional(update).await?;
+        Ok(())
     }
 
     async fn watermark(&self, key: &StreamKey) -> Result<Option<DateTime<Utc>>, StoreError> {
