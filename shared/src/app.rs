@@ -16,6 +16,10 @@ use crate::model::{RunSummary, Source};
 use crate::pipeline::{Invocation, InvocationError, Pipeline, Settings};
 use crate::sources::SourcePuller;
 use crate::sources::entra_directory_audits::EntraDirectoryAudits;
+use crate::sources::entra_sign_ins::EntraSignIns;
+use crate::sources::exchange_message_trace::ExchangeMessageTrace;
+use crate::sources::graph::GraphCollection;
+use crate::sources::intune_audit::IntuneAudit;
 use crate::store::{EventStore, ParameterStore, RawStore, StateStore};
 
 /// Why a puller could not be built.
@@ -91,14 +95,22 @@ fn source_for(
             policy.clone(),
         ))
     };
-    match source {
-        Source::EntraDirectoryAudits => Ok(Arc::new(EntraDirectoryAudits::new(
+    let root = config.endpoints.graph.clone();
+    let (size, history) = (config.page_size, config.history);
+    let puller: Arc<dyn SourcePuller> = match source {
+        Source::EntraDirectoryAudits => Arc::new(GraphCollection::new(EntraDirectoryAudits, graph(), root, size, history)),
+        Source::EntraSignIns => Arc::new(GraphCollection::new(
+            EntraSignIns::new(config.signin_kinds.clone()),
             graph(),
-            config.endpoints.graph.clone(),
-            config.page_size,
-        ))),
-        other => Err(AppError::UnsupportedSource(other)),
-    }
+            root,
+            size,
+            history,
+        )),
+        Source::IntuneAudit => Arc::new(GraphCollection::new(IntuneAudit, graph(), root, size, history)),
+        Source::ExchangeMessageTrace => Arc::new(GraphCollection::new(ExchangeMessageTrace, graph(), root, size, history)),
+        other => return Err(AppError::UnsupportedSource(other)),
+    };
+    Ok(puller)
 }
 
 impl PullerApp {

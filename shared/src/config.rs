@@ -8,6 +8,7 @@ use std::fmt;
 use chrono::TimeDelta;
 
 use crate::cloud::{Cloud, Endpoints};
+use crate::sources::entra_sign_ins::SignInKind;
 
 /// Prefix of every variable auditlake reads.
 pub const PREFIX: &str = "AUDITLAKE_";
@@ -170,6 +171,8 @@ pub struct PullerConfig {
     pub hot_retention: TimeDelta,
     pub write_concurrency: usize,
     pub page_size: u32,
+    pub signin_kinds: Vec<SignInKind>,
+    pub history: Option<TimeDelta>,
     pub http_timeout: std::time::Duration,
     pub max_retries: usize,
     pub deadline_margin: std::time::Duration,
@@ -325,7 +328,24 @@ impl PullerConfig {
         let lookback = r.number("AUDITLAKE_INITIAL_LOOKBACK_DAYS", 7, 0, 3650);
         let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
         let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
-        let page_size = r.number("AUDITLAKE_PAGE_SIZE", 1000, 1, 1000);
+        let page_size = r.number("AUDITLAKE_PAGE_SIZE", 1000, 1, 5000);
+        let signin_kinds = match r.optional("AUDITLAKE_SIGNIN_KINDS") {
+            None => SignInKind::ALL.to_vec(),
+            Some(raw) => {
+                let mut kinds = Vec::new();
+                for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+                    match part.parse::<SignInKind>() {
+                        Ok(k) if !kinds.contains(&k) => kinds.push(k),
+                        Ok(_) => {}
+                        Err(e) => r.problem("AUDITLAKE_SIGNIN_KINDS", e),
+                    }
+                }
+                kinds
+            }
+        };
+        let history = r
+            .optional("AUDITLAKE_HISTORY_DAYS")
+            .map(|_| TimeDelta::days(r.number("AUDITLAKE_HISTORY_DAYS", 30, 1, 3650) as i64));
         let timeout = r.number("AUDITLAKE_HTTP_TIMEOUT_SECS", 60, 1, 900);
         let retries = r.number("AUDITLAKE_MAX_RETRIES", 8, 0, 50);
         let margin = r.number("AUDITLAKE_DEADLINE_MARGIN_SECS", 30, 0, 900);
@@ -345,6 +365,8 @@ impl PullerConfig {
             hot_retention: TimeDelta::days(retention as i64),
             write_concurrency: concurrency as usize,
             page_size: page_size as u32,
+            signin_kinds,
+            history,
             http_timeout: std::time::Duration::from_secs(timeout),
             max_retries: retries as usize,
             deadline_margin: std::time::Duration::from_secs(margin),
@@ -443,6 +465,23 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), PULLER_VARS.len());
         assert!(names.iter().all(|n| n.starts_with(PREFIX)));
+    }
+
+    #[test]
+    fn sign_in_kinds_and_history() {
+        let c = PullerConfig::from_vars(minimal()).unwrap();
+        assert_eq!(c.signin_kinds, SignInKind::ALL.to_vec());
+        assert_eq!(c.history, None);
+        let mut v = minimal();
+        v.push(("AUDITLAKE_SIGNIN_KINDS".into(), "interactiveUser, servicePrincipal".into()));
+        v.push(("AUDITLAKE_HISTORY_DAYS".into(), "7".into()));
+        let c = PullerConfig::from_vars(v).unwrap();
+        assert_eq!(c.signin_kinds, vec![SignInKind::InteractiveUser, SignInKind::ServicePrincipal]);
+        assert_eq!(c.history, Some(TimeDelta::days(7)));
+        let mut v = minimal();
+        v.push(("AUDITLAKE_SIGNIN_KINDS".into(), "interactiveUser,robots".into()));
+        let err = PullerConfig::from_vars(v).unwrap_err();
+        assert_eq!(err.problems[0].var, "AUDITLAKE_SIGNIN_KINDS");
     }
 
     #[test]

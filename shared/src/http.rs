@@ -40,12 +40,14 @@ impl Default for RetryPolicy {
 /// A failed request to Microsoft.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("{service} answered HTTP {status} {code}: {message}{request_id}")]
+    #[error("{service} answered HTTP {status} {code}: {message}{hint}{request_id}")]
     Api {
         service: &'static str,
         status: u16,
         code: String,
         message: String,
+        /// What the operator should do, for the errors met when setting up.
+        hint: &'static str,
         request_id: String,
     },
     #[error(transparent)]
@@ -109,6 +111,22 @@ struct ErrorDetail {
     code: String,
     #[serde(default)]
     message: String,
+}
+
+/// Plain-language advice for the errors Microsoft gives a collector that is not set up yet.
+pub fn hint(status: u16, code: &str, path: &str) -> &'static str {
+    match (status, code) {
+        (403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant") => {
+            " (sign-in logs through Graph need a Microsoft Entra ID P1 or P2 licence in the tenant; data appears up to 3 days after an upgrade)"
+        }
+        (403, "Authorization_RequestDenied" | "Authentication_MSGraphPermissionMissing" | "Forbidden") => {
+            " (the app registration lacks this source's application permission or admin consent; see the README's permission table)"
+        }
+        (401, _) if path.contains("/admin/exchange/tracing/") => {
+            " (message trace through Graph needs ExchangeMessageTrace.Read.All and the tenant's message-trace service principal, app id 8bd644d1-64a1-4d4b-ae52-2e0cbf64e373, provisioned; it can take hours to propagate)"
+        }
+        _ => "",
+    }
 }
 
 /// Parses `Retry-After` given in (possibly fractional) seconds.
@@ -193,7 +211,7 @@ impl ApiClient {
                     last = Some(err);
                     Step::Retry { delay: None, why }
                 }
-                Ok(resp) => self.classify(resp, &mut refreshed, &mut last).await,
+                Ok(resp) => self.classify(url, resp, &mut refreshed, &mut last).await,
             };
             match step {
                 Step::Done(r) => return Ok(r),
@@ -220,6 +238,7 @@ impl ApiClient {
 
     async fn classify(
         &self,
+        url: &str,
         resp: reqwest::Response,
         refreshed: &mut bool,
         last: &mut Option<ApiError>,
@@ -242,7 +261,7 @@ impl ApiClient {
         if status.is_success() {
             return Step::Done(Response { body, headers });
         }
-        let err = self.api_error(status, &headers, &body);
+        let err = self.api_error(url, status, &headers, &body);
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
                 let why = err.to_string();
@@ -271,7 +290,7 @@ impl ApiClient {
         }
     }
 
-    fn api_error(&self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    fn api_error(&self, url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
         let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
             Ok(b) => (b.error.code, b.error.message),
             Err(_) => (
@@ -290,6 +309,7 @@ impl ApiClient {
         ApiError::Api {
             service: self.service,
             status: status.as_u16(),
+            hint: hint(status.as_u16(), &code, &path_of(url)),
             code,
             message,
             request_id,

@@ -1,6 +1,9 @@
 //! Paging through a Microsoft Graph collection: `$filter` on the source's time field with `ge`
 //! and `le`, `$top`, then `@odata.nextLink` followed verbatim until the last page. The skip token
 //! is never persisted: a window cut short is pulled again whole (DESIGN.md).
+//!
+//! [`GraphCollection`] is the one [`SourcePuller`] for every Graph source; each source module
+//! supplies a [`GraphSpec`] with its API facts (path per stream, time field, chunk, history).
 
 use std::sync::Arc;
 
@@ -8,10 +11,96 @@ use futures::stream;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Page, PageStream, SourceError};
+use chrono::TimeDelta;
+
+use super::{Page, PageStream, SourceError, SourcePuller};
 use crate::clock::Deadline;
 use crate::http::{ApiClient, ApiError};
-use crate::model::{Window, fmt_time};
+use crate::model::{Source, Window, fmt_time};
+
+/// Where one stream of a Graph source is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Path under the Graph root, e.g. `v1.0/auditLogs/directoryAudits`.
+    pub path: String,
+    /// A clause added to the time filter with `and`.
+    pub extra_filter: Option<String>,
+}
+
+/// The API facts of one Graph source.
+pub trait GraphSpec: Send + Sync {
+    fn source(&self) -> Source;
+    /// The streams this deployment pulls (`None` for a source without streams).
+    fn streams(&self) -> Vec<Option<String>>;
+    /// Where a stream is read from.
+    fn query(&self, stream: Option<&str>) -> Query;
+    /// The property windows filter on.
+    fn time_field(&self) -> &'static str;
+    /// Largest window per query.
+    fn chunk(&self) -> TimeDelta;
+    /// How far back Microsoft keeps the data.
+    fn history(&self) -> TimeDelta;
+    /// Largest `$top` Microsoft accepts.
+    fn max_page_size(&self) -> u32 {
+        1000
+    }
+}
+
+/// A Graph source: a [`GraphSpec`] read through an [`ApiClient`].
+pub struct GraphCollection<S> {
+    spec: S,
+    client: Arc<ApiClient>,
+    root: String,
+    page_size: u32,
+    history: Option<TimeDelta>,
+}
+
+impl<S: GraphSpec> GraphCollection<S> {
+    /// `page_size` is capped at the spec's maximum; `history` overrides the spec's edge.
+    pub fn new(spec: S, client: Arc<ApiClient>, root: String, page_size: u32, history: Option<TimeDelta>) -> Self {
+        let page_size = page_size.clamp(1, spec.max_page_size());
+        GraphCollection {
+            spec,
+            client,
+            root,
+            page_size,
+            history,
+        }
+    }
+}
+
+impl<S: GraphSpec> SourcePuller for GraphCollection<S> {
+    fn source(&self) -> Source {
+        self.spec.source()
+    }
+
+    fn streams(&self) -> Vec<Option<String>> {
+        self.spec.streams()
+    }
+
+    fn chunk(&self) -> TimeDelta {
+        self.spec.chunk()
+    }
+
+    fn history(&self) -> TimeDelta {
+        self.history.unwrap_or_else(|| self.spec.history())
+    }
+
+    fn pages<'a>(&'a self, stream: Option<&'a str>, window: Window, deadline: &'a Deadline) -> PageStream<'a> {
+        let q = self.spec.query(stream);
+        match window_url(
+            &self.root,
+            &q.path,
+            self.spec.time_field(),
+            window,
+            q.extra_filter.as_deref(),
+            self.page_size,
+        ) {
+            Ok(url) => pages(self.client.clone(), url, deadline),
+            Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct GraphPage {

@@ -3,7 +3,10 @@
 //! API; the pipeline knows checkpoints, storage and dedupe.
 
 pub mod entra_directory_audits;
+pub mod entra_sign_ins;
+pub mod exchange_message_trace;
 pub mod graph;
+pub mod intune_audit;
 
 use chrono::TimeDelta;
 use futures::stream::BoxStream;
