@@ -3,6 +3,8 @@
 //! adapters, and the pull pipeline. Function crates and the `auditlake` CLI are thin layers over
 //! [`app`]. The core reads no environment variables and does not panic on the I/O path.
 
+pub use async_trait::async_trait;
+
 pub mod app;
 pub mod auth;
 pub mod aws;
