@@ -98,7 +98,13 @@ fn source_for(
     let root = config.endpoints.graph.clone();
     let (size, history) = (config.page_size, config.history);
     let puller: Arc<dyn SourcePuller> = match source {
-        Source::EntraDirectoryAudits => Arc::new(GraphCollection::new(EntraDirectoryAudits, graph(), root, size, history)),
+        Source::EntraDirectoryAudits => Arc::new(GraphCollection::new(
+            EntraDirectoryAudits,
+            graph(),
+            root,
+            size,
+            history,
+        )),
         Source::EntraSignIns => Arc::new(GraphCollection::new(
             EntraSignIns::new(config.signin_kinds.clone()),
             graph(),
@@ -106,8 +112,20 @@ fn source_for(
             size,
             history,
         )),
-        Source::IntuneAudit => Arc::new(GraphCollection::new(IntuneAudit, graph(), root, size, history)),
-        Source::ExchangeMessageTrace => Arc::new(GraphCollection::new(ExchangeMessageTrace, graph(), root, size, history)),
+        Source::IntuneAudit => Arc::new(GraphCollection::new(
+            IntuneAudit,
+            graph(),
+            root,
+            size,
+            history,
+        )),
+        Source::ExchangeMessageTrace => Arc::new(GraphCollection::new(
+            ExchangeMessageTrace,
+            graph(),
+            root,
+            size,
+            history,
+        )),
         other => return Err(AppError::UnsupportedSource(other)),
     };
     Ok(puller)

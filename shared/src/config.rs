@@ -473,13 +473,22 @@ mod tests {
         assert_eq!(c.signin_kinds, SignInKind::ALL.to_vec());
         assert_eq!(c.history, None);
         let mut v = minimal();
-        v.push(("AUDITLAKE_SIGNIN_KINDS".into(), "interactiveUser, servicePrincipal".into()));
+        v.push((
+            "AUDITLAKE_SIGNIN_KINDS".into(),
+            "interactiveUser, servicePrincipal".into(),
+        ));
         v.push(("AUDITLAKE_HISTORY_DAYS".into(), "7".into()));
         let c = PullerConfig::from_vars(v).unwrap();
-        assert_eq!(c.signin_kinds, vec![SignInKind::InteractiveUser, SignInKind::ServicePrincipal]);
+        assert_eq!(
+            c.signin_kinds,
+            vec![SignInKind::InteractiveUser, SignInKind::ServicePrincipal]
+        );
         assert_eq!(c.history, Some(TimeDelta::days(7)));
         let mut v = minimal();
-        v.push(("AUDITLAKE_SIGNIN_KINDS".into(), "interactiveUser,robots".into()));
+        v.push((
+            "AUDITLAKE_SIGNIN_KINDS".into(),
+            "interactiveUser,robots".into(),
+        ));
         let err = PullerConfig::from_vars(v).unwrap_err();
         assert_eq!(err.problems[0].var, "AUDITLAKE_SIGNIN_KINDS");
     }

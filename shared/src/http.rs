@@ -119,7 +119,10 @@ pub fn hint(status: u16, code: &str, path: &str) -> &'static str {
         (403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant") => {
             " (sign-in logs through Graph need a Microsoft Entra ID P1 or P2 licence in the tenant; data appears up to 3 days after an upgrade)"
         }
-        (403, "Authorization_RequestDenied" | "Authentication_MSGraphPermissionMissing" | "Forbidden") => {
+        (
+            403,
+            "Authorization_RequestDenied" | "Authentication_MSGraphPermissionMissing" | "Forbidden",
+        ) => {
             " (the app registration lacks this source's application permission or admin consent; see the README's permission table)"
         }
         (401, _) if path.contains("/admin/exchange/tracing/") => {
@@ -290,7 +293,13 @@ impl ApiClient {
         }
     }
 
-    fn api_error(&self, url: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    fn api_error(
+        &self,
+        url: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> ApiError {
         let (code, message) = match serde_json::from_slice::<ErrorBody>(body) {
             Ok(b) => (b.error.code, b.error.message),
             Err(_) => (

@@ -179,7 +179,7 @@ async fn main() -> ExitCode {
             tenant,
             files,
         } => {
-            if source != Source::EntraDirectoryAudits {
+            if source == Source::M365Activity {
                 eprintln!(
                     "auditlake: normalizing {source} records is not supported by this version"
                 );

@@ -3,7 +3,10 @@
 //! same bytes and context give the same event.
 
 pub mod entra_directory_audits;
+pub mod entra_sign_ins;
+pub mod exchange_message_trace;
 pub mod input;
+pub mod intune_audit;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -45,6 +48,9 @@ pub fn normalize(
         serde_json::from_str(raw.get()).map_err(|e| NormalizeError::Json(e.to_string()))?;
     let mut event = match source {
         Source::EntraDirectoryAudits => entra_directory_audits::normalize(&value, ctx)?,
+        Source::EntraSignIns => entra_sign_ins::normalize(&value, ctx)?,
+        Source::IntuneAudit => intune_audit::normalize(&value, ctx)?,
+        Source::ExchangeMessageTrace => exchange_message_trace::normalize(&value, ctx)?,
         other => return Err(NormalizeError::Unsupported(other)),
     };
     event.raw = Some(raw.to_owned());

@@ -48,10 +48,17 @@ impl fmt::Display for SignInKind {
 
 impl FromStr for SignInKind {
     type Err = String;
+    /// Case-insensitive, ignoring `-` and `_` (`interactiveUser`, `managed-identity`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let fold = |x: &str| -> String {
+            x.chars()
+                .filter(|c| !matches!(c, '-' | '_') && !c.is_whitespace())
+                .collect::<String>()
+                .to_ascii_lowercase()
+        };
         SignInKind::ALL
             .into_iter()
-            .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
+            .find(|k| fold(k.name()) == fold(s))
             .ok_or_else(|| {
                 format!("`{s}` is not a sign-in kind (interactiveUser, nonInteractiveUser, servicePrincipal, managedIdentity)")
             })
@@ -74,11 +81,17 @@ impl GraphSpec for EntraSignIns {
     }
 
     fn streams(&self) -> Vec<Option<String>> {
-        self.kinds.iter().map(|k| Some(k.name().to_string())).collect()
+        self.kinds
+            .iter()
+            .map(|k| Some(k.name().to_string()))
+            .collect()
     }
 
     fn query(&self, stream: Option<&str>) -> Query {
-        match stream.and_then(|s| s.parse().ok()).unwrap_or(SignInKind::InteractiveUser) {
+        match stream
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(SignInKind::InteractiveUser)
+        {
             SignInKind::InteractiveUser => Query {
                 path: "v1.0/auditLogs/signIns".into(),
                 extra_filter: None,
@@ -116,8 +129,14 @@ mod tests {
         assert_eq!(q.extra_filter, None);
         let q = spec.query(Some("managedIdentity"));
         assert_eq!(q.path, "beta/auditLogs/signIns");
-        assert_eq!(q.extra_filter.as_deref(), Some("signInEventTypes/any(t: t eq 'managedIdentity')"));
-        assert_eq!("NONINTERACTIVEUSER".parse::<SignInKind>(), Ok(SignInKind::NonInteractiveUser));
+        assert_eq!(
+            q.extra_filter.as_deref(),
+            Some("signInEventTypes/any(t: t eq 'managedIdentity')")
+        );
+        assert_eq!(
+            "NONINTERACTIVEUSER".parse::<SignInKind>(),
+            Ok(SignInKind::NonInteractiveUser)
+        );
         assert!("robot".parse::<SignInKind>().is_err());
     }
 }

@@ -57,7 +57,13 @@ pub struct GraphCollection<S> {
 
 impl<S: GraphSpec> GraphCollection<S> {
     /// `page_size` is capped at the spec's maximum; `history` overrides the spec's edge.
-    pub fn new(spec: S, client: Arc<ApiClient>, root: String, page_size: u32, history: Option<TimeDelta>) -> Self {
+    pub fn new(
+        spec: S,
+        client: Arc<ApiClient>,
+        root: String,
+        page_size: u32,
+        history: Option<TimeDelta>,
+    ) -> Self {
         let page_size = page_size.clamp(1, spec.max_page_size());
         GraphCollection {
             spec,
@@ -86,7 +92,12 @@ impl<S: GraphSpec> SourcePuller for GraphCollection<S> {
         self.history.unwrap_or_else(|| self.spec.history())
     }
 
-    fn pages<'a>(&'a self, stream: Option<&'a str>, window: Window, deadline: &'a Deadline) -> PageStream<'a> {
+    fn pages<'a>(
+        &'a self,
+        stream: Option<&'a str>,
+        window: Window,
+        deadline: &'a Deadline,
+    ) -> PageStream<'a> {
         let q = self.spec.query(stream);
         match window_url(
             &self.root,
