@@ -1526,23 +1526,37 @@ mod cli {
     }
 
     #[test]
-    fn the_diagnostic_settings_envelope_is_refused_with_a_message() {
+    fn the_diagnostic_settings_envelope_is_read_from_properties() {
         for name in ["diagnostic-envelope.json", "diagnostic-lines.ndjson"] {
             let path = fixture(name);
             let out = normalize(&[&path]);
-            assert_eq!(out.code, 2, "{name}: {}", out.stderr);
-            assert!(out.stdout.is_empty(), "{name}: {}", out.stdout);
-            assert!(
-                out.stderr.contains("diagnostic-settings"),
-                "{name}: {}",
-                out.stderr
-            );
-            assert!(
-                out.stderr.contains(&path.display().to_string()),
-                "{name}: {}",
-                out.stderr
-            );
+            assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+            let events = out.events();
+            assert!(!events.is_empty(), "{name}");
+            for e in &events {
+                assert!(
+                    e["raw"].get("properties").is_some(),
+                    "{name}: raw is the envelope"
+                );
+                assert_eq!(e["source"], "entra-directory-audits");
+                assert!(
+                    e["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+                    "{name}"
+                );
+            }
         }
+        // Intune's diagnostic export uses its own schema: refused with a message naming it.
+        let out = super::cli::auditlake(
+            &[
+                "normalize",
+                "--source",
+                "intune-audit",
+                fixture("diagnostic-lines.ndjson").to_str().unwrap(),
+            ],
+            None,
+        );
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("diagnostic-settings"), "{}", out.stderr);
     }
 
     #[test]
@@ -1614,7 +1628,8 @@ mod corpus {
     /// What a corpus file holds.
     enum Content {
         Graph(Vec<Value>),
-        Envelope,
+        /// Diagnostic-settings records (the Graph object under `properties`).
+        Envelope(Vec<Value>),
     }
 
     fn is_envelope(v: &Value) -> bool {
@@ -1638,7 +1653,14 @@ mod corpus {
                 .collect(),
         };
         if values.iter().any(is_envelope) {
-            return Content::Envelope;
+            let mut records = Vec::new();
+            for v in values {
+                match v.get("records").and_then(Value::as_array) {
+                    Some(list) => records.extend(list.iter().cloned()),
+                    None => records.push(v),
+                }
+            }
+            return Content::Envelope(records);
         }
         let mut records = Vec::new();
         for v in values {
@@ -1795,16 +1817,18 @@ mod corpus {
                     graph_files += 1;
                     records += expected.len();
                 }
-                Content::Envelope => {
-                    // This version refuses the diagnostic-settings envelope (exit 2, a message
-                    // naming it). Reading it is planned; this branch changes when it lands.
-                    assert_eq!(out.code, 2, "{name}: {}", out.stderr);
-                    assert!(
-                        out.stderr.contains("diagnostic-settings"),
-                        "{name}: {}",
-                        out.stderr
-                    );
+                Content::Envelope(envelopes) => {
+                    // The Graph object is under `properties`; `raw` keeps the whole envelope.
+                    assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+                    let events = out.events();
+                    assert_eq!(events.len(), envelopes.len(), "{name}: one line per record");
+                    for (i, (e, env)) in events.iter().zip(&envelopes).enumerate() {
+                        let where_ = format!("{name} record {}", i + 1);
+                        let inner = super::unwrap_envelope(&where_, e, env);
+                        check_record(&where_, &inner, &super::envelope_record(env));
+                    }
                     envelope_files += 1;
+                    records += envelopes.len();
                 }
             }
         }
@@ -1814,7 +1838,7 @@ mod corpus {
             dir.display()
         );
         eprintln!(
-            "corpus: {graph_files} Graph files ({records} records) conform; {envelope_files} envelope files refused"
+            "corpus: {graph_files} Graph files and {envelope_files} diagnostic-settings files ({records} records) conform"
         );
     }
 }
@@ -2332,12 +2356,18 @@ mod graph_sources_conformance {
     }
 
     #[test]
-    fn the_sign_in_diagnostic_settings_envelope_is_refused() {
+    fn the_sign_in_diagnostic_settings_envelope_is_read_with_its_kind() {
         let path = fixture("entra-sign-ins/diagnostic-lines.ndjson");
         let out = normalize("entra-sign-ins", &[&path]);
-        assert_eq!(out.code, 2, "{}", out.stderr);
-        assert!(out.stdout.is_empty(), "{}", out.stdout);
-        assert!(out.stderr.contains("diagnostic-settings"), "{}", out.stderr);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let envelopes = records_in(&path);
+        let events = out.events();
+        assert_eq!(events.len(), envelopes.len());
+        for (i, (e, env)) in events.iter().zip(&envelopes).enumerate() {
+            let where_ = format!("diagnostic-lines record {}", i + 1);
+            let inner = super::unwrap_envelope(&where_, e, env);
+            check_sign_in(&where_, &inner, &super::envelope_record(env));
+        }
     }
 
     #[test]
@@ -2477,7 +2507,8 @@ mod graph_sources_conformance {
     }
 
     /// Runs every file of a corpus folder: Graph files must conform record by record; files in
-    /// the diagnostic-settings envelope must be refused (exit 2); files in another format (no
+    /// the diagnostic-settings envelope must conform on `properties` (sign-ins) or be refused (exit 2,
+    /// other sources); files in another format (no
     /// record carries the Graph time field) are skipped with a note. Returns the number of
     /// Graph files checked, or `None` when the folder is absent.
     fn conform(
@@ -2509,14 +2540,27 @@ mod graph_sources_conformance {
             let found = records_in(path);
             if found.iter().any(is_envelope) {
                 let out = normalize(source, &[path]);
-                assert_eq!(out.code, 2, "{name}: {}", out.stderr);
-                assert!(out.stdout.is_empty(), "{name}: {}", out.stdout);
-                assert!(
-                    out.stderr.contains("diagnostic-settings"),
-                    "{name}: {}",
-                    out.stderr
-                );
+                if source != "entra-sign-ins" {
+                    // Only Entra's audit and sign-in exports carry the Graph object.
+                    assert_eq!(out.code, 2, "{name}: {}", out.stderr);
+                    assert!(
+                        out.stderr.contains("diagnostic-settings"),
+                        "{name}: {}",
+                        out.stderr
+                    );
+                    envelope += 1;
+                    continue;
+                }
+                assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+                let events = out.events();
+                assert_eq!(events.len(), found.len(), "{name}: one line per record");
+                for (i, (e, env)) in events.iter().zip(&found).enumerate() {
+                    let where_ = format!("{name} record {}", i + 1);
+                    let inner = super::unwrap_envelope(&where_, e, env);
+                    check(&where_, &inner, &super::envelope_record(env));
+                }
                 envelope += 1;
+                records += found.len();
                 continue;
             }
             if !found.iter().any(|r| r.get(time_field).is_some()) {
@@ -2573,4 +2617,44 @@ mod graph_sources_conformance {
             check_message_trace,
         );
     }
+}
+
+/// Checks that an event read from a diagnostic-settings record kept the whole record as `raw`
+/// and took the envelope's tenant, and returns the event as if read from the Graph object alone
+/// (`raw` = [`envelope_record`]), for the per-source field checks.
+fn unwrap_envelope(
+    where_: &str,
+    event: &serde_json::Value,
+    envelope: &serde_json::Value,
+) -> serde_json::Value {
+    assert_eq!(
+        &event["raw"], envelope,
+        "{where_}: raw keeps the whole envelope record"
+    );
+    if let Some(t) = envelope.get("tenantId").and_then(|t| t.as_str()) {
+        assert_eq!(event["tenant_id"], t, "{where_}: tenant from the envelope");
+    }
+    let mut inner = event.clone();
+    inner["raw"] = envelope_record(envelope);
+    inner
+}
+
+/// The Graph object of a diagnostic-settings record, with the sign-in kind its log category
+/// names made explicit (as Graph's beta `signInEventTypes`), since the category is what tells a
+/// managed identity's sign-in from a service principal's in this export.
+fn envelope_record(envelope: &serde_json::Value) -> serde_json::Value {
+    let mut record = envelope["properties"].clone();
+    let kind = match envelope.get("category").and_then(|c| c.as_str()) {
+        Some("SignInLogs") => Some("interactiveUser"),
+        Some("NonInteractiveUserSignInLogs") => Some("nonInteractiveUser"),
+        Some("ServicePrincipalSignInLogs" | "MicrosoftServicePrincipalSignInLogs") => {
+            Some("servicePrincipal")
+        }
+        Some("ManagedIdentitySignInLogs") => Some("managedIdentity"),
+        _ => None,
+    };
+    if let (Some(kind), Some(obj)) = (kind, record.as_object_mut()) {
+        obj.insert("signInEventTypes".into(), serde_json::json!([kind]));
+    }
+    record
 }

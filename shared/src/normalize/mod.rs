@@ -177,6 +177,57 @@ mod tests {
     }
 }
 
+/// True when `source`'s Azure Monitor diagnostic-settings export carries the Graph object under
+/// `properties` (Entra audit and sign-in logs); Intune's export uses its own schema.
+pub fn accepts_envelope(source: Source) -> bool {
+    matches!(source, Source::EntraDirectoryAudits | Source::EntraSignIns)
+}
+
+/// The sign-in kind an Azure Monitor log category carries.
+fn stream_of_category(category: &str) -> Option<&'static str> {
+    match category {
+        "SignInLogs" => Some("interactiveUser"),
+        "NonInteractiveUserSignInLogs" => Some("nonInteractiveUser"),
+        "ServicePrincipalSignInLogs" | "MicrosoftServicePrincipalSignInLogs" => {
+            Some("servicePrincipal")
+        }
+        "ManagedIdentitySignInLogs" => Some("managedIdentity"),
+        _ => None,
+    }
+}
+
+/// Normalizes one record of Azure Monitor's diagnostic-settings export (Event Hub or storage
+/// blob): the Graph object is under `properties`; the envelope's `tenantId` (when present) is
+/// the tenant and its `category` the sign-in kind. `raw` keeps the whole envelope record.
+pub fn normalize_envelope(
+    source: Source,
+    raw: &RawValue,
+    ctx: Context<'_>,
+) -> Result<AuditEvent, NormalizeError> {
+    let env: std::collections::HashMap<String, Box<RawValue>> =
+        serde_json::from_str(raw.get()).map_err(|e| NormalizeError::Json(e.to_string()))?;
+    let properties = env
+        .get("properties")
+        .ok_or(NormalizeError::Missing("properties"))?;
+    let field = |k: &str| -> Option<String> {
+        env.get(k)
+            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+            .filter(|s| !is_sentinel(s))
+    };
+    let tenant = field("tenantId");
+    let category = field("category");
+    let ctx = Context {
+        tenant_id: tenant.as_deref().unwrap_or(ctx.tenant_id),
+        stream: ctx
+            .stream
+            .or_else(|| category.as_deref().and_then(stream_of_category)),
+        ingested_at: ctx.ingested_at,
+    };
+    let mut event = normalize(source, properties, ctx)?;
+    event.raw = Some(raw.to_owned());
+    Ok(event)
+}
+
 /// Counts from [`normalize_reader`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
@@ -190,7 +241,7 @@ pub enum ReaderError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error(
-        "{position}: this is an Azure Monitor diagnostic-settings record; this version reads Graph list responses, JSON arrays, single records and NDJSON for {for_source}"
+        "{position}: this is an Azure Monitor diagnostic-settings record; for {for_source} auditlake reads Graph list responses, JSON arrays, single records and NDJSON (the diagnostic-settings export of this source uses a different schema)"
     )]
     EnvelopeUnsupported {
         position: String,
@@ -215,49 +266,56 @@ pub fn normalize_reader(
         if failure.is_some() {
             return;
         }
-        let result = match item {
+        let ctx = Context {
+            tenant_id,
+            stream: None,
+            ingested_at,
+        };
+        let (position, normalized) = match item {
             input::Item::Record { position, raw } => {
-                let ctx = Context {
-                    tenant_id,
-                    stream: None,
-                    ingested_at,
-                };
-                match normalize(source, &raw, ctx) {
-                    Ok(mut event) => {
-                        counts.normalized += 1;
-                        // A pretty-printed input keeps its newlines inside `raw`, which would
-                        // split this event over several lines; outside strings they are only
-                        // whitespace, so a space keeps the record's JSON identical.
-                        let flat = event
-                            .raw
-                            .as_ref()
-                            .filter(|r| r.get().contains(['\n', '\r']))
-                            .and_then(|r| {
-                                RawValue::from_string(r.get().replace(['\n', '\r'], " ")).ok()
-                            });
-                        if flat.is_some() {
-                            event.raw = flat;
-                        }
-                        serde_json::to_writer(&mut *out, &event)
-                            .map_err(std::io::Error::from)
-                            .and_then(|()| out.write_all(b"\n"))
-                    }
-                    Err(e) => {
-                        counts.quarantined += 1;
-                        writeln!(problems, "{position}: {e}")
-                    }
-                }
+                let n = normalize(source, &raw, ctx);
+                (position, n)
             }
-            input::Item::Invalid { position, reason } => {
-                counts.quarantined += 1;
-                writeln!(problems, "{position}: {reason}")
+            input::Item::Envelope { position, raw } if accepts_envelope(source) => {
+                let n = normalize_envelope(source, &raw, ctx);
+                (position, n)
             }
             input::Item::Envelope { position, .. } => {
                 failure = Some(ReaderError::EnvelopeUnsupported {
                     position,
                     for_source: source,
                 });
-                Ok(())
+                return;
+            }
+            input::Item::Invalid { position, reason } => {
+                counts.quarantined += 1;
+                if let Err(e) = writeln!(problems, "{position}: {reason}") {
+                    failure = Some(ReaderError::Io(e));
+                }
+                return;
+            }
+        };
+        let result = match normalized {
+            Ok(mut event) => {
+                counts.normalized += 1;
+                // A pretty-printed input keeps its newlines inside `raw`, which would split this
+                // event over several lines; outside strings they are only whitespace, so a space
+                // keeps the record's JSON identical.
+                let flat = event
+                    .raw
+                    .as_ref()
+                    .filter(|r| r.get().contains(['\n', '\r']))
+                    .and_then(|r| RawValue::from_string(r.get().replace(['\n', '\r'], " ")).ok());
+                if flat.is_some() {
+                    event.raw = flat;
+                }
+                serde_json::to_writer(&mut *out, &event)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"))
+            }
+            Err(e) => {
+                counts.quarantined += 1;
+                writeln!(problems, "{position}: {e}")
             }
         };
         if let Err(e) = result {
