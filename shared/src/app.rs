@@ -73,8 +73,8 @@ pub struct PullerApp {
     emit_metrics: bool,
 }
 
-/// Builds the source module for `source`.
-fn source_for(
+/// Builds the source module for `source` (the pipeline and the doctor share it).
+pub fn source_for(
     source: Source,
     config: &PullerConfig,
     http: reqwest::Client,

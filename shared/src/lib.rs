@@ -11,6 +11,7 @@ pub mod aws;
 pub mod clock;
 pub mod cloud;
 pub mod config;
+pub mod doctor;
 pub mod http;
 pub mod model;
 pub mod normalize;

@@ -1,7 +1,8 @@
 //! The `auditlake` operator CLI: `normalize` turns Microsoft exports into AuditEvent NDJSON;
 //! `run` performs one pull run of a source against the configured tenant and AWS account (or a
-//! local stack via `AWS_ENDPOINT_URL`). Exit codes: 0 success, 1 I/O or run error, 2 usage error,
-//! 3 some records quarantined.
+//! local stack via `AWS_ENDPOINT_URL`); `doctor` checks the app registration and every source's
+//! access and says in plain sentences what is wrong. Exit codes: 0 success, 1 I/O or run error (or
+//! a doctor finding of an error), 2 usage error, 3 some records quarantined.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -57,6 +58,61 @@ enum Command {
         #[arg(long, requires = "start")]
         end: Option<String>,
     },
+    /// Check the app registration and each Graph source's access (token, permissions, licences,
+    /// provisioning, credential expiry) and explain what is wrong. Configuration as for `run`.
+    Doctor {
+        /// Sources to check (default: every Graph source).
+        #[arg(long = "source")]
+        sources: Vec<Source>,
+        /// Print the findings as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn doctor(sources: Vec<Source>, json: bool) -> ExitCode {
+    let config = match PullerConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sources = if sources.is_empty() {
+        auditlake::doctor::GRAPH_SOURCES.to_vec()
+    } else {
+        sources
+    };
+    let sdk = aws_config::load_from_env().await;
+    let ports = Ports::aws(&sdk, &config);
+    let findings =
+        match auditlake::doctor::check(&config, &sources, ports.params, ports.clock).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    for f in &findings {
+        if json {
+            println!("{}", serde_json::to_string(f).unwrap_or_default());
+        } else {
+            let tag = match f.severity {
+                auditlake::doctor::Severity::Ok => "ok",
+                auditlake::doctor::Severity::Warning => "warning",
+                auditlake::doctor::Severity::Error => "ERROR",
+            };
+            println!("{tag:>7}  {}", f.message);
+        }
+    }
+    if findings
+        .iter()
+        .any(|f| f.severity == auditlake::doctor::Severity::Error)
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode {
@@ -195,6 +251,10 @@ async fn main() -> ExitCode {
         } => {
             auditlake::telemetry::init(false);
             run(source, time_budget_secs, start, end).await
+        }
+        Command::Doctor { sources, json } => {
+            auditlake::telemetry::init(false);
+            doctor(sources, json).await
         }
     }
 }

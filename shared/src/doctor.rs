@@ -1,0 +1,297 @@
+//! Preflight checks (`auditlake doctor`): turns Microsoft's silent or cryptic failures into plain
+//! sentences before, or instead of, a failed pull. It gets a token (a wrong or expired secret is
+//! named), then asks each source for one record of the last hour and explains what comes back: a
+//! missing application permission, sign-ins without an Entra ID P1/P2 licence, message trace
+//! without its service principal. It also reads the app registration's own credentials, when
+//! the app may (`Application.Read.All`), to warn of a secret or certificate expiring within 30 days.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::app::{AppError, source_for};
+use crate::auth::{ClientCredentials, TokenSource};
+use crate::clock::{Clock, Deadline};
+use crate::config::PullerConfig;
+use crate::http::{ApiClient, ApiError, RetryPolicy};
+use crate::model::{Source, Window};
+use crate::sources::SourceError;
+use crate::store::ParameterStore;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Error,
+}
+
+/// One thing the doctor found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// The source and stream checked; `None` for the app registration itself.
+    pub source: Option<Source>,
+    pub stream: Option<String>,
+    /// Microsoft's code (`AADSTS7000215`, `Authorization_RequestDenied`) or auditlake's.
+    pub code: String,
+    pub message: String,
+}
+
+/// The Graph sources the doctor knows how to probe.
+pub const GRAPH_SOURCES: [Source; 4] = [
+    Source::EntraDirectoryAudits,
+    Source::EntraSignIns,
+    Source::IntuneAudit,
+    Source::ExchangeMessageTrace,
+];
+
+fn permission(source: Source) -> &'static str {
+    match source {
+        Source::EntraDirectoryAudits | Source::EntraSignIns => "AuditLog.Read.All",
+        Source::IntuneAudit => "DeviceManagementApps.Read.All",
+        Source::ExchangeMessageTrace => "ExchangeMessageTrace.Read.All",
+        Source::M365Activity => "ActivityFeed.Read",
+    }
+}
+
+/// Explains a probe's failure.
+fn explain(source: Source, stream: Option<&str>, err: &SourceError) -> Finding {
+    let info = err.info();
+    let what = match stream {
+        Some(s) => format!("{source} ({s})"),
+        None => source.to_string(),
+    };
+    let message = match err {
+        SourceError::Api(ApiError::Api {
+            status: 403, code, ..
+        }) if code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant" => {
+            format!(
+                "{what}: Microsoft refuses sign-in logs because the tenant has no Microsoft Entra ID P1 or P2 licence; \
+                 buy or trial one (data appears up to 3 days later) or disable this source"
+            )
+        }
+        SourceError::Api(ApiError::Api { status: 403, .. }) => format!(
+            "{what}: the app registration lacks the application permission {} (or admin consent was not granted); \
+             add it under API permissions and grant admin consent. Microsoft said: {}",
+            permission(source),
+            info.message
+        ),
+        SourceError::Api(ApiError::Api { status: 401, .. })
+            if source == Source::ExchangeMessageTrace =>
+        {
+            format!(
+                "{what}: Microsoft answers 401: the tenant's Exchange message-trace service principal \
+             (app id 8bd644d1-64a1-4d4b-ae52-2e0cbf64e373) is not provisioned yet, or {} is missing; \
+             provisioning can take hours to propagate",
+                permission(source)
+            )
+        }
+        _ => format!("{what}: {}", info.message),
+    };
+    Finding {
+        severity: Severity::Error,
+        source: Some(source),
+        stream: stream.map(str::to_string),
+        code: info.code,
+        message,
+    }
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    #[serde(default, rename = "passwordCredentials")]
+    passwords: Vec<Credential>,
+    #[serde(default, rename = "keyCredentials")]
+    keys: Vec<Credential>,
+}
+
+#[derive(Deserialize)]
+struct Credential {
+    #[serde(default, rename = "displayName")]
+    name: Option<String>,
+    #[serde(default, rename = "endDateTime")]
+    end: Option<String>,
+}
+
+/// Warns of the app's secrets and certificates that expire within 30 days (or have expired).
+async fn credential_expiry(
+    api: &ApiClient,
+    config: &PullerConfig,
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
+    let url = format!(
+        "{}/v1.0/applications(appId='{}')?$select=passwordCredentials,keyCredentials",
+        config.endpoints.graph, config.client_id
+    );
+    let creds: Credentials = match api
+        .get(&url, &Deadline::after(std::time::Duration::from_secs(30)))
+        .await
+    {
+        Ok(r) => match serde_json::from_slice(&r.body) {
+            Ok(c) => c,
+            Err(_) => return Vec::new(),
+        },
+        Err(_) => {
+            return vec![Finding {
+                severity: Severity::Ok,
+                source: None,
+                stream: None,
+                code: "ExpiryNotChecked".into(),
+                message: "secret and certificate expiry not checked: the app may not read its own registration \
+                          (Application.Read.All); watch the expiry dates in the Entra admin center"
+                    .into(),
+            }];
+        }
+    };
+    let mut out = Vec::new();
+    for (kind, list) in [
+        ("client secret", &creds.passwords),
+        ("certificate", &creds.keys),
+    ] {
+        for c in list {
+            let Some(end) = c.end.as_deref().and_then(crate::model::parse_time) else {
+                continue;
+            };
+            let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
+            let days = (end - now).num_days();
+            if end <= now {
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    source: None,
+                    stream: None,
+                    code: "CredentialExpired".into(),
+                    message: format!(
+                        "{kind} {name} expired on {}; remove it from the app registration",
+                        crate::model::fmt_time(end)
+                    ),
+                });
+            } else if end - now <= TimeDelta::days(30) {
+                out.push(Finding {
+                    severity: Severity::Warning,
+                    source: None,
+                    stream: None,
+                    code: "CredentialExpiresSoon".into(),
+                    message: format!(
+                        "{kind} {name} expires in {days} day(s), on {}: create a new one and update the SSM parameter before then",
+                        crate::model::fmt_time(end)
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Runs every check for `sources` and returns the findings, errors first.
+pub async fn check(
+    config: &PullerConfig,
+    sources: &[Source],
+    params: Arc<dyn ParameterStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<Vec<Finding>, AppError> {
+    let http = reqwest::Client::builder()
+        .timeout(config.http_timeout)
+        .build()
+        .map_err(|e| AppError::Http(e.to_string()))?;
+    let tokens: Arc<dyn TokenSource> = Arc::new(ClientCredentials::new(
+        http.clone(),
+        config.endpoints.token_url(&config.tenant_id),
+        config.client_id.clone(),
+        config.credential.clone(),
+        params,
+        clock.clone(),
+    ));
+    let mut findings = Vec::new();
+    if let Err(e) = tokens.token(&config.endpoints.graph_scope).await {
+        let info = e.info();
+        findings.push(Finding {
+            severity: Severity::Error,
+            source: None,
+            stream: None,
+            code: info.code,
+            message: format!("cannot get a token for Microsoft Graph: {}", info.message),
+        });
+        return Ok(findings);
+    }
+    findings.push(Finding {
+        severity: Severity::Ok,
+        source: None,
+        stream: None,
+        code: "TokenOk".into(),
+        message: format!(
+            "the app {} gets Microsoft Graph tokens in tenant {}",
+            config.client_id, config.tenant_id
+        ),
+    });
+    // One quick attempt per probe: the doctor reports, it does not wait out throttling.
+    let policy = RetryPolicy {
+        max_retries: 2,
+        ..RetryPolicy::default()
+    };
+    let probe_config = PullerConfig {
+        page_size: 1,
+        max_retries: 2,
+        ..config.clone()
+    };
+    let api = ApiClient::new(
+        "Microsoft Graph",
+        http.clone(),
+        tokens.clone(),
+        config.endpoints.graph_scope.clone(),
+        clock.clone(),
+        policy,
+    );
+    let now = clock.now();
+    for &source in sources {
+        let puller = source_for(
+            source,
+            &probe_config,
+            http.clone(),
+            tokens.clone(),
+            clock.clone(),
+        )?;
+        let window = Window::new(now - config.lag - TimeDelta::hours(1), now - config.lag);
+        let deadline = Deadline::after(std::time::Duration::from_secs(60));
+        for stream in puller.streams() {
+            let first = puller
+                .pages(stream.as_deref(), window, &deadline)
+                .next()
+                .await;
+            findings.push(match first {
+                Some(Err(e)) => explain(source, stream.as_deref(), &e),
+                Some(Ok(page)) => Finding {
+                    severity: Severity::Ok,
+                    source: Some(source),
+                    stream: stream.clone(),
+                    code: "ReadOk".into(),
+                    message: format!(
+                        "{source}{}: readable ({} record(s) in the first page of the last hour)",
+                        stream
+                            .as_deref()
+                            .map(|s| format!(" ({s})"))
+                            .unwrap_or_default(),
+                        page.records.len()
+                    ),
+                },
+                None => Finding {
+                    severity: Severity::Ok,
+                    source: Some(source),
+                    stream: stream.clone(),
+                    code: "ReadOk".into(),
+                    message: format!("{source}: readable"),
+                },
+            });
+        }
+    }
+    findings.extend(credential_expiry(&api, config, now).await);
+    findings.sort_by_key(|f| match f.severity {
+        Severity::Error => 0,
+        Severity::Warning => 1,
+        Severity::Ok => 2,
+    });
+    Ok(findings)
+}
