@@ -195,7 +195,7 @@ impl SimControl {
         }
     }
 
-    async fn clock(&self, body: serde_json::Value) -> Result<DateTime<Utc>, String> {
+    pub async fn clock(&self, body: serde_json::Value) -> Result<DateTime<Utc>, String> {
         let reply: ClockReply = self
             .http
             .post(format!("{}/_sim/clock", self.base))
@@ -309,4 +309,53 @@ pub async fn raw_record_ids(
         }
     }
     Ok(ids)
+}
+
+/// A clock that reads the simulator's virtual time and waits by moving it: `sleep(d)` advances
+/// the simulator's clock by `d`, as real time would pass while a real collector waits. Request
+/// budgets and `Retry-After` then behave as they would against Microsoft, in no real time.
+pub struct SimClock {
+    ctl: SimControl,
+    now: std::sync::Mutex<DateTime<Utc>>,
+    slept: std::sync::Mutex<Vec<Duration>>,
+}
+
+impl SimClock {
+    pub async fn new(ctl: SimControl) -> Result<SimClock, String> {
+        let now = ctl.now().await?;
+        Ok(SimClock {
+            ctl,
+            now: std::sync::Mutex::new(now),
+            slept: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Moves the simulator's clock forward and follows it.
+    pub async fn advance(&self, secs: u64) -> Result<DateTime<Utc>, String> {
+        let now = self.ctl.advance(secs).await?;
+        *self.now.lock().unwrap_or_else(|p| p.into_inner()) = now;
+        Ok(now)
+    }
+
+    /// Every wait requested, in order.
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.slept.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[auditlake::async_trait]
+impl auditlake::clock::Clock for SimClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn sleep(&self, d: Duration) {
+        self.slept.lock().unwrap_or_else(|p| p.into_inner()).push(d);
+        // Whole milliseconds; the simulator takes fractional seconds.
+        let body = serde_json::json!({ "advance_secs": d.as_millis() as f64 / 1000.0 });
+        match self.ctl.clock(body).await {
+            Ok(now) => *self.now.lock().unwrap_or_else(|p| p.into_inner()) = now,
+            Err(e) => eprintln!("SimClock: could not advance the simulator: {e}"),
+        }
+    }
 }

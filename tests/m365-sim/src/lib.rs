@@ -2,9 +2,10 @@
 //!
 //! One base URL serves what the collector talks to at Microsoft: the Entra token endpoint
 //! (`POST /{tenant}/oauth2/v2.0/token` and the legacy v1 `/oauth2/token`) and Microsoft Graph
-//! list endpoints (`GET /{v1.0|beta}/auditLogs/directoryAudits`), with Microsoft's URLs, auth,
-//! paging, error bodies and throttling, plus a control plane under `/_sim` (virtual clock, ground
-//! truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
+//! list endpoints under `/v1.0` and `/beta` (`auditLogs/directoryAudits`, `auditLogs/signIns`,
+//! `deviceManagement/auditEvents`, `admin/exchange/tracing/messageTraces`), with Microsoft's URLs,
+//! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
+//! plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
 //!
 //! In-process use:
@@ -19,13 +20,14 @@
 //! ```
 //!
 //! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint and
-//! bearer checks), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
+//! bearer checks), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
 //! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
 //! the `/_sim` control plane), [`rng`] and [`wire`] (helpers).
 
 pub mod auth;
+pub mod budget;
 pub mod clock;
 pub mod faults;
 pub mod graph;
@@ -45,7 +47,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// How the simulator behaves. Every field has a `--flag` of the same name in the binary.
+/// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
+/// the three switches that default to on, whose flags turn them off: `premium`
+/// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`) and
+/// `enforce_budgets` (`--no-budgets`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     /// TCP port on 127.0.0.1; 0 picks a free one.
@@ -75,6 +80,17 @@ pub struct SimConfig {
     pub retry_after_secs: u64,
     /// Initial virtual time; `None` means the real current time truncated to whole seconds.
     pub now: Option<DateTime<Utc>>,
+    /// The tenant has an Entra ID P1/P2 licence. Without it every sign-ins request (v1.0 and
+    /// beta) is answered 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`.
+    pub premium: bool,
+    /// The Exchange message trace service principal (app id
+    /// `8bd644d1-64a1-4d4b-ae52-2e0cbf64e373`) is provisioned in the tenant. Without it every
+    /// message trace request is answered 401.
+    pub message_trace_provisioned: bool,
+    /// Enforce Microsoft's request budgets (see [`budget`]): directory audits and sign-ins share
+    /// 5 requests per 10 s, message trace has 100 per 5 min; over budget is 429 with
+    /// `Retry-After`.
+    pub enforce_budgets: bool,
 }
 
 impl Default for SimConfig {
@@ -93,6 +109,9 @@ impl Default for SimConfig {
             latency_ms: 0,
             retry_after_secs: 1,
             now: None,
+            premium: true,
+            message_trace_provisioned: true,
+            enforce_budgets: true,
         }
     }
 }

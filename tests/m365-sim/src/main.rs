@@ -59,6 +59,18 @@ struct Args {
     /// Initial virtual time (RFC 3339, e.g. 2026-07-17T12:00:00Z); default: now, whole seconds.
     #[arg(long, value_parser = parse_now)]
     now: Option<DateTime<Utc>>,
+    /// The tenant has no Entra ID P1/P2 licence: sign-ins answer 403
+    /// Authentication_RequestFromNonPremiumTenantOrB2CTenant.
+    #[arg(long)]
+    no_premium: bool,
+    /// The Exchange message trace service principal is not provisioned: message trace answers
+    /// 401.
+    #[arg(long)]
+    message_trace_unprovisioned: bool,
+    /// Do not enforce Microsoft's request budgets (directory audits and sign-ins 5 per 10 s,
+    /// message trace 100 per 5 min).
+    #[arg(long)]
+    no_budgets: bool,
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
@@ -83,6 +95,9 @@ impl From<Args> for SimConfig {
             latency_ms: a.latency_ms,
             retry_after_secs: a.retry_after_secs,
             now: a.now,
+            premium: !a.no_premium,
+            message_trace_provisioned: !a.message_trace_unprovisioned,
+            enforce_budgets: !a.no_budgets,
         }
     }
 }

@@ -5,9 +5,12 @@
 //! - `GET|POST /_sim/clock`: read or move the virtual clock (`{"now"}` or `{"advance_secs"}`;
 //!   backwards is 400);
 //! - `GET /_sim/sources`: registered source names, in registry order;
-//! - `GET /_sim/truth/{source}?until=RFC3339[&detail=true]`: ids of every record visible by
-//!   `until` (default now), sorted; `detail=true` adds `events` with each id's time and
-//!   visibility instant;
+//! - `GET /_sim/truth/{source}?until=RFC3339[&stream=NAME][&detail=true]`: ids of every record
+//!   visible by `until` (default now) and still within the collection's history (message trace:
+//!   90 days before `until`), sorted; `stream` keeps one stream of a source with streams
+//!   (`entra-sign-ins`: `interactiveUser`, `nonInteractiveUser`, `servicePrincipal`,
+//!   `managedIdentity`; without it, all of them); `detail=true` adds `events` with each id's
+//!   time, visibility instant and (for sources with streams) stream;
 //! - `GET /_sim/stats`: counters.
 //!
 //! A middleware stamps every response with an RFC 7231 `Date` from the virtual clock and counts
@@ -27,12 +30,14 @@ use serde_json::json;
 
 use crate::SimConfig;
 use crate::auth::{self, TokenStore};
+use crate::budget::Budgets;
 use crate::clock::{NS_PER_SEC, VirtualClock, from_ns, http_date, parse_rfc3339, rfc3339, to_ns};
 use crate::faults::Faults;
 use crate::graph::{self, GraphCtx};
 use crate::sources::{self, SOURCES, ScheduleParams, SourceApi};
 use crate::stats::Stats;
 use crate::store::EventStore;
+use crate::store::Order;
 use crate::tenant::Tenant;
 use crate::wire::parse_pairs;
 
@@ -54,6 +59,8 @@ pub struct SimState {
     pub tokens: TokenStore,
     /// Fault dice.
     pub faults: Faults,
+    /// Request budget windows.
+    pub budgets: Budgets,
     /// Counters.
     pub stats: Stats,
 }
@@ -80,6 +87,7 @@ impl SimState {
                 f.set_latency_ms(config.latency_ms);
                 f
             },
+            budgets: Budgets::new(),
             stats: Stats::default(),
             config,
         }
@@ -371,7 +379,48 @@ async fn truth(
         },
     };
     let detail = param("detail").is_some_and(|d| d == "true" || d == "1");
-    let events = state.store.visible_ids(idx, to_ns(until));
+    let streams = source.streams();
+    let stream = match param("stream") {
+        None => None,
+        Some(s) => match sources::stream_index(source, &s) {
+            Some(k) => Some(k),
+            None => {
+                let names: Vec<&str> = streams.iter().map(|s| s.name).collect();
+                let msg = if names.is_empty() {
+                    format!("Source '{name}' has no streams; drop 'stream'.")
+                } else {
+                    format!(
+                        "Unknown stream '{s}' of source '{name}'; use one of {}.",
+                        names.join(", ")
+                    )
+                };
+                return sim_error(StatusCode::BAD_REQUEST, "BadRequest", &msg);
+            }
+        },
+    };
+    let until_ns = to_ns(until);
+    let history_from = source
+        .api()
+        .graph()
+        .and_then(|res| res.history_days)
+        .map_or(i64::MIN, |days| {
+            until_ns.saturating_sub(i64::from(days).saturating_mul(86_400 * NS_PER_SEC))
+        });
+    let mut events = Vec::new();
+    state.store.walk(
+        idx,
+        history_from.max(state.store.start_ns()),
+        until_ns,
+        Order::Asc,
+        None,
+        |e| {
+            if e.visible_ns <= until_ns && stream.is_none_or(|k| e.stream == k) {
+                events.push(e.clone());
+            }
+            true
+        },
+    );
+    events.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let ids: Vec<&str> = events.iter().map(|e| &*e.id).collect();
     let mut body = json!({
         "source": source.name(),
@@ -379,15 +428,22 @@ async fn truth(
         "ids": ids,
         "expired_ids": [],
     });
+    if let Some(k) = stream {
+        body["stream"] = json!(streams.get(usize::from(k)).map(|s| s.name));
+    }
     if detail {
         let list: Vec<_> = events
             .iter()
             .map(|e| {
-                json!({
+                let mut item = json!({
                     "id": &*e.id,
                     "time": rfc3339(from_ns(e.time_ns)),
                     "visible_at": rfc3339(from_ns(e.visible_ns)),
-                })
+                });
+                if let Some(s) = streams.get(usize::from(e.stream)) {
+                    item["stream"] = json!(s.name);
+                }
+                item
             })
             .collect();
         body["events"] = serde_json::Value::Array(list);
@@ -396,5 +452,10 @@ async fn truth(
 }
 
 async fn stats(State(state): State<Arc<SimState>>) -> Response {
-    axum::Json(state.stats.snapshot()).into_response()
+    let mut v = serde_json::to_value(state.stats.snapshot()).unwrap_or_default();
+    if let Some(obj) = v.as_object_mut() {
+        // Requests that came back before the Retry-After of a budget refusal had passed.
+        obj.insert("early_retries".into(), state.budgets.early_retries().into());
+    }
+    axum::Json(v).into_response()
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub struct Stats {
     requests: Mutex<BTreeMap<String, u64>>,
     throttled_429: AtomicU64,
+    over_budget_429: AtomicU64,
     server_errors_5xx: AtomicU64,
     unauthorized_401: AtomicU64,
     tokens_issued: AtomicU64,
@@ -24,11 +25,15 @@ pub struct StatsSnapshot {
     /// Requests per route (`"GET /v1.0/auditLogs/directoryAudits"`; unmatched paths are
     /// counted under `"unmatched"`).
     pub requests: BTreeMap<String, u64>,
-    /// 429 answers injected on data endpoints.
+    /// 429 answers injected on data endpoints (fault injection, `fault_429`).
     pub throttled_429: u64,
+    /// 429 answers to requests over a Microsoft request budget (see [`crate::budget`]); not
+    /// included in `throttled_429`.
+    pub over_budget_429: u64,
     /// 500/503 answers injected on data endpoints.
     pub server_errors_5xx: u64,
-    /// 401 answers on data endpoints (missing, unknown, expired or wrong-audience tokens).
+    /// 401 answers on data endpoints (missing, unknown, expired or wrong-audience tokens, and
+    /// message trace without its service principal provisioned).
     pub unauthorized_401: u64,
     /// Access tokens issued.
     pub tokens_issued: u64,
@@ -46,6 +51,11 @@ impl Stats {
     /// Counts an injected 429.
     pub fn throttled(&self) {
         self.throttled_429.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a request refused for being over a request budget.
+    pub fn over_budget(&self) {
+        self.over_budget_429.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts an injected 5xx.
@@ -77,6 +87,7 @@ impl Stats {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             throttled_429: self.throttled_429.load(Ordering::Relaxed),
+            over_budget_429: self.over_budget_429.load(Ordering::Relaxed),
             server_errors_5xx: self.server_errors_5xx.load(Ordering::Relaxed),
             unauthorized_401: self.unauthorized_401.load(Ordering::Relaxed),
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),

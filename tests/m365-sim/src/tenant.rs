@@ -1,5 +1,5 @@
-//! The simulated tenant's directory: users, service principals, groups, devices, roles and
-//! policies that events refer to.
+//! The simulated tenant's directory: users, service principals, managed identities, groups,
+//! devices, roles and policies that events refer to.
 //!
 //! It is built once per simulator from the seed (so two simulators with the same seed see the
 //! same people and objects) and shared by every source, so a later sign-in source and the
@@ -72,6 +72,21 @@ pub struct Device {
     pub trust_type: &'static str,
 }
 
+/// A managed identity (an Azure resource's identity, which signs in on its own).
+#[derive(Debug, Clone)]
+pub struct ManagedIdentity {
+    /// Display name (the resource's name for system-assigned identities).
+    pub display_name: &'static str,
+    /// The application (client) id.
+    pub app_id: String,
+    /// The service principal's object id.
+    pub service_principal_id: String,
+    /// `systemAssigned` or `userAssigned`.
+    pub msi_type: &'static str,
+    /// The Azure resource id it belongs to.
+    pub resource_id: String,
+}
+
 /// A built-in directory role (ids are the well-known template ids).
 #[derive(Debug, Clone, Copy)]
 pub struct Role {
@@ -107,6 +122,8 @@ pub struct Tenant {
     pub devices: Vec<Device>,
     /// Conditional access policies.
     pub policies: Vec<Policy>,
+    /// Managed identities of the tenant's Azure resources.
+    pub managed_identities: Vec<ManagedIdentity>,
 }
 
 const GIVEN: &[&str] = &[
@@ -331,6 +348,40 @@ const DEVICE_KINDS: &[(&str, &str, &str)] = &[
     ("Galaxy S24 ", "Android", "Workplace"),
 ];
 
+/// Managed identities: (name, type, resource provider path, resource group).
+const MANAGED_IDENTITIES: &[(&str, &str, &str, &str)] = &[
+    (
+        "func-invoice-processor",
+        "systemAssigned",
+        "Microsoft.Web/sites",
+        "rg-finance-prod",
+    ),
+    (
+        "vm-build-agent-01",
+        "systemAssigned",
+        "Microsoft.Compute/virtualMachines",
+        "rg-devops",
+    ),
+    (
+        "id-aks-prod-kubelet",
+        "userAssigned",
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "rg-aks-prod",
+    ),
+    (
+        "logic-hr-onboarding",
+        "systemAssigned",
+        "Microsoft.Logic/workflows",
+        "rg-hr-automation",
+    ),
+    (
+        "id-backup-automation",
+        "userAssigned",
+        "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "rg-backup",
+    ),
+];
+
 /// IPv4 documentation ranges standing in for the offices and home networks users come from.
 const V4_PREFIXES: &[&str] = &["203.0.113.", "198.51.100.", "192.0.2."];
 /// IPv6 documentation prefixes.
@@ -413,6 +464,20 @@ impl Tenant {
                 display_name: name,
             })
             .collect();
+        // Drawn last, so adding them changed nothing generated before.
+        let subscription = rng.guid();
+        let managed_identities = MANAGED_IDENTITIES
+            .iter()
+            .map(|(name, msi_type, provider, group)| ManagedIdentity {
+                display_name: name,
+                app_id: rng.guid(),
+                service_principal_id: rng.guid(),
+                msi_type,
+                resource_id: format!(
+                    "/subscriptions/{subscription}/resourceGroups/{group}/providers/{provider}/{name}"
+                ),
+            })
+            .collect();
         Self {
             tenant_id: tenant_id.to_string(),
             users,
@@ -420,6 +485,7 @@ impl Tenant {
             groups,
             devices,
             policies,
+            managed_identities,
         }
     }
 }

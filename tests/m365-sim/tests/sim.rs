@@ -1,7 +1,13 @@
 //! End-to-end tests of the simulator over HTTP: token endpoint and its Entra errors, Graph auth,
 //! `$filter`/`$top`/`$skiptoken` paging against `/_sim/truth`, pinned pages, ingestion delay,
-//! determinism, fault injection, the virtual clock, schema conformance against Microsoft's
-//! published v1.0 definitions, and the binary's `listening:` line.
+//! determinism, fault injection, the virtual clock, the sign-in, Intune and message trace sources
+//! (sign-in kinds and the `signInEventTypes` clause, v1.0 versus beta records, the licence and
+//! provisioning switches, message trace's query rules), Microsoft's request budgets, schema
+//! conformance of every source against Microsoft's published v1.0 definitions, and the binary's
+//! `listening:` line and flags.
+//!
+//! Most tests switch request budgets off (see [`config`]), since they pull many pages at one
+//! virtual instant; the budget tests switch them back on.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -27,9 +33,11 @@ fn t(s: &str) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// A configuration at [`NOW`] with request budgets off (tests of budgets turn them on).
 fn config(f: impl FnOnce(&mut SimConfig)) -> SimConfig {
     let mut c = SimConfig {
         now: Some(t(NOW)),
+        enforce_budgets: false,
         ..SimConfig::default()
     };
     f(&mut c);
@@ -902,7 +910,15 @@ async fn bad_queries_get_graph_errors_and_sim_endpoints_answer() -> TestResult {
         .await?
         .json()
         .await?;
-    assert_eq!(sources, json!([SOURCE]));
+    assert_eq!(
+        sources,
+        json!([
+            SOURCE,
+            "entra-sign-ins",
+            "intune-audit",
+            "exchange-message-trace"
+        ])
+    );
     let resp = c
         .get(format!("{base}/_sim/truth/no-such-source"))
         .send()
@@ -1170,7 +1186,17 @@ async fn binary_prints_the_listening_line_and_stops_on_sigterm() -> TestResult {
     use std::io::{BufRead, BufReader};
     use std::process::{Command, Stdio};
     let mut child = Command::new(env!("CARGO_BIN_EXE_m365-sim"))
-        .args(["--port", "0", "--now", NOW, "--seed", "3"])
+        .args([
+            "--port",
+            "0",
+            "--now",
+            NOW,
+            "--seed",
+            "3",
+            "--no-premium",
+            "--message-trace-unprovisioned",
+            "--no-budgets",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()?;
@@ -1201,6 +1227,29 @@ async fn binary_prints_the_listening_line_and_stops_on_sigterm() -> TestResult {
         .json()
         .await?;
     assert_eq!(clock["now"], NOW);
+    // The switch flags: no licence, no message trace service principal, no budgets.
+    let c = client();
+    let token: Value = c
+        .post(format!("{base}/{TENANT}/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT_ID),
+            ("client_secret", SECRET),
+            ("scope", GRAPH_SCOPE),
+        ])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = token["access_token"].as_str().unwrap_or_default();
+    let (status, _, _) = graph_get(&c, &format!("{base}{SIGN_INS_V1}"), token).await?;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = graph_get(&c, &format!("{base}{TRACES}"), token).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    for _ in 0..8 {
+        let (status, _, _) = graph_get(&c, &format!("{base}{AUDITS}?$top=1"), token).await?;
+        assert_eq!(status, StatusCode::OK);
+    }
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()?;
@@ -1217,5 +1266,799 @@ async fn binary_prints_the_listening_line_and_stops_on_sigterm() -> TestResult {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    Ok(())
+}
+
+// ---- Sign-ins, Intune audit events and message trace ----
+
+const SIGN_INS_V1: &str = "/v1.0/auditLogs/signIns";
+const SIGN_INS_BETA: &str = "/beta/auditLogs/signIns";
+const INTUNE: &str = "/v1.0/deviceManagement/auditEvents";
+const TRACES: &str = "/v1.0/admin/exchange/tracing/messageTraces";
+const KINDS: [&str; 4] = [
+    "interactiveUser",
+    "nonInteractiveUser",
+    "servicePrincipal",
+    "managedIdentity",
+];
+
+/// `base + path` with `$filter` and `$top` encoded.
+fn url_with(sim: &RunningSim, path: &str, filter: Option<&str>, top: Option<usize>) -> String {
+    let mut params = Vec::new();
+    if let Some(f) = filter {
+        params.push(("$filter", f.to_string()));
+    }
+    if let Some(n) = top {
+        params.push(("$top", n.to_string()));
+    }
+    reqwest::Url::parse_with_params(&format!("{}{path}", sim.base_url()), &params)
+        .map(|u| u.to_string())
+        .unwrap_or_default()
+}
+
+/// `/_sim/truth/{source}` with optional `stream` and `until`, with detail.
+async fn truth_of(
+    c: &Client,
+    sim: &RunningSim,
+    source: &str,
+    stream: Option<&str>,
+    until: Option<&str>,
+) -> Result<Value, Box<dyn std::error::Error>> {
+    let mut q = vec![("detail", "true".to_string())];
+    if let Some(s) = stream {
+        q.push(("stream", s.to_string()));
+    }
+    if let Some(u) = until {
+        q.push(("until", u.to_string()));
+    }
+    let url =
+        reqwest::Url::parse_with_params(&format!("{}/_sim/truth/{source}", sim.base_url()), &q)?;
+    let resp = c.get(url).send().await?;
+    assert_eq!(resp.status(), StatusCode::OK);
+    Ok(resp.json().await?)
+}
+
+/// Truth ids whose event time lies in `[lo, hi]`, sorted.
+fn truth_ids_in(truth: &Value, lo: DateTime<Utc>, hi: DateTime<Utc>) -> Vec<String> {
+    let mut ids: Vec<String> = truth["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| {
+            let at = t(e["time"].as_str().unwrap_or_default());
+            at >= lo && at <= hi
+        })
+        .filter_map(|e| e["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn sign_ins_v1_is_interactive_and_beta_selects_each_kind() -> TestResult {
+    let sim = start(config(|c| {
+        c.days = 1;
+        c.events_per_hour = 40;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let source = "entra-sign-ins";
+    let mut per_kind = HashMap::new();
+    for kind in KINDS {
+        let tr = truth_of(&c, &sim, source, Some(kind), None).await?;
+        assert_eq!(tr["stream"], kind);
+        assert!(
+            tr["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().all(|x| x["stream"] == kind))
+        );
+        per_kind.insert(kind, ids_of(&tr["ids"]));
+    }
+    // Volumes: non-interactive ~3x interactive, service principals ~0.5x, managed ~0.3x.
+    let n = |k: &str| per_kind.get(k).map_or(0, Vec::len) as f64;
+    let base = n("interactiveUser");
+    assert!(base > 500.0, "{base}");
+    for (kind, ratio) in [
+        ("nonInteractiveUser", 3.0),
+        ("servicePrincipal", 0.5),
+        ("managedIdentity", 0.3),
+    ] {
+        let got = n(kind) / base;
+        assert!((got / ratio - 1.0).abs() < 0.25, "{kind}: {got}");
+    }
+    let all = ids_of(&truth_of(&c, &sim, source, None, None).await?["ids"]);
+    assert_eq!(
+        all.len(),
+        KINDS.iter().map(|k| n(k) as usize).sum::<usize>(),
+        "no stream means all kinds"
+    );
+    // v1.0 and beta without the clause: interactive user sign-ins only.
+    let (v1, _) = pull_all(&c, &url_with(&sim, SIGN_INS_V1, None, None), &token).await?;
+    assert!(v1.iter().all(|r| r["isInteractive"] == true));
+    assert_eq!(sorted(record_ids(&v1)), per_kind["interactiveUser"].clone());
+    let (beta, _) = pull_all(&c, &url_with(&sim, SIGN_INS_BETA, None, None), &token).await?;
+    assert_eq!(record_ids(&beta), record_ids(&v1));
+    assert!(
+        beta.iter()
+            .all(|r| r["signInEventTypes"] == json!(["interactiveUser"]))
+    );
+    // Each kind through the clause, written in the ways clients write it.
+    let since = "2026-07-15T00:00:00Z";
+    let forms = [
+        "signInEventTypes/any(t: t eq '{k}') and createdDateTime ge {s}",
+        "createdDateTime ge {s} and signInEventTypes/any(t:t eq '{k}')",
+        "createdDateTime   ge {s}  and  signInEventTypes/any( x : x eq '{k}' )",
+        "(signInEventTypes/any(kind: kind eq '{k}')) and (createdDateTime ge {s})",
+    ];
+    for (i, kind) in KINDS.iter().enumerate() {
+        let filter = forms[i].replace("{k}", kind).replace("{s}", since);
+        let (records, _) = pull_all(
+            &c,
+            &url_with(&sim, SIGN_INS_BETA, Some(&filter), Some(1000)),
+            &token,
+        )
+        .await?;
+        assert_eq!(sorted(record_ids(&records)), per_kind[kind], "{filter}");
+        for r in &records {
+            assert_eq!(r["signInEventTypes"], json!([kind]), "{r}");
+            assert_eq!(r["isInteractive"], *kind == "interactiveUser");
+        }
+    }
+    // Time window plus clause, bounds in any order, against truth.
+    let tr = truth_of(&c, &sim, source, Some("servicePrincipal"), None).await?;
+    let (lo, hi) = ("2026-07-16T20:00:00Z", "2026-07-17T02:30:00Z");
+    let filter = format!(
+        "createdDateTime le {hi} and signInEventTypes/any(t: t eq 'servicePrincipal') and createdDateTime ge {lo}"
+    );
+    let (records, _) = pull_all(
+        &c,
+        &url_with(&sim, SIGN_INS_BETA, Some(&filter), Some(7)),
+        &token,
+    )
+    .await?;
+    assert!(!records.is_empty());
+    assert_eq!(
+        sorted(record_ids(&records)),
+        truth_ids_in(&tr, t(lo), t(hi))
+    );
+    // Paging keeps the clause: the nextLink carries it.
+    let first = url_with(
+        &sim,
+        SIGN_INS_BETA,
+        Some("signInEventTypes/any(t: t eq 'managedIdentity')"),
+        Some(25),
+    );
+    let (_, _, body) = graph_get(&c, &first, &token).await?;
+    let next = body["@odata.nextLink"].as_str().unwrap_or_default();
+    assert!(
+        next.contains("signInEventTypes") && next.contains("$top=25"),
+        "{next}"
+    );
+    assert_eq!(
+        body["@odata.context"],
+        format!("{}/beta/$metadata#auditLogs/signIns", sim.base_url())
+    );
+    let (records, pages) = pull_all(&c, &first, &token).await?;
+    assert_eq!(pages, per_kind["managedIdentity"].len().div_ceil(25));
+    let unique: HashSet<String> = record_ids(&records).into_iter().collect();
+    assert_eq!(unique.len(), records.len());
+    // The v1.0 default page is 1000; v1.0 refuses the clause; beta refuses unknown kinds.
+    let (_, _, body) = graph_get(
+        &c,
+        &url_with(
+            &sim,
+            SIGN_INS_BETA,
+            Some("signInEventTypes/any(t: t eq 'nonInteractiveUser')"),
+            None,
+        ),
+        &token,
+    )
+    .await?;
+    assert_eq!(body["value"].as_array().map(Vec::len), Some(1000));
+    for (path, filter, code) in [
+        (
+            SIGN_INS_V1,
+            "signInEventTypes/any(t: t eq 'nonInteractiveUser')",
+            "BadRequest",
+        ),
+        (
+            SIGN_INS_BETA,
+            "signInEventTypes/any(t: t eq 'robot')",
+            "BadRequest",
+        ),
+        (
+            SIGN_INS_BETA,
+            "signInEventTypes/any(t: t eq 'servicePrincipal' or t eq 'managedIdentity')",
+            "Request_UnsupportedQuery",
+        ),
+        (
+            SIGN_INS_BETA,
+            "userPrincipalName eq 'adele.vance@contoso.onmicrosoft.com'",
+            "Request_UnsupportedQuery",
+        ),
+    ] {
+        let (status, _, body) =
+            graph_get(&c, &url_with(&sim, path, Some(filter), None), &token).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {filter}: {body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+    }
+    let resp = c
+        .get(format!(
+            "{}/_sim/truth/{source}?stream=robot",
+            sim.base_url()
+        ))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = c
+        .get(format!(
+            "{}/_sim/truth/intune-audit?stream=interactiveUser",
+            sim.base_url()
+        ))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // Without a token: 401 as everywhere.
+    let resp = c
+        .get(format!("{}{SIGN_INS_V1}", sim.base_url()))
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sign_ins_need_a_premium_licence() -> TestResult {
+    let sim = start(config(|c| c.premium = false)).await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    for url in [
+        url_with(&sim, SIGN_INS_V1, None, None),
+        url_with(&sim, SIGN_INS_BETA, None, None),
+        url_with(
+            &sim,
+            SIGN_INS_BETA,
+            Some("signInEventTypes/any(t: t eq 'servicePrincipal')"),
+            Some(5),
+        ),
+    ] {
+        let (status, headers, body) = graph_get(&c, &url, &token).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
+        assert_eq!(
+            body["error"]["code"],
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+        );
+        assert_eq!(
+            body["error"]["message"],
+            "Neither tenant is B2C or tenant doesn't have premium license"
+        );
+        assert!(body["error"]["innerError"]["request-id"].is_string());
+        assert!(headers.get("request-id").is_some());
+    }
+    // Other collections do not need the licence.
+    for path in [AUDITS, INTUNE] {
+        let (status, _, _) = graph_get(&c, &url_with(&sim, path, None, Some(1)), &token).await?;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn intune_audit_events_filter_and_page_against_truth() -> TestResult {
+    let sim = start(config(|c| {
+        c.days = 1;
+        c.events_per_hour = 60;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let tr = truth_of(&c, &sim, "intune-audit", None, None).await?;
+    let all = ids_of(&tr["ids"]);
+    assert!(all.len() > 1000, "{}", all.len());
+    let (records, pages) = pull_all(&c, &url_with(&sim, INTUNE, None, None), &token).await?;
+    assert_eq!(pages, all.len().div_ceil(100), "default page size 100");
+    assert_eq!(sorted(record_ids(&records)), all);
+    let times: Vec<DateTime<Utc>> = records
+        .iter()
+        .map(|r| t(r["activityDateTime"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    let (lo, hi) = ("2026-07-17T01:00:00Z", "2026-07-17T05:59:59.9999999Z");
+    for filter in [
+        format!("activityDateTime ge {lo} and activityDateTime le {hi}"),
+        format!("activityDateTime le {hi} and activityDateTime ge {lo}"),
+    ] {
+        let (recs, _) = pull_all(
+            &c,
+            &url_with(&sim, INTUNE, Some(&filter), Some(1000)),
+            &token,
+        )
+        .await?;
+        assert_eq!(sorted(record_ids(&recs)), truth_ids_in(&tr, t(lo), t(hi)));
+    }
+    let (beta, _) = pull_all(
+        &c,
+        &format!(
+            "{}/beta/deviceManagement/auditEvents?$top=1000",
+            sim.base_url()
+        ),
+        &token,
+    )
+    .await?;
+    assert_eq!(beta, records, "beta serves the same records");
+    let odd = records
+        .iter()
+        .filter(|r| r.to_string().contains("\"<null>\""))
+        .count() as f64
+        / records.len() as f64;
+    assert!((0.05..0.16).contains(&odd), "<null> share {odd}");
+    let (status, _, body) = graph_get(
+        &c,
+        &url_with(&sim, INTUNE, Some("componentName eq 'MobileApps'"), None),
+        &token,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "Request_UnsupportedQuery");
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn message_trace_enforces_its_query_rules_and_history() -> TestResult {
+    let sim = start(config(|c| {
+        c.days = 100;
+        c.events_per_hour = 3;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let now = t(NOW);
+    let day = chrono::Duration::days(1);
+    let window = |from: DateTime<Utc>, to: DateTime<Utc>| {
+        format!(
+            "receivedDateTime ge {} and receivedDateTime le {}",
+            rfc(from),
+            rfc(to)
+        )
+    };
+    // Both bounds are required.
+    for filter in [
+        None,
+        Some(format!("receivedDateTime ge {}", rfc(now - day))),
+        Some(format!("receivedDateTime le {}", rfc(now))),
+    ] {
+        let (status, _, body) =
+            graph_get(&c, &url_with(&sim, TRACES, filter.as_deref(), None), &token).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{filter:?}");
+        assert_eq!(body["error"]["code"], "BadRequest");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("both sides")),
+            "{body}"
+        );
+    }
+    // At most 10 days per query.
+    let (status, _, body) = graph_get(
+        &c,
+        &url_with(&sim, TRACES, Some(&window(now - day * 11, now)), None),
+        &token,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 10 days")),
+        "{body}"
+    );
+    let lt_gt = format!(
+        "receivedDateTime lt {} and receivedDateTime gt {}",
+        rfc(now),
+        rfc(now - day * 10)
+    );
+    let tr = truth_of(&c, &sim, "exchange-message-trace", None, None).await?;
+    let (records, _) = pull_all(
+        &c,
+        &url_with(&sim, TRACES, Some(&lt_gt), Some(5000)),
+        &token,
+    )
+    .await?;
+    assert!(!records.is_empty());
+    let ten = window(now - day * 10, now);
+    let (records, _) = pull_all(&c, &url_with(&sim, TRACES, Some(&ten), None), &token).await?;
+    assert_eq!(
+        sorted(record_ids(&records)),
+        truth_ids_in(&tr, now - day * 10, now)
+    );
+    // Nothing older than 90 days, from the API or the truth.
+    let edge = now - day * 90;
+    let old = window(now - day * 95, now - day * 86);
+    let (records, _) =
+        pull_all(&c, &url_with(&sim, TRACES, Some(&old), Some(5000)), &token).await?;
+    assert!(!records.is_empty());
+    assert!(
+        records
+            .iter()
+            .all(|r| t(r["receivedDateTime"].as_str().unwrap_or_default()) >= edge)
+    );
+    assert_eq!(
+        sorted(record_ids(&records)),
+        truth_ids_in(&tr, now - day * 95, now - day * 86)
+    );
+    assert!(tr["events"].as_array().is_some_and(|e| {
+        e.iter()
+            .all(|x| t(x["time"].as_str().unwrap_or_default()) >= edge)
+    }));
+    let (records, _) = pull_all(
+        &c,
+        &url_with(
+            &sim,
+            TRACES,
+            Some(&window(now - day * 99, now - day * 91)),
+            None,
+        ),
+        &token,
+    )
+    .await?;
+    assert!(records.is_empty(), "older than 90 days");
+    // $top: 1..=5000, default 1000.
+    for (top, ok) in [(5000, true), (1, true), (5001, false), (0, false)] {
+        let (status, _, _) =
+            graph_get(&c, &url_with(&sim, TRACES, Some(&ten), Some(top)), &token).await?;
+        assert_eq!(status == StatusCode::OK, ok, "$top={top}");
+    }
+    sim.shutdown().await;
+
+    // A big window pages at 5000 and defaults to 1000.
+    let sim = start(config(|c| {
+        c.days = 11;
+        c.events_per_hour = 40;
+    }))
+    .await?;
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let ten = window(now - day * 10, now);
+    let tr = truth_of(&c, &sim, "exchange-message-trace", None, None).await?;
+    let want = truth_ids_in(&tr, now - day * 10, now);
+    assert!(want.len() > 15_000, "{}", want.len());
+    let (records, pages) =
+        pull_all(&c, &url_with(&sim, TRACES, Some(&ten), Some(5000)), &token).await?;
+    assert_eq!(pages, want.len().div_ceil(5000));
+    assert_eq!(sorted(record_ids(&records)), want);
+    let (_, _, body) = graph_get(&c, &url_with(&sim, TRACES, Some(&ten), None), &token).await?;
+    assert_eq!(body["value"].as_array().map(Vec::len), Some(1000));
+    let (beta, _) = pull_all(
+        &c,
+        &url_with(
+            &sim,
+            "/beta/admin/exchange/tracing/messageTraces",
+            Some(&ten),
+            Some(5000),
+        ),
+        &token,
+    )
+    .await?;
+    assert_eq!(beta, records);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn message_trace_needs_its_service_principal() -> TestResult {
+    let sim = start(config(|c| c.message_trace_provisioned = false)).await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let filter =
+        "receivedDateTime ge 2026-07-16T00:00:00Z and receivedDateTime le 2026-07-17T00:00:00Z";
+    for path in [TRACES, "/beta/admin/exchange/tracing/messageTraces"] {
+        let (status, headers, body) =
+            graph_get(&c, &url_with(&sim, path, Some(filter), None), &token).await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+        let msg = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains("8bd644d1-64a1-4d4b-ae52-2e0cbf64e373") && msg.contains("not provisioned"),
+            "{msg}"
+        );
+        assert!(body["error"]["code"].is_string());
+        assert!(headers.get("request-id").is_some());
+    }
+    // Even a malformed query gets the 401 first, and other sources are unaffected.
+    let (status, _, _) = graph_get(&c, &url_with(&sim, TRACES, None, None), &token).await?;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = graph_get(&c, &url_with(&sim, SIGN_INS_V1, None, Some(1)), &token).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats(&c, &sim).await?["unauthorized_401"], 3);
+    sim.shutdown().await;
+    Ok(())
+}
+
+// ---- Request budgets ----
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn switches_default_to_a_licensed_provisioned_budgeted_tenant() {
+    let d = SimConfig::default();
+    assert!(d.premium && d.message_trace_provisioned && d.enforce_budgets);
+}
+
+#[tokio::test]
+async fn audit_log_budget_is_five_per_ten_seconds_shared_with_sign_ins() -> TestResult {
+    let sim = start(config(|c| c.enforce_budgets = true)).await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let audits = url_with(&sim, AUDITS, None, Some(1));
+    let sign_ins = url_with(&sim, SIGN_INS_V1, None, Some(1));
+    // A burst of six at one virtual instant: exactly one 429.
+    let mut refused = Vec::new();
+    for _ in 0..6 {
+        let (status, headers, body) = graph_get(&c, &audits, &token).await?;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(body["error"]["code"], "TooManyRequests");
+            assert_eq!(body["error"]["innerError"]["status"], "429");
+            refused.push(retry_after(&headers));
+        } else {
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+    assert_eq!(refused.len(), 1);
+    assert!((1..=10).contains(&refused[0]), "{refused:?}");
+    // Sign-ins draw on the same budget; refusals are not counted into the window.
+    let (status, _, _) = graph_get(&c, &sign_ins, &token).await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    set_clock(&c, &sim, json!({"advance_secs": 5})).await?;
+    for _ in 0..3 {
+        let (status, headers, _) = graph_get(&c, &audits, &token).await?;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!((1..=5).contains(&retry_after(&headers)));
+    }
+    set_clock(&c, &sim, json!({"advance_secs": 5})).await?;
+    for url in [&audits, &audits, &audits, &sign_ins, &sign_ins] {
+        let (status, _, body) = graph_get(&c, url, &token).await?;
+        assert_eq!(status, StatusCode::OK, "a full window again: {body}");
+    }
+    let (status, _, _) = graph_get(
+        &c,
+        &url_with(
+            &sim,
+            SIGN_INS_BETA,
+            Some("signInEventTypes/any(t: t eq 'servicePrincipal')"),
+            None,
+        ),
+        &token,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Real time counts too: after 8 virtual seconds the wait is about 2 real seconds.
+    set_clock(&c, &sim, json!({"advance_secs": 8})).await?;
+    let (status, headers, _) = graph_get(&c, &audits, &token).await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&headers);
+    assert!((1..=2).contains(&wait), "{wait}");
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    let (status, _, _) = graph_get(&c, &audits, &token).await?;
+    assert_eq!(status, StatusCode::OK, "honouring Retry-After in real time");
+    // Intune has no simulated budget.
+    for _ in 0..12 {
+        let (status, _, _) = graph_get(&c, &url_with(&sim, INTUNE, None, Some(1)), &token).await?;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let s = stats(&c, &sim).await?;
+    assert_eq!(s["over_budget_429"], 7);
+    assert_eq!(
+        s["throttled_429"], 0,
+        "budget refusals are not injected faults"
+    );
+    sim.shutdown().await;
+
+    // Switched off, nothing is refused.
+    let sim = start(config(|c| c.enforce_budgets = false)).await?;
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    for _ in 0..20 {
+        let (status, _, _) = graph_get(&c, &url_with(&sim, AUDITS, None, Some(1)), &token).await?;
+        assert_eq!(status, StatusCode::OK);
+    }
+    assert_eq!(stats(&c, &sim).await?["over_budget_429"], 0);
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn message_trace_budget_is_a_hundred_per_five_minutes() -> TestResult {
+    let sim = start(config(|c| {
+        c.enforce_budgets = true;
+        c.events_per_hour = 5;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let url = url_with(
+        &sim,
+        TRACES,
+        Some(
+            "receivedDateTime ge 2026-07-17T10:00:00Z and receivedDateTime le 2026-07-17T12:00:00Z",
+        ),
+        Some(10),
+    );
+    for i in 0..100 {
+        let (status, _, body) = graph_get(&c, &url, &token).await?;
+        assert_eq!(status, StatusCode::OK, "request {i}: {body}");
+        if i == 40 {
+            set_clock(&c, &sim, json!({"advance_secs": 120})).await?;
+        }
+    }
+    let (status, headers, body) = graph_get(&c, &url, &token).await?;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["error"]["code"], "TooManyRequests");
+    let wait = retry_after(&headers);
+    assert!(
+        (170..=180).contains(&wait),
+        "oldest request frees in ~180 s: {wait}"
+    );
+    // The audit-log budget is separate.
+    let (status, _, _) = graph_get(&c, &url_with(&sim, AUDITS, None, Some(1)), &token).await?;
+    assert_eq!(status, StatusCode::OK);
+    set_clock(&c, &sim, json!({"advance_secs": wait})).await?;
+    let (status, _, _) = graph_get(&c, &url, &token).await?;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stats(&c, &sim).await?["over_budget_429"], 1);
+    sim.shutdown().await;
+    Ok(())
+}
+
+// ---- Schema conformance of the other sources ----
+
+fn violations(schema: &Schema, entity: &str, records: &[Value]) -> Vec<String> {
+    let mut errors = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        schema.check_object(entity, r, &format!("{entity}[{i}]"), &mut errors);
+    }
+    errors.truncate(20);
+    errors
+}
+
+#[tokio::test]
+async fn every_source_conforms_to_its_graph_v1_schema() -> TestResult {
+    let Some(schema) = load_schema() else {
+        return Ok(());
+    };
+    let sim = start(config(|c| {
+        c.days = 1;
+        c.events_per_hour = 40;
+    }))
+    .await?;
+    let c = client();
+    let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
+    let trace_window =
+        "receivedDateTime ge 2026-07-16T00:00:00Z and receivedDateTime le 2026-07-17T12:00:00Z";
+    for (entity, path, filter) in [
+        ("signIn", SIGN_INS_V1, None),
+        ("auditEvent", INTUNE, None),
+        ("exchangeMessageTrace", TRACES, Some(trace_window)),
+    ] {
+        let (records, _) = pull_all(&c, &url_with(&sim, path, filter, Some(1000)), &token).await?;
+        assert!(records.len() >= 300, "{entity}: {}", records.len());
+        let errors = violations(&schema, entity, &records);
+        assert!(
+            errors.is_empty(),
+            "{entity} schema violations:\n{}",
+            errors.join("\n")
+        );
+    }
+    // Beta sign-ins: the v1.0 properties, conforming, plus beta-only ones.
+    let v1_props = schema.properties("signIn").unwrap_or_default();
+    let beta_only = [
+        "signInEventTypes",
+        "userType",
+        "managedServiceIdentity",
+        "authenticationRequirement",
+        "mfaDetail",
+        "authenticationDetails",
+        "authenticationProcessingDetails",
+        "authenticationProtocol",
+        "incomingTokenType",
+        "tokenIssuerType",
+        "tokenIssuerName",
+        "uniqueTokenIdentifier",
+        "originalRequestId",
+        "crossTenantAccessType",
+        "isTenantRestricted",
+        "flaggedForReview",
+        "processingTimeInMilliseconds",
+        "networkLocationDetails",
+        "autonomousSystemNumber",
+        "appOwnerTenantId",
+    ];
+    for kind in KINDS {
+        let filter = format!("signInEventTypes/any(t: t eq '{kind}')");
+        let (records, _) = pull_all(
+            &c,
+            &url_with(&sim, SIGN_INS_BETA, Some(&filter), Some(1000)),
+            &token,
+        )
+        .await?;
+        assert!(!records.is_empty(), "{kind}");
+        let mut v1_part = Vec::new();
+        for r in &records {
+            let mut obj = r.as_object().cloned().unwrap_or_default();
+            for key in beta_only {
+                assert!(obj.remove(key).is_some(), "{kind}: beta lacks {key}");
+            }
+            v1_part.push(Value::Object(obj));
+            match kind {
+                "servicePrincipal" | "managedIdentity" => {
+                    assert!(
+                        r["servicePrincipalId"]
+                            .as_str()
+                            .is_some_and(|s| !s.is_empty())
+                    );
+                    assert!(r["servicePrincipalName"].is_string());
+                    assert_eq!(r["userId"], "");
+                }
+                _ => {
+                    assert!(
+                        r["userPrincipalName"]
+                            .as_str()
+                            .is_some_and(|s| s.contains('@'))
+                    );
+                }
+            }
+            let msi = r["managedServiceIdentity"]["msiType"]
+                .as_str()
+                .unwrap_or_default();
+            assert_eq!(msi == "none", kind != "managedIdentity", "{r}");
+        }
+        let errors = violations(&schema, "signIn", &v1_part);
+        assert!(
+            errors.is_empty(),
+            "beta {kind} v1.0 part:\n{}",
+            errors.join("\n")
+        );
+    }
+    // v1.0 records carry exactly the v1.0 properties (checked above) and none of beta's.
+    let (v1, _) = pull_all(&c, &url_with(&sim, SIGN_INS_V1, None, Some(1000)), &token).await?;
+    for r in &v1 {
+        for key in beta_only {
+            assert!(r.get(key).is_none(), "v1.0 record has beta-only {key}");
+        }
+        assert_eq!(r.as_object().map(|o| o.len()), Some(v1_props.len()));
+    }
+    // Sign-in realism: failures with real codes, CA results, home countries, devices.
+    let codes: HashSet<i64> = v1
+        .iter()
+        .filter_map(|r| r["status"]["errorCode"].as_i64())
+        .collect();
+    for code in [0, 50126, 50074, 53003] {
+        assert!(codes.contains(&code), "{code} in {codes:?}");
+    }
+    let home = v1
+        .iter()
+        .filter(|r| matches!(r["location"]["countryOrRegion"].as_str(), Some("US" | "GB")))
+        .count();
+    assert!(home * 10 > v1.len() * 8, "{home} of {}", v1.len());
+    assert!(v1.iter().any(|r| r["conditionalAccessStatus"] == "failure"));
+    assert!(v1.iter().any(|r| r["conditionalAccessStatus"] == "success"));
+    assert!(v1.iter().any(|r| r["clientAppUsed"] == "IMAP4"
+        || r["clientAppUsed"] == "Authenticated SMTP"
+        || r["clientAppUsed"] == "Exchange ActiveSync"
+        || r["clientAppUsed"] == "POP3"));
+    assert!(v1.iter().any(|r| r["deviceDetail"]["isManaged"] == true));
+    sim.shutdown().await;
     Ok(())
 }

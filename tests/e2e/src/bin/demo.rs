@@ -9,13 +9,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use auditlake::app::{Ports, PullerApp};
-use auditlake::clock::{Clock, Deadline, ManualClock};
+use auditlake::clock::{Clock, Deadline};
 use auditlake::config::PullerConfig;
 use auditlake::model::{AuditEvent, RunSummary, Source, fmt_time};
 use auditlake::store::StreamKey;
 use chrono::TimeDelta;
 use clap::Parser;
-use e2e::{Moto, SimControl, StackNames, local_sdk_config, provision, puller_vars};
+use e2e::{Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, puller_vars};
 
 #[derive(Parser)]
 #[command(
@@ -116,7 +116,8 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         .await
         .map_err(|e| format!("simulator: {e}"))?;
     let ctl = SimControl::new(sim.base_url());
-    let clock = Arc::new(ManualClock::new(ctl.now().await?));
+    // Waits (Retry-After, backoff) move the simulator's clock, as real time would.
+    let clock = Arc::new(SimClock::new(ctl.clone()).await?);
     let vars = puller_vars(
         &sim.base_url(),
         &tenant,
@@ -144,7 +145,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
     let mut totals = (0u64, 0u64, 0u64, 0u64);
     for n in 1..=args.ticks.max(1) {
         if n > 1 {
-            clock.set(ctl.advance(300).await?);
+            clock.advance(300).await?;
         }
         let summaries = app
             .handle(&scheduled, Deadline::none())
@@ -201,8 +202,8 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         totals.0, totals.1, totals.2, totals.3
     ));
     out.line(format!(
-        "microsoft side: {} throttled (429) and {} server errors answered by the simulator, all retried",
-        stats["throttled_429"], stats["server_errors_5xx"]
+        "microsoft side: {} throttled (429), {} over Graph's request budget (429, Retry-After waited out) and {} server errors, all retried",
+        stats["throttled_429"], stats["over_budget_429"], stats["server_errors_5xx"]
     ));
     out.line(format!(
         "s3: {} raw objects, {} bytes (gzip NDJSON, exactly as received) under raw/source={}/",

@@ -12,12 +12,14 @@
 //! both; about 5% fail with a reason and a few time out. Ids are `Directory_<correlationId>_
 //! <5 uppercase alphanumerics>_<8 digits>` for Core Directory and a plain GUID for the other
 //! services, as in real data. Everything is derived from the event seed (see
-//! [`crate::sources`]), so a record renders identically every time.
+//! [`crate::sources`]), so a record renders identically every time. The collection draws on
+//! Graph's identity and access reports budget, shared with sign-ins (see [`crate::budget`]).
 
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{EventStub, GraphResource, SimSource, SourceApi};
+use crate::budget::IDENTITY_REPORTS;
 use crate::clock::graph_datetime;
 use crate::rng::Rng;
 use crate::tenant::{
@@ -613,10 +615,8 @@ impl SimSource for EntraDirectoryAudits {
 
     fn api(&self) -> SourceApi {
         SourceApi::Graph(GraphResource {
-            path: "auditLogs/directoryAudits",
-            time_field: "activityDateTime",
-            default_top: 100,
-            max_top: 1000,
+            budget: Some(IDENTITY_REPORTS),
+            ..GraphResource::basic("auditLogs/directoryAudits", "activityDateTime", 100, 1000)
         })
     }
 
@@ -1459,6 +1459,7 @@ mod tests {
             time_ns: 1_780_000_000_000_000_000,
             visible_ns: 1_780_000_000_000_000_000,
             seed,
+            stream: 0,
             id: head(&mut Rng::new(seed)).id.into_boxed_str(),
         }
     }

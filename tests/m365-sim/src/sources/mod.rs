@@ -5,14 +5,20 @@
 //! Write `src/sources/<name>.rs` with a unit struct implementing [`SimSource`] (its name, how it
 //! is exposed over HTTP through [`SourceApi`], how to derive a record id from an event seed and
 //! how to render the record), then add one line to [`SOURCES`]. Routing, paging, filtering,
-//! faults, `/_sim/sources` and `/_sim/truth` pick it up from the table.
+//! faults, budgets, `/_sim/sources` and `/_sim/truth` pick it up from the table. A Graph
+//! collection's query rules (required bounds, longest range, history, licence or provisioning
+//! precondition, request budget, stream selection) are data in its [`GraphResource`]; a source
+//! whose `/beta` records differ from `/v1.0` overrides [`SimSource::render_version`]; a source
+//! with several kinds of events (sign-ins) lists them in [`SimSource::streams`].
 //!
 //! # The event schedule (shared by all sources)
 //! Time is cut into hour buckets (`hour = unix_seconds / 3600`). The events of one bucket are a
 //! pure function of `(seed, source name, hour)`, so any hour can be generated on its own, in any
 //! order, identically every time:
 //! - **Count**: `events_per_hour x volume()` on average, varied per hour uniformly between 50%
-//!   and 150% of it (exactly 0 when the rate is 0).
+//!   and 150% of it (exactly 0 when the rate is 0). A source with streams draws each stream
+//!   separately with the stream's own volume (and its own generator), so every stream's count
+//!   varies on its own.
 //! - **Times**: uniform in the hour at 100 ns resolution (Graph's 7 fractional digits).
 //! - **Existence**: an event exists from the simulator's `start = initial now - days` onward; a
 //!   bucket straddling `start` is generated whole and cut, so a different `now` or `days` never
@@ -28,15 +34,24 @@
 //!   record (and its id) on demand, so the store holds small stubs, not JSON.
 
 pub mod entra_directory_audits;
+pub mod entra_sign_ins;
+pub mod exchange_message_trace;
+pub mod intune_audit;
 
 use serde_json::value::RawValue;
 
+use crate::budget::BudgetSpec;
 use crate::clock::NS_PER_HOUR;
 use crate::rng::{Rng, hash_str, seed_of};
 use crate::tenant::Tenant;
 
 /// Every source the simulator serves, in the order `/_sim/sources` lists them.
-pub static SOURCES: &[&dyn SimSource] = &[&entra_directory_audits::EntraDirectoryAudits];
+pub static SOURCES: &[&dyn SimSource] = &[
+    &entra_directory_audits::EntraDirectoryAudits,
+    &entra_sign_ins::EntraSignIns,
+    &intune_audit::IntuneAudit,
+    &exchange_message_trace::ExchangeMessageTrace,
+];
 
 /// Share of events whose ingestion delay is "late" (see the module doc).
 pub const LATE_SHARE: f64 = 0.02;
@@ -52,20 +67,71 @@ pub trait SimSource: Send + Sync {
     fn api(&self) -> SourceApi;
 
     /// Relative volume: this source produces `events_per_hour x volume()` events per hour.
+    /// Ignored when the source has [`SimSource::streams`] (each stream has its own volume).
     fn volume(&self) -> f64 {
         1.0
+    }
+
+    /// The source's streams (sign-in kinds, ...), in a fixed order; empty for a source without
+    /// streams. Every event belongs to exactly one stream ([`EventStub::stream`] is its index).
+    fn streams(&self) -> &'static [Stream] {
+        &[]
     }
 
     /// The record id (Graph `id`) of the event with this seed; must equal the `id` that
     /// [`SimSource::render`] puts in the record, and be unique across events.
     fn record_id(&self, tenant: &Tenant, seed: u64) -> String;
 
-    /// The full record as Microsoft would send it (one element of a Graph `value` array).
+    /// The full record as Microsoft would send it from `/v1.0` (one element of a Graph `value`
+    /// array).
     fn render(
         &self,
         tenant: &Tenant,
         event: &EventStub,
     ) -> Result<Box<RawValue>, serde_json::Error>;
+
+    /// The record as served by one API version. The default serves the same record from both
+    /// (true of most Graph audit resources); sources whose beta shape differs override it.
+    fn render_version(
+        &self,
+        tenant: &Tenant,
+        event: &EventStub,
+        version: ApiVersion,
+    ) -> Result<Box<RawValue>, serde_json::Error> {
+        let _ = version;
+        self.render(tenant, event)
+    }
+}
+
+/// A stream of a source: its name on the wire and its share of the volume.
+#[derive(Debug, Clone, Copy)]
+pub struct Stream {
+    /// The name callers select it by (`nonInteractiveUser`), also `/_sim/truth?stream=`.
+    pub name: &'static str,
+    /// Relative volume: `events_per_hour x volume` events per hour.
+    pub volume: f64,
+}
+
+/// The Graph API version a request came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// `/v1.0`.
+    V1,
+    /// `/beta`.
+    Beta,
+}
+
+impl ApiVersion {
+    /// The path segment (`v1.0`, `beta`).
+    pub fn segment(self) -> &'static str {
+        match self {
+            Self::V1 => "v1.0",
+            Self::Beta => "beta",
+        }
+    }
+
+    /// Both versions, in routing order.
+    pub const ALL: [ApiVersion; 2] = [ApiVersion::V1, ApiVersion::Beta];
 }
 
 /// How a source is exposed.
@@ -84,7 +150,20 @@ impl SourceApi {
     }
 }
 
-/// A Graph collection: where it lives and which property is its time axis.
+/// What a tenant needs before Graph serves a collection at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// Nothing beyond a valid token.
+    None,
+    /// An Entra ID P1/P2 licence ([`crate::SimConfig::premium`]); otherwise 403
+    /// `Authentication_RequestFromNonPremiumTenantOrB2CTenant`.
+    PremiumLicence,
+    /// The Exchange message trace service principal provisioned in the tenant
+    /// ([`crate::SimConfig::message_trace_provisioned`]); otherwise 401.
+    MessageTraceServicePrincipal,
+}
+
+/// A Graph collection: where it lives, which property is its time axis, and its query rules.
 #[derive(Debug, Clone, Copy)]
 pub struct GraphResource {
     /// The path below `/v1.0/`, e.g. `auditLogs/directoryAudits`.
@@ -95,6 +174,44 @@ pub struct GraphResource {
     pub default_top: usize,
     /// Largest accepted `$top`.
     pub max_top: usize,
+    /// `$filter` must bound the time field on both sides (else 400).
+    pub require_bounds: bool,
+    /// Longest accepted span between the two bounds, in seconds (else 400).
+    pub max_range_secs: Option<i64>,
+    /// Records older than this many days (before the request's virtual time) are not served.
+    pub history_days: Option<u32>,
+    /// The collection property whose `any` lambda selects one of the source's streams
+    /// (`signInEventTypes/any(t: t eq 'nonInteractiveUser')`), accepted on `/beta` only.
+    /// Without it a request gets the first stream.
+    pub stream_property: Option<&'static str>,
+    /// What the tenant needs before the collection is served.
+    pub precondition: Precondition,
+    /// The request budget this collection draws on (shared by name with other collections).
+    pub budget: Option<BudgetSpec>,
+}
+
+impl GraphResource {
+    /// A collection with no special rules: optional bounds, all history, no streams, no
+    /// precondition, no budget. Sources refine it with struct update syntax.
+    pub const fn basic(
+        path: &'static str,
+        time_field: &'static str,
+        default_top: usize,
+        max_top: usize,
+    ) -> Self {
+        Self {
+            path,
+            time_field,
+            default_top,
+            max_top,
+            require_bounds: false,
+            max_range_secs: None,
+            history_days: None,
+            stream_property: None,
+            precondition: Precondition::None,
+            budget: None,
+        }
+    }
 }
 
 /// The schedule facts of one event; the record itself is rendered from `seed` on demand.
@@ -106,6 +223,8 @@ pub struct EventStub {
     pub visible_ns: i64,
     /// The per-event seed the record is rendered from.
     pub seed: u64,
+    /// Index of the event's stream in [`SimSource::streams`] (0 for a source without streams).
+    pub stream: u8,
     /// The record id.
     pub id: Box<str>,
 }
@@ -122,18 +241,71 @@ pub struct ScheduleParams {
 }
 
 /// Generates one hour bucket of `source`, sorted newest first (time desc, then id desc).
+///
+/// A source without streams draws from one generator keyed by `(seed, source, hour)`; a source
+/// with streams draws each stream from its own generator keyed by `(seed, source, stream,
+/// hour)`, with the stream's own volume, and the buckets are merged.
 pub fn generate_hour(
     source: &dyn SimSource,
     tenant: &Tenant,
     params: ScheduleParams,
     hour: i64,
 ) -> Vec<EventStub> {
-    let mut rng = Rng::new(seed_of(&[
-        params.seed,
-        hash_str(source.name()),
-        hour as u64,
-    ]));
-    let mean = (f64::from(params.events_per_hour) * source.volume()).round() as u64;
+    let mut out = Vec::new();
+    let streams = source.streams();
+    if streams.is_empty() {
+        let rng = Rng::new(seed_of(&[
+            params.seed,
+            hash_str(source.name()),
+            hour as u64,
+        ]));
+        fill_hour(
+            &mut out,
+            rng,
+            source,
+            tenant,
+            params,
+            hour,
+            source.volume(),
+            0,
+        );
+    } else {
+        for (k, stream) in streams.iter().enumerate() {
+            let rng = Rng::new(seed_of(&[
+                params.seed,
+                hash_str(source.name()),
+                hash_str(stream.name),
+                hour as u64,
+            ]));
+            let k = u8::try_from(k).unwrap_or(u8::MAX);
+            fill_hour(
+                &mut out,
+                rng,
+                source,
+                tenant,
+                params,
+                hour,
+                stream.volume,
+                k,
+            );
+        }
+    }
+    out.sort_unstable_by(|a, b| (b.time_ns, &b.id).cmp(&(a.time_ns, &a.id)));
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn fill_hour(
+    out: &mut Vec<EventStub>,
+    mut rng: Rng,
+    source: &dyn SimSource,
+    tenant: &Tenant,
+    params: ScheduleParams,
+    hour: i64,
+    volume: f64,
+    stream: u8,
+) {
+    let mean = (f64::from(params.events_per_hour) * volume).round() as u64;
     let count = if mean == 0 {
         0
     } else {
@@ -147,7 +319,7 @@ pub fn generate_hour(
         .saturating_mul(1000)
         .max(normal_max_ms);
     let hour_start = hour.saturating_mul(NS_PER_HOUR);
-    let mut out = Vec::with_capacity(count as usize);
+    out.reserve(count as usize);
     for _ in 0..count {
         let seed = rng.next_u64();
         let ticks = rng.below((NS_PER_HOUR / 100) as u64) as i64;
@@ -164,11 +336,10 @@ pub fn generate_hour(
             time_ns,
             visible_ns: time_ns.saturating_add(delay_ns),
             seed,
+            stream,
             id: source.record_id(tenant, seed).into_boxed_str(),
         });
     }
-    out.sort_unstable_by(|a, b| (b.time_ns, &b.id).cmp(&(a.time_ns, &a.id)));
-    out
 }
 
 /// Looks a source up by name.
@@ -178,6 +349,15 @@ pub fn find(name: &str) -> Option<(usize, &'static dyn SimSource)> {
         .enumerate()
         .find(|(_, s)| s.name() == name)
         .map(|(i, s)| (i, *s))
+}
+
+/// The index of `source`'s stream called `name` (ASCII case-insensitive).
+pub fn stream_index(source: &dyn SimSource, name: &str) -> Option<u8> {
+    source
+        .streams()
+        .iter()
+        .position(|s| s.name.eq_ignore_ascii_case(name))
+        .and_then(|i| u8::try_from(i).ok())
 }
 
 #[cfg(test)]
@@ -213,6 +393,42 @@ mod tests {
             }
         }
         assert!(generate_hour(src, &tenant, params(0, 120), 490_000).is_empty());
+    }
+
+    #[test]
+    fn streams_have_their_own_volumes_and_generators() {
+        let tenant = Tenant::generate(5, "t");
+        let Some((_, sign_ins)) = find("entra-sign-ins") else {
+            panic!("entra-sign-ins is registered");
+        };
+        let mut counts = [0u32; 4];
+        for hour in 600_000..600_048 {
+            let bucket = generate_hour(sign_ins, &tenant, params(100, 120), hour);
+            assert!(
+                bucket
+                    .windows(2)
+                    .all(|w| (w[0].time_ns, &w[0].id) > (w[1].time_ns, &w[1].id))
+            );
+            for e in &bucket {
+                counts[usize::from(e.stream)] += 1;
+            }
+        }
+        let per_hour = counts.map(|c| f64::from(c) / 48.0);
+        for (got, want) in per_hour.iter().zip([100.0, 300.0, 50.0, 30.0]) {
+            assert!((got / want - 1.0).abs() < 0.15, "{per_hour:?}");
+        }
+        assert_eq!(stream_index(sign_ins, "SERVICEPRINCIPAL"), Some(2));
+        assert_eq!(stream_index(sign_ins, "nope"), None);
+        let names: Vec<&str> = SOURCES.iter().map(|s| s.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "entra-directory-audits",
+                "entra-sign-ins",
+                "intune-audit",
+                "exchange-message-trace"
+            ]
+        );
     }
 
     #[test]
