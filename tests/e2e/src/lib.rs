@@ -234,9 +234,23 @@ impl SimControl {
 
     /// Record ids visible by `until`.
     pub async fn truth(&self, source: &str, until: DateTime<Utc>) -> Result<Truth, String> {
+        self.truth_of(source, None, until).await
+    }
+
+    /// Record ids of one stream (e.g. a sign-in kind) visible by `until`.
+    pub async fn truth_of(
+        &self,
+        source: &str,
+        stream: Option<&str>,
+        until: DateTime<Utc>,
+    ) -> Result<Truth, String> {
+        let mut query = vec![("until", auditlake::model::fmt_time(until))];
+        if let Some(s) = stream {
+            query.push(("stream", s.to_string()));
+        }
         self.http
             .get(format!("{}/_sim/truth/{source}", self.base))
-            .query(&[("until", auditlake::model::fmt_time(until))])
+            .query(&query)
             .send()
             .await
             .and_then(|r| r.error_for_status())

@@ -533,3 +533,235 @@ mod http_client {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_graph_source_and_stream_exactly_once_under_faults_and_budgets() {
+    let sim_config = SimConfig {
+        seed: 11,
+        days: 1,
+        events_per_hour: 12,
+        ingest_delay_secs: 300,
+        fault_429: 0.05,
+        fault_5xx: 0.03,
+        retry_after_secs: 3,
+        ..SimConfig::default()
+    };
+    let env = env(
+        sim_config,
+        &[
+            // Two days back covers the simulator's whole day of history even for the pullers
+            // whose first run starts later on the clock (earlier pullers' waits move it).
+            ("AUDITLAKE_INITIAL_LOOKBACK_DAYS", "2"),
+            ("AUDITLAKE_MAX_RETRIES", "20"),
+            ("AUDITLAKE_PAGE_SIZE", "50"),
+        ],
+        None,
+    )
+    .await;
+    let started = env.clock.now();
+    let sources = [
+        Source::EntraDirectoryAudits,
+        Source::EntraSignIns,
+        Source::IntuneAudit,
+        Source::ExchangeMessageTrace,
+    ];
+    let apps: Vec<PullerApp> = sources
+        .iter()
+        .map(|s| PullerApp::new(*s, &env.config, env.ports.clone()).expect("puller"))
+        .collect();
+    // A first pull of the day of history, then eight scheduled ticks 45 minutes apart. The
+    // pullers run one after another, sharing Graph's audit-log budget as Lambdas of one app do.
+    for tick in 0..9 {
+        if tick > 0 {
+            env.advance(45 * 60).await;
+        }
+        for app in &apps {
+            let summaries = app
+                .handle(&scheduled_event(), Deadline::none())
+                .await
+                .unwrap();
+            for s in &summaries {
+                assert!(s.complete && s.error.is_none(), "tick {tick}: {s:?}");
+            }
+        }
+    }
+    let now = env.clock.now();
+    let mut checked = 0;
+    for source in sources {
+        let stored = env
+            .ports
+            .events
+            .list_by_time(
+                source,
+                started - TimeDelta::days(2),
+                now + TimeDelta::hours(1),
+            )
+            .await
+            .unwrap();
+        let streams: Vec<Option<String>> = match source {
+            Source::EntraSignIns => [
+                "interactiveUser",
+                "nonInteractiveUser",
+                "servicePrincipal",
+                "managedIdentity",
+            ]
+            .iter()
+            .map(|k| Some(k.to_string()))
+            .collect(),
+            _ => vec![None],
+        };
+        for stream in streams {
+            let key = StreamKey::new(env.key.tenant.clone(), source, stream.clone());
+            let wm = env
+                .ports
+                .state
+                .watermark(&key)
+                .await
+                .unwrap()
+                .expect("watermark");
+            let truth_wm: HashSet<String> = env
+                .ctl
+                .truth_of(source.name(), stream.as_deref(), wm)
+                .await
+                .unwrap()
+                .ids
+                .into_iter()
+                .collect();
+            let truth_now: HashSet<String> = env
+                .ctl
+                .truth_of(source.name(), stream.as_deref(), now)
+                .await
+                .unwrap()
+                .ids
+                .into_iter()
+                .collect();
+            let ids: Vec<String> = stored
+                .iter()
+                .filter(|e| e.stream == stream)
+                .filter_map(|e| e.record_id.clone())
+                .collect();
+            let set: HashSet<String> = ids.iter().cloned().collect();
+            let what = format!("{source} {stream:?}");
+            assert!(
+                truth_wm.len() > 20,
+                "{what}: {} events visible",
+                truth_wm.len()
+            );
+            assert_eq!(set.len(), ids.len(), "{what}: an event stored twice");
+            let missing: Vec<&String> = truth_wm.difference(&set).take(5).collect();
+            assert!(missing.is_empty(), "{what}: not stored: {missing:?}");
+            let phantom: Vec<&String> = set.difference(&truth_now).take(5).collect();
+            assert!(phantom.is_empty(), "{what}: never sent: {phantom:?}");
+            checked += truth_wm.len();
+        }
+        let quarantined: u64 = env
+            .ports
+            .state
+            .health(&StreamKey::new(env.key.tenant.clone(), source, None))
+            .await
+            .unwrap()
+            .map_or(0, |h| h.total_quarantined);
+        assert_eq!(
+            quarantined, 0,
+            "{source}: the simulator's records all normalize"
+        );
+    }
+    assert!(checked > 1000, "{checked}");
+    let stats = env.ctl.stats().await.unwrap();
+    assert!(
+        stats["over_budget_429"].as_u64().unwrap() > 0,
+        "the budget was reached: {stats}"
+    );
+    assert!(stats["throttled_429"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["server_errors_5xx"].as_u64().unwrap() > 0, "{stats}");
+    assert_eq!(
+        stats["early_retries"], 0,
+        "every budget refusal was waited out: {stats}"
+    );
+}
+
+mod doctor {
+    //! `auditlake doctor` against a tenant set up wrongly in each way it knows.
+
+    use super::*;
+    use auditlake::doctor::{GRAPH_SOURCES, Severity, check};
+    use auditlake::store::memory::MemoryParameters;
+
+    async fn findings(sim_config: SimConfig, secret: &str) -> Vec<auditlake::doctor::Finding> {
+        let (tenant, client_id) = (sim_config.tenant.clone(), sim_config.client_id.clone());
+        let sim = m365_sim::start(sim_config).await.unwrap();
+        let ctl = SimControl::new(sim.base_url());
+        let clock = Arc::new(SimClock::new(ctl).await.unwrap());
+        let vars = puller_vars(
+            &sim.base_url(),
+            &tenant,
+            &client_id,
+            &StackNames::default(),
+            &[],
+        );
+        let config = PullerConfig::from_vars(vars).unwrap();
+        let params = Arc::new(MemoryParameters::default().with("/auditlake/client-secret", secret));
+        let out = check(&config, &GRAPH_SOURCES, params, clock).await.unwrap();
+        sim.shutdown().await;
+        out
+    }
+
+    #[tokio::test]
+    async fn a_healthy_tenant_is_all_ok() {
+        let cfg = SimConfig::default();
+        let secret = cfg.client_secret.clone();
+        let f = findings(cfg, &secret).await;
+        assert!(f.iter().all(|f| f.severity != Severity::Error), "{f:#?}");
+        // token + directory audits + 4 sign-in kinds + Intune + message trace (+ expiry note)
+        assert!(
+            f.iter().filter(|f| f.code == "ReadOk").count() == 7,
+            "{f:#?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_licence_and_unprovisioned_message_trace_are_explained() {
+        let cfg = SimConfig {
+            premium: false,
+            message_trace_provisioned: false,
+            ..SimConfig::default()
+        };
+        let secret = cfg.client_secret.clone();
+        let f = findings(cfg, &secret).await;
+        let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+        let licence: Vec<_> = errors
+            .iter()
+            .filter(|f| f.source == Some(Source::EntraSignIns))
+            .collect();
+        assert_eq!(licence.len(), 4, "one per sign-in kind");
+        assert!(licence.iter().all(|f| f.code
+            == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+            && f.message.contains("P1 or P2")));
+        let trace = errors
+            .iter()
+            .find(|f| f.source == Some(Source::ExchangeMessageTrace))
+            .unwrap();
+        assert!(
+            trace
+                .message
+                .contains("8bd644d1-64a1-4d4b-ae52-2e0cbf64e373"),
+            "{}",
+            trace.message
+        );
+        assert!(
+            f.iter()
+                .any(|f| f.source == Some(Source::EntraDirectoryAudits)
+                    && f.severity == Severity::Ok)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_stops_at_the_token_with_its_code() {
+        let f = findings(SimConfig::default(), "wrong").await;
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].severity, Severity::Error);
+        assert_eq!(f[0].code, "AADSTS7000215");
+        assert!(f[0].message.contains("client secret is wrong"));
+    }
+}
