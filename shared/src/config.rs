@@ -99,7 +99,17 @@ pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
     (
         "AUDITLAKE_PAGE_SIZE",
         Some("1000"),
-        "Records per Graph page requested (`$top`); lower it if pages time out.",
+        "Records per Graph page requested (`$top`, capped at each API's maximum); lower it if pages time out.",
+    ),
+    (
+        "AUDITLAKE_SIGNIN_KINDS",
+        Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
+        "Sign-in kinds pulled by entra-sign-ins, one stream each.",
+    ),
+    (
+        "AUDITLAKE_HISTORY_DAYS",
+        None,
+        "Override of the source's history edge in days (Microsoft's retention; e.g. 7 on Entra ID Free).",
     ),
     (
         "AUDITLAKE_HTTP_TIMEOUT_SECS",
