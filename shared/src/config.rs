@@ -385,6 +385,44 @@ impl PullerConfig {
     }
 }
 
+/// Configuration of `auditlake import`: where records go, no Microsoft credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportConfig {
+    pub tenant_id: String,
+    pub bucket: String,
+    pub events_table: String,
+    pub hot_retention: TimeDelta,
+    pub write_concurrency: usize,
+}
+
+impl ImportConfig {
+    /// Parses the variables an import needs, reporting every problem together.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(vars);
+        let tenant_id = r.required("AUDITLAKE_TENANT_ID");
+        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
+            r.problem(
+                "AUDITLAKE_TENANT_ID",
+                format!("`{tenant_id}` is not a tenant GUID"),
+            );
+        }
+        let bucket = r.required("AUDITLAKE_BUCKET");
+        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
+        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
+        let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
+        let config = ImportConfig {
+            tenant_id,
+            bucket,
+            events_table,
+            hot_retention: TimeDelta::days(retention as i64),
+            write_concurrency: concurrency as usize,
+        };
+        r.finish(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod cloud;
 pub mod config;
 pub mod doctor;
 pub mod http;
+pub mod import;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;

@@ -19,7 +19,7 @@ use futures::StreamExt;
 use serde_json::value::RawValue;
 
 use crate::clock::{Clock, Deadline};
-use crate::model::{ErrorInfo, Gap, RawRef, RunSummary, Window, fmt_time};
+use crate::model::{ErrorInfo, Gap, RawRef, RunSummary, Source, Window, fmt_time};
 use crate::normalize::{self, Context};
 use crate::sources::{SourceError, SourcePuller};
 use crate::store::{
@@ -389,28 +389,91 @@ impl Pipeline {
 
     /// Raw to S3, then normalize, quarantine failures, and insert with dedupe.
     async fn store_page(&self, run: &mut Run<'_>, records: Vec<Box<RawValue>>) -> Result<(), Stop> {
-        let source = self.source.source();
-        let stream = run.key.stream.as_deref();
+        let writer = PageWriter {
+            tenant_id: &self.tenant_id,
+            source: self.source.source(),
+            stream: run.key.stream.as_deref(),
+            run_id: &run.run_id,
+            raw: self.raw.as_ref(),
+            events: self.events.as_ref(),
+            clock: self.clock.as_ref(),
+            hot_retention: self.settings.hot_retention,
+            envelope: false,
+        };
+        let mut counts = PageCounts::default();
+        let stored = writer.store(&mut run.seq, records, &mut counts).await;
+        let s = &mut run.summary;
+        s.pulled += counts.pulled;
+        s.raw_objects += counts.raw_objects;
+        s.raw_bytes += counts.raw_bytes;
+        s.quarantined += counts.quarantined;
+        s.new += counts.new;
+        s.duplicates += counts.duplicates;
+        Ok(stored?)
+    }
+}
+
+/// What [`PageWriter::store`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PageCounts {
+    pub pulled: u64,
+    pub raw_objects: u64,
+    pub raw_bytes: u64,
+    pub quarantined: u64,
+    pub new: u64,
+    pub duplicates: u64,
+}
+
+/// Stores one page of records the one way auditlake stores records, for pulls and imports
+/// alike: raw bytes to S3 first, then normalize, quarantine what fails (with its reason), and
+/// insert the rest with dedupe.
+pub struct PageWriter<'a> {
+    pub tenant_id: &'a str,
+    pub source: Source,
+    pub stream: Option<&'a str>,
+    /// Unique per run or import; part of every object key, so objects are never overwritten.
+    pub run_id: &'a str,
+    pub raw: &'a dyn RawStore,
+    pub events: &'a dyn EventStore,
+    pub clock: &'a dyn Clock,
+    pub hot_retention: TimeDelta,
+    /// Records are Azure Monitor diagnostic-settings records (the Graph object under `properties`).
+    pub envelope: bool,
+}
+
+impl PageWriter<'_> {
+    /// Stores `records`; `seq` numbers the objects written. Counts are updated as far as it got.
+    pub async fn store(
+        &self,
+        seq: &mut u64,
+        records: Vec<Box<RawValue>>,
+        counts: &mut PageCounts,
+    ) -> Result<(), StoreError> {
         let written = self.clock.now();
-        let raw_key = keys::raw_key(source, stream, written, &run.run_id, run.seq);
-        run.seq += 1;
+        let raw_key = keys::raw_key(self.source, self.stream, written, self.run_id, *seq);
+        *seq += 1;
         let body = gzip_lines(records.iter().map(|r| r.get()))?;
         let bytes = body.len() as u64;
         self.raw.put(&raw_key, body).await?;
-        run.summary.pulled += records.len() as u64;
-        run.summary.raw_objects += 1;
-        run.summary.raw_bytes += bytes;
+        counts.pulled += records.len() as u64;
+        counts.raw_objects += 1;
+        counts.raw_bytes += bytes;
 
         let ctx = Context {
-            tenant_id: &self.tenant_id,
-            stream,
+            tenant_id: self.tenant_id,
+            stream: self.stream,
             ingested_at: written,
         };
-        let expires_at = (written + self.settings.hot_retention).timestamp();
+        let expires_at = (written + self.hot_retention).timestamp();
         let mut good = Vec::with_capacity(records.len());
         let mut bad = Vec::new();
         for (line, record) in records.iter().enumerate() {
-            match normalize::normalize(source, record, ctx) {
+            let normalized = if self.envelope {
+                normalize::normalize_envelope(self.source, record, ctx)
+            } else {
+                normalize::normalize(self.source, record, ctx)
+            };
+            match normalized {
                 Ok(mut event) => {
                     if record.get().len() > INLINE_RAW_LIMIT {
                         event.raw = None;
@@ -430,20 +493,20 @@ impl Pipeline {
             }
         }
         if !bad.is_empty() {
-            let qkey = keys::quarantine_key(source, written, &run.run_id, run.seq);
-            run.seq += 1;
+            let qkey = keys::quarantine_key(self.source, written, self.run_id, *seq);
+            *seq += 1;
             let lines: Vec<String> = bad.iter().map(|b| b.to_string()).collect();
             self.raw
                 .put(&qkey, gzip_lines(lines.iter().map(String::as_str))?)
                 .await?;
             tracing::warn!(count = bad.len(), key = %qkey, "Quarantined records that could not be normalized.");
-            run.summary.quarantined += bad.len() as u64;
+            counts.quarantined += bad.len() as u64;
         }
         if !good.is_empty() {
             let outcomes = self.events.put_new(good).await?;
             let new = outcomes.iter().filter(|n| **n).count() as u64;
-            run.summary.new += new;
-            run.summary.duplicates += outcomes.len() as u64 - new;
+            counts.new += new;
+            counts.duplicates += outcomes.len() as u64 - new;
         }
         Ok(())
     }

@@ -55,6 +55,23 @@ impl AwsStores {
     }
 }
 
+/// The raw store and event store alone (what `auditlake import` writes to).
+pub fn lake_stores(
+    sdk: &SdkConfig,
+    bucket: &str,
+    events_table: &str,
+    write_concurrency: usize,
+) -> (S3RawStore, DynamoEventStore) {
+    (
+        S3RawStore::new(s3_client(sdk), bucket.to_string()),
+        DynamoEventStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            events_table.to_string(),
+            write_concurrency,
+        ),
+    )
+}
+
 /// The full text of an SDK error (the service's code and message, not just "service error").
 pub(crate) fn describe<E: std::error::Error>(e: &E) -> String {
     aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()

@@ -1,6 +1,7 @@
 //! The `auditlake` operator CLI: `normalize` turns Microsoft exports into AuditEvent NDJSON;
 //! `run` performs one pull run of a source against the configured tenant and AWS account (or a
-//! local stack via `AWS_ENDPOINT_URL`); `doctor` checks the app registration and every source's
+//! local stack via `AWS_ENDPOINT_URL`); `import` loads exports through the same normalize-and-
+//! dedupe path; `doctor` checks the app registration and every source's
 //! access and says in plain sentences what is wrong. Exit codes: 0 success, 1 I/O or run error (or
 //! a doctor finding of an error), 2 usage error, 3 some records quarantined.
 
@@ -58,6 +59,18 @@ enum Command {
         #[arg(long, requires = "start")]
         end: Option<String>,
     },
+    /// Import exports (Graph list responses, JSON arrays, NDJSON; for Entra logs also Azure
+    /// Monitor diagnostic-settings exports) through the same normalize-and-dedupe path as a pull,
+    /// to backfill history Microsoft no longer keeps. Importing a file twice stores nothing new.
+    /// Needs AUDITLAKE_TENANT_ID, AUDITLAKE_BUCKET and AUDITLAKE_EVENTS_TABLE.
+    Import {
+        /// Source the records come from.
+        #[arg(long)]
+        source: Source,
+        /// Files to import (`-` for stdin).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Check the app registration and each Graph source's access (token, permissions, licences,
     /// provisioning, credential expiry) and explain what is wrong. Configuration as for `run`.
     Doctor {
@@ -68,6 +81,106 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+async fn import(source: Source, files: Vec<PathBuf>) -> ExitCode {
+    use auditlake::import::{ImportSummary, Target, import_reader};
+    use indicatif::{ProgressBar, ProgressStyle};
+
+    if source == Source::M365Activity {
+        eprintln!("auditlake: importing {source} records is not supported by this version");
+        return ExitCode::from(2);
+    }
+    let config = match auditlake::config::ImportConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = aws_config::load_from_env().await;
+    let (raw, events) = auditlake::aws::lake_stores(
+        &sdk,
+        &config.bucket,
+        &config.events_table,
+        config.write_concurrency,
+    );
+    let clock = auditlake::clock::SystemClock;
+    let target = Target {
+        tenant_id: &config.tenant_id,
+        source,
+        raw: &raw,
+        events: &events,
+        clock: &clock,
+        hot_retention: config.hot_retention,
+    };
+    let mut total = ImportSummary::default();
+    for path in &files {
+        let name = path.display().to_string();
+        let (reader, size): (Box<dyn std::io::Read + Send>, Option<u64>) = if name == "-" {
+            (Box::new(std::io::stdin()), None)
+        } else {
+            match File::open(path) {
+                Ok(f) => {
+                    let size = f.metadata().ok().map(|m| m.len());
+                    (Box::new(f), size)
+                }
+                Err(e) => {
+                    eprintln!("auditlake: cannot open {name}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        };
+        let bar = match size {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_message(name.clone());
+        let reader = bar.wrap_read(reader);
+        let progress_bar = bar.clone();
+        let result = import_reader(
+            &target,
+            reader,
+            name.clone(),
+            &mut |s| {
+                progress_bar.set_message(format!("{name}: {} records, {} new", s.records, s.new))
+            },
+            &mut |position, reason| progress_bar.suspend(|| eprintln!("{position}: {reason}")),
+        )
+        .await;
+        bar.finish_and_clear();
+        match result {
+            Ok(s) => {
+                eprintln!(
+                    "{name}: {} records: {} new, {} already stored, {} quarantined",
+                    s.records, s.new, s.duplicates, s.quarantined
+                );
+                total.records += s.records;
+                total.new += s.new;
+                total.duplicates += s.duplicates;
+                total.quarantined += s.quarantined;
+                total.raw_objects += s.raw_objects;
+                total.raw_bytes += s.raw_bytes;
+            }
+            Err(e @ auditlake::import::ImportError::EnvelopeUnsupported { .. }) => {
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    println!("{}", serde_json::to_string(&total).unwrap_or_default());
+    if total.quarantined > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 async fn doctor(sources: Vec<Source>, json: bool) -> ExitCode {
@@ -256,5 +369,6 @@ async fn main() -> ExitCode {
             auditlake::telemetry::init(false);
             doctor(sources, json).await
         }
+        Command::Import { source, files } => import(source, files).await,
     }
 }
