@@ -66,6 +66,29 @@ impl Ports {
     }
 }
 
+/// The doctor, run at a stream's first scheduled run; its findings go to the stream's health.
+struct DoctorCheck {
+    config: PullerConfig,
+    source: Source,
+    params: Arc<dyn ParameterStore>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait::async_trait]
+impl crate::pipeline::FirstRunCheck for DoctorCheck {
+    async fn findings(&self, stream: Option<&str>) -> Vec<crate::doctor::Finding> {
+        crate::doctor::check_stream(
+            &self.config,
+            self.source,
+            stream,
+            self.params.clone(),
+            self.clock.clone(),
+        )
+        .await
+        .unwrap_or_default()
+    }
+}
+
 /// A ready-to-run puller for one source.
 pub struct PullerApp {
     pipeline: Pipeline,
@@ -155,13 +178,19 @@ impl PullerApp {
                 raw: ports.raw,
                 events: ports.events,
                 state: ports.state,
-                clock: ports.clock,
+                clock: ports.clock.clone(),
                 settings: Settings {
                     lag: config.lag,
                     overlap: config.overlap,
                     initial_lookback: config.initial_lookback,
                     hot_retention: config.hot_retention,
                 },
+                first_run_check: Some(Arc::new(DoctorCheck {
+                    config: config.clone(),
+                    source,
+                    params: ports.params.clone(),
+                    clock: ports.clock.clone(),
+                })),
             },
             deadline_margin: config.deadline_margin,
             emit_metrics: false,

@@ -193,6 +193,28 @@ pub async fn check(
     params: Arc<dyn ParameterStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<Vec<Finding>, AppError> {
+    check_streams(config, sources, None, true, params, clock).await
+}
+
+/// The checks of one stream of one source (a puller's first run): token and probe, no expiry.
+pub async fn check_stream(
+    config: &PullerConfig,
+    source: Source,
+    stream: Option<&str>,
+    params: Arc<dyn ParameterStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<Vec<Finding>, AppError> {
+    check_streams(config, &[source], Some(stream), false, params, clock).await
+}
+
+async fn check_streams(
+    config: &PullerConfig,
+    sources: &[Source],
+    only_stream: Option<Option<&str>>,
+    expiry: bool,
+    params: Arc<dyn ParameterStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<Vec<Finding>, AppError> {
     let http = reqwest::Client::builder()
         .timeout(config.http_timeout)
         .build()
@@ -257,6 +279,9 @@ pub async fn check(
         let window = Window::new(now - config.lag - TimeDelta::hours(1), now - config.lag);
         let deadline = Deadline::after(std::time::Duration::from_secs(60));
         for stream in puller.streams() {
+            if only_stream.is_some_and(|only| only != stream.as_deref()) {
+                continue;
+            }
             let first = puller
                 .pages(stream.as_deref(), window, &deadline)
                 .next()
@@ -287,7 +312,9 @@ pub async fn check(
             });
         }
     }
-    findings.extend(credential_expiry(&api, config, now).await);
+    if expiry {
+        findings.extend(credential_expiry(&api, config, now).await);
+    }
     findings.sort_by_key(|f| match f.severity {
         Severity::Error => 0,
         Severity::Warning => 1,

@@ -94,6 +94,12 @@ pub struct Settings {
     pub hot_retention: TimeDelta,
 }
 
+/// Preflight checks a stream's first run records in its health (the app plugs the doctor in).
+#[async_trait::async_trait]
+pub trait FirstRunCheck: Send + Sync {
+    async fn findings(&self, stream: Option<&str>) -> Vec<crate::doctor::Finding>;
+}
+
 /// Everything a run needs, built once per container.
 pub struct Pipeline {
     pub tenant_id: String,
@@ -103,6 +109,8 @@ pub struct Pipeline {
     pub state: Arc<dyn StateStore>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    /// Run at a stream's first scheduled run; findings go to health.
+    pub first_run_check: Option<Arc<dyn FirstRunCheck>>,
 }
 
 /// Why a window stopped.
@@ -149,6 +157,7 @@ struct Run<'a> {
     deadline: &'a Deadline,
     summary: RunSummary,
     seq: u64,
+    doctor: Option<Vec<crate::doctor::Finding>>,
 }
 
 impl Pipeline {
@@ -222,6 +231,7 @@ impl Pipeline {
                 duration_ms: 0,
             },
             seq: 0,
+            doctor: None,
         };
         let watermark = match invocation {
             Invocation::Scheduled => self.scheduled(&mut run).await,
@@ -242,6 +252,7 @@ impl Pipeline {
                 at: now,
                 summary: run.summary.clone(),
                 watermark,
+                doctor: run.doctor.take(),
             };
             if let Err(e) = self.state.record_health(&run.key, update).await {
                 tracing::error!(error = %e, "Could not record health.");
@@ -292,6 +303,11 @@ impl Pipeline {
         let (window, gap) = self.plan(lease.watermark, now);
         run.summary.gap = gap;
         let mut lease = lease;
+        if lease.watermark.is_none()
+            && let Some(check) = &self.first_run_check
+        {
+            run.doctor = Some(check.findings(run.key.stream.as_deref()).await);
+        }
         if lease.watermark.is_none() {
             // First run: pin where collection starts, so a first run cut short does not let the
             // lookback slide forward with the next run's clock and lose its oldest minutes.

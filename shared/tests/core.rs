@@ -258,6 +258,7 @@ mod fake {
                     initial_lookback: TimeDelta::hours(3),
                     hot_retention: TimeDelta::days(90),
                 },
+                first_run_check: None,
             };
             Harness {
                 graph,

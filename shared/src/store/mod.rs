@@ -135,6 +135,8 @@ pub struct HealthUpdate {
     pub at: DateTime<Utc>,
     pub summary: RunSummary,
     pub watermark: Option<DateTime<Utc>>,
+    /// Preflight findings, when this run checked (a stream's first run does).
+    pub doctor: Option<Vec<crate::doctor::Finding>>,
 }
 
 /// A source stream's health as stored.
@@ -154,6 +156,9 @@ pub struct Health {
     pub total_quarantined: u64,
     pub gaps: Vec<Gap>,
     pub last_summary: Option<RunSummary>,
+    /// What the doctor found at the stream's first run (or its last check).
+    #[serde(default)]
+    pub doctor: Vec<crate::doctor::Finding>,
 }
 
 impl Health {
@@ -193,6 +198,9 @@ impl Health {
             None => {}
         }
         self.last_summary = Some(s.clone());
+        if let Some(findings) = &u.doctor {
+            self.doctor = findings.clone();
+        }
     }
 }
 
@@ -275,6 +283,7 @@ mod tests {
                 at,
                 summary: summary(complete, error),
                 watermark: None,
+                doctor: None,
             });
         }
         assert_eq!(h.consecutive_failures, 2);
@@ -283,6 +292,7 @@ mod tests {
             at,
             summary: summary(true, None),
             watermark: Some(at),
+            doctor: None,
         });
         assert_eq!(h.consecutive_failures, 0);
         assert!(h.last_success_at.is_some());

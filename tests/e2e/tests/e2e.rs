@@ -298,6 +298,12 @@ async fn directory_audits_exactly_once_under_faults() {
     assert!(health.last_success_at.is_some());
     assert_eq!(health.total_new, stored.len() as u64);
     assert_eq!(health.consecutive_failures, 0);
+    assert!(
+        health.doctor.iter().any(|f| f.code == "TokenOk")
+            && health.doctor.iter().any(|f| f.code == "ReadOk"),
+        "the first run's doctor findings are kept: {:?}",
+        health.doctor
+    );
     env.sim.shutdown().await;
 }
 
@@ -345,6 +351,15 @@ async fn a_wrong_secret_is_a_clear_error_and_moves_nothing() {
         .expect("health");
     assert_eq!(health.last_error.unwrap().code, "AADSTS7000215");
     assert_eq!(health.consecutive_failures, 1);
+    // The first run ran the doctor; its finding is in health too.
+    assert!(
+        health
+            .doctor
+            .iter()
+            .any(|f| f.code == "AADSTS7000215" && f.message.contains("client secret is wrong")),
+        "{:?}",
+        health.doctor
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
