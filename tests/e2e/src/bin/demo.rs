@@ -33,12 +33,20 @@ struct Args {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Days of history the simulated tenant holds.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     days: u32,
-    /// Simulated directory-audit events per hour.
-    #[arg(long, default_value_t = 60)]
+    /// Simulated events per hour per source (sign-ins: per interactive kind; other kinds scale).
+    #[arg(long, default_value_t = 20)]
     events_per_hour: u32,
 }
+
+/// Every source the demo pulls: all the Graph sources.
+const SOURCES: [Source; 4] = [
+    Source::EntraDirectoryAudits,
+    Source::EntraSignIns,
+    Source::IntuneAudit,
+    Source::ExchangeMessageTrace,
+];
 
 /// Prints to stdout normally, to stderr under `--serve` (where stdout carries only the contract).
 struct Out {
@@ -57,7 +65,9 @@ impl Out {
 
 fn tick_line(n: u32, at: chrono::DateTime<chrono::Utc>, s: &RunSummary) -> String {
     format!(
-        "tick {n:>2}  {}  windows {:>3}  pulled {:>6}  new {:>6}  duplicates {:>5}  quarantined {:>3}  raw objects {:>4}  {}",
+        "tick {n:>2}  {:<22} {:<18}  {}  windows {:>3}  pulled {:>6}  new {:>6}  duplicates {:>5}  quarantined {:>3}  raw objects {:>4}  {}",
+        s.source.name(),
+        s.stream.as_deref().unwrap_or("-"),
         fmt_time(at),
         s.windows,
         s.pulled,
@@ -87,7 +97,8 @@ fn event_line(e: &AuditEvent) -> String {
         .and_then(|t| t.name.as_deref().or(t.id.as_deref()))
         .unwrap_or("-");
     format!(
-        "  {}  {:<42} by {:<34} on {:<28} {}",
+        "  {:<22} {}  {:<30} by {:<34} on {:<28} {}",
+        e.source.name(),
         fmt_time(e.time),
         e.operation,
         actor,
@@ -123,15 +134,19 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         &tenant,
         &client_id,
         &names,
-        &[("AUDITLAKE_INITIAL_LOOKBACK_DAYS", &args.days.to_string())],
+        // One day more than the history: the pullers run one after another, and the earlier
+        // ones' Retry-After waits move the clock before the later ones' first runs.
+        &[("AUDITLAKE_INITIAL_LOOKBACK_DAYS", &(args.days + 1).to_string())],
     );
     let config = PullerConfig::from_vars(vars).map_err(|e| e.to_string())?;
     let ports = Ports::aws(&sdk, &config).with_clock(clock.clone());
-    let source = Source::EntraDirectoryAudits;
-    let app = PullerApp::new(source, &config, ports.clone()).map_err(|e| e.to_string())?;
+    let mut apps = Vec::new();
+    for source in SOURCES {
+        apps.push(PullerApp::new(source, &config, ports.clone()).map_err(|e| e.to_string())?);
+    }
 
     out.line(format!(
-        "auditlake demo: simulated tenant {tenant} ({} days of history, ~{} directory-audit events/hour, 5% throttling, 2% server errors)",
+        "auditlake demo: simulated tenant {tenant} ({} days of history, ~{} events/hour per source and sign-in kind, 5% throttling, 2% server errors, Graph's request budgets enforced)",
         args.days, args.events_per_hour
     ));
     out.line(format!(
@@ -147,55 +162,30 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         if n > 1 {
             clock.advance(300).await?;
         }
-        let summaries = app
-            .handle(&scheduled, Deadline::none())
-            .await
-            .map_err(|e| e.to_string())?;
-        for s in &summaries {
-            out.line(tick_line(n, clock.now(), s));
-            totals.0 += s.pulled;
-            totals.1 += s.new;
-            totals.2 += s.duplicates;
-            totals.3 += s.quarantined;
-            if let Some(e) = &s.error {
-                return Err(format!("tick {n} failed: {}: {}", e.code, e.message));
+        for app in &apps {
+            let summaries = app
+                .handle(&scheduled, Deadline::none())
+                .await
+                .map_err(|e| e.to_string())?;
+            for s in &summaries {
+                out.line(tick_line(n, clock.now(), s));
+                totals.0 += s.pulled;
+                totals.1 += s.new;
+                totals.2 += s.duplicates;
+                totals.3 += s.quarantined;
+                if let Some(e) = &s.error {
+                    return Err(format!("tick {n} failed: {}: {}", e.code, e.message));
+                }
             }
         }
     }
     let now = clock.now();
-    let key = StreamKey::new(tenant.clone(), source, None);
-    let watermark = ports
-        .state
-        .watermark(&key)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no watermark after the demo's runs")?;
     let raw_keys = ports.raw.list("raw/").await.map_err(|e| e.to_string())?;
     let mut raw_bytes = 0usize;
     for k in &raw_keys {
         raw_bytes += ports.raw.get(k).await.map_err(|e| e.to_string())?.len();
     }
-    let stored = ports
-        .events
-        .list_by_time(source, now - TimeDelta::days(i64::from(args.days) + 1), now)
-        .await
-        .map_err(|e| e.to_string())?;
-    let stored_ids: HashSet<String> = stored.iter().filter_map(|e| e.record_id.clone()).collect();
-    let truth: HashSet<String> = ctl
-        .truth(source.name(), watermark)
-        .await?
-        .ids
-        .into_iter()
-        .collect();
-    let missing = truth.difference(&stored_ids).count();
-    let health = ports
-        .state
-        .health(&key)
-        .await
-        .map_err(|e| e.to_string())?
-        .unwrap_or_default();
     let stats = ctl.stats().await?;
-
     out.line(String::new());
     out.line(format!(
         "pulled {} records: {} new, {} duplicates (overlap re-reads, absorbed by dedupe), {} quarantined",
@@ -206,30 +196,71 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         stats["throttled_429"], stats["over_budget_429"], stats["server_errors_5xx"]
     ));
     out.line(format!(
-        "s3: {} raw objects, {} bytes (gzip NDJSON, exactly as received) under raw/source={}/",
+        "s3: {} raw objects, {} bytes (gzip NDJSON, exactly as received) under raw/",
         raw_keys.len(),
-        raw_bytes,
-        source
+        raw_bytes
     ));
-    out.line(format!("dynamodb: {} events stored", stored.len()));
-    out.line(format!(
-        "exactly once: {} events visible up to the watermark {}, {} stored once each, {} missing",
-        truth.len(),
-        fmt_time(watermark),
-        stored_ids.len(),
-        missing
-    ));
-    out.line(format!(
-        "health: last success {}, lag {}s, consecutive failures {}",
-        health.last_success_at.as_deref().unwrap_or("never"),
-        health.lag_secs.unwrap_or_default(),
-        health.consecutive_failures
-    ));
-    out.line("a few events:");
-    for e in stored.iter().rev().take(5) {
-        out.line(event_line(e));
+    out.line("exactly once, per source and stream, against the simulator's ground truth:");
+    let mut failed = false;
+    let mut stored_all = Vec::new();
+    for (source, app) in SOURCES.iter().zip(&apps) {
+        let stored = ports
+            .events
+            .list_by_time(
+                *source,
+                now - TimeDelta::days(i64::from(args.days) + 1),
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        for stream in app.pipeline().source.streams() {
+            let key = StreamKey::new(tenant.clone(), *source, stream.clone());
+            let watermark = ports
+                .state
+                .watermark(&key)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no watermark after the demo's runs")?;
+            let ids: Vec<String> = stored
+                .iter()
+                .filter(|e| e.stream == stream)
+                .filter_map(|e| e.record_id.clone())
+                .collect();
+            let set: HashSet<&String> = ids.iter().collect();
+            let truth = ctl
+                .truth_of(source.name(), stream.as_deref(), watermark)
+                .await?
+                .ids;
+            let missing = truth.iter().filter(|id| !set.contains(id)).count();
+            let health = ports
+                .state
+                .health(&key)
+                .await
+                .map_err(|e| e.to_string())?
+                .unwrap_or_default();
+            failed |= missing > 0 || set.len() != ids.len();
+            out.line(format!(
+                "  {:<24} {:<20} {:>6} visible up to the watermark, {:>6} stored once each, {} missing; lag {}s, last success {}",
+                source.name(),
+                stream.as_deref().unwrap_or("-"),
+                truth.len(),
+                ids.len(),
+                missing,
+                health.lag_secs.unwrap_or_default(),
+                health.last_success_at.as_deref().unwrap_or("never"),
+            ));
+        }
+        stored_all.extend(stored);
     }
-    if missing > 0 || stored_ids.len() != stored.len() {
+    out.line("a few events:");
+    stored_all.sort_by(|a, b| b.time.cmp(&a.time));
+    let mut shown = HashSet::new();
+    for e in &stored_all {
+        if shown.insert(e.source) {
+            out.line(event_line(e));
+        }
+    }
+    if failed {
         return Err("the exactly-once check failed".into());
     }
 
