@@ -11,7 +11,7 @@ use crate::auth::{ClientCredentials, TokenSource};
 use crate::aws::AwsStores;
 use crate::clock::{Clock, Deadline, SystemClock};
 use crate::config::PullerConfig;
-use crate::http::{ApiClient, RetryPolicy};
+use crate::http::{ApiClient, RequestBudget, RetryPolicy};
 use crate::model::{RunSummary, Source};
 use crate::pipeline::{Invocation, InvocationError, Pipeline, Settings};
 use crate::sources::SourcePuller;
@@ -69,7 +69,7 @@ impl Ports {
 /// The doctor, run at a stream's first scheduled run; its findings go to the stream's health.
 struct DoctorCheck {
     config: PullerConfig,
-    source: Source,
+    puller: Arc<dyn SourcePuller>,
     params: Arc<dyn ParameterStore>,
     clock: Arc<dyn Clock>,
 }
@@ -79,7 +79,7 @@ impl crate::pipeline::FirstRunCheck for DoctorCheck {
     async fn findings(&self, stream: Option<&str>) -> Vec<crate::doctor::Finding> {
         crate::doctor::check_stream(
             &self.config,
-            self.source,
+            self.puller.clone(),
             stream,
             self.params.clone(),
             self.clock.clone(),
@@ -108,15 +108,27 @@ pub fn source_for(
         max_retries: config.max_retries,
         ..RetryPolicy::default()
     };
+    // Each puller's share of Microsoft's request budgets (DESIGN.md): Graph's audit-log budget is
+    // 5 requests per 10 s per app, split 2 + 3 between directory audits and sign-ins; message
+    // trace has 100 per 5 minutes; Intune documents none.
+    let (n, secs) = config.request_budget.unwrap_or(match source {
+        Source::EntraDirectoryAudits => (2, 10),
+        Source::EntraSignIns => (3, 10),
+        Source::ExchangeMessageTrace => (100, 300),
+        _ => (10, 10),
+    });
     let graph = || {
-        Arc::new(ApiClient::new(
-            "Microsoft Graph",
-            http.clone(),
-            tokens.clone(),
-            config.endpoints.graph_scope.clone(),
-            clock.clone(),
-            policy.clone(),
-        ))
+        Arc::new(
+            ApiClient::new(
+                "Microsoft Graph",
+                http.clone(),
+                tokens.clone(),
+                config.endpoints.graph_scope.clone(),
+                clock.clone(),
+                policy.clone(),
+            )
+            .with_budget(Some(RequestBudget::new(n, Duration::from_secs(secs)))),
+        )
     };
     let root = config.endpoints.graph.clone();
     let (size, history) = (config.page_size, config.history);
@@ -174,7 +186,7 @@ impl PullerApp {
         Ok(PullerApp {
             pipeline: Pipeline {
                 tenant_id: config.tenant_id.clone(),
-                source: puller,
+                source: puller.clone(),
                 raw: ports.raw,
                 events: ports.events,
                 state: ports.state,
@@ -187,7 +199,7 @@ impl PullerApp {
                 },
                 first_run_check: Some(Arc::new(DoctorCheck {
                     config: config.clone(),
-                    source,
+                    puller: puller.clone(),
                     params: ports.params.clone(),
                     clock: ports.clock.clone(),
                 })),

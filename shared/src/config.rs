@@ -107,6 +107,11 @@ pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
         "Sign-in kinds pulled by entra-sign-ins, one stream each.",
     ),
     (
+        "AUDITLAKE_REQUEST_BUDGET",
+        None,
+        "Requests this puller may send, as N/SECS (default: its share of Microsoft's budget: directory audits 2/10 and sign-ins 3/10 of Graph's 5 per 10 s, message trace 100/300, Intune 10/10).",
+    ),
+    (
         "AUDITLAKE_HISTORY_DAYS",
         None,
         "Override of the source's history edge in days (Microsoft's retention; e.g. 7 on Entra ID Free).",
@@ -183,6 +188,8 @@ pub struct PullerConfig {
     pub page_size: u32,
     pub signin_kinds: Vec<SignInKind>,
     pub history: Option<TimeDelta>,
+    /// `(requests, seconds)` overriding the source's default request budget.
+    pub request_budget: Option<(u32, u64)>,
     pub http_timeout: std::time::Duration,
     pub max_retries: usize,
     pub deadline_margin: std::time::Duration,
@@ -353,6 +360,24 @@ impl PullerConfig {
                 kinds
             }
         };
+        let request_budget = r.optional("AUDITLAKE_REQUEST_BUDGET").and_then(|raw| {
+            let parsed = raw.split_once('/').and_then(|(n, secs)| {
+                Some((
+                    n.trim().parse::<u32>().ok()?,
+                    secs.trim().parse::<u64>().ok()?,
+                ))
+            });
+            match parsed {
+                Some((n, secs)) if n > 0 && secs > 0 => Some((n, secs)),
+                _ => {
+                    r.problem(
+                        "AUDITLAKE_REQUEST_BUDGET",
+                        format!("`{raw}` is not N/SECS with both above zero (e.g. 2/10)"),
+                    );
+                    None
+                }
+            }
+        });
         let history = r
             .optional("AUDITLAKE_HISTORY_DAYS")
             .map(|_| TimeDelta::days(r.number("AUDITLAKE_HISTORY_DAYS", 30, 1, 3650) as i64));
@@ -377,6 +402,7 @@ impl PullerConfig {
             page_size: page_size as u32,
             signin_kinds,
             history,
+            request_budget,
             http_timeout: std::time::Duration::from_secs(timeout),
             max_retries: retries as usize,
             deadline_margin: std::time::Duration::from_secs(margin),

@@ -17,7 +17,7 @@ use crate::clock::{Clock, Deadline};
 use crate::config::PullerConfig;
 use crate::http::{ApiClient, ApiError, RetryPolicy};
 use crate::model::{Source, Window};
-use crate::sources::SourceError;
+use crate::sources::{SourceError, SourcePuller};
 use crate::store::ParameterStore;
 
 /// How serious a finding is.
@@ -193,23 +193,35 @@ pub async fn check(
     params: Arc<dyn ParameterStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<Vec<Finding>, AppError> {
-    check_streams(config, sources, None, true, params, clock).await
+    check_streams(config, sources, None, None, true, params, clock).await
 }
 
-/// The checks of one stream of one source (a puller's first run): token and probe, no expiry.
+/// The checks of one stream at a puller's first run: token and probe, no expiry. The probe goes
+/// through the puller's own source, so it is paced by the same request budget as the pull.
 pub async fn check_stream(
     config: &PullerConfig,
-    source: Source,
+    puller: Arc<dyn SourcePuller>,
     stream: Option<&str>,
     params: Arc<dyn ParameterStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<Vec<Finding>, AppError> {
-    check_streams(config, &[source], Some(stream), false, params, clock).await
+    let source = puller.source();
+    check_streams(
+        config,
+        &[source],
+        Some(puller),
+        Some(stream),
+        false,
+        params,
+        clock,
+    )
+    .await
 }
 
 async fn check_streams(
     config: &PullerConfig,
     sources: &[Source],
+    given: Option<Arc<dyn SourcePuller>>,
     only_stream: Option<Option<&str>>,
     expiry: bool,
     params: Arc<dyn ParameterStore>,
@@ -269,13 +281,16 @@ async fn check_streams(
     );
     let now = clock.now();
     for &source in sources {
-        let puller = source_for(
-            source,
-            &probe_config,
-            http.clone(),
-            tokens.clone(),
-            clock.clone(),
-        )?;
+        let puller = match &given {
+            Some(p) => p.clone(),
+            None => source_for(
+                source,
+                &probe_config,
+                http.clone(),
+                tokens.clone(),
+                clock.clone(),
+            )?,
+        };
         let window = Window::new(now - config.lag - TimeDelta::hours(1), now - config.lag);
         let deadline = Deadline::after(std::time::Duration::from_secs(60));
         for stream in puller.streams() {

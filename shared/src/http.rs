@@ -37,6 +37,52 @@ impl Default for RetryPolicy {
     }
 }
 
+/// A client-side request budget: at most `limit` requests per `window`, paced on the clock
+/// port. Each request is given the earliest slot the window allows and waits for it; slots are
+/// computed, not polled, so a frozen test clock cannot make it spin. Pullers of one app share
+/// Microsoft's budget by a static split (DESIGN.md): each Lambda paces itself to its share.
+#[derive(Debug)]
+pub struct RequestBudget {
+    limit: usize,
+    window: chrono::TimeDelta,
+    slots: std::sync::Mutex<std::collections::VecDeque<chrono::DateTime<chrono::Utc>>>,
+}
+
+impl RequestBudget {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        RequestBudget {
+            limit: limit.max(1) as usize,
+            window: chrono::TimeDelta::from_std(window).unwrap_or(chrono::TimeDelta::seconds(10)),
+            slots: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// Parses `N/SECS` (e.g. `2/10`: two requests per ten seconds).
+    pub fn parse(s: &str) -> Option<RequestBudget> {
+        let (n, secs) = s.trim().split_once('/')?;
+        let n: u32 = n.trim().parse().ok().filter(|n| *n > 0)?;
+        let secs: u64 = secs.trim().parse().ok().filter(|s| *s > 0)?;
+        Some(RequestBudget::new(n, Duration::from_secs(secs)))
+    }
+
+    /// How long to wait before the next request may go, reserving its slot.
+    pub fn reserve(&self, now: chrono::DateTime<chrono::Utc>) -> Duration {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = if slots.len() < self.limit {
+            now
+        } else {
+            // The request `limit` places back must have left the window.
+            let earliest = slots[slots.len() - self.limit] + self.window;
+            earliest.max(now)
+        };
+        slots.push_back(slot);
+        while slots.len() > self.limit {
+            slots.pop_front();
+        }
+        (slot - now).to_std().unwrap_or(Duration::ZERO)
+    }
+}
+
 /// A failed request to Microsoft.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -154,6 +200,7 @@ pub struct ApiClient {
     scope: String,
     clock: Arc<dyn Clock>,
     policy: RetryPolicy,
+    budget: Option<RequestBudget>,
 }
 
 enum Step {
@@ -181,7 +228,14 @@ impl ApiClient {
             scope,
             clock,
             policy,
+            budget: None,
         }
+    }
+
+    /// Paces every request (retries included) to `budget`.
+    pub fn with_budget(mut self, budget: Option<RequestBudget>) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// GETs `url`, retrying as the policy allows.
@@ -195,6 +249,17 @@ impl ApiClient {
         let mut refreshed = false;
         let mut last: Option<ApiError> = None;
         loop {
+            if let Some(budget) = &self.budget {
+                let wait = budget.reserve(self.clock.now());
+                if !wait.is_zero() {
+                    if deadline.remaining().is_some_and(|left| left <= wait) {
+                        return Err(ApiError::Deadline {
+                            waiting_for: "the request budget".into(),
+                        });
+                    }
+                    self.clock.sleep(wait).await;
+                }
+            }
             let token = self.tokens.token(&self.scope).await?;
             let sent = self
                 .http
@@ -330,4 +395,25 @@ fn path_of(url: &str) -> String {
     reqwest::Url::parse(url)
         .map(|u| u.path().to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_budget_gives_each_request_the_earliest_slot_its_window_allows() {
+        let b = RequestBudget::parse("2/10").unwrap();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        // A frozen clock: waits are computed from reserved slots, never by polling.
+        let waits: Vec<u64> = (0..5).map(|_| b.reserve(t0).as_secs()).collect();
+        assert_eq!(waits, vec![0, 0, 10, 10, 20]);
+        // Time that really passed frees slots.
+        let later = t0 + chrono::TimeDelta::seconds(60);
+        assert_eq!(b.reserve(later), Duration::ZERO);
+        assert!(RequestBudget::parse("0/10").is_none());
+        assert!(RequestBudget::parse("5").is_none());
+        assert!(RequestBudget::parse("a/b").is_none());
+    }
 }

@@ -6,23 +6,107 @@
 //! `expires_in`/`expires_on`/`not_before`. Errors use Entra's body shape and AADSTS codes (see
 //! `m365-api-contract.md` 1.4). Tokens are opaque random strings remembered with their audience
 //! and an expiry on the **virtual** clock (`now + 3599 s`), so advancing the clock expires them.
+//!
+//! **Certificate credentials** (contract 1.2). When [`SimConfig::client_certificate_pem`] registers
+//! a certificate, both endpoints also take `client_assertion_type` ([`ASSERTION_TYPE`]) and
+//! `client_assertion=<JWT>` in place of the secret (the secret keeps working: an app may have
+//! both credentials). Exactly one of `client_secret` and `client_assertion` must be sent, else
+//! 401 `invalid_client` AADSTS7000218. The assertion is checked in this order; every refusal is
+//! `invalid_client` (HTTP 401) unless marked:
+//! 1. `client_assertion_type` present (else 400 `invalid_request` AADSTS900144) and the JWT
+//!    bearer type (else 400 `invalid_request` AADSTS50027), and the JWT made of three base64url
+//!    parts with JSON header and claims (else 400 `invalid_request` AADSTS50027);
+//! 2. `alg` is `PS256` or `RS256` (anything else: AADSTS700027), and `PS256` is refused with
+//!    AADSTS700027 when [`SimConfig::reject_ps256`] is set (Entra before it took PS256);
+//! 3. the header's `x5t#S256` (SHA-256), or else its `x5t` (SHA-1), is the base64url thumbprint
+//!    of the registered certificate (else AADSTS700027 "The key was not found", with the
+//!    thumbprint the client used, in hex, as Entra prints it);
+//! 4. the signature verifies under the certificate's public key (else AADSTS700027 "invalid
+//!    signature"): a wrong key with the right thumbprint lands here;
+//! 5. `iss == sub == client_id` (else AADSTS700021, "Client assertion application identifier
+//!    doesn't match 'client_id' parameter");
+//! 6. `aud` is this endpoint's URL as the client builds it from the request's `Host` (`http` or
+//!    `https`, `/{tenant}/oauth2/v2.0/token`; on the v1 endpoint `/{tenant}/oauth2/token` too),
+//!    compared without regard to case (else AADSTS700023, "Client assertion audience claim does
+//!    not match Realm issuer"); the codes of steps 5 and 6 are those Azure SDK's troubleshooting
+//!    guide lists, since the contract table does not;
+//! 7. `nbf - 5 min <= now < exp + 5 min` on the **virtual** clock (else AADSTS700024, "Client
+//!    assertion is not within its valid time range"); `nbf` and `exp` are required (a missing
+//!    one is AADSTS50027);
+//! 8. `jti` (required) was not accepted before while that assertion was still valid. Entra
+//!    documents no replay code, so a replay is AADSTS700027 with the reason "already used": it
+//!    is a refusal of the assertion itself, which is what 700027 means to a client.
+//!
+//! The `jti` is remembered only when the whole request succeeds (an assertion refused for its
+//! scope can be sent again), until its `exp` plus the skew.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use serde::Serialize;
+use serde_json::Value;
+use x509_cert::der::Decode;
+use x509_cert::der::asn1::ObjectIdentifier;
 
-use crate::clock::{NS_PER_SEC, entra_timestamp, from_ns, to_ns};
+use crate::SimConfig;
+use crate::clock::{NS_PER_SEC, entra_timestamp, from_ns, rfc3339, to_ns};
 use crate::server::SimState;
 use crate::tenant::TENANT_DOMAIN;
-use crate::wire::{b64_decode, parse_pairs, percent_decode};
+use crate::wire::{b64_decode, b64url_encode, parse_pairs, percent_decode};
 
 /// Lifetime of an issued token, seconds.
 pub const TOKEN_LIFETIME_SECS: i64 = 3599;
+/// `client_assertion_type` of a JWT client assertion (RFC 7523).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Clock skew allowed on a client assertion's `nbf` and `exp`, seconds.
+pub const ASSERTION_SKEW_SECS: i64 = 300;
+/// `rsaEncryption`, the algorithm of an RSA certificate's public key.
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// The app's registered certificate: its thumbprints and RSA public key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredCertificate {
+    /// Base64url SHA-256 of the certificate's DER (a JWT header's `x5t#S256`).
+    pub x5t_s256: String,
+    /// Base64url SHA-1 of the certificate's DER (a JWT header's `x5t`).
+    pub x5t: String,
+    /// The public key as PKCS#1 `RSAPublicKey` DER.
+    public_key: Vec<u8>,
+}
+
+impl RegisteredCertificate {
+    /// Reads the first `CERTIFICATE` block of `pem`; other blocks (a private key kept in the same
+    /// file) and text around them are ignored.
+    pub fn from_pem(pem: &str) -> Result<Self, String> {
+        let der = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .next()
+            .ok_or("no CERTIFICATE block")?
+            .map_err(|e| format!("not well-formed PEM ({e})"))?;
+        let cert = x509_cert::Certificate::from_der(&der)
+            .map_err(|e| format!("the CERTIFICATE block is not an X.509 certificate ({e})"))?;
+        let spki = cert.tbs_certificate().subject_public_key_info();
+        if spki.algorithm.oid != RSA_ENCRYPTION {
+            return Err(format!(
+                "the certificate's key is not RSA (algorithm {})",
+                spki.algorithm.oid
+            ));
+        }
+        let digest = |alg| b64url_encode(aws_lc_rs::digest::digest(alg, &der).as_ref());
+        Ok(Self {
+            x5t_s256: digest(&aws_lc_rs::digest::SHA256),
+            x5t: digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY),
+            // The BIT STRING of an RSA SubjectPublicKeyInfo holds the RSAPublicKey DER.
+            public_key: spki.subject_public_key.raw_bytes().to_vec(),
+        })
+    }
+}
 
 /// Which API a token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,10 +148,14 @@ struct Issued {
     expires_ns: i64,
 }
 
-/// Issued tokens.
+/// Issued tokens, and what the certificate credential needs: the registered certificate (parsed
+/// on first use) and the `jti`s of accepted client assertions.
 #[derive(Debug, Default)]
 pub struct TokenStore {
     tokens: Mutex<HashMap<String, Issued>>,
+    certificate: OnceLock<Option<RegisteredCertificate>>,
+    /// `jti` -> the virtual instant (ns) after which its assertion is refused anyway.
+    assertions: Mutex<HashMap<String, i64>>,
 }
 
 /// Why a bearer token was refused.
@@ -96,6 +184,33 @@ impl BearerError {
 }
 
 impl TokenStore {
+    /// The registered certificate, if the configuration has one (it was validated at start).
+    fn certificate(&self, config: &SimConfig) -> Option<&RegisteredCertificate> {
+        self.certificate
+            .get_or_init(|| {
+                config
+                    .client_certificate_pem
+                    .as_deref()
+                    .and_then(|pem| RegisteredCertificate::from_pem(pem).ok())
+            })
+            .as_ref()
+    }
+
+    /// Whether an assertion with this `jti` was accepted and is still within its validity.
+    fn seen(&self, jti: &str, now_ns: i64) -> bool {
+        let map = self.assertions.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(jti).is_some_and(|until| *until > now_ns)
+    }
+
+    /// Remembers an accepted assertion's `jti` until `until_ns`.
+    fn remember(&self, jti: String, until_ns: i64, now_ns: i64) {
+        let mut map = self.assertions.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 50_000 {
+            map.retain(|_, until| *until > now_ns);
+        }
+        map.insert(jti, until_ns);
+    }
+
     fn issue(&self, audience: Audience, now_ns: i64) -> (String, i64) {
         let token = format!(
             "sim.{}{}",
@@ -398,22 +513,26 @@ fn grant(
         .filter(|s| !s.is_empty())
         .or_else(|| basic.map(|(_, s)| s).filter(|s| !s.is_empty()));
     let assertion = field("client_assertion");
-    if secret.is_none() {
-        if assertion.is_some() {
+    let credential = match (secret, assertion) {
+        (Some(secret), None) => ClientCredential::Secret(secret),
+        (None, Some(jwt)) => ClientCredential::Assertion(jwt),
+        (Some(_), Some(_)) => {
             return Err(EntraError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
-                700027,
-                "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: 'unknown']",
+                7000218,
+                "The request body must contain only one of the following parameters: 'client_assertion' or 'client_secret'.",
             ));
         }
-        return Err(EntraError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ));
-    }
+        (None, None) => {
+            return Err(EntraError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            ));
+        }
+    };
     let (root, audience) = match flavor {
         Flavor::V2 => {
             let scope = field("scope").ok_or_else(|| EntraError::missing("scope"))?;
@@ -437,17 +556,227 @@ fn grant(
             })?
         }
     };
-    if secret.as_deref() != Some(cfg.client_secret.as_str()) {
-        return Err(EntraError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000215,
+    match credential {
+        ClientCredential::Secret(secret) if secret == cfg.client_secret => {}
+        ClientCredential::Secret(_) => {
+            return Err(EntraError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
+            ));
+        }
+        ClientCredential::Assertion(jwt) => {
+            let request = AssertionRequest {
+                assertion_type: field("client_assertion_type"),
+                client_id: &client_id,
+                tenant,
+                host: headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map_or_else(|| format!("127.0.0.1:{}", state.port), str::to_string),
+                flavor,
+            };
+            check_assertion(state, &request, &jwt)?;
+        }
+    }
+    Ok((root.to_string(), audience))
+}
+
+/// How the client authenticated.
+enum ClientCredential {
+    Secret(String),
+    Assertion(String),
+}
+
+/// What a client assertion is checked against, besides the registered certificate.
+struct AssertionRequest<'a> {
+    assertion_type: Option<String>,
+    client_id: &'a str,
+    /// The tenant segment of the request path.
+    tenant: &'a str,
+    /// The request's `Host`.
+    host: String,
+    flavor: Flavor,
+}
+
+/// 401 `invalid_client` with `code`.
+fn invalid_client(code: u32, message: impl Into<String>) -> EntraError {
+    EntraError::new(StatusCode::UNAUTHORIZED, "invalid_client", code, message)
+}
+
+/// 400 `invalid_request` AADSTS50027: the assertion is not a JWT we can read.
+fn malformed_assertion(why: &str) -> EntraError {
+    EntraError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        50027,
+        format!("JWT token is invalid or malformed: {why}."),
+    )
+}
+
+/// AADSTS700027 "The key was not found", naming the thumbprint the client sent (hex, as Entra
+/// prints it).
+fn key_not_found(header: &Value) -> EntraError {
+    let used = header["x5t#S256"]
+        .as_str()
+        .or_else(|| header["x5t"].as_str())
+        .and_then(b64_decode)
+        .map_or_else(
+            || "none".to_string(),
+            |b| b.iter().map(|x| format!("{x:02X}")).collect(),
+        );
+    invalid_client(
+        700027,
+        format!(
+            "Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '{used}'. Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for the app.]"
+        ),
+    )
+}
+
+/// Checks a client assertion (see the module docs for the order and the codes) and remembers its
+/// `jti`.
+fn check_assertion(state: &SimState, req: &AssertionRequest, jwt: &str) -> Result<(), EntraError> {
+    match req.assertion_type.as_deref() {
+        None => return Err(EntraError::missing("client_assertion_type")),
+        Some(ASSERTION_TYPE) => {}
+        Some(other) => {
+            return Err(malformed_assertion(&format!(
+                "client_assertion_type '{other}' is not supported; use '{ASSERTION_TYPE}'"
+            )));
+        }
+    }
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [header_b64, claims_b64, signature_b64] = parts[..] else {
+        return Err(malformed_assertion("a JWT has three dot-separated parts"));
+    };
+    let json = |part: &str| -> Option<Value> {
+        serde_json::from_slice::<Value>(&b64_decode(part)?)
+            .ok()
+            .filter(Value::is_object)
+    };
+    let header = json(header_b64).ok_or_else(|| malformed_assertion("the header is not JSON"))?;
+    let claims = json(claims_b64).ok_or_else(|| malformed_assertion("the claims are not JSON"))?;
+    let alg = match header["alg"].as_str() {
+        Some("PS256") => Algorithm::PS256,
+        Some("RS256") => Algorithm::RS256,
+        other => {
+            return Err(invalid_client(
+                700027,
+                format!(
+                    "Client assertion contains an invalid signature. [Reason - The signing algorithm '{}' is not supported; use PS256 or RS256.]",
+                    other.unwrap_or("none")
+                ),
+            ));
+        }
+    };
+    let cfg = &state.config;
+    if alg == Algorithm::PS256 && cfg.reject_ps256 {
+        return Err(invalid_client(
+            700027,
+            "Client assertion contains an invalid signature. [Reason - The signing algorithm 'PS256' is not supported; use RS256.]",
+        ));
+    }
+    let cert = state
+        .tokens
+        .certificate(cfg)
+        .ok_or_else(|| key_not_found(&header))?;
+    let thumbprint_matches = match (header["x5t#S256"].as_str(), header["x5t"].as_str()) {
+        (Some(s256), _) => s256 == cert.x5t_s256,
+        (None, Some(sha1)) => sha1 == cert.x5t,
+        (None, None) => false,
+    };
+    if !thumbprint_matches {
+        return Err(key_not_found(&header));
+    }
+    let message = &jwt[..header_b64.len() + 1 + claims_b64.len()];
+    let key = DecodingKey::from_rsa_der(&cert.public_key);
+    if !jsonwebtoken::crypto::verify(signature_b64, message.as_bytes(), &key, alg).unwrap_or(false)
+    {
+        return Err(invalid_client(
+            700027,
+            "Client assertion contains an invalid signature. [Reason - The signature does not verify with the key of the registered certificate whose thumbprint the client sent.]",
+        ));
+    }
+    let text = |name: &str| claims[name].as_str();
+    let is_client = |v: Option<&str>| v.is_some_and(|v| v.eq_ignore_ascii_case(req.client_id));
+    if !is_client(text("iss")) || !is_client(text("sub")) {
+        return Err(invalid_client(
+            700021,
             format!(
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                "Client assertion application identifier doesn't match 'client_id' parameter. iss '{}' and sub '{}' must both be '{}'.",
+                text("iss").unwrap_or(""),
+                text("sub").unwrap_or(""),
+                req.client_id
             ),
         ));
     }
-    Ok((root.to_string(), audience))
+    let mut expected = vec!["/oauth2/v2.0/token"];
+    if req.flavor == Flavor::V1 {
+        expected.push("/oauth2/token");
+    }
+    let expected: Vec<String> = expected
+        .iter()
+        .flat_map(|path| {
+            ["http", "https"].map(|scheme| format!("{scheme}://{}/{}{path}", req.host, req.tenant))
+        })
+        .collect();
+    let aud_ok = match &claims["aud"] {
+        Value::String(a) => expected.iter().any(|e| e.eq_ignore_ascii_case(a)),
+        Value::Array(list) => list.iter().any(|a| {
+            a.as_str()
+                .is_some_and(|a| expected.iter().any(|e| e.eq_ignore_ascii_case(a)))
+        }),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(invalid_client(
+            700023,
+            format!(
+                "Client assertion audience claim does not match Realm issuer. The audience must be this token endpoint, {}.",
+                expected[0]
+            ),
+        ));
+    }
+    let (Some(nbf), Some(exp)) = (claims["nbf"].as_i64(), claims["exp"].as_i64()) else {
+        return Err(malformed_assertion(
+            "the claims nbf and exp are required (seconds since the epoch)",
+        ));
+    };
+    let now_ns = to_ns(state.clock.now());
+    let now = now_ns.div_euclid(NS_PER_SEC);
+    if !(nbf.saturating_sub(ASSERTION_SKEW_SECS) <= now
+        && now < exp.saturating_add(ASSERTION_SKEW_SECS))
+    {
+        let at = |secs: i64| rfc3339(from_ns(secs.saturating_mul(NS_PER_SEC)));
+        return Err(invalid_client(
+            700024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}.",
+                rfc3339(from_ns(now_ns)),
+                at(nbf),
+                at(exp)
+            ),
+        ));
+    }
+    let jti = text("jti")
+        .filter(|j| !j.is_empty())
+        .ok_or_else(|| malformed_assertion("the claim jti is required"))?;
+    if state.tokens.seen(jti, now_ns) {
+        return Err(invalid_client(
+            700027,
+            format!(
+                "Client assertion has already been used (jti '{jti}'). [Reason - Every assertion must carry a new jti.]"
+            ),
+        ));
+    }
+    let until_ns = exp
+        .saturating_add(ASSERTION_SKEW_SECS)
+        .saturating_mul(NS_PER_SEC);
+    state.tokens.remember(jti.to_string(), until_ns, now_ns);
+    Ok(())
 }
 
 /// `Authorization: Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 2.3.1).

@@ -19,8 +19,8 @@
 //! # }
 //! ```
 //!
-//! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint and
-//! bearer checks), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
+//! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint, client
+//! secrets and certificate assertions, bearer checks), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
 //! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
@@ -50,7 +50,8 @@ use tokio::task::JoinHandle;
 /// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
 /// the three switches that default to on, whose flags turn them off: `premium`
 /// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`) and
-/// `enforce_budgets` (`--no-budgets`).
+/// `enforce_budgets` (`--no-budgets`), and `client_certificate_pem`, read from the file given
+/// with `--client-cert FILE`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     /// TCP port on 127.0.0.1; 0 picks a free one.
@@ -63,6 +64,14 @@ pub struct SimConfig {
     pub client_id: String,
     /// Its client secret.
     pub client_secret: String,
+    /// Its registered certificate, PEM (text around the `CERTIFICATE` block, such as the private
+    /// key kept in the same file, is ignored). With one, the token endpoint also takes client
+    /// assertions signed by its key (see [`auth`]); the secret keeps working. `None`: the app
+    /// has no certificate, and every assertion is refused with AADSTS700027.
+    pub client_certificate_pem: Option<String>,
+    /// Test switch: refuse `PS256` client assertions with AADSTS700027, as Entra did before it
+    /// took PS256, so that a client's fallback to `RS256` can be exercised. Off by default.
+    pub reject_ps256: bool,
     /// History: events exist from `initial now - days` onward.
     pub days: u32,
     /// Mean events per hour per source (varied 50-150% per hour; 0 means none).
@@ -101,6 +110,8 @@ impl Default for SimConfig {
             tenant: "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35".to_string(),
             client_id: "5e7d9c1b-3a2f-4e6d-8c0b-1a9f7e5d3c21".to_string(),
             client_secret: "sim-client-secret".to_string(),
+            client_certificate_pem: None,
+            reject_ps256: false,
             days: 2,
             events_per_hour: 60,
             ingest_delay_secs: 120,
@@ -143,6 +154,10 @@ impl SimConfig {
         }
         if self.tenant.trim().is_empty() || self.client_id.trim().is_empty() {
             return Err("tenant and client_id must not be empty".to_string());
+        }
+        if let Some(pem) = &self.client_certificate_pem {
+            auth::RegisteredCertificate::from_pem(pem)
+                .map_err(|e| format!("client_certificate_pem: {e}"))?;
         }
         Ok(())
     }

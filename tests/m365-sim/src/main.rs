@@ -34,6 +34,14 @@ struct Args {
     /// Client secret of that app.
     #[arg(long, default_value = "sim-client-secret")]
     client_secret: String,
+    /// PEM file of the app's registered certificate (a file that also holds the private key is
+    /// fine): the token endpoint then also accepts client assertions signed by its key.
+    #[arg(long = "client-cert", value_name = "FILE", value_parser = read_file)]
+    client_cert: Option<String>,
+    /// Refuse PS256 client assertions with AADSTS700027 (as Entra once did), to exercise a
+    /// client's fallback to RS256.
+    #[arg(long)]
+    reject_ps256: bool,
     /// Days of history before the initial time (events exist from now - days onward).
     #[arg(long, default_value_t = 2)]
     days: u32,
@@ -73,6 +81,10 @@ struct Args {
     no_budgets: bool,
 }
 
+fn read_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -87,6 +99,8 @@ impl From<Args> for SimConfig {
             tenant: a.tenant,
             client_id: a.client_id,
             client_secret: a.client_secret,
+            client_certificate_pem: a.client_cert,
+            reject_ps256: a.reject_ps256,
             days: a.days,
             events_per_hour: a.events_per_hour,
             ingest_delay_secs: a.ingest_delay_secs,

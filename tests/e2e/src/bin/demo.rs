@@ -136,7 +136,10 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         &names,
         // One day more than the history: the pullers run one after another, and the earlier
         // ones' Retry-After waits move the clock before the later ones' first runs.
-        &[("AUDITLAKE_INITIAL_LOOKBACK_DAYS", &(args.days + 1).to_string())],
+        &[(
+            "AUDITLAKE_INITIAL_LOOKBACK_DAYS",
+            &(args.days + 1).to_string(),
+        )],
     );
     let config = PullerConfig::from_vars(vars).map_err(|e| e.to_string())?;
     let ports = Ports::aws(&sdk, &config).with_clock(clock.clone());
@@ -253,7 +256,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         stored_all.extend(stored);
     }
     out.line("a few events:");
-    stored_all.sort_by(|a, b| b.time.cmp(&a.time));
+    stored_all.sort_by_key(|e| std::cmp::Reverse(e.time));
     let mut shown = HashSet::new();
     for e in &stored_all {
         if shown.insert(e.source) {
