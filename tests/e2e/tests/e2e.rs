@@ -774,6 +774,43 @@ mod doctor {
     }
 
     #[tokio::test]
+    async fn a_missing_permission_is_named_with_the_permission_to_add() {
+        let cfg = SimConfig {
+            denied_sources: vec!["intune-audit".into()],
+            ..SimConfig::default()
+        };
+        let secret = cfg.client_secret.clone();
+        let f = findings(cfg, &secret).await;
+        let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert_eq!(errors[0].source, Some(Source::IntuneAudit));
+        assert_eq!(errors[0].code, "Authorization_RequestDenied");
+        assert!(
+            errors[0].message.contains("DeviceManagementApps.Read.All")
+                && errors[0].message.contains("admin consent"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_secret_is_named() {
+        let cfg = SimConfig {
+            secret_expired: true,
+            ..SimConfig::default()
+        };
+        let secret = cfg.client_secret.clone();
+        let f = findings(cfg, &secret).await;
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(f[0].code, "AADSTS7000222");
+        assert!(
+            f[0].message.contains("client secret has expired"),
+            "{}",
+            f[0].message
+        );
+    }
+
+    #[tokio::test]
     async fn a_wrong_secret_stops_at_the_token_with_its_code() {
         let f = findings(SimConfig::default(), "wrong").await;
         assert_eq!(f.len(), 1, "{f:#?}");

@@ -557,6 +557,16 @@ fn grant(
         }
     };
     match credential {
+        ClientCredential::Secret(secret) if secret == cfg.client_secret && cfg.secret_expired => {
+            return Err(EntraError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000222,
+                format!(
+                    "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."
+                ),
+            ));
+        }
         ClientCredential::Secret(secret) if secret == cfg.client_secret => {}
         ClientCredential::Secret(_) => {
             return Err(EntraError::new(

@@ -707,6 +707,17 @@ pub async fn list(
         );
         return resp;
     }
+    if SOURCES
+        .get(src)
+        .is_some_and(|s| state.config.denied_sources.iter().any(|d| d == s.name()))
+    {
+        return ctx.error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+            &[],
+        );
+    }
     if let Some(refusal) = precondition_refusal(&state, &ctx, &res) {
         return refusal;
     }

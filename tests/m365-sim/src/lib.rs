@@ -96,6 +96,12 @@ pub struct SimConfig {
     /// `8bd644d1-64a1-4d4b-ae52-2e0cbf64e373`) is provisioned in the tenant. Without it every
     /// message trace request is answered 401.
     pub message_trace_provisioned: bool,
+    /// Sources whose application permission the app lacks (or was never consented): their
+    /// requests are answered 403 `Authorization_RequestDenied`.
+    pub denied_sources: Vec<String>,
+    /// The app's client secret has expired: the right secret gets 401 `invalid_client`
+    /// AADSTS7000222.
+    pub secret_expired: bool,
     /// Enforce Microsoft's request budgets (see [`budget`]): directory audits and sign-ins share
     /// 5 requests per 10 s, message trace has 100 per 5 min; over budget is 429 with
     /// `Retry-After`.
@@ -122,6 +128,8 @@ impl Default for SimConfig {
             now: None,
             premium: true,
             message_trace_provisioned: true,
+            denied_sources: Vec::new(),
+            secret_expired: false,
             enforce_budgets: true,
         }
     }

@@ -75,6 +75,13 @@ struct Args {
     /// 401.
     #[arg(long)]
     message_trace_unprovisioned: bool,
+    /// The app lacks this source's application permission: its requests answer 403
+    /// Authorization_RequestDenied (repeatable).
+    #[arg(long = "deny-source", value_name = "SOURCE")]
+    deny_source: Vec<String>,
+    /// The client secret has expired: the right secret answers AADSTS7000222.
+    #[arg(long)]
+    secret_expired: bool,
     /// Do not enforce Microsoft's request budgets (directory audits and sign-ins 5 per 10 s,
     /// message trace 100 per 5 min).
     #[arg(long)]
@@ -111,6 +118,8 @@ impl From<Args> for SimConfig {
             now: a.now,
             premium: !a.no_premium,
             message_trace_provisioned: !a.message_trace_unprovisioned,
+            denied_sources: a.deny_source,
+            secret_expired: a.secret_expired,
             enforce_budgets: !a.no_budgets,
         }
     }
