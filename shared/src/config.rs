@@ -8,7 +8,9 @@ use std::fmt;
 use chrono::TimeDelta;
 
 use crate::cloud::{Cloud, Endpoints};
+use crate::model::Source;
 use crate::sources::entra_sign_ins::SignInKind;
+use crate::sources::m365_activity::ContentType;
 
 /// Prefix of every variable auditlake reads.
 pub const PREFIX: &str = "AUDITLAKE_";
@@ -78,8 +80,8 @@ pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
     ),
     (
         "AUDITLAKE_OVERLAP_SECS",
-        Some("1800"),
-        "Each run re-reads this much before its watermark to catch late events.",
+        None,
+        "Each run re-reads this much before its watermark to catch late events (default 1800 for Graph sources; 7200 for m365-activity, whose blobs can be listed after their `contentCreated` has passed).",
     ),
     (
         "AUDITLAKE_INITIAL_LOOKBACK_DAYS",
@@ -105,6 +107,21 @@ pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
         "AUDITLAKE_SIGNIN_KINDS",
         Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
         "Sign-in kinds pulled by entra-sign-ins, one stream each.",
+    ),
+    (
+        "AUDITLAKE_CONTENT_TYPES",
+        Some("Audit.AzureActiveDirectory,Audit.Exchange,Audit.SharePoint,Audit.General,DLP.All"),
+        "Management API content types pulled by m365-activity, one stream each (DLP.All needs ActivityFeed.ReadDlp).",
+    ),
+    (
+        "AUDITLAKE_PUBLISHER_ID",
+        None,
+        "`PublisherIdentifier` sent on every Management API call (default: the tenant id, which gives the tenant its own quota).",
+    ),
+    (
+        "AUDITLAKE_BLOB_CONCURRENCY",
+        Some("8"),
+        "Management API content blobs fetched at once per content type.",
     ),
     (
         "AUDITLAKE_REQUEST_BUDGET",
@@ -181,12 +198,16 @@ pub struct PullerConfig {
     pub events_table: String,
     pub state_table: String,
     pub lag: TimeDelta,
-    pub overlap: TimeDelta,
+    /// `None`: the source's default overlap ([`default_overlap`]).
+    pub overlap: Option<TimeDelta>,
     pub initial_lookback: TimeDelta,
     pub hot_retention: TimeDelta,
     pub write_concurrency: usize,
     pub page_size: u32,
     pub signin_kinds: Vec<SignInKind>,
+    pub content_types: Vec<ContentType>,
+    pub publisher_id: String,
+    pub blob_concurrency: usize,
     pub history: Option<TimeDelta>,
     /// `(requests, seconds)` overriding the source's default request budget.
     pub request_budget: Option<(u32, u64)>,
@@ -287,6 +308,18 @@ pub fn is_guid(s: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// How far before its watermark a source re-reads when `AUDITLAKE_OVERLAP_SECS` is not set.
+/// Graph: 30 minutes, the simulator's and Microsoft's observed late-arrival bound (DESIGN.md).
+/// Management API: 2 hours, because a blob can be listed well after its `contentCreated` (events
+/// arrive in 60-90 minutes and later); blobs already stored are skipped by the content ledger, so
+/// the overlap costs listing calls only.
+pub fn default_overlap(source: Source) -> TimeDelta {
+    match source {
+        Source::M365Activity => TimeDelta::hours(2),
+        _ => TimeDelta::minutes(30),
+    }
+}
+
 impl PullerConfig {
     /// Parses the puller configuration from `(name, value)` pairs, e.g. `std::env::vars()`.
     pub fn from_vars(
@@ -341,7 +374,9 @@ impl PullerConfig {
         let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
         let state_table = r.required("AUDITLAKE_STATE_TABLE");
         let lag = r.number("AUDITLAKE_LAG_SECS", 120, 0, 86_400);
-        let overlap = r.number("AUDITLAKE_OVERLAP_SECS", 1800, 0, 7 * 86_400);
+        let overlap = r
+            .optional("AUDITLAKE_OVERLAP_SECS")
+            .map(|_| r.number("AUDITLAKE_OVERLAP_SECS", 1800, 0, 7 * 86_400));
         let lookback = r.number("AUDITLAKE_INITIAL_LOOKBACK_DAYS", 7, 0, 3650);
         let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
         let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
@@ -360,6 +395,33 @@ impl PullerConfig {
                 kinds
             }
         };
+        let content_types = match r.optional("AUDITLAKE_CONTENT_TYPES") {
+            None => ContentType::ALL.to_vec(),
+            Some(raw) => {
+                let mut types = Vec::new();
+                for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+                    match part.parse::<ContentType>() {
+                        Ok(t) if !types.contains(&t) => types.push(t),
+                        Ok(_) => {}
+                        Err(e) => r.problem("AUDITLAKE_CONTENT_TYPES", e),
+                    }
+                }
+                if types.is_empty() {
+                    r.problem("AUDITLAKE_CONTENT_TYPES", "names no content type");
+                }
+                types
+            }
+        };
+        let publisher_id = r
+            .optional("AUDITLAKE_PUBLISHER_ID")
+            .unwrap_or_else(|| tenant_id.clone());
+        if !is_guid(&publisher_id) && !publisher_id.is_empty() {
+            r.problem(
+                "AUDITLAKE_PUBLISHER_ID",
+                format!("`{publisher_id}` is not a GUID (Microsoft expects a tenant GUID)"),
+            );
+        }
+        let blob_concurrency = r.number("AUDITLAKE_BLOB_CONCURRENCY", 8, 1, 64);
         let request_budget = r.optional("AUDITLAKE_REQUEST_BUDGET").and_then(|raw| {
             let parsed = raw.split_once('/').and_then(|(n, secs)| {
                 Some((
@@ -395,12 +457,15 @@ impl PullerConfig {
             events_table,
             state_table,
             lag: TimeDelta::seconds(lag as i64),
-            overlap: TimeDelta::seconds(overlap as i64),
+            overlap: overlap.map(|secs| TimeDelta::seconds(secs as i64)),
             initial_lookback: TimeDelta::days(lookback as i64),
             hot_retention: TimeDelta::days(retention as i64),
             write_concurrency: concurrency as usize,
             page_size: page_size as u32,
             signin_kinds,
+            content_types,
+            publisher_id,
+            blob_concurrency: blob_concurrency as usize,
             history,
             request_budget,
             http_timeout: std::time::Duration::from_secs(timeout),
@@ -478,7 +543,12 @@ mod tests {
     fn defaults_apply() {
         let c = PullerConfig::from_vars(minimal()).unwrap();
         assert_eq!(c.lag, TimeDelta::seconds(120));
-        assert_eq!(c.overlap, TimeDelta::seconds(1800));
+        assert_eq!(c.overlap, None);
+        assert_eq!(default_overlap(Source::EntraSignIns), TimeDelta::seconds(1800));
+        assert_eq!(default_overlap(Source::M365Activity), TimeDelta::hours(2));
+        assert_eq!(c.content_types, ContentType::ALL.to_vec());
+        assert_eq!(c.publisher_id, c.tenant_id);
+        assert_eq!(c.blob_concurrency, 8);
         assert_eq!(c.initial_lookback, TimeDelta::days(7));
         assert_eq!(c.cloud, Cloud::Commercial);
         assert_eq!(c.endpoints.graph, "https://graph.microsoft.com");

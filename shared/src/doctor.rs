@@ -17,6 +17,7 @@ use crate::clock::{Clock, Deadline};
 use crate::config::PullerConfig;
 use crate::http::{ApiClient, ApiError, RetryPolicy};
 use crate::model::{Source, Window};
+use crate::sources::m365_activity::ContentType;
 use crate::sources::{SourceError, SourcePuller};
 use crate::store::ParameterStore;
 
@@ -66,6 +67,28 @@ fn explain(source: Source, stream: Option<&str>, err: &SourceError) -> Finding {
         None => source.to_string(),
     };
     let message = match err {
+        SourceError::Api(ApiError::Api { code, .. }) if code == "AF10001" => {
+            let permission = stream
+                .and_then(|s| s.parse::<ContentType>().ok())
+                .map_or("ActivityFeed.Read", ContentType::permission);
+            format!(
+                "{what}: the app registration lacks the Office 365 Management APIs application permission {permission} \
+                 (or admin consent was not granted); add it under API permissions > Office 365 Management APIs and grant admin consent. \
+                 Microsoft said: {}",
+                info.message
+            )
+        }
+        SourceError::Api(ApiError::Api { code, message, .. })
+            if source == Source::M365Activity
+                && code.starts_with("AF2001")
+                && message.to_ascii_lowercase().contains("audit") =>
+        {
+            format!(
+                "{what}: unified audit logging is not turned on for the tenant, so the Management Activity API has nothing to serve; \
+                 turn it on in the Microsoft Purview portal (Audit > Start recording user and admin activity); it can take hours to take effect. \
+                 Microsoft said: {message}"
+            )
+        }
         SourceError::Api(ApiError::Api {
             status: 403, code, ..
         }) if code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant" => {
@@ -283,12 +306,14 @@ async fn check_streams(
     for &source in sources {
         let puller = match &given {
             Some(p) => p.clone(),
+            // A probe never commits a blob, so the ledger can be a throwaway.
             None => source_for(
                 source,
                 &probe_config,
                 http.clone(),
                 tokens.clone(),
                 clock.clone(),
+                Arc::new(crate::store::ledger::MemoryLedger::default()),
             )?,
         };
         let window = Window::new(now - config.lag - TimeDelta::hours(1), now - config.lag);

@@ -171,6 +171,12 @@ pub fn hint(status: u16, code: &str, path: &str) -> &'static str {
         ) => {
             " (the app registration lacks this source's application permission or admin consent; see the README's permission table)"
         }
+        (_, "AF10001") => {
+            " (the app registration lacks the Office 365 Management APIs application permission ActivityFeed.Read, and ActivityFeed.ReadDlp for DLP.All, or admin consent)"
+        }
+        (_, "AF20022" | "AF20023") => {
+            " (the content type has no enabled subscription; auditlake starts it and retries)"
+        }
         (401, _) if path.contains("/admin/exchange/tracing/") => {
             " (message trace through Graph needs ExchangeMessageTrace.Read.All and the tenant's message-trace service principal, app id 8bd644d1-64a1-4d4b-ae52-2e0cbf64e373, provisioned; it can take hours to propagate)"
         }
@@ -240,6 +246,21 @@ impl ApiClient {
 
     /// GETs `url`, retrying as the policy allows.
     pub async fn get(&self, url: &str, deadline: &Deadline) -> Result<Response, ApiError> {
+        self.send(reqwest::Method::GET, url, deadline).await
+    }
+
+    /// POSTs an empty body to `url` (Management API subscription calls), retrying as the policy
+    /// allows. Only idempotent operations are sent this way.
+    pub async fn post(&self, url: &str, deadline: &Deadline) -> Result<Response, ApiError> {
+        self.send(reqwest::Method::POST, url, deadline).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        deadline: &Deadline,
+    ) -> Result<Response, ApiError> {
         let mut backoff = ExponentialBuilder::default()
             .with_min_delay(self.policy.min_delay)
             .with_max_delay(self.policy.max_delay)
@@ -261,9 +282,11 @@ impl ApiClient {
                 }
             }
             let token = self.tokens.token(&self.scope).await?;
-            let sent = self
-                .http
-                .get(url)
+            let mut request = self.http.request(method.clone(), url);
+            if method == reqwest::Method::POST {
+                request = request.header(reqwest::header::CONTENT_LENGTH, "0");
+            }
+            let sent = request
                 .bearer_auth(token.expose_secret())
                 .header("client-request-id", uuid::Uuid::new_v4().to_string())
                 .send()
@@ -330,8 +353,16 @@ impl ApiClient {
             return Step::Done(Response { body, headers });
         }
         let err = self.api_error(url, status, &headers, &body);
+        // The Management API throttles with AF429, sent as 429 or as 403 (contract 3.4); its
+        // internal errors (AF50000, AF50005, AF50006) are retried whatever their status.
+        let code = match &err {
+            ApiError::Api { code, .. } => code.as_str(),
+            _ => "",
+        };
+        let throttled = status == StatusCode::TOO_MANY_REQUESTS || code == "AF429";
+        let internal = matches!(code, "AF50000" | "AF50005" | "AF50006");
         match status {
-            StatusCode::TOO_MANY_REQUESTS => {
+            _ if throttled => {
                 let why = err.to_string();
                 *last = Some(err);
                 Step::Retry {
@@ -349,7 +380,7 @@ impl ApiClient {
                     why,
                 }
             }
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT || internal => {
                 let why = err.to_string();
                 *last = Some(err);
                 Step::Retry { delay: None, why }

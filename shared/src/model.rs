@@ -312,17 +312,27 @@ pub struct RunSummary {
     pub skipped: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// Content Microsoft no longer served when the run asked for it (expired blobs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lost: Vec<Gap>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
     pub duration_ms: u64,
 }
 
-/// A span of history that could not be collected (it was behind the source's retention edge).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// History that could not be collected: a span behind the source's retention edge, or (with
+/// `content_id`) one Management API content blob that expired before it could be fetched, whose
+/// `from`/`to` are the blob's `contentCreated` and `contentExpiration`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Gap {
     pub from: String,
     pub to: String,
     pub secs: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_id: Option<String>,
+    /// Microsoft's code for the loss (`AF20051`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 #[cfg(test)]

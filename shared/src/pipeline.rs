@@ -161,10 +161,19 @@ struct Run<'a> {
 }
 
 impl Pipeline {
-    /// Runs every stream of the source once and returns one summary per stream.
+    /// Runs every stream of the source once and returns one summary per stream, in the order
+    /// of [`SourcePuller::streams`]. Streams run one after another, or all at once when the
+    /// source allows it (each stream has its own lease and checkpoint either way).
     pub async fn run(&self, invocation: &Invocation, deadline: Deadline) -> Vec<RunSummary> {
+        let streams = self.source.streams();
+        if self.source.concurrent_streams() {
+            let runs = streams
+                .into_iter()
+                .map(|stream| self.run_stream(stream, invocation, &deadline));
+            return futures::future::join_all(runs).await;
+        }
         let mut out = Vec::new();
-        for stream in self.source.streams() {
+        for stream in streams {
             out.push(self.run_stream(stream, invocation, &deadline).await);
         }
         out
@@ -185,6 +194,7 @@ impl Pipeline {
                     from: fmt_time(w),
                     to: fmt_time(edge),
                     secs: (edge - w).num_seconds(),
+                    ..Gap::default()
                 }),
             ),
             Some(w) => ((w - self.settings.overlap).max(edge), None),
@@ -227,6 +237,7 @@ impl Pipeline {
                 complete: false,
                 skipped: None,
                 gap: None,
+                lost: Vec::new(),
                 error: None,
                 duration_ms: 0,
             },
@@ -272,6 +283,7 @@ impl Pipeline {
             from: fmt_time(w.start),
             to: fmt_time(gap_end),
             secs: (gap_end - w.start).num_seconds(),
+            ..Gap::default()
         };
         (Window::new(edge.max(w.start), w.end), Some(gap))
     }
@@ -388,19 +400,23 @@ impl Pipeline {
     async fn pull_window(&self, run: &mut Run<'_>, window: Window) -> Result<(), Stop> {
         let source = self.source.clone();
         let stream = run.key.stream.clone();
+        // The source checks the deadline before each request and drains what is in flight, so
+        // every page it yields is stored (work already fetched is never thrown away).
         let mut pages = source.pages(stream.as_deref(), window, run.deadline);
-        loop {
-            if run.deadline.passed() {
-                return Err(Stop::Deadline);
-            }
-            let Some(page) = pages.next().await else {
-                return Ok(());
-            };
+        while let Some(page) = pages.next().await {
             let page = page?;
             if !page.records.is_empty() {
                 self.store_page(run, page.records).await?;
             }
+            if let Some(receipt) = &page.receipt {
+                source.committed(stream.as_deref(), receipt).await?;
+            }
+            for lost in page.lost {
+                tracing::warn!(content_id = lost.content_id.as_deref().unwrap_or("-"), created = %lost.from, "Content expired before it could be fetched; recorded as a gap.");
+                run.summary.lost.push(lost);
+            }
         }
+        Ok(())
     }
 
     /// Raw to S3, then normalize, quarantine failures, and insert with dedupe.

@@ -194,7 +194,7 @@ mod fake {
             &'a self,
             _stream: Option<&'a str>,
             window: Window,
-            _deadline: &'a Deadline,
+            deadline: &'a Deadline,
         ) -> PageStream<'a> {
             self.asked.lock().unwrap().push(window);
             let hits: Vec<&Record> = self
@@ -214,6 +214,12 @@ mod fake {
                 pages.push(Vec::new());
             }
             Box::pin(futures::stream::iter(pages).map(move |records| {
+                // Like a real source: no request once the run's time is up.
+                if deadline.passed() {
+                    return Err(SourceError::Api(auditlake::http::ApiError::Deadline {
+                        waiting_for: "the next page".into(),
+                    }));
+                }
                 let n = self.served.fetch_add(1, Ordering::SeqCst) + 1;
                 let mut fail = self.fail_at.lock().unwrap();
                 match *fail {
@@ -221,7 +227,10 @@ mod fake {
                         *fail = None;
                         Err(failure.error())
                     }
-                    _ => Ok(Page { records }),
+                    _ => Ok(Page {
+                        records,
+                        ..Page::default()
+                    }),
                 }
             }))
         }
@@ -855,6 +864,7 @@ mod pipeline_runs {
             from: "2024-04-10T10:00:00.000Z".into(),
             to: "2024-04-10T12:15:00.000Z".into(),
             secs: 8100,
+            ..Gap::default()
         };
         assert_eq!(s.gap, Some(gap.clone()));
         assert!(s.complete);
@@ -906,6 +916,7 @@ mod pipeline_runs {
             from: "2024-04-01T12:00:00.000Z".into(),
             to: "2024-04-10T12:15:00.000Z".into(),
             secs: 9 * 86_400 + 15 * 60,
+            ..Gap::default()
         };
         assert_eq!(s.gap, Some(gap.clone()));
         assert!(s.complete);

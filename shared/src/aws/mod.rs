@@ -4,6 +4,7 @@
 //! one itself; local stacks are reached through the SDK's standard `AWS_ENDPOINT_URL`.
 
 mod dynamodb;
+mod ledger;
 pub mod provision;
 mod s3;
 mod ssm;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 pub use dynamodb::{DynamoEventStore, DynamoStateStore};
+pub use ledger::DynamoLedger;
 pub use s3::S3RawStore;
 pub use ssm::SsmParameters;
 
@@ -30,6 +32,7 @@ pub struct AwsStores {
     pub raw: Arc<S3RawStore>,
     pub events: Arc<DynamoEventStore>,
     pub state: Arc<DynamoStateStore>,
+    pub ledger: Arc<DynamoLedger>,
     pub params: Arc<SsmParameters>,
 }
 
@@ -49,7 +52,8 @@ impl AwsStores {
                 events_table.to_string(),
                 write_concurrency,
             )),
-            state: Arc::new(DynamoStateStore::new(ddb, state_table.to_string())),
+            state: Arc::new(DynamoStateStore::new(ddb.clone(), state_table.to_string())),
+            ledger: Arc::new(DynamoLedger::new(ddb, state_table.to_string())),
             params: Arc::new(SsmParameters::new(aws_sdk_ssm::Client::new(sdk))),
         }
     }

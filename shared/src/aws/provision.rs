@@ -87,6 +87,11 @@ pub async fn ensure_events_table(sdk: &SdkConfig, table: &str) -> Result<(), Sto
         }
         Err(e) => return Err(StoreError::backend("CreateTable", table, describe(&e))),
     }
+    enable_ttl(&ddb, table).await
+}
+
+/// Turns on DynamoDB TTL on `expires_at`.
+async fn enable_ttl(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StoreError> {
     let ttl = TimeToLiveSpecification::builder()
         .enabled(true)
         .attribute_name("expires_at")
@@ -115,15 +120,17 @@ pub async fn ensure_state_table(sdk: &SdkConfig, table: &str) -> Result<(), Stor
         .send()
         .await;
     match res {
-        Ok(_) => Ok(()),
+        Ok(_) => {}
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_in_use_exception()) =>
         {
-            Ok(())
+            return Ok(());
         }
-        Err(e) => Err(StoreError::backend("CreateTable", table, describe(&e))),
+        Err(e) => return Err(StoreError::backend("CreateTable", table, describe(&e))),
     }
+    // Content-ledger entries (and nothing else) carry `expires_at`.
+    enable_ttl(&ddb, table).await
 }
 
 /// Stores a SecureString parameter (local stacks; `scripts/deploy` does this in AWS).

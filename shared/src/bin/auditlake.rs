@@ -192,7 +192,7 @@ async fn doctor(sources: Vec<Source>, json: bool) -> ExitCode {
         }
     };
     let sources = if sources.is_empty() {
-        auditlake::doctor::GRAPH_SOURCES.to_vec()
+        Source::ALL.to_vec()
     } else {
         sources
     };

@@ -159,6 +159,11 @@ pub fn pages<'a>(
             let Some(url) = next else {
                 return Ok(None);
             };
+            if deadline.passed() {
+                return Err(SourceError::Api(ApiError::Deadline {
+                    waiting_for: "the next page".into(),
+                }));
+            }
             let resp = client.get(&url, deadline).await?;
             let page: GraphPage = serde_json::from_slice(&resp.body).map_err(|e| {
                 SourceError::Api(ApiError::Protocol {
@@ -169,6 +174,7 @@ pub fn pages<'a>(
             Ok(Some((
                 Page {
                     records: page.value,
+                    ..Page::default()
                 },
                 page.next_link,
             )))

@@ -7,19 +7,27 @@ pub mod entra_sign_ins;
 pub mod exchange_message_trace;
 pub mod graph;
 pub mod intune_audit;
+pub mod m365_activity;
 
 use chrono::TimeDelta;
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use serde_json::value::RawValue;
 
 use crate::clock::Deadline;
 use crate::http::ApiError;
-use crate::model::{ErrorInfo, Source, Window};
+use crate::model::{ErrorInfo, Gap, Source, Window};
+use crate::store::ledger::LedgerEntry;
 
 /// One page of records, each kept byte for byte as received.
 #[derive(Debug, Default)]
 pub struct Page {
     pub records: Vec<Box<RawValue>>,
+    /// A content blob this page completes: once the page is durable the pipeline hands it back
+    /// through [`SourcePuller::committed`], so the blob is never fetched again.
+    pub receipt: Option<LedgerEntry>,
+    /// Content Microsoft no longer serves (an expired blob): recorded as gaps in health.
+    pub lost: Vec<Gap>,
 }
 
 /// Why a source could not deliver a page.
@@ -29,6 +37,8 @@ pub enum SourceError {
     Api(#[from] ApiError),
     #[error("{0}")]
     Protocol(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl SourceError {
@@ -39,6 +49,7 @@ impl SourceError {
                 code: "ProtocolError".into(),
                 message: m.clone(),
             },
+            SourceError::Store(e) => e.info(),
         }
     }
 
@@ -60,11 +71,26 @@ pub trait SourcePuller: Send + Sync {
     fn chunk(&self) -> TimeDelta;
     /// How far back Microsoft keeps this source's data.
     fn history(&self) -> TimeDelta;
-    /// The pages of one window.
+    /// The pages of one window. When the deadline passes, the stream stops asking Microsoft for
+    /// more, yields what it already has in flight, and ends with [`ApiError::Deadline`].
     fn pages<'a>(
         &'a self,
         stream: Option<&'a str>,
         window: Window,
         deadline: &'a Deadline,
     ) -> PageStream<'a>;
+    /// Called once a page carrying a receipt is durable (the default keeps nothing).
+    fn committed<'a>(
+        &'a self,
+        stream: Option<&'a str>,
+        receipt: &'a LedgerEntry,
+    ) -> BoxFuture<'a, Result<(), SourceError>> {
+        let _ = (stream, receipt);
+        Box::pin(async { Ok(()) })
+    }
+    /// Whether the source's streams may run at the same time (each has its own lease). Graph
+    /// streams share one request budget, so they run one after another.
+    fn concurrent_streams(&self) -> bool {
+        false
+    }
 }

@@ -3,6 +3,7 @@
 //! (in-process fakes for unit tests). Key layouts are pure functions in [`keys`], shared by both.
 
 pub mod keys;
+pub mod ledger;
 pub mod memory;
 
 use std::collections::HashMap;
@@ -140,6 +141,9 @@ pub struct HealthUpdate {
 }
 
 /// A source stream's health as stored.
+/// How many gaps a health record keeps (it is one DynamoDB item, far below 400 KB at this size).
+pub const MAX_GAPS: usize = 200;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Health {
     pub last_run_at: Option<String>,
@@ -154,7 +158,11 @@ pub struct Health {
     pub total_new: u64,
     pub total_duplicates: u64,
     pub total_quarantined: u64,
+    /// The latest [`MAX_GAPS`] gaps, oldest first.
     pub gaps: Vec<Gap>,
+    /// Every gap ever recorded, including those no longer in `gaps`.
+    #[serde(default)]
+    pub total_gaps: u64,
     pub last_summary: Option<RunSummary>,
     /// What the doctor found at the stream's first run (or its last check).
     #[serde(default)]
@@ -178,11 +186,11 @@ impl Health {
         if s.lag_secs.is_some() {
             self.lag_secs = s.lag_secs;
         }
-        if let Some(g) = &s.gap {
-            self.gaps.push(g.clone());
-            let excess = self.gaps.len().saturating_sub(50);
-            self.gaps.drain(..excess);
-        }
+        let gaps = s.gap.iter().chain(&s.lost);
+        self.gaps.extend(gaps.cloned());
+        self.total_gaps += s.gap.iter().len() as u64 + s.lost.len() as u64;
+        let excess = self.gaps.len().saturating_sub(MAX_GAPS);
+        self.gaps.drain(..excess);
         match &s.error {
             Some(e) => {
                 self.last_error = Some(e.clone());
@@ -266,6 +274,7 @@ mod tests {
             complete,
             skipped: None,
             gap: None,
+            lost: Vec::new(),
             error: error.map(|c| ErrorInfo {
                 code: c.into(),
                 message: "m".into(),
