@@ -260,6 +260,28 @@ impl SimControl {
             .map_err(|e| format!("GET /_sim/truth reply: {e}"))
     }
 
+    /// `/_sim/truth/{source}?detail=true` as JSON (the Management API's blobs and
+    /// `expired_content_ids`).
+    pub async fn truth_detail(
+        &self,
+        source: &str,
+        until: DateTime<Utc>,
+    ) -> Result<serde_json::Value, String> {
+        self.http
+            .get(format!("{}/_sim/truth/{source}", self.base))
+            .query(&[
+                ("until", auditlake::model::fmt_time(until)),
+                ("detail", "true".to_string()),
+            ])
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET /_sim/truth: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/truth reply: {e}"))
+    }
+
     /// Changes the simulator's fault probabilities.
     pub async fn set_faults(&self, fault_429: f64, fault_5xx: f64) -> Result<(), String> {
         self.faults(serde_json::json!({"fault_429": fault_429, "fault_5xx": fault_5xx}))
@@ -317,7 +339,8 @@ pub async fn raw_record_ids(
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let v: serde_json::Value =
                 serde_json::from_str(line).map_err(|e| format!("{key}: {e}"))?;
-            if let Some(id) = v.get("id").and_then(|i| i.as_str()) {
+            // Graph records carry `id`, Management API records `Id`.
+            if let Some(id) = v.get("id").or_else(|| v.get("Id")).and_then(|i| i.as_str()) {
                 ids.push(id.to_string());
             }
         }

@@ -405,6 +405,8 @@ async fn dynamodb_leases_and_checkpoints_are_conditional() {
     assert_eq!(c.watermark, Some(later));
 }
 
+mod m365;
+
 mod http_client {
     //! The retrying Graph client and the token cache, against the simulator.
 
