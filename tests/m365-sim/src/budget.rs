@@ -65,6 +65,15 @@ pub const MESSAGE_TRACE: BudgetSpec = BudgetSpec {
     message: "Your recent queries have surpassed the permitted limit, please try again later.",
 };
 
+/// The Office 365 Management Activity API budget: 2,000 requests per minute per tenant (the
+/// reference's baseline; the troubleshooting page's 60K per minute is not modelled).
+pub const MGMT_ACTIVITY: BudgetSpec = BudgetSpec {
+    key: "management-activity",
+    limit: 2000,
+    window_secs: 60,
+    message: "Too many requests.",
+};
+
 /// The live budget windows of one simulator (one tenant, one app).
 #[derive(Debug)]
 pub struct Budgets {

@@ -3,7 +3,9 @@
 //! One base URL serves what the collector talks to at Microsoft: the Entra token endpoint
 //! (`POST /{tenant}/oauth2/v2.0/token` and the legacy v1 `/oauth2/token`) and Microsoft Graph
 //! list endpoints under `/v1.0` and `/beta` (`auditLogs/directoryAudits`, `auditLogs/signIns`,
-//! `deviceManagement/auditEvents`, `admin/exchange/tracing/messageTraces`), with Microsoft's URLs,
+//! `deviceManagement/auditEvents`, `admin/exchange/tracing/messageTraces`), the Office 365
+//! Management Activity API under `/api/v1.0/{tenant}/activity/feed` (subscriptions, content
+//! listings, blobs; see [`mgmt`]), with Microsoft's URLs,
 //! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
 //! plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
@@ -21,7 +23,8 @@
 //!
 //! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint, client
 //! secrets and certificate assertions, bearer checks), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
-//! ordering, errors), [`sources`] (one module per source behind the [`sources::SimSource`]
+//! ordering, errors), [`mgmt`] (the Management Activity API: content types, blobs and their
+//! records, quirks, routes, truth), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
 //! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
 //! the `/_sim` control plane), [`rng`] and [`wire`] (helpers).
@@ -31,6 +34,7 @@ pub mod budget;
 pub mod clock;
 pub mod faults;
 pub mod graph;
+pub mod mgmt;
 pub mod rng;
 pub mod server;
 pub mod sources;
@@ -50,8 +54,9 @@ use tokio::task::JoinHandle;
 /// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
 /// the three switches that default to on, whose flags turn them off: `premium`
 /// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`) and
-/// `enforce_budgets` (`--no-budgets`), and `client_certificate_pem`, read from the file given
-/// with `--client-cert FILE`.
+/// `enforce_budgets` (`--no-budgets`), `client_certificate_pem`, read from the file given
+/// with `--client-cert FILE`, and the repeatable lists `denied_sources` (`--deny-source`) and
+/// `mgmt_denied_content_types` (`--mgmt-deny-content-type`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     /// TCP port on 127.0.0.1; 0 picks a free one.
@@ -106,6 +111,42 @@ pub struct SimConfig {
     /// 5 requests per 10 s, message trace has 100 per 5 min; over budget is 429 with
     /// `Retry-After`.
     pub enforce_budgets: bool,
+    /// Office 365 Management Activity API ([`mgmt`]): one blob per content type every this many
+    /// seconds (60..=86400).
+    pub mgmt_blob_interval_secs: u64,
+    /// Management API: content items per listing page before a `NextPageUri` (1..=10000).
+    pub mgmt_page_size: usize,
+    /// Management API: HTTP status of an `AF429` throttle, 429 (default) or 403 (as Microsoft's
+    /// troubleshooting page shows it).
+    pub mgmt_af429_status: u16,
+    /// Management API: the paging header's name, `NextPageUri` (default) or `NextPageUrl`.
+    pub mgmt_next_page_header: String,
+    /// Management API: content types whose permission (`ActivityFeed.Read`, or
+    /// `ActivityFeed.ReadDlp` for `DLP.All`) the app lacks: start, listing and fetch answer 401
+    /// `AF10001`.
+    pub mgmt_denied_content_types: Vec<String>,
+    /// Management API: unified audit logging is off in the tenant: `subscriptions/start`
+    /// answers 400 `AF20012`.
+    pub mgmt_audit_disabled: bool,
+    /// Management API quirk: a blob is listed at contentCreated + a delay uniform in `[0, this]`
+    /// seconds (0 = listed at once).
+    pub mgmt_listing_delay_secs: u64,
+    /// Management API quirk: about 5% of blobs also carry records 3-5 days older than the blob,
+    /// and records within a blob are not time-ordered.
+    pub mgmt_late_records: bool,
+    /// Management API quirk: each blob's first record repeats the last record of the previous
+    /// blob of the same content type.
+    pub mgmt_repeat_last: bool,
+    /// Management API quirk: about 3% of blobs are listed a second time 1-3 days later.
+    pub mgmt_relist: bool,
+    /// Management API quirk: about 3% of blobs expire 20 minutes after they are listed.
+    pub mgmt_early_expiry: bool,
+    /// Management API quirk: after this many successful content listings the `Audit.Exchange`
+    /// subscription is disabled once (`AF20023` until started again).
+    pub mgmt_disable_after: Option<u64>,
+    /// Management API: turn every quirk on with sensible parameters (see
+    /// [`mgmt::MgmtSettings::from_config`]).
+    pub mgmt_quirks: bool,
 }
 
 impl Default for SimConfig {
@@ -131,6 +172,19 @@ impl Default for SimConfig {
             denied_sources: Vec::new(),
             secret_expired: false,
             enforce_budgets: true,
+            mgmt_blob_interval_secs: 600,
+            mgmt_page_size: 100,
+            mgmt_af429_status: 429,
+            mgmt_next_page_header: "NextPageUri".to_string(),
+            mgmt_denied_content_types: Vec::new(),
+            mgmt_audit_disabled: false,
+            mgmt_listing_delay_secs: 0,
+            mgmt_late_records: false,
+            mgmt_repeat_last: false,
+            mgmt_relist: false,
+            mgmt_early_expiry: false,
+            mgmt_disable_after: None,
+            mgmt_quirks: false,
         }
     }
 }
@@ -163,6 +217,7 @@ impl SimConfig {
         if self.tenant.trim().is_empty() || self.client_id.trim().is_empty() {
             return Err("tenant and client_id must not be empty".to_string());
         }
+        mgmt::MgmtSettings::validate(self)?;
         if let Some(pem) = &self.client_certificate_pem {
             auth::RegisteredCertificate::from_pem(pem)
                 .map_err(|e| format!("client_certificate_pem: {e}"))?;

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use m365_sim::SimConfig;
 
-/// A deterministic Microsoft 365 tenant simulator: Entra token endpoint and Graph audit logs on
-/// a virtual clock, for tests and the local demo.
+/// A deterministic Microsoft 365 tenant simulator: Entra token endpoint, Graph audit logs and
+/// the Office 365 Management Activity API on a virtual clock, for tests and the local demo.
 ///
 /// The clock is frozen at --now (or the current time) and moves only through
 /// `POST /_sim/clock` with {"now": RFC3339} or {"advance_secs": N}.
@@ -86,6 +86,52 @@ struct Args {
     /// message trace 100 per 5 min).
     #[arg(long)]
     no_budgets: bool,
+    /// Management Activity API: seconds between two blobs of one content type (60-86400).
+    #[arg(long, default_value_t = 600)]
+    mgmt_blob_interval_secs: u64,
+    /// Management Activity API: content items per listing page before a NextPageUri.
+    #[arg(long, default_value_t = 100)]
+    mgmt_page_size: usize,
+    /// Management Activity API: HTTP status of an AF429 throttle (429 or 403).
+    #[arg(long, default_value_t = 429)]
+    mgmt_af429_status: u16,
+    /// Management Activity API: name of the paging header (NextPageUri or NextPageUrl).
+    #[arg(long, default_value = "NextPageUri")]
+    mgmt_next_page_header: String,
+    /// Management Activity API: the app lacks this content type's permission (ActivityFeed.Read,
+    /// or ActivityFeed.ReadDlp for DLP.All): start, listing and fetch answer 401 AF10001
+    /// (repeatable).
+    #[arg(long = "mgmt-deny-content-type", value_name = "CONTENT_TYPE")]
+    mgmt_deny_content_type: Vec<String>,
+    /// Management Activity API: unified audit logging is off; subscriptions/start answers AF20012.
+    #[arg(long)]
+    mgmt_audit_disabled: bool,
+    /// Management Activity API quirk: a blob is listed up to this many seconds after its
+    /// contentCreated (0 = at once).
+    #[arg(long, default_value_t = 0)]
+    mgmt_listing_delay_secs: u64,
+    /// Management Activity API quirk: ~5% of blobs carry records 3-5 days old; records within a
+    /// blob are not time-ordered.
+    #[arg(long)]
+    mgmt_late_records: bool,
+    /// Management Activity API quirk: each blob's first record repeats the previous blob's last.
+    #[arg(long)]
+    mgmt_repeat_last: bool,
+    /// Management Activity API quirk: ~3% of blobs are listed again 1-3 days later.
+    #[arg(long)]
+    mgmt_relist: bool,
+    /// Management Activity API quirk: ~3% of blobs expire 20 minutes after they are listed.
+    #[arg(long)]
+    mgmt_early_expiry: bool,
+    /// Management Activity API quirk: after this many successful content listings the
+    /// Audit.Exchange subscription is disabled once (AF20023 until started again).
+    #[arg(long, value_name = "N")]
+    mgmt_disable_after: Option<u64>,
+    /// Management Activity API: every quirk on (listing delay 5400 s unless set, late and
+    /// repeated records, relisting, early expiry, Audit.Exchange disabled after 20 listings unless
+    /// set, AF429 as 403, NextPageUrl).
+    #[arg(long)]
+    mgmt_quirks: bool,
 }
 
 fn read_file(path: &str) -> Result<String, String> {
@@ -121,6 +167,19 @@ impl From<Args> for SimConfig {
             denied_sources: a.deny_source,
             secret_expired: a.secret_expired,
             enforce_budgets: !a.no_budgets,
+            mgmt_blob_interval_secs: a.mgmt_blob_interval_secs,
+            mgmt_page_size: a.mgmt_page_size,
+            mgmt_af429_status: a.mgmt_af429_status,
+            mgmt_next_page_header: a.mgmt_next_page_header,
+            mgmt_denied_content_types: a.mgmt_deny_content_type,
+            mgmt_audit_disabled: a.mgmt_audit_disabled,
+            mgmt_listing_delay_secs: a.mgmt_listing_delay_secs,
+            mgmt_late_records: a.mgmt_late_records,
+            mgmt_repeat_last: a.mgmt_repeat_last,
+            mgmt_relist: a.mgmt_relist,
+            mgmt_early_expiry: a.mgmt_early_expiry,
+            mgmt_disable_after: a.mgmt_disable_after,
+            mgmt_quirks: a.mgmt_quirks,
         }
     }
 }

@@ -34,6 +34,7 @@ use crate::budget::Budgets;
 use crate::clock::{NS_PER_SEC, VirtualClock, from_ns, http_date, parse_rfc3339, rfc3339, to_ns};
 use crate::faults::Faults;
 use crate::graph::{self, GraphCtx};
+use crate::mgmt::{self, MgmtState};
 use crate::sources::{self, SOURCES, ScheduleParams, SourceApi};
 use crate::stats::Stats;
 use crate::store::EventStore;
@@ -63,6 +64,8 @@ pub struct SimState {
     pub budgets: Budgets,
     /// Counters.
     pub stats: Stats,
+    /// The Office 365 Management Activity API.
+    pub mgmt: MgmtState,
 }
 
 impl SimState {
@@ -80,6 +83,7 @@ impl SimState {
         Self {
             port,
             clock: VirtualClock::new(now),
+            mgmt: MgmtState::new(&config, Arc::clone(&tenant), start_ns),
             store: EventStore::new(params, tenant, start_ns),
             tokens: TokenStore::default(),
             faults: {
@@ -123,6 +127,7 @@ pub fn router(state: Arc<SimState>) -> Router {
             }
         }
     }
+    r = mgmt::routes::routes(r);
     r.route_layer(middleware::from_fn_with_state(
         Arc::clone(&state),
         count_route,
@@ -341,7 +346,8 @@ fn too_late() -> Response {
 }
 
 async fn list_sources() -> Response {
-    let names: Vec<&str> = SOURCES.iter().map(|s| s.name()).collect();
+    let mut names: Vec<&str> = SOURCES.iter().map(|s| s.name()).collect();
+    names.push(mgmt::SOURCE_NAME);
     axum::Json(names).into_response()
 }
 
@@ -350,6 +356,9 @@ async fn truth(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
+    if name == mgmt::SOURCE_NAME {
+        return mgmt_truth(&state, q.as_deref());
+    }
     let Some((idx, source)) = sources::find(&name) else {
         return sim_error(
             StatusCode::NOT_FOUND,
@@ -456,6 +465,51 @@ async fn stats(State(state): State<Arc<SimState>>) -> Response {
     if let Some(obj) = v.as_object_mut() {
         // Requests that came back before the Retry-After of a budget refusal had passed.
         obj.insert("early_retries".into(), state.budgets.early_retries().into());
+        obj.insert("mgmt".into(), state.mgmt.stats_json());
     }
     axum::Json(v).into_response()
+}
+
+/// `/_sim/truth/m365-activity`: see [`MgmtState::truth`] and the module doc.
+fn mgmt_truth(state: &SimState, q: Option<&str>) -> Response {
+    let params = parse_pairs(q.unwrap_or(""));
+    let param = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let until = match param("until") {
+        None => state.clock.now(),
+        Some(u) => match parse_rfc3339(&u).or_else(|| parse_rfc3339(&u.trim().replace(' ', "+"))) {
+            Some(t) => t,
+            None => {
+                return sim_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!("'until' is not an RFC 3339 timestamp: '{u}'."),
+                );
+            }
+        },
+    };
+    let stream = match param("stream") {
+        None => None,
+        Some(s) => match mgmt::content_type_index(&s) {
+            Some(k) => Some(k),
+            None => {
+                let names: Vec<&str> = mgmt::CONTENT_TYPES.iter().map(|c| c.name).collect();
+                return sim_error(
+                    StatusCode::BAD_REQUEST,
+                    "BadRequest",
+                    &format!(
+                        "Unknown stream '{s}' of source '{}'; use one of {}.",
+                        mgmt::SOURCE_NAME,
+                        names.join(", ")
+                    ),
+                );
+            }
+        },
+    };
+    let detail = param("detail").is_some_and(|d| d == "true" || d == "1");
+    axum::Json(state.mgmt.truth(to_ns(until), stream, detail)).into_response()
 }

@@ -916,7 +916,8 @@ async fn bad_queries_get_graph_errors_and_sim_endpoints_answer() -> TestResult {
             SOURCE,
             "entra-sign-ins",
             "intune-audit",
-            "exchange-message-trace"
+            "exchange-message-trace",
+            "m365-activity"
         ])
     );
     let resp = c
