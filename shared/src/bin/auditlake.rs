@@ -347,15 +347,7 @@ async fn main() -> ExitCode {
             source,
             tenant,
             files,
-        } => {
-            if source == Source::M365Activity {
-                eprintln!(
-                    "auditlake: normalizing {source} records is not supported by this version"
-                );
-                return ExitCode::from(2);
-            }
-            normalize_files(source, &tenant, &files)
-        }
+        } => normalize_files(source, &tenant, &files),
         Command::Run {
             source,
             time_budget_secs,

@@ -7,6 +7,7 @@ pub mod entra_sign_ins;
 pub mod exchange_message_trace;
 pub mod input;
 pub mod intune_audit;
+pub mod m365_activity;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -51,7 +52,7 @@ pub fn normalize(
         Source::EntraSignIns => entra_sign_ins::normalize(&value, ctx)?,
         Source::IntuneAudit => intune_audit::normalize(&value, ctx)?,
         Source::ExchangeMessageTrace => exchange_message_trace::normalize(&value, ctx)?,
-        other => return Err(NormalizeError::Unsupported(other)),
+        Source::M365Activity => m365_activity::normalize(&value, ctx)?,
     };
     event.raw = Some(raw.to_owned());
     Ok(event)

@@ -1,15 +1,21 @@
 //! `auditlake-bench`: the measurements behind BENCHMARKS.md (run them with `scripts/bench`).
 //!
+//! Both take `--source`: `entra-directory-audits` (the default) or `entra-sign-ins`.
+//!
 //! - `gen --records N --out FILE` starts the tenant simulator with enough history, pages through
-//!   `GET /v1.0/auditLogs/directoryAudits` like any Graph client (client-credentials token,
-//!   hourly `$filter` windows, `@odata.nextLink`) and writes exactly N records as NDJSON, each
-//!   record's bytes as served: the input of the `auditlake normalize` benchmark.
-//! - `pull --events N` starts moto and the simulator (history sized for about N events, no
-//!   faults), provisions the local stack and runs scheduled ticks of the real puller until the
-//!   whole history is stored. It checks the store against the simulator's ground truth, then
-//!   reports throughput, peak RSS (this process, moto, the simulator when it runs as a child),
-//!   where the time went (S3 and DynamoDB calls, timed through wrapped ports), S3 raw bytes per
-//!   event and DynamoDB item sizes computed with AWS's item-size rules (what drives cost).
+//!   `GET /v1.0/auditLogs/directoryAudits` (or `GET /v1.0/auditLogs/signIns`, which serves the
+//!   interactive sign-ins) like any Graph client (client-credentials token, hourly `$filter`
+//!   windows, `@odata.nextLink`) and writes exactly N records as NDJSON, each record's bytes as
+//!   served: the input of the `auditlake normalize` benchmark.
+//! - `pull --events N` starts moto and the simulator (history sized from the simulator's
+//!   per-stream volumes for about N events over every stream pulled, no faults), provisions the
+//!   local stack and runs scheduled ticks of the real puller (for sign-ins, every stream of
+//!   `AUDITLAKE_SIGNIN_KINDS`: all four kinds by default) until every stream's watermark reaches
+//!   the end of the history. It checks each stream's store against the simulator's ground truth
+//!   for that stream, then reports throughput, Graph requests per route, peak RSS (this process,
+//!   moto, the simulator when it runs as a child), where the time went (S3 and DynamoDB calls,
+//!   timed through wrapped ports), S3 raw bytes per event and DynamoDB item sizes computed with
+//!   AWS's item-size rules (what drives cost).
 //!
 //! Both print progress on stderr, a human-readable table on stdout, and one JSON line with every
 //! figure as the last line of stdout. Any inconsistency is an error (exit 1).
@@ -17,7 +23,7 @@
 // The figures object is one `json!` literal with many fields.
 #![recursion_limit = "256"]
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, ExitCode, Stdio};
@@ -40,7 +46,68 @@ use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
 
-const SOURCE: Source = Source::EntraDirectoryAudits;
+/// What the benchmark needs to know about each source it measures.
+#[derive(Debug, Clone, Copy)]
+struct Bench {
+    source: Source,
+    /// The Graph path `gen` pages through.
+    gen_path: &'static str,
+    /// The simulator stream `gen` reads (`/v1.0/auditLogs/signIns` serves interactive sign-ins
+    /// only); `None` for a source without streams.
+    gen_stream: Option<&'static str>,
+    /// The record time the windows filter on.
+    time_field: &'static str,
+    /// What the simulator's request counters name the source's routes by.
+    route: &'static str,
+}
+
+const DIRECTORY_AUDITS: Bench = Bench {
+    source: Source::EntraDirectoryAudits,
+    gen_path: "v1.0/auditLogs/directoryAudits",
+    gen_stream: None,
+    time_field: "activityDateTime",
+    route: "/auditLogs/directoryAudits",
+};
+
+const SIGN_INS: Bench = Bench {
+    source: Source::EntraSignIns,
+    gen_path: "v1.0/auditLogs/signIns",
+    gen_stream: Some("interactiveUser"),
+    time_field: "createdDateTime",
+    route: "/auditLogs/signIns",
+};
+
+fn bench_of(s: &str) -> Result<Bench, String> {
+    match s.parse::<Source>().map_err(|e| e.to_string())? {
+        Source::EntraDirectoryAudits => Ok(DIRECTORY_AUDITS),
+        Source::EntraSignIns => Ok(SIGN_INS),
+        other => Err(format!(
+            "the benchmark covers entra-directory-audits and entra-sign-ins, not {other}"
+        )),
+    }
+}
+
+/// The simulator's relative volume of these streams of a source (1 for a source without
+/// streams): with `events_per_hour` E, the streams hold about `E x volume` events an hour.
+fn stream_volume(source: Source, streams: &[Option<String>]) -> Result<f64, String> {
+    let (_, sim_source) = m365_sim::sources::find(source.name())
+        .ok_or_else(|| format!("the simulator does not serve {source}"))?;
+    let known = sim_source.streams();
+    if known.is_empty() {
+        return Ok(1.0);
+    }
+    streams
+        .iter()
+        .map(|s| {
+            let name = s.as_deref().unwrap_or_default();
+            known
+                .iter()
+                .find(|k| k.name == name)
+                .map(|k| k.volume)
+                .ok_or_else(|| format!("the simulator has no {source} stream `{name}`"))
+        })
+        .sum()
+}
 /// History is sized this much above the requested count, then checked against the truth.
 const HEADROOM: f64 = 1.10;
 
@@ -56,7 +123,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Write exactly N Graph directoryAudit records, as served by the simulator, as NDJSON.
+    /// Write exactly N Graph records (directoryAudit, or interactive signIn), as served by the
+    /// simulator, as NDJSON.
     Gen(GenArgs),
     /// Pull about N events from the simulator into moto (S3, DynamoDB) and report the figures.
     Pull(PullArgs),
@@ -78,6 +146,9 @@ struct SimArgs {
     /// CPU out of this process's figures).
     #[arg(long)]
     sim_bin: Option<PathBuf>,
+    /// Source to benchmark: entra-directory-audits or entra-sign-ins.
+    #[arg(long = "source", default_value = "entra-directory-audits", value_parser = bench_of)]
+    bench: Bench,
 }
 
 #[derive(Args)]
@@ -277,13 +348,37 @@ impl Drop for Sim {
     }
 }
 
+/// Record ids of these streams of the source visible by `until`, stream by stream.
+async fn truth_by_stream(
+    ctl: &SimControl,
+    source: Source,
+    streams: &[Option<String>],
+    until: DateTime<Utc>,
+) -> Result<Vec<(Option<String>, Vec<String>)>, String> {
+    let mut out = Vec::new();
+    for stream in streams {
+        let truth = ctl
+            .truth_of(source.name(), stream.as_deref(), until)
+            .await?;
+        out.push((stream.clone(), truth.ids));
+    }
+    Ok(out)
+}
+
 /// Starts a simulator whose visible history (no ingestion delay, no faults) holds at least `n`
-/// events; returns it with the number of events in that history.
-async fn sized_sim(n: u64, args: &SimArgs) -> Result<(Sim, u64), String> {
+/// events in `streams` of the source (sized from the simulator's per-stream volumes); returns it
+/// with the number of events those streams hold.
+async fn sized_sim(
+    n: u64,
+    args: &SimArgs,
+    streams: &[Option<String>],
+) -> Result<(Sim, u64), String> {
+    let source = args.bench.source;
     let now = auditlake::model::parse_time(&args.now)
         .ok_or_else(|| format!("--now: `{}` is not RFC 3339", args.now))?;
     let hours = f64::from(args.days) * 24.0;
-    let mut per_hour = ((n as f64 * HEADROOM) / hours).ceil().max(1.0);
+    let volume = stream_volume(source, streams)?;
+    let mut per_hour = ((n as f64 * HEADROOM) / hours / volume).ceil().max(1.0);
     for _ in 0..4 {
         if per_hour > 1_000_000.0 {
             return Err(format!(
@@ -305,12 +400,18 @@ async fn sized_sim(n: u64, args: &SimArgs) -> Result<(Sim, u64), String> {
         };
         let sim = Sim::start(config, args.sim_bin.as_deref()).await?;
         let ctl = SimControl::new(sim.base.clone());
-        let truth = ctl.truth(SOURCE.name(), now).await?;
-        let have = truth.ids.len() as u64;
+        let have: u64 = truth_by_stream(&ctl, source, streams, now)
+            .await?
+            .iter()
+            .map(|(_, ids)| ids.len() as u64)
+            .sum();
         if have >= n {
             eprintln!(
-                "bench: simulator at {} holds {have} events over {} days ({} per hour on average)",
-                sim.base, args.days, per_hour
+                "bench: simulator at {} holds {have} {source} events in {} over {} days ({} per hour on average; events_per_hour {per_hour}, stream volume {volume})",
+                sim.base,
+                stream_names(streams),
+                args.days,
+                (have as f64 / hours).round(),
             );
             return Ok((sim, have));
         }
@@ -321,6 +422,15 @@ async fn sized_sim(n: u64, args: &SimArgs) -> Result<(Sim, u64), String> {
     Err(format!(
         "could not size the simulator's history to hold {n} events"
     ))
+}
+
+fn stream_names(streams: &[Option<String>]) -> String {
+    let names: Vec<&str> = streams.iter().filter_map(|s| s.as_deref()).collect();
+    if names.is_empty() {
+        "its only stream".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,14 +498,20 @@ async fn get_page(http: &reqwest::Client, url: &str, token: &str) -> Result<Grap
     serde_json::from_slice(&body).map_err(|e| format!("GET {url}: not a Graph page: {e}"))
 }
 
-fn window_url(base: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<String, String> {
-    let mut url = reqwest::Url::parse(&format!("{base}/v1.0/auditLogs/directoryAudits"))
-        .map_err(|e| e.to_string())?;
+fn window_url(
+    base: &str,
+    bench: Bench,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<String, String> {
+    let mut url =
+        reqwest::Url::parse(&format!("{base}/{}", bench.gen_path)).map_err(|e| e.to_string())?;
+    let field = bench.time_field;
     url.query_pairs_mut()
         .append_pair(
             "$filter",
             &format!(
-                "activityDateTime ge {} and activityDateTime le {}",
+                "{field} ge {} and {field} le {}",
                 fmt_time(start),
                 fmt_time(end)
             ),
@@ -406,7 +522,9 @@ fn window_url(base: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<St
 
 async fn generate(args: GenArgs) -> Result<(), String> {
     let n = args.records;
-    let (sim, _) = sized_sim(n, &args.sim).await?;
+    let bench = args.sim.bench;
+    let streams = [bench.gen_stream.map(str::to_string)];
+    let (sim, _) = sized_sim(n, &args.sim, &streams).await?;
     let http = reqwest::Client::new();
     let token = token(&http, &sim).await?;
     let now = sim.config.now.ok_or("the simulator has no fixed now")?;
@@ -425,7 +543,7 @@ async fn generate(args: GenArgs) -> Result<(), String> {
     'windows: while start < now {
         let end = (start + TimeDelta::hours(1)).min(now);
         let mut current = HashSet::new();
-        let mut next = Some(window_url(&sim.base, start, end)?);
+        let mut next = Some(window_url(&sim.base, bench, start, end)?);
         while let Some(url) = next {
             let page = get_page(&http, &url, &token).await?;
             pages += 1;
@@ -473,7 +591,8 @@ async fn generate(args: GenArgs) -> Result<(), String> {
         ));
     }
     println!(
-        "gen: {written} records, {bytes} bytes ({:.0} bytes per record) in {pages} pages, {secs:.1} s, written to {}",
+        "gen: {written} {} records, {bytes} bytes ({:.0} bytes per record) in {pages} pages, {secs:.1} s, written to {}",
+        bench.source,
         bytes as f64 / written as f64,
         args.out.display()
     );
@@ -481,6 +600,8 @@ async fn generate(args: GenArgs) -> Result<(), String> {
         "{}",
         json!({
             "bench": "gen",
+            "source": bench.source.name(),
+            "path": bench.gen_path,
             "records": written,
             "bytes": bytes,
             "avg_record_bytes": round(bytes as f64 / written as f64, 1),
@@ -645,6 +766,8 @@ struct ItemFigures {
     wcu_ip_index: u64,
     storage_bytes: u64,
     record_ids: Vec<String>,
+    /// Each event's `stream`, in the order of `record_ids`.
+    record_streams: Vec<Option<String>>,
 }
 
 impl ItemFigures {
@@ -682,6 +805,8 @@ impl ItemFigures {
             .as_str()
             .ok_or("an event without record_id")?;
         self.record_ids.push(rid.to_string());
+        self.record_streams
+            .push(event["stream"].as_str().map(str::to_string));
         Ok(())
     }
 }
@@ -805,8 +930,47 @@ fn per(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// The streams the puller pulls with these settings: every configured sign-in kind (all four
+/// unless `AUDITLAKE_SIGNIN_KINDS` says otherwise), or the one stream of a source without streams.
+fn pulled_streams(
+    source: Source,
+    names: &StackNames,
+    extra: &[(&str, &str)],
+) -> Result<Vec<Option<String>>, String> {
+    if source != Source::EntraSignIns {
+        return Ok(vec![None]);
+    }
+    // The simulator's address is not known yet; the kinds do not depend on it.
+    let sim = SimConfig::default();
+    let vars = puller_vars(
+        "http://127.0.0.1:9",
+        &sim.tenant,
+        &sim.client_id,
+        names,
+        extra,
+    );
+    let config = PullerConfig::from_vars(vars).map_err(|e| e.to_string())?;
+    Ok(config
+        .signin_kinds
+        .iter()
+        .map(|k| Some(k.name().to_string()))
+        .collect())
+}
+
 async fn pull(args: PullArgs) -> Result<(), String> {
+    let bench = args.sim.bench;
+    let source = bench.source;
     let ticks = clock_ticks();
+    let days = args.sim.days.to_string();
+    let concurrency = args.concurrency.to_string();
+    let page_size = args.page_size.to_string();
+    let extra = [
+        ("AUDITLAKE_INITIAL_LOOKBACK_DAYS", days.as_str()),
+        ("AUDITLAKE_WRITE_CONCURRENCY", concurrency.as_str()),
+        ("AUDITLAKE_PAGE_SIZE", page_size.as_str()),
+    ];
+    let names = StackNames::default();
+    let streams = pulled_streams(source, &names, &extra)?;
     let moto = Moto::start().await?;
     let moto_pid = child_pid("moto_server");
     if moto_pid.is_none() {
@@ -815,26 +979,18 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         );
     }
     let sdk = local_sdk_config(&moto.endpoint).await;
-    let names = StackNames::default();
-    let (sim, history_events) = sized_sim(args.events, &args.sim).await?;
+    let (sim, history_events) = sized_sim(args.events, &args.sim, &streams).await?;
     let sim_pid = sim.child_pid();
     provision(&sdk, &names, &sim.config.client_secret).await?;
     let ctl = SimControl::new(sim.base.clone());
     let history_end = ctl.now().await?;
     let clock = Arc::new(ManualClock::new(history_end));
-    let days = args.sim.days.to_string();
-    let concurrency = args.concurrency.to_string();
-    let page_size = args.page_size.to_string();
     let vars = puller_vars(
         &sim.base,
         &sim.config.tenant,
         &sim.config.client_id,
         &names,
-        &[
-            ("AUDITLAKE_INITIAL_LOOKBACK_DAYS", days.as_str()),
-            ("AUDITLAKE_WRITE_CONCURRENCY", concurrency.as_str()),
-            ("AUDITLAKE_PAGE_SIZE", page_size.as_str()),
-        ],
+        &extra,
     );
     let config = PullerConfig::from_vars(vars).map_err(|e| e.to_string())?;
     let aws = Ports::aws(&sdk, &config).with_clock(clock.clone());
@@ -850,21 +1006,32 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         }),
         ..aws
     };
-    let app = PullerApp::new(SOURCE, &config, ports.clone()).map_err(|e| e.to_string())?;
-    let key = StreamKey::new(sim.config.tenant.clone(), SOURCE, None);
+    let app = PullerApp::new(source, &config, ports.clone()).map_err(|e| e.to_string())?;
+    let stream_keys: Vec<StreamKey> = streams
+        .iter()
+        .map(|s| StreamKey::new(sim.config.tenant.clone(), source, s.clone()))
+        .collect();
     let history_start = history_end - TimeDelta::days(i64::from(args.sim.days));
     let lag_secs = config.lag.num_seconds().max(0) as u64;
 
-    // Progress: the watermark advances after every hourly window.
+    // Progress: each stream's watermark advances after every hourly window; the slowest counts.
     let progress = {
-        let (state, key, timers) = (ports.state.clone(), key.clone(), timers.clone());
+        let (state, keys, timers) = (ports.state.clone(), stream_keys.clone(), timers.clone());
         let total = (history_end - history_start).num_seconds().max(1) as f64;
         tokio::spawn(async move {
             let t0 = Instant::now();
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
-                let done = match state.watermark(&key).await {
-                    Ok(Some(w)) => format!(
+                let mut marks = Vec::new();
+                for key in &keys {
+                    marks.push(state.watermark(key).await.ok().flatten());
+                }
+                let slowest: Option<DateTime<Utc>> = marks
+                    .into_iter()
+                    .collect::<Option<Vec<_>>>()
+                    .and_then(|w| w.into_iter().min());
+                let done = match slowest {
+                    Some(w) => format!(
                         "{:.0}%",
                         100.0 * (w - history_start).num_seconds() as f64 / total
                     ),
@@ -883,47 +1050,59 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     let moto_before = proc_figures(moto_pid.as_deref(), ticks);
     let sim_before = proc_figures(sim_pid.as_deref(), ticks);
     eprintln!(
-        "bench: pulling {} days of history ({} events) with write concurrency {}",
-        args.sim.days, history_events, args.concurrency
+        "bench: pulling {} days of {source} history ({} events in {}) with write concurrency {}",
+        args.sim.days,
+        history_events,
+        stream_names(&streams),
+        args.concurrency
     );
     let t0 = Instant::now();
     let mut summaries: Vec<RunSummary> = Vec::new();
     let mut tick_secs = Vec::new();
     let mut done = false;
-    for _ in 0..10 {
+    for tick in 1..=10 {
         let t = Instant::now();
-        let s = app
+        let run = app
             .handle(&json!({}), Deadline::none())
             .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .next()
-            .ok_or("the puller returned no run summary")?;
-        tick_secs.push(t.elapsed().as_secs_f64());
-        if let Some(e) = &s.error {
-            progress.abort();
-            return Err(format!(
-                "tick {} failed: {}: {}",
-                summaries.len() + 1,
-                e.code,
-                e.message
-            ));
-        }
-        if let Some(skipped) = &s.skipped {
-            progress.abort();
-            return Err(format!(
-                "tick {} was skipped: {skipped}",
-                summaries.len() + 1
-            ));
-        }
-        let complete = s.complete;
-        summaries.push(s);
-        let watermark = ports
-            .state
-            .watermark(&key)
-            .await
             .map_err(|e| e.to_string())?;
-        if watermark.is_some_and(|w| w >= history_end) {
+        tick_secs.push(t.elapsed().as_secs_f64());
+        if run.len() != streams.len() {
+            progress.abort();
+            return Err(format!(
+                "tick {tick} returned {} run summaries for {} streams",
+                run.len(),
+                streams.len()
+            ));
+        }
+        for s in &run {
+            let stream = s.stream.as_deref().unwrap_or("-");
+            if let Some(e) = &s.error {
+                progress.abort();
+                return Err(format!(
+                    "tick {tick}, stream {stream} failed: {}: {}",
+                    e.code, e.message
+                ));
+            }
+            if let Some(skipped) = &s.skipped {
+                progress.abort();
+                return Err(format!(
+                    "tick {tick}, stream {stream} was skipped: {skipped}"
+                ));
+            }
+        }
+        let complete = run.iter().all(|s| s.complete);
+        summaries.extend(run);
+        let mut all_done = true;
+        for key in &stream_keys {
+            let watermark = ports
+                .state
+                .watermark(key)
+                .await
+                .map_err(|e| e.to_string())?;
+            all_done &= watermark.is_some_and(|w| w >= history_end);
+        }
+        if all_done {
             done = true;
             break;
         }
@@ -940,8 +1119,8 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     let sim_after = proc_figures(sim_pid.as_deref(), ticks);
     if !done {
         return Err(format!(
-            "the watermark did not reach the end of the history in {} ticks",
-            summaries.len()
+            "the watermarks did not reach the end of the history in {} ticks",
+            tick_secs.len()
         ));
     }
 
@@ -951,23 +1130,26 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     // The truth is fetched only now, so that nothing but the puller grows this process's memory
     // during the pull. Each record id gives the item's key (the id is the dedupe key when it is
     // URL-safe); the table's item count then rules out anything extra.
-    let truth_ids = ctl.truth(SOURCE.name(), history_end).await?.ids;
+    let truth_streams = truth_by_stream(&ctl, source, &streams, history_end).await?;
+    let truth_ids: Vec<&String> = truth_streams.iter().flat_map(|(_, ids)| ids).collect();
     let stats = ctl.stats().await?;
-    let graph_requests: u64 = stats["requests"]
+    // Requests per route of this source (`GET /v1.0/auditLogs/signIns`, `GET /beta/...`).
+    let requests_by_route: BTreeMap<String, u64> = stats["requests"]
         .as_object()
         .map(|routes| {
             routes
                 .iter()
-                .filter(|(route, _)| route.contains("auditLogs/directoryAudits"))
-                .filter_map(|(_, n)| n.as_u64())
-                .sum()
+                .filter(|(route, _)| route.contains(bench.route))
+                .filter_map(|(route, n)| Some((route.clone(), n.as_u64()?)))
+                .collect()
         })
-        .unwrap_or(0);
+        .unwrap_or_default();
+    let graph_requests: u64 = requests_by_route.values().sum();
     let pks: Vec<String> = truth_ids
         .iter()
         .map(|id| {
             keys::event_pk(
-                SOURCE,
+                source,
                 &auditlake::normalize::dedupe_key(Some(id), &serde_json::Value::Null),
             )
         })
@@ -983,9 +1165,48 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     let duplicates: u64 = summaries.iter().map(|s| s.duplicates).sum();
     let quarantined: u64 = summaries.iter().map(|s| s.quarantined).sum();
     let summary_raw_bytes: u64 = summaries.iter().map(|s| s.raw_bytes).sum();
-    let truth: HashSet<&str> = truth_ids.iter().map(String::as_str).collect();
+    let truth: HashSet<&str> = truth_ids.iter().map(|id| id.as_str()).collect();
     let stored: HashSet<&str> = items.record_ids.iter().map(String::as_str).collect();
     let mut problems = Vec::new();
+    // Each stream's store against that stream's truth: the event's `stream` is the stream the
+    // simulator served it on.
+    let stored_stream: std::collections::HashMap<&str, Option<&str>> = items
+        .record_ids
+        .iter()
+        .zip(&items.record_streams)
+        .map(|(id, st)| (id.as_str(), st.as_deref()))
+        .collect();
+    let mut per_stream = Vec::new();
+    for (stream, ids) in &truth_streams {
+        let want = stream.as_deref();
+        let stored_here = items
+            .record_streams
+            .iter()
+            .filter(|st| st.as_deref() == want)
+            .count();
+        let wrong = ids
+            .iter()
+            .filter(|id| stored_stream.get(id.as_str()).is_some_and(|st| *st != want))
+            .count();
+        let summarized: u64 = summaries
+            .iter()
+            .filter(|s| s.stream.as_deref() == want)
+            .map(|s| s.new)
+            .sum();
+        if stored_here != ids.len() || wrong > 0 || summarized != ids.len() as u64 {
+            problems.push(format!(
+                "stream {}: truth {}, stored {stored_here}, {wrong} stored under another stream, run summaries count {summarized} new",
+                want.unwrap_or("-"),
+                ids.len()
+            ));
+        }
+        per_stream.push(json!({
+            "stream": want,
+            "truth": ids.len(),
+            "stored": stored_here,
+            "new_in_summaries": summarized,
+        }));
+    }
     if table_items != items.items {
         problems.push(format!(
             "the events table holds {table_items} items, {} events were written",
@@ -1047,11 +1268,13 @@ async fn pull(args: PullArgs) -> Result<(), String> {
 
     let figures = json!({
         "bench": "pull",
-        "source": SOURCE.name(),
+        "source": source.name(),
+        "streams": per_stream,
         "events": events,
         "truth_events": truth.len(),
         "history_days": args.sim.days,
-        "ticks": summaries.len(),
+        "ticks": tick_secs.len(),
+        "run_summaries": summaries.len(),
         "tick_secs": tick_secs.iter().map(|t| round(*t, 2)).collect::<Vec<_>>(),
         "records_pulled": pulled,
         "duplicates": duplicates,
@@ -1065,6 +1288,7 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         "other_secs": round((wall - s3_secs - ddb_secs).max(0.0), 2),
         "ddb_puts": timers.ddb_puts.load(Ordering::Relaxed),
         "graph_requests": graph_requests,
+        "graph_requests_by_route": requests_by_route,
         "records_per_graph_request": round(per(pulled, graph_requests), 1),
         // Microsoft allows 5 audit-log requests per 10 s (shared with sign-ins).
         "graph_budget_bound_events_per_sec": round(per(pulled, graph_requests) * 0.5, 1),
@@ -1118,11 +1342,29 @@ fn print_table(f: &serde_json::Value) {
             format!("{v}{unit}")
         }
     };
-    let rows: Vec<(&str, String)> = vec![
-        (
-            "events stored (= simulator truth)",
-            format!("{} (truth {})", f["events"], f["truth_events"]),
-        ),
+    let streams: Vec<String> = f["streams"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| Some(format!("{} {}", s["stream"].as_str()?, s["stored"])))
+        .collect();
+    let routes: Vec<String> = f["graph_requests_by_route"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(route, n)| format!("{route}: {n}"))
+        .collect();
+    let mut rows: Vec<(&str, String)> = vec![(
+        "events stored (= simulator truth)",
+        format!("{} (truth {})", f["events"], f["truth_events"]),
+    )];
+    if !streams.is_empty() {
+        rows.push(("  per stream (each = its truth)", streams.join(", ")));
+    }
+    if routes.len() > 1 {
+        rows.push(("  Graph requests per route", routes.join("; ")));
+    }
+    rows.extend(vec![
         (
             "scheduled ticks",
             format!("{} ({} s each)", f["ticks"], f["tick_secs"]),
@@ -1206,7 +1448,7 @@ fn print_table(f: &serde_json::Value) {
             "DynamoDB storage per event (all indexes)",
             format!("{} bytes", f["ddb_storage_bytes_per_event"]),
         ),
-    ];
+    ]);
     println!(
         "pull benchmark: {} from the simulator into moto (S3, DynamoDB)",
         f["source"].as_str().unwrap_or("?")
