@@ -5,7 +5,8 @@
 //! list endpoints under `/v1.0` and `/beta` (`auditLogs/directoryAudits`, `auditLogs/signIns`,
 //! `deviceManagement/auditEvents`, `admin/exchange/tracing/messageTraces`), with Microsoft's URLs,
 //! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
-//! plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
+//! an OIDC issuer for the query API (discovery document, JWKS and signed user tokens, see
+//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
 //!
 //! In-process use:
@@ -20,7 +21,8 @@
 //! ```
 //!
 //! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint, client
-//! secrets and certificate assertions, bearer checks), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
+//! secrets and certificate assertions, bearer checks), [`oidc`] (the query API's token issuer:
+//! discovery, keys, `/_sim/user-token`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
 //! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
@@ -31,6 +33,7 @@ pub mod budget;
 pub mod clock;
 pub mod faults;
 pub mod graph;
+pub mod oidc;
 pub mod rng;
 pub mod server;
 pub mod sources;
@@ -50,8 +53,8 @@ use tokio::task::JoinHandle;
 /// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
 /// the three switches that default to on, whose flags turn them off: `premium`
 /// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`) and
-/// `enforce_budgets` (`--no-budgets`), and `client_certificate_pem`, read from the file given
-/// with `--client-cert FILE`.
+/// `enforce_budgets` (`--no-budgets`), and the two PEM fields, read from the file given:
+/// `client_certificate_pem` with `--client-cert FILE`, `issuer_key_pem` with `--issuer-key FILE`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     /// TCP port on 127.0.0.1; 0 picks a free one.
@@ -106,6 +109,13 @@ pub struct SimConfig {
     /// 5 requests per 10 s, message trace has 100 per 5 min; over budget is 429 with
     /// `Retry-After`.
     pub enforce_budgets: bool,
+    /// The default `aud` of tokens from `POST /_sim/user-token`: the query API's app id URI
+    /// (or client id) that it accepts. Default `api://auditlake`.
+    pub api_audience: String,
+    /// The OIDC issuer's signing key and its certificate, PEM (an RSA `RSA PRIVATE KEY` or
+    /// `PRIVATE KEY` block and the `CERTIFICATE` of its public key). `None`: the TEST-ONLY pair
+    /// committed in `tests/fixtures/certs/issuer.pem` (see [`oidc`]).
+    pub issuer_key_pem: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -131,6 +141,8 @@ impl Default for SimConfig {
             denied_sources: Vec::new(),
             secret_expired: false,
             enforce_budgets: true,
+            api_audience: oidc::DEFAULT_API_AUDIENCE.to_string(),
+            issuer_key_pem: None,
         }
     }
 }
@@ -166,6 +178,12 @@ impl SimConfig {
         if let Some(pem) = &self.client_certificate_pem {
             auth::RegisteredCertificate::from_pem(pem)
                 .map_err(|e| format!("client_certificate_pem: {e}"))?;
+        }
+        if self.api_audience.trim().is_empty() {
+            return Err("api_audience must not be empty".to_string());
+        }
+        if let Some(pem) = &self.issuer_key_pem {
+            oidc::IssuerKey::from_pem(pem).map_err(|e| format!("issuer_key_pem: {e}"))?;
         }
         Ok(())
     }

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use m365_sim::SimConfig;
 
-/// A deterministic Microsoft 365 tenant simulator: Entra token endpoint and Graph audit logs on
-/// a virtual clock, for tests and the local demo.
+/// A deterministic Microsoft 365 tenant simulator: Entra token endpoint, Graph audit logs and
+/// the query API's OIDC issuer on a virtual clock, for tests and the local demo.
 ///
 /// The clock is frozen at --now (or the current time) and moves only through
 /// `POST /_sim/clock` with {"now": RFC3339} or {"advance_secs": N}.
@@ -86,6 +86,14 @@ struct Args {
     /// message trace 100 per 5 min).
     #[arg(long)]
     no_budgets: bool,
+    /// Default audience (`aud`) of the tokens `POST /_sim/user-token` issues: the query API's
+    /// app id URI or client id.
+    #[arg(long, default_value = m365_sim::oidc::DEFAULT_API_AUDIENCE)]
+    api_audience: String,
+    /// PEM file of the OIDC issuer's signing key and its certificate (default: the TEST-ONLY
+    /// pair built in, tests/fixtures/certs/issuer.pem).
+    #[arg(long = "issuer-key", value_name = "FILE", value_parser = read_file)]
+    issuer_key: Option<String>,
 }
 
 fn read_file(path: &str) -> Result<String, String> {
@@ -121,6 +129,8 @@ impl From<Args> for SimConfig {
             denied_sources: a.deny_source,
             secret_expired: a.secret_expired,
             enforce_budgets: !a.no_budgets,
+            api_audience: a.api_audience,
+            issuer_key_pem: a.issuer_key,
         }
     }
 }
