@@ -19,7 +19,8 @@
 //!    anything not RSA are refused here, before any key is looked up, so a public key can never
 //!    be used as an HMAC secret);
 //! 4. the key named by `kid` is in the issuer's key set (JWKS) and the signature verifies under
-//!    it;
+//!    it (keys a token names or carries itself, `jku`, `x5u`, `jwk`, are never used; a `crit`
+//!    header is refused);
 //! 5. `iss` is the configured issuer (`{login}/{tenant}/v2.0`, i.e. v2.0 access tokens: the API's
 //!    app registration must set `accessTokenAcceptedVersion: 2`);
 //! 6. `aud` (string or array) holds one of the accepted audiences (the API's client id and/or
@@ -466,6 +467,11 @@ impl EntraVerifier {
             Ok(alg) => return Err(invalid(format!("algorithm {alg:?} is not allowed"))),
             Err(_) => return Err(invalid("the token's algorithm is not allowed")),
         };
+        if header.contains_key("crit") {
+            return Err(invalid(
+                "the token has critical header parameters (crit) this verifier does not understand",
+            ));
+        }
         let claims = json_part(claims_b64)
             .ok_or_else(|| invalid("malformed token: the claims are not base64url JSON"))?;
         if signature_b64.is_empty() {

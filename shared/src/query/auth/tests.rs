@@ -331,7 +331,7 @@ async fn a_valid_token_becomes_its_principal() {
 
 #[tokio::test]
 async fn every_failed_check_is_named() {
-    let a = TestKey::a();
+    let (a, b) = (TestKey::a(), TestKey::b());
     let issuer = Issuer::start(&[&a]).await;
     let clock = clock();
     let v = verifier(&issuer, &clock, |_| {});
@@ -358,8 +358,28 @@ async fn every_failed_check_is_named() {
     )
     .unwrap();
 
+    // Key B carried in the token's own header (`jwk`, `jku`): never trusted.
+    let embedded = jsonwebtoken::encode(
+        &Header {
+            kid: Some("key-a".into()),
+            jwk: Some(serde_json::from_value(b.jwk()).unwrap()),
+            jku: Some(format!("{}{KEYS_PATH}", issuer.base)),
+            ..Header::new(Algorithm::RS256)
+        },
+        &good,
+        &EncodingKey::from_rsa_der(&b.pkcs1),
+    )
+    .unwrap();
+    let crit = format!(
+        "{}.{}.c2ln",
+        b64(&json!({"alg": "RS256", "kid": "key-a", "crit": ["exp"], "exp": 1})),
+        b64(&good)
+    );
+
     let cases: Vec<(String, &str)> = vec![
         (forged.sign(&good), "signature does not verify"),
+        (embedded, "signature does not verify"),
+        (crit, "critical header parameters (crit)"),
         (tampered, "signature does not verify"),
         (
             a.sign(&with(good.clone(), |c| {
@@ -486,7 +506,8 @@ async fn every_failed_check_is_named() {
         auth(&v, &a.sign(&c)).await.unwrap();
     }
     // The Display of the error carries the check too, and a 401.
-    let err = auth(&v, &cases[2].0).await.unwrap_err();
+    let wrong_issuer = &cases.iter().find(|(_, w)| *w == "wrong issuer").unwrap().0;
+    let err = auth(&v, wrong_issuer).await.unwrap_err();
     assert_eq!(err.to_string(), "invalid bearer token: wrong issuer");
     assert_eq!(err.status(), 401);
     assert_eq!(
