@@ -7,7 +7,8 @@
 //! Management Activity API under `/api/v1.0/{tenant}/activity/feed` (subscriptions, content
 //! listings, blobs; see [`mgmt`]), with Microsoft's URLs,
 //! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
-//! plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
+//! an OIDC issuer for the query API (discovery document, JWKS and signed user tokens, see
+//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
 //!
 //! In-process use:
@@ -22,7 +23,8 @@
 //! ```
 //!
 //! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint, client
-//! secrets and certificate assertions, bearer checks), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
+//! secrets and certificate assertions, bearer checks), [`oidc`] (the query API's token issuer:
+//! discovery, keys, `/_sim/user-token`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`mgmt`] (the Management Activity API: content types, blobs and their
 //! records, quirks, routes, truth), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
@@ -35,6 +37,7 @@ pub mod clock;
 pub mod faults;
 pub mod graph;
 pub mod mgmt;
+pub mod oidc;
 pub mod rng;
 pub mod server;
 pub mod sources;
@@ -54,9 +57,10 @@ use tokio::task::JoinHandle;
 /// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
 /// the three switches that default to on, whose flags turn them off: `premium`
 /// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`) and
-/// `enforce_budgets` (`--no-budgets`), `client_certificate_pem`, read from the file given
-/// with `--client-cert FILE`, and the repeatable lists `denied_sources` (`--deny-source`) and
-/// `mgmt_denied_content_types` (`--mgmt-deny-content-type`).
+/// `enforce_budgets` (`--no-budgets`); the two PEM fields, read from the file given:
+/// `client_certificate_pem` with `--client-cert FILE`, `issuer_key_pem` with `--issuer-key FILE`;
+/// and the repeatable lists `denied_sources` (`--deny-source`) and `mgmt_denied_content_types`
+/// (`--mgmt-deny-content-type`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimConfig {
     /// TCP port on 127.0.0.1; 0 picks a free one.
@@ -147,6 +151,13 @@ pub struct SimConfig {
     /// Management API: turn every quirk on with sensible parameters (see
     /// [`mgmt::MgmtSettings::from_config`]).
     pub mgmt_quirks: bool,
+    /// The default `aud` of tokens from `POST /_sim/user-token`: the query API's app id URI
+    /// (or client id) that it accepts. Default `api://auditlake`.
+    pub api_audience: String,
+    /// The OIDC issuer's signing key and its certificate, PEM (an RSA `RSA PRIVATE KEY` or
+    /// `PRIVATE KEY` block and the `CERTIFICATE` of its public key). `None`: the TEST-ONLY pair
+    /// committed in `tests/fixtures/certs/issuer.pem` (see [`oidc`]).
+    pub issuer_key_pem: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -185,6 +196,8 @@ impl Default for SimConfig {
             mgmt_early_expiry: false,
             mgmt_disable_after: None,
             mgmt_quirks: false,
+            api_audience: oidc::DEFAULT_API_AUDIENCE.to_string(),
+            issuer_key_pem: None,
         }
     }
 }
@@ -221,6 +234,12 @@ impl SimConfig {
         if let Some(pem) = &self.client_certificate_pem {
             auth::RegisteredCertificate::from_pem(pem)
                 .map_err(|e| format!("client_certificate_pem: {e}"))?;
+        }
+        if self.api_audience.trim().is_empty() {
+            return Err("api_audience must not be empty".to_string());
+        }
+        if let Some(pem) = &self.issuer_key_pem {
+            oidc::IssuerKey::from_pem(pem).map_err(|e| format!("issuer_key_pem: {e}"))?;
         }
         Ok(())
     }

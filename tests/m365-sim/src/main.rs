@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use m365_sim::SimConfig;
 
-/// A deterministic Microsoft 365 tenant simulator: Entra token endpoint, Graph audit logs and
-/// the Office 365 Management Activity API on a virtual clock, for tests and the local demo.
+/// A deterministic Microsoft 365 tenant simulator: Entra token endpoint, Graph audit logs, the
+/// Office 365 Management Activity API and the query API's OIDC issuer on a virtual clock, for
+/// tests and the local demo.
 ///
 /// The clock is frozen at --now (or the current time) and moves only through
 /// `POST /_sim/clock` with {"now": RFC3339} or {"advance_secs": N}.
@@ -132,6 +133,14 @@ struct Args {
     /// set, AF429 as 403, NextPageUrl).
     #[arg(long)]
     mgmt_quirks: bool,
+    /// Default audience (`aud`) of the tokens `POST /_sim/user-token` issues: the query API's
+    /// app id URI or client id.
+    #[arg(long, default_value = m365_sim::oidc::DEFAULT_API_AUDIENCE)]
+    api_audience: String,
+    /// PEM file of the OIDC issuer's signing key and its certificate (default: the TEST-ONLY
+    /// pair built in, tests/fixtures/certs/issuer.pem).
+    #[arg(long = "issuer-key", value_name = "FILE", value_parser = read_file)]
+    issuer_key: Option<String>,
 }
 
 fn read_file(path: &str) -> Result<String, String> {
@@ -180,6 +189,8 @@ impl From<Args> for SimConfig {
             mgmt_early_expiry: a.mgmt_early_expiry,
             mgmt_disable_after: a.mgmt_disable_after,
             mgmt_quirks: a.mgmt_quirks,
+            api_audience: a.api_audience,
+            issuer_key_pem: a.issuer_key,
         }
     }
 }

@@ -101,6 +101,7 @@ impl SimState {
 /// The whole HTTP surface.
 pub fn router(state: Arc<SimState>) -> Router {
     let mut r = Router::new()
+        .merge(crate::oidc::routes())
         .route("/{tenant}/oauth2/v2.0/token", post(auth::token_v2))
         .route("/{tenant}/oauth2/token", post(auth::token_v1))
         .route("/_sim/clock", get(clock_get).post(clock_post))
