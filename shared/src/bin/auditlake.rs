@@ -87,10 +87,6 @@ async fn import(source: Source, files: Vec<PathBuf>) -> ExitCode {
     use auditlake::import::{ImportSummary, Target, import_reader};
     use indicatif::{ProgressBar, ProgressStyle};
 
-    if source == Source::M365Activity {
-        eprintln!("auditlake: importing {source} records is not supported by this version");
-        return ExitCode::from(2);
-    }
     let config = match auditlake::config::ImportConfig::from_vars(std::env::vars()) {
         Ok(c) => c,
         Err(e) => {

@@ -405,6 +405,7 @@ async fn dynamodb_leases_and_checkpoints_are_conditional() {
     assert_eq!(c.watermark, Some(later));
 }
 
+#[path = "e2e/m365.rs"]
 mod m365;
 
 mod http_client {
