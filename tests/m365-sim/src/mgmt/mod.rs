@@ -249,7 +249,7 @@ pub struct ListingEntry {
 /// Counters behind the `mgmt` object of `/_sim/stats`.
 #[derive(Debug, Default)]
 pub struct MgmtStats {
-    /// Successful content listings (pages).
+    /// Successful content listings (every page answered 200 counts once).
     pub listings: AtomicU64,
     /// Blob fetches answered 200.
     pub blob_fetches: AtomicU64,
@@ -411,7 +411,8 @@ impl MgmtState {
         let stamp = start.get(..14)?;
         let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok()?;
         let created_ns = created.and_utc().timestamp().checked_mul(NS_PER_SEC)?;
-        if created_ns.rem_euclid(self.settings.interval_ns) != 0 {
+        // Nothing is listed before it is created (and later stamps could overflow).
+        if created_ns > now_ns || created_ns.rem_euclid(self.settings.interval_ns) != 0 {
             return None;
         }
         let slot = created_ns.div_euclid(self.settings.interval_ns);
