@@ -145,8 +145,9 @@ pub struct SimConfig {
     pub mgmt_relist: bool,
     /// Management API quirk: about 3% of blobs expire 20 minutes after they are listed.
     pub mgmt_early_expiry: bool,
-    /// Management API quirk: after this many successful content listings the `Audit.Exchange`
-    /// subscription is disabled once (`AF20023` until started again).
+    /// Management API quirk: after this many successful content listings (pages answered 200,
+    /// any content type) the `Audit.Exchange` subscription is disabled once (`AF20023` until
+    /// started again).
     pub mgmt_disable_after: Option<u64>,
     /// Management API: turn every quirk on with sensible parameters (see
     /// [`mgmt::MgmtSettings::from_config`]).

@@ -1,17 +1,30 @@
 //! Routing, shared state and the `/_sim` control plane.
 //!
 //! The router is built from [`SOURCES`]: every Graph source gets `GET /v1.0/<path>` and
-//! `GET /beta/<path>`. Next to them sit the token endpoints and the control plane:
+//! `GET /beta/<path>`. Next to them sit the Management Activity API ([`crate::mgmt::routes`]),
+//! the token endpoints and the control plane:
 //! - `GET|POST /_sim/clock`: read or move the virtual clock (`{"now"}` or `{"advance_secs"}`;
 //!   backwards is 400);
-//! - `GET /_sim/sources`: registered source names, in registry order;
+//! - `GET /_sim/sources`: registered source names, in registry order, then `m365-activity`;
 //! - `GET /_sim/truth/{source}?until=RFC3339[&stream=NAME][&detail=true]`: ids of every record
 //!   visible by `until` (default now) and still within the collection's history (message trace:
 //!   90 days before `until`), sorted; `stream` keeps one stream of a source with streams
 //!   (`entra-sign-ins`: `interactiveUser`, `nonInteractiveUser`, `servicePrincipal`,
 //!   `managedIdentity`; without it, all of them); `detail=true` adds `events` with each id's
 //!   time, visibility instant and (for sources with streams) stream;
-//! - `GET /_sim/stats`: counters.
+//! - `GET /_sim/truth/m365-activity?until=RFC3339[&stream=<content type>][&detail=true]`: the
+//!   Management Activity API's truth, `{"source":"m365-activity","as_of","ids","expired_ids"}`
+//!   (plus `"stream"` when given). `ids`: every distinct record `Id` in the blobs listed by
+//!   `until` (all content types unless `stream`), sorted. `expired_ids`: those ids that were in a
+//!   blob that expired by `until` without ever being fetched successfully **and** that appear in
+//!   no other blob listed by `until` that is still fetchable at `until` or was fetched (fetches
+//!   are counted up to the moment of the request), sorted. `detail=true` adds
+//!   `"blobs":[{"content_type","content_id","content_created","listed_at","expiration",
+//!   "fetches","records"}]` (times as in the listing, `records` = the number of records the blob
+//!   serves) and `"expired_content_ids"` (blobs expired by `until` and never fetched, sorted);
+//! - `GET /_sim/stats`: counters, with the Management API's under `mgmt`:
+//!   `{"listings","blob_fetches","blobs_fetched_twice","expired_fetches",
+//!   "subscription_starts":{type:n},"disabled":{type:n},"af429","missing_publisher"}`.
 //!
 //! A middleware stamps every response with an RFC 7231 `Date` from the virtual clock and counts
 //! requests per route. Unknown routes get a 404 in Graph's error shape.

@@ -24,6 +24,20 @@
 //! - **Ground truth** ([`MgmtState::truth`]) for `/_sim/truth/m365-activity` and the `mgmt`
 //!   counters of `/_sim/stats` ([`MgmtState::stats_json`]).
 //!
+//! Quirk details: the listing delay is uniform in `[0, mgmt_listing_delay_secs]` per blob, and
+//! listings are sorted by the listed instant, so `contentCreated` is not monotonic in a listing.
+//! Late records (quirk 2) are 1-3 extra records 3-5 days older than the blob, in about 5% of
+//! blobs. The repeated record (quirk 3) is the last *own* record of the previous slot (a blob
+//! without records of its own passes nothing on); it is the very same JSON. A relisted blob
+//! (quirk 4) shows up a second time at `contentCreated + 1..3 days` with that later
+//! `contentCreated`, the same contentId, contentUri, records and expiration. An early-expiring
+//! blob (quirk 5) has `contentExpiration = listed + 20 min`, even in its relisting.
+//!
+//! Simplifications: a blob is made every interval even when it holds no records (Microsoft
+//! publishes no empty blobs); webhooks, `subscriptions/notifications` and
+//! `resources/dlpSensitiveTypes` are not served; the "15 minutes between start calls" advice and
+//! the partial listing of a window starting exactly at a blob's creation are not modelled.
+//!
 //! Every random decision about a blob is drawn unconditionally and in a fixed order, so switching
 //! a quirk on changes only what that quirk is about: the same blobs keep the same records.
 
@@ -50,7 +64,7 @@ pub const SOURCE_NAME: &str = "m365-activity";
 pub const RETENTION_NS: i64 = 7 * 86_400 * NS_PER_SEC;
 
 /// Most records held in the blob cache before it is emptied.
-const CACHE_CAP_RECORDS: usize = 300_000;
+const CACHE_CAP_RECORDS: usize = 100_000;
 
 /// One content type of the feed.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -249,7 +263,7 @@ pub struct ListingEntry {
 /// Counters behind the `mgmt` object of `/_sim/stats`.
 #[derive(Debug, Default)]
 pub struct MgmtStats {
-    /// Successful content listings (pages).
+    /// Successful content listings (every page answered 200 counts once).
     pub listings: AtomicU64,
     /// Blob fetches answered 200.
     pub blob_fetches: AtomicU64,
@@ -411,7 +425,8 @@ impl MgmtState {
         let stamp = start.get(..14)?;
         let created = NaiveDateTime::parse_from_str(stamp, "%Y%m%d%H%M%S").ok()?;
         let created_ns = created.and_utc().timestamp().checked_mul(NS_PER_SEC)?;
-        if created_ns.rem_euclid(self.settings.interval_ns) != 0 {
+        // Nothing is listed before it is created (and later stamps could overflow).
+        if created_ns > now_ns || created_ns.rem_euclid(self.settings.interval_ns) != 0 {
             return None;
         }
         let slot = created_ns.div_euclid(self.settings.interval_ns);

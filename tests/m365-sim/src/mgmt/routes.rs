@@ -486,7 +486,7 @@ async fn content(
         }
         _ => return bad("AF20030", WINDOW_MSG),
     };
-    if lo >= hi || hi - lo > day {
+    if lo >= hi || hi.saturating_sub(lo) > day {
         return bad("AF20030", WINDOW_MSG);
     }
     if lo < now - super::RETENTION_NS || lo > now {
