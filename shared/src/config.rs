@@ -544,7 +544,10 @@ mod tests {
         let c = PullerConfig::from_vars(minimal()).unwrap();
         assert_eq!(c.lag, TimeDelta::seconds(120));
         assert_eq!(c.overlap, None);
-        assert_eq!(default_overlap(Source::EntraSignIns), TimeDelta::seconds(1800));
+        assert_eq!(
+            default_overlap(Source::EntraSignIns),
+            TimeDelta::seconds(1800)
+        );
         assert_eq!(default_overlap(Source::M365Activity), TimeDelta::hours(2));
         assert_eq!(c.content_types, ContentType::ALL.to_vec());
         assert_eq!(c.publisher_id, c.tenant_id);

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppError, source_for};
@@ -322,32 +321,23 @@ async fn check_streams(
             if only_stream.is_some_and(|only| only != stream.as_deref()) {
                 continue;
             }
-            let first = puller
-                .pages(stream.as_deref(), window, &deadline)
-                .next()
-                .await;
-            findings.push(match first {
-                Some(Err(e)) => explain(source, stream.as_deref(), &e),
-                Some(Ok(page)) => Finding {
+            let probe = puller.probe(stream.as_deref(), window, &deadline).await;
+            findings.push(match probe {
+                Err(e) => explain(source, stream.as_deref(), &e),
+                Ok(p) => Finding {
                     severity: Severity::Ok,
                     source: Some(source),
                     stream: stream.clone(),
                     code: "ReadOk".into(),
                     message: format!(
-                        "{source}{}: readable ({} record(s) in the first page of the last hour)",
+                        "{source}{}: readable ({} {} in the last hour)",
                         stream
                             .as_deref()
                             .map(|s| format!(" ({s})"))
                             .unwrap_or_default(),
-                        page.records.len()
+                        p.count,
+                        p.what
                     ),
-                },
-                None => Finding {
-                    severity: Severity::Ok,
-                    source: Some(source),
-                    stream: stream.clone(),
-                    code: "ReadOk".into(),
-                    message: format!("{source}: readable"),
                 },
             });
         }

@@ -30,12 +30,12 @@ use futures::{StreamExt, stream};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Page, PageStream, SourceError, SourcePuller};
+use super::{Page, PageStream, Probe, SourceError, SourcePuller};
 use crate::clock::{Clock, Deadline};
 use crate::http::{ApiClient, ApiError, Response};
 use crate::model::{Gap, Source, Window, fmt_time, parse_time};
-use crate::store::ledger::{ContentLedger, LedgerEntry};
 use crate::store::StreamKey;
+use crate::store::ledger::{ContentLedger, LedgerEntry};
 
 /// The five content types, each a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -269,7 +269,10 @@ impl M365Activity {
         let mut parsed = reqwest::Url::parse(url)
             .map_err(|e| SourceError::Protocol(format!("Microsoft sent a bad URL `{url}`: {e}")))?;
         let root = reqwest::Url::parse(&self.settings.root).map_err(|e| {
-            SourceError::Protocol(format!("bad Management API root {}: {e}", self.settings.root))
+            SourceError::Protocol(format!(
+                "bad Management API root {}: {e}",
+                self.settings.root
+            ))
         })?;
         if parsed.origin() != root.origin() {
             return Err(SourceError::Protocol(format!(
@@ -303,7 +306,10 @@ impl M365Activity {
         match self.api.post(url.as_str(), deadline).await {
             Ok(resp) => {
                 self.observe_date(&resp);
-                tracing::info!(content_type = ct, "Started the Management API subscription.");
+                tracing::info!(
+                    content_type = ct,
+                    "Started the Management API subscription."
+                );
                 Ok(())
             }
             Err(ApiError::Api { code, .. }) if code == "AF20024" => Ok(()),
@@ -312,7 +318,10 @@ impl M365Activity {
     }
 
     /// The tenant's subscriptions (also refreshes the clock skew).
-    pub async fn subscriptions(&self, deadline: &Deadline) -> Result<Vec<Subscription>, SourceError> {
+    pub async fn subscriptions(
+        &self,
+        deadline: &Deadline,
+    ) -> Result<Vec<Subscription>, SourceError> {
         let url = self.checked_url(&format!("{}/subscriptions/list", self.feed()))?;
         let resp = self.api.get(&url, deadline).await?;
         self.observe_date(&resp);
@@ -386,25 +395,34 @@ impl M365Activity {
                 match api_code(&err) {
                     Some("AF20022" | "AF20023") if resubscribed < MAX_RELISTS => {
                         resubscribed += 1;
-                        tracing::warn!(content_type = ct, code = api_code(&err).unwrap_or("-"), "No enabled subscription; starting it.");
+                        tracing::warn!(
+                            content_type = ct,
+                            code = api_code(&err).unwrap_or("-"),
+                            "No enabled subscription; starting it."
+                        );
                         self.start_subscription(ct, deadline).await?;
                     }
                     Some("AF20030" | "AF20055") if rewindowed < MAX_RELISTS => {
                         rewindowed += 1;
-                        tracing::warn!(content_type = ct, code = api_code(&err).unwrap_or("-"), "Microsoft refused the window; re-reading its clock.");
+                        tracing::warn!(
+                            content_type = ct,
+                            code = api_code(&err).unwrap_or("-"),
+                            "Microsoft refused the window; re-reading its clock."
+                        );
                         self.subscriptions(deadline).await?;
                     }
                     Some("AF20031") if restarted < MAX_RELISTS => {
                         restarted += 1;
-                        tracing::warn!(content_type = ct, "Microsoft refused a nextPage token; listing again.");
+                        tracing::warn!(
+                            content_type = ct,
+                            "Microsoft refused a nextPage token; listing again."
+                        );
                     }
                     _ => return Err(err),
                 }
                 continue 'listing;
             }
-            items.sort_by(|a, b| {
-                (a.created(), &a.content_id).cmp(&(b.created(), &b.content_id))
-            });
+            items.sort_by(|a, b| (a.created(), &a.content_id).cmp(&(b.created(), &b.content_id)));
             let mut ids = HashSet::new();
             items.retain(|i| ids.insert(i.content_id.clone()));
             return Ok(items);
@@ -479,7 +497,12 @@ impl M365Activity {
                 .into_iter()
                 .filter(|i| !seen.contains(&i.content_id))
                 .collect();
-            tracing::debug!(content_type = ct, listed = ids.len(), to_fetch = todo.len(), "Listed content.");
+            tracing::debug!(
+                content_type = ct,
+                listed = ids.len(),
+                to_fetch = todo.len(),
+                "Listed content."
+            );
             Ok::<_, SourceError>(todo)
         };
         Box::pin(
@@ -573,6 +596,25 @@ impl SourcePuller for M365Activity {
 
     fn concurrent_streams(&self) -> bool {
         true
+    }
+
+    /// Lists the window's content without fetching a blob: a blob fetched by a probe and not
+    /// stored would have to be fetched again by the pull.
+    fn probe<'a>(
+        &'a self,
+        stream: Option<&'a str>,
+        window: Window,
+        deadline: &'a Deadline,
+    ) -> BoxFuture<'a, Result<Probe, SourceError>> {
+        Box::pin(async move {
+            let ct = stream.ok_or_else(|| {
+                SourceError::Protocol("the Management Activity API is read per content type".into())
+            })?;
+            Ok(Probe {
+                count: self.list(ct, window, deadline).await?.len(),
+                what: "content blob(s) listed",
+            })
+        })
     }
 }
 

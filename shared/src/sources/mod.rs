@@ -59,6 +59,14 @@ impl SourceError {
     }
 }
 
+/// What a [`SourcePuller::probe`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    pub count: usize,
+    /// What was counted, e.g. "record(s) in the first page".
+    pub what: &'static str,
+}
+
 pub type PageStream<'a> = BoxStream<'a, Result<Page, SourceError>>;
 
 /// A Microsoft audit source.
@@ -87,6 +95,30 @@ pub trait SourcePuller: Send + Sync {
     ) -> BoxFuture<'a, Result<(), SourceError>> {
         let _ = (stream, receipt);
         Box::pin(async { Ok(()) })
+    }
+    /// A preflight read of one window for the doctor: how many items Microsoft lists. The
+    /// default reads the first page; a source whose pages consume something (a blob that must
+    /// then be stored) overrides it with a read that does not.
+    fn probe<'a>(
+        &'a self,
+        stream: Option<&'a str>,
+        window: Window,
+        deadline: &'a Deadline,
+    ) -> BoxFuture<'a, Result<Probe, SourceError>> {
+        use futures::StreamExt;
+        Box::pin(async move {
+            match self.pages(stream, window, deadline).next().await {
+                Some(Ok(page)) => Ok(Probe {
+                    count: page.records.len(),
+                    what: "record(s) in the first page",
+                }),
+                Some(Err(e)) => Err(e),
+                None => Ok(Probe {
+                    count: 0,
+                    what: "record(s)",
+                }),
+            }
+        })
     }
     /// Whether the source's streams may run at the same time (each has its own lease). Graph
     /// streams share one request budget, so they run one after another.

@@ -111,6 +111,9 @@ fn stream_volume(source: Source, streams: &[Option<String>]) -> Result<f64, Stri
 /// History is sized this much above the requested count, then checked against the truth.
 const HEADROOM: f64 = 1.10;
 
+#[path = "bench/blobs.rs"]
+mod blobs;
+
 #[derive(Parser)]
 #[command(
     name = "auditlake-bench",
@@ -128,6 +131,8 @@ enum Command {
     Gen(GenArgs),
     /// Pull about N events from the simulator into moto (S3, DynamoDB) and report the figures.
     Pull(PullArgs),
+    /// Fetch and store N Management API content blobs at several concurrencies.
+    Blobs(blobs::BlobArgs),
 }
 
 /// How the simulated tenant is set up.
@@ -1482,6 +1487,7 @@ async fn main() -> ExitCode {
         match cli.command {
             Command::Gen(a) => generate(a).await,
             Command::Pull(a) => pull(a).await,
+            Command::Blobs(a) => blobs::run(a).await,
         }
     };
     // On SIGINT/SIGTERM the work future is dropped, which stops moto and the simulator.

@@ -231,7 +231,11 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
                 .await?;
             // Records of blobs that expired before anyone could fetch them are gaps, not misses.
             let expired: HashSet<&String> = truth.expired_ids.iter().collect();
-            let truth: Vec<&String> = truth.ids.iter().filter(|id| !expired.contains(id)).collect();
+            let truth: Vec<&String> = truth
+                .ids
+                .iter()
+                .filter(|id| !expired.contains(id))
+                .collect();
             let missing = truth.iter().filter(|id| !set.contains(*id)).count();
             let health = ports
                 .state

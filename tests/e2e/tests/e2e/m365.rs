@@ -110,15 +110,13 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
         first.iter().any(|s| !s.complete && s.error.is_none()),
         "the budget should cut some content type short: {first:?}"
     );
-    assert!(
-        first.iter().map(|s| s.pulled).sum::<u64>() > 0,
-        "{first:?}"
-    );
+    assert!(first.iter().map(|s| s.pulled).sum::<u64>() > 0, "{first:?}");
     env.ctl.set_faults_and_latency(0.05, 0.03, 0).await.unwrap();
 
-    // 2. A week of hourly ticks.
-    for hour in 0..(7 * 24) {
-        env.clock.advance(3600).await.unwrap();
+    // 2. A week of ticks two hours apart (blobs that expire 20 minutes after they are listed
+    // are mostly missed, as they would be by any poller).
+    for hour in (0..(7 * 24)).step_by(2) {
+        env.clock.advance(7200).await.unwrap();
         let summaries = app.handle(&tick, Deadline::none()).await.unwrap();
         assert_eq!(summaries.len(), CONTENT_TYPES.len());
         for s in &summaries {
@@ -132,7 +130,11 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
     let stored = env
         .ports
         .events
-        .list_by_time(M365, started - TimeDelta::days(20), now + TimeDelta::hours(1))
+        .list_by_time(
+            M365,
+            started - TimeDelta::days(20),
+            now + TimeDelta::hours(1),
+        )
         .await
         .unwrap();
     let ids: Vec<String> = stored.iter().filter_map(|e| e.record_id.clone()).collect();
@@ -177,16 +179,25 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
             .filter(|id| !expired.contains(*id) && !mine.contains(*id))
             .take(5)
             .collect();
-        assert!(missing.is_empty(), "{ct}: listed but not stored: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "{ct}: listed but not stored: {missing:?}"
+        );
         let not_raw: Vec<&String> = truth
             .ids
             .iter()
             .filter(|id| !expired.contains(*id) && !raw.contains(*id))
             .take(5)
             .collect();
-        assert!(not_raw.is_empty(), "{ct}: not in the raw layer: {not_raw:?}");
+        assert!(
+            not_raw.is_empty(),
+            "{ct}: not in the raw layer: {not_raw:?}"
+        );
         let phantom: Vec<&String> = mine.difference(&truth_now).take(5).collect();
-        assert!(phantom.is_empty(), "{ct}: stored but never sent: {phantom:?}");
+        assert!(
+            phantom.is_empty(),
+            "{ct}: stored but never sent: {phantom:?}"
+        );
         checked += truth.ids.len() - expired.len();
 
         let health = env.ports.state.health(&key).await.unwrap().expect("health");
@@ -244,7 +255,11 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
         }
         t
     };
-    assert_eq!(totals.0, stored.len() as u64, "health counts every new record");
+    assert_eq!(
+        totals.0,
+        stored.len() as u64,
+        "health counts every new record"
+    );
     assert!(totals.1 > 0, "repeated records were seen and absorbed");
     let stats = env.ctl.stats().await.unwrap();
     let twice: Vec<&serde_json::Value> = detail["blobs"]
@@ -259,7 +274,10 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
         0,
         "no blob is fetched twice: {stats}"
     );
-    assert!(stats_u64(&stats, &["mgmt", "disabled", "Audit.Exchange"]) >= 1, "{stats}");
+    assert!(
+        stats_u64(&stats, &["mgmt", "disabled", "Audit.Exchange"]) >= 1,
+        "{stats}"
+    );
     assert!(
         stats_u64(&stats, &["mgmt", "subscription_starts", "Audit.Exchange"]) >= 2,
         "the disabled subscription was started again: {stats}"
@@ -271,7 +289,11 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
         );
     }
     assert!(stats_u64(&stats, &["mgmt", "af429"]) > 0, "{stats}");
-    assert_eq!(stats_u64(&stats, &["mgmt", "missing_publisher"]), 0, "{stats}");
+    assert_eq!(
+        stats_u64(&stats, &["mgmt", "missing_publisher"]),
+        0,
+        "{stats}"
+    );
     env.sim.shutdown().await;
 }
 
@@ -340,8 +362,94 @@ async fn a_puller_clock_an_hour_behind_follows_the_servers_date_header() {
     let app = PullerApp::new(M365, &env.config, ports).expect("puller");
     // By its own clock the puller asks for 7 days back, which is 7 days and an hour by the
     // server's: Microsoft refuses it (AF20055) and the puller re-reads the server's clock.
-    let s = app.handle(&scheduled_event(), Deadline::none()).await.unwrap();
+    let s = app
+        .handle(&scheduled_event(), Deadline::none())
+        .await
+        .unwrap();
     assert!(s[0].complete && s[0].error.is_none(), "{:?}", s[0]);
     assert!(s[0].pulled > 100, "{:?}", s[0]);
     env.sim.shutdown().await;
+}
+
+mod doctor {
+    //! `auditlake doctor` on the Management Activity API: what a tenant set up wrongly hears.
+
+    use super::*;
+    use auditlake::doctor::{Finding, Severity, check};
+    use auditlake::store::memory::MemoryParameters;
+
+    async fn findings(sim_config: SimConfig) -> (Vec<Finding>, serde_json::Value) {
+        let (tenant, client_id) = (sim_config.tenant.clone(), sim_config.client_id.clone());
+        let secret = sim_config.client_secret.clone();
+        let sim = m365_sim::start(sim_config).await.unwrap();
+        let ctl = SimControl::new(sim.base_url());
+        let clock = Arc::new(SimClock::new(ctl.clone()).await.unwrap());
+        let vars = puller_vars(
+            &sim.base_url(),
+            &tenant,
+            &client_id,
+            &StackNames::default(),
+            &[],
+        );
+        let config = PullerConfig::from_vars(vars).unwrap();
+        let params =
+            Arc::new(MemoryParameters::default().with("/auditlake/client-secret", &secret));
+        let out = check(&config, &[M365], params, clock).await.unwrap();
+        let stats = ctl.stats().await.unwrap();
+        sim.shutdown().await;
+        (out, stats)
+    }
+
+    #[tokio::test]
+    async fn a_healthy_tenant_lists_every_content_type_without_fetching_a_blob() {
+        let (f, stats) = findings(SimConfig {
+            days: 1,
+            ..SimConfig::default()
+        })
+        .await;
+        assert!(f.iter().all(|f| f.severity != Severity::Error), "{f:#?}");
+        let read: Vec<&Finding> = f.iter().filter(|f| f.code == "ReadOk").collect();
+        assert_eq!(read.len(), 5, "{f:#?}");
+        assert!(
+            read.iter()
+                .all(|f| f.message.contains("content blob(s) listed")),
+            "{read:#?}"
+        );
+        // The probe lists; fetching a blob it would not store would cost the pull a refetch.
+        assert_eq!(stats_u64(&stats, &["mgmt", "blob_fetches"]), 0, "{stats}");
+    }
+
+    #[tokio::test]
+    async fn dlp_without_its_permission_and_audit_logging_off_are_explained() {
+        let (f, _) = findings(SimConfig {
+            days: 1,
+            mgmt_denied_content_types: vec!["DLP.All".into()],
+            ..SimConfig::default()
+        })
+        .await;
+        let dlp: Vec<&Finding> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(dlp.len(), 1, "{f:#?}");
+        assert_eq!(dlp[0].stream.as_deref(), Some("DLP.All"));
+        assert_eq!(dlp[0].code, "AF10001");
+        assert!(
+            dlp[0].message.contains("ActivityFeed.ReadDlp"),
+            "{}",
+            dlp[0].message
+        );
+
+        let (f, _) = findings(SimConfig {
+            days: 1,
+            mgmt_audit_disabled: true,
+            ..SimConfig::default()
+        })
+        .await;
+        let errors: Vec<&Finding> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(errors.len(), 5, "every content type: {f:#?}");
+        assert!(
+            errors
+                .iter()
+                .all(|f| f.message.contains("unified audit logging is not turned on")),
+            "{errors:#?}"
+        );
+    }
 }
