@@ -116,11 +116,13 @@ assert any(mode == "600" and json.loads(body) == {"Value": secret} for mode, bod
 PY
 check "first run: the secret is in no argument list" no_secret_in_arguments "$SECRET"
 check "first run: the secret is not in the output" no_secret_in_output "$SECRET"
+check "first run: no value of any parameter (cursor key included) on a command line" not_logged "[--value]"
 check "first run: the temporary files are gone" no_scratch_left
 check "first run: cursor key created when missing (not overwritten)" \
     grep -qE "^aws \[ssm\] \[put-parameter\] \[--name\] \[/auditlake/cursor-key\] \[--type\] \[SecureString\] \[--cli-input-json\]" "$W/log"
 check "first run: outputs printed" grep -q "ApiUrl.https://abc.execute-api" "$W/out"
 check "first run: no Athena without infra/athena" not_logged "athena"
+check "first run: x86_64 by default (no Architecture override)" not_logged "Architecture="
 
 # Later run: samconfig.toml exists (left by the guided run); secret typed at a prompt.
 INPUT="$TMP/prompt.txt"; printf '%s\n' "$PROMPTED" > "$INPUT"
@@ -157,6 +159,22 @@ check "DDL: every infra/athena/*.sql in name order through the stack's workgroup
     sed -n 2p '$W/ddl' | grep -qF '[file://$W/infra/athena/20-b.sql]'"
 check "DDL: each query awaited" bash -c "[[ \$(grep -c 'athena\] \[get-query-execution' '$W/log') == 2 ]]"
 check "stack name from the option" logged "[cloudformation] [describe-stacks] [--stack-name] [lake-contoso]"
+
+# Architecture: sam build learns it from the option, or from samconfig.toml's overrides.
+new_workspace
+deploy --architecture arm64
+check "arm64: sam build and the guided deploy get Architecture=arm64" bash -c "
+    grep -qF 'sam [build] [--beta-features] [--template-file] [template.yaml] [--parameter-overrides] [Architecture=arm64]' '$W/log' &&
+    grep -qF 'sam [deploy] [--guided] [--stack-name] [auditlake] [--parameter-overrides] [Architecture=arm64]' '$W/log'"
+new_workspace
+printf 'version = 0.1\n[default.deploy.parameters]\nstack_name = "lake"\nparameter_overrides = "TenantId=\\"t\\" Architecture=\\"arm64\\""\n' > "$W/samconfig.toml"
+STUB_CURSOR_EXISTS=1 deploy
+check "arm64 from samconfig.toml: build for it, deploy with samconfig's overrides untouched" bash -c "
+    grep -qF '[--parameter-overrides] [Architecture=arm64]' '$W/log' &&
+    grep '^sam \[deploy\]' '$W/log' | grep -vqF 'parameter-overrides'"
+new_workspace
+deploy --architecture sparc
+check "an unknown architecture is refused" bash -c "[[ $status != 0 ]] && grep -q 'x86_64 or arm64' '$W/out' && [[ ! -s '$W/log' ]]"
 
 # Failures are loud.
 new_workspace
