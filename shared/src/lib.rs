@@ -16,6 +16,7 @@ pub mod http;
 pub mod import;
 pub mod model;
 pub mod normalize;
+pub mod permissions;
 pub mod pipeline;
 pub mod query;
 pub mod sources;

@@ -1,0 +1,230 @@
+//! The AWS calls each deployed function makes, in one place: the template's IAM statements are
+//! checked against this list (`shared/tests/template.rs`), no more and no less. Pure data: no AWS
+//! SDK here. When an adapter in [`crate::aws`] starts making a new call, add it here and to
+//! `template.yaml` in the same change; the check fails until both agree.
+//!
+//! Not listed, because the code does not make them: what SAM attaches to every function's role
+//! (`AWSLambdaBasicExecutionRole` for its logs; `sqs:SendMessage` on the dead-letter queue for the
+//! pullers' asynchronous-invocation failure destination). KMS for SSM SecureString parameters is
+//! not needed either: the parameters use the AWS managed key `aws/ssm`, which SSM uses on the
+//! caller's behalf, so no function is granted `kms:Decrypt` for them.
+
+use crate::model::Source;
+
+/// What a call acts on, named the way the template names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resource {
+    /// Objects under `raw/source=<source>/` (every content type and partition below it).
+    RawPrefix(Source),
+    /// Objects under `raw/` (every source).
+    AllRaw,
+    /// Objects under `quarantine/source=<source>/`.
+    QuarantinePrefix(Source),
+    /// The events table itself (`AUDITLAKE_EVENTS_TABLE`).
+    EventsTable,
+    /// One global secondary index of the events table.
+    EventsIndex(&'static str),
+    /// The state table (`AUDITLAKE_STATE_TABLE`): checkpoints, health, the content ledger.
+    StateTable,
+    /// The function's own Entra credential parameter: the client secret or, for certificate
+    /// auth, the certificate (`AUDITLAKE_CLIENT_SECRET_PARAM` / `AUDITLAKE_CLIENT_CERT_PARAM`).
+    CredentialParameter,
+    /// The query API's cursor-sealing key parameter (`AUDITLAKE_CURSOR_KEY_PARAM`).
+    CursorKeyParameter,
+    /// The customer managed KMS key of the bucket, only when the stack is given one.
+    BucketKmsKey,
+}
+
+/// One API call a function makes, on the resources it makes it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// `service:Action`, as IAM spells it.
+    pub action: &'static str,
+    pub resources: Vec<Resource>,
+    /// Where in the code, and why.
+    pub why: &'static str,
+}
+
+/// A deployed function and its calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionCalls {
+    /// Crate and binary name: `functions/<name>`, `BuildProperties.Binary`.
+    pub name: &'static str,
+    /// The source it pulls, for a puller.
+    pub source: Option<Source>,
+    pub calls: Vec<Call>,
+}
+
+impl FunctionCalls {
+    /// Every `(action, resource)` pair, sorted.
+    pub fn grants(&self) -> Vec<(&'static str, Resource)> {
+        let mut out: Vec<(&'static str, Resource)> = self
+            .calls
+            .iter()
+            .flat_map(|c| c.resources.iter().map(move |r| (c.action, *r)))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The calls of a pull function (`functions/pull-<source>`), from the adapters in
+/// [`crate::aws`] that the pipeline, the doctor and the source use.
+pub fn puller(source: Source) -> FunctionCalls {
+    let mut calls = vec![
+        Call {
+            action: "s3:PutObject",
+            resources: vec![
+                Resource::RawPrefix(source),
+                Resource::QuarantinePrefix(source),
+            ],
+            why: "S3RawStore::put: raw pages and quarantined records (keys::raw_key, keys::quarantine_key)",
+        },
+        Call {
+            action: "kms:GenerateDataKey",
+            resources: vec![Resource::BucketKmsKey],
+            why: "PutObject under SSE-KMS, when the bucket has a customer key",
+        },
+        Call {
+            action: "dynamodb:PutItem",
+            resources: vec![Resource::EventsTable, Resource::StateTable],
+            why: "DynamoEventStore::put_new (conditional put = dedupe); health records and \
+                  content-ledger entries in the state table",
+        },
+        Call {
+            action: "dynamodb:GetItem",
+            resources: vec![Resource::StateTable],
+            why: "DynamoStateStore: the checkpoint (lease lost) and the health record it updates",
+        },
+        Call {
+            action: "dynamodb:UpdateItem",
+            resources: vec![Resource::StateTable],
+            why: "DynamoStateStore: acquire, advance and release the checkpoint lease",
+        },
+        Call {
+            action: "ssm:GetParameters",
+            resources: vec![Resource::CredentialParameter],
+            why: "SsmParameters::get_secure: the client secret or certificate, with decryption",
+        },
+    ];
+    if source == Source::M365Activity {
+        calls.push(Call {
+            action: "dynamodb:BatchGetItem",
+            resources: vec![Resource::StateTable],
+            why: "DynamoLedger::seen: which Management API blobs are already stored",
+        });
+    }
+    FunctionCalls {
+        name: source_function_name(source),
+        source: Some(source),
+        calls,
+    }
+}
+
+/// The query API's calls (`functions/query-api`). Written ahead of the function from the query
+/// API's design (events by time, actor and IP; one event with its raw JSON, tags and comments;
+/// source health; sealed cursors); reconcile with its adapters when it lands.
+pub fn query_api() -> FunctionCalls {
+    let indexes = [
+        crate::store::keys::TIME_INDEX,
+        crate::store::keys::ACTOR_INDEX,
+        crate::store::keys::IP_INDEX,
+    ];
+    let mut query_on = vec![Resource::EventsTable];
+    query_on.extend(indexes.iter().map(|i| Resource::EventsIndex(i)));
+    FunctionCalls {
+        name: "query-api",
+        source: None,
+        calls: vec![
+            Call {
+                action: "dynamodb:Query",
+                resources: query_on,
+                why: "event searches on the time, actor and IP indexes; an event's item \
+                      collection (event, tags, comments)",
+            },
+            Call {
+                action: "dynamodb:GetItem",
+                resources: vec![Resource::EventsTable, Resource::StateTable],
+                why: "one event; a source's health",
+            },
+            Call {
+                action: "dynamodb:BatchGetItem",
+                resources: vec![Resource::EventsTable, Resource::StateTable],
+                why: "full events behind the keys-only actor and IP indexes; every stream's health",
+            },
+            Call {
+                action: "dynamodb:PutItem",
+                resources: vec![Resource::EventsTable],
+                why: "comments",
+            },
+            Call {
+                action: "dynamodb:UpdateItem",
+                resources: vec![Resource::EventsTable],
+                why: "tags, and the distinct-value aggregates",
+            },
+            Call {
+                action: "s3:GetObject",
+                resources: vec![Resource::AllRaw],
+                why: "the raw JSON of an event too large for its DynamoDB item (raw_ref)",
+            },
+            Call {
+                action: "kms:Decrypt",
+                resources: vec![Resource::BucketKmsKey],
+                why: "GetObject under SSE-KMS, when the bucket has a customer key",
+            },
+            Call {
+                action: "ssm:GetParameters",
+                resources: vec![Resource::CursorKeyParameter],
+                why: "the key that seals paging cursors",
+            },
+        ],
+    }
+}
+
+/// Every deployed function, pullers first.
+pub fn all() -> Vec<FunctionCalls> {
+    let mut out: Vec<FunctionCalls> = Source::ALL.iter().map(|s| puller(*s)).collect();
+    out.push(query_api());
+    out
+}
+
+/// `pull-<source name>`.
+pub fn source_function_name(source: Source) -> &'static str {
+    match source {
+        Source::EntraDirectoryAudits => "pull-entra-directory-audits",
+        Source::EntraSignIns => "pull-entra-sign-ins",
+        Source::IntuneAudit => "pull-intune-audit",
+        Source::ExchangeMessageTrace => "pull-exchange-message-trace",
+        Source::M365Activity => "pull-m365-activity",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_sources_and_no_action_is_a_wildcard() {
+        for f in all() {
+            if let Some(s) = f.source {
+                assert_eq!(f.name, format!("pull-{}", s.name()));
+            }
+            for c in &f.calls {
+                assert!(!c.action.contains('*'), "{}: {}", f.name, c.action);
+                assert!(c.action.contains(':'), "{}: {}", f.name, c.action);
+                assert!(!c.resources.is_empty(), "{}: {}", f.name, c.action);
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_management_api_puller_reads_the_ledger_in_batches() {
+        for s in Source::ALL {
+            let batch = puller(s)
+                .grants()
+                .contains(&("dynamodb:BatchGetItem", Resource::StateTable));
+            assert_eq!(batch, s == Source::M365Activity, "{s:?}");
+        }
+    }
+}
