@@ -136,25 +136,75 @@ pub struct M365Activity {
     skew: Mutex<TimeDelta>,
 }
 
-/// One entry of a content listing.
-#[derive(Debug, Clone, Deserialize)]
+/// One entry of a content listing (also the shape of a webhook notification's entries).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ContentItem {
-    content_id: String,
-    content_uri: String,
+pub struct ContentItem {
+    pub content_id: String,
+    pub content_uri: String,
     #[serde(default)]
-    content_created: Option<String>,
+    pub content_type: Option<String>,
     #[serde(default)]
-    content_expiration: Option<String>,
+    pub content_created: Option<String>,
+    #[serde(default)]
+    pub content_expiration: Option<String>,
 }
 
 impl ContentItem {
-    fn created(&self) -> Option<DateTime<Utc>> {
+    pub fn created(&self) -> Option<DateTime<Utc>> {
         self.content_created.as_deref().and_then(parse_time)
     }
-    fn expires(&self) -> Option<DateTime<Utc>> {
+    pub fn expires(&self) -> Option<DateTime<Utc>> {
         self.content_expiration.as_deref().and_then(parse_time)
     }
+}
+
+/// Reads a content listing: a JSON array of content items (`null` or empty is no content).
+pub fn parse_listing(body: &[u8]) -> Result<Vec<ContentItem>, SourceError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Vec::new());
+    }
+    let items: Option<Vec<ContentItem>> = serde_json::from_slice(body).map_err(|e| {
+        SourceError::Protocol(format!(
+            "a content listing is not a JSON array of content items: {e}"
+        ))
+    })?;
+    Ok(items.unwrap_or_default())
+}
+
+/// Reads `subscriptions/list` (an array) or the object `subscriptions/start` returns.
+pub fn parse_subscriptions(body: &[u8]) -> Result<Vec<Subscription>, SourceError> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        Many(Vec<SubscriptionWire>),
+        One(SubscriptionWire),
+    }
+    let parsed: OneOrMany = serde_json::from_slice(body).map_err(|e| {
+        SourceError::Protocol(format!(
+            "a subscription answer is not what Microsoft documents: {e}"
+        ))
+    })?;
+    let list = match parsed {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => vec![s],
+    };
+    Ok(list
+        .into_iter()
+        .map(|s| Subscription {
+            enabled: s.status.eq_ignore_ascii_case("enabled"),
+            content_type: s.content_type,
+        })
+        .collect())
+}
+
+/// Reads a content blob: a JSON array of records, each kept byte for byte.
+pub fn parse_blob(body: &[u8]) -> Result<Vec<Box<RawValue>>, SourceError> {
+    serde_json::from_slice(body).map_err(|e| {
+        SourceError::Protocol(format!(
+            "a content blob is not a JSON array of records: {e}"
+        ))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,8 +245,13 @@ fn server_date(resp: &Response) -> Option<DateTime<Utc>> {
 /// The next-page URL of a listing: `NextPageUri`, or the `NextPageUrl` of one doc example, in
 /// any letter case; trimmed, since collectors have been bitten by trailing CR/LF.
 fn next_page(resp: &Response) -> Option<String> {
+    next_page_header(&resp.headers)
+}
+
+/// [`next_page`] on a header map.
+pub fn next_page_header(headers: &reqwest::header::HeaderMap) -> Option<String> {
     ["nextpageuri", "nextpageurl"].iter().find_map(|name| {
-        resp.headers
+        headers
             .get(*name)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_string())
@@ -325,16 +380,7 @@ impl M365Activity {
         let url = self.checked_url(&format!("{}/subscriptions/list", self.feed()))?;
         let resp = self.api.get(&url, deadline).await?;
         self.observe_date(&resp);
-        let list: Vec<SubscriptionWire> = serde_json::from_slice(&resp.body).map_err(|e| {
-            SourceError::Protocol(format!("subscriptions/list is not a JSON array: {e}"))
-        })?;
-        Ok(list
-            .into_iter()
-            .map(|s| Subscription {
-                enabled: s.status.eq_ignore_ascii_case("enabled"),
-                content_type: s.content_type,
-            })
-            .collect())
+        parse_subscriptions(&resp.body)
     }
 
     /// The listing window after clamping to the server's 7-day edge and its now; `None` when
@@ -380,13 +426,7 @@ impl M365Activity {
                 let err = match self.api.get(&url, deadline).await {
                     Ok(resp) => {
                         self.observe_date(&resp);
-                        let page: Vec<ContentItem> =
-                            serde_json::from_slice(&resp.body).map_err(|e| {
-                                SourceError::Protocol(format!(
-                                    "the content listing of {ct} is not a JSON array of content items: {e}"
-                                ))
-                            })?;
-                        items.extend(page);
+                        items.extend(parse_listing(&resp.body)?);
                         next = next_page(&resp);
                         continue;
                     }
@@ -459,13 +499,9 @@ impl M365Activity {
         let url = self.checked_url(&item.content_uri)?;
         match self.api.get(&url, deadline).await {
             Ok(resp) => {
-                let records: Vec<Box<RawValue>> =
-                    serde_json::from_slice(&resp.body).map_err(|e| {
-                        SourceError::Protocol(format!(
-                            "content blob {} is not a JSON array of records: {e}",
-                            item.content_id
-                        ))
-                    })?;
+                let records = parse_blob(&resp.body).map_err(|e| {
+                    SourceError::Protocol(format!("content blob {}: {e}", item.content_id))
+                })?;
                 Ok(Page {
                     records,
                     receipt: Some(receipt),
