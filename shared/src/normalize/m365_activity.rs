@@ -896,6 +896,30 @@ mod tests {
     }
 
     #[test]
+    fn the_content_type_is_the_stream_and_graph_rows_are_read_through_audit_data() {
+        let record = json!({"CreationTime": "2024-01-01T00:00:00", "Id": "r1", "Operation": "Send",
+                            "RecordType": 2, "Workload": "Exchange", "UserType": 0,
+                            "UserId": "a@contoso.example"});
+        let raw = serde_json::value::RawValue::from_string(record.to_string()).unwrap();
+        let ctx = Context {
+            tenant_id: "t",
+            stream: Some("Audit.Exchange"),
+            ingested_at: chrono::Utc::now(),
+        };
+        let e = super::super::normalize(Source::M365Activity, &raw, ctx).unwrap();
+        assert_eq!(e.stream.as_deref(), Some("Audit.Exchange"));
+        assert_eq!(e.id, "m365-activity:r1");
+        assert_eq!(e.raw.as_ref().map(|r| r.get()), Some(raw.get()));
+
+        let row = json!({"id": "r1", "createdDateTime": "2024-01-01T00:00:00Z",
+                         "operation": "Send", "auditData": record});
+        let from_row = normalize(&row, ctx).unwrap();
+        assert_eq!(from_row.dedupe_key, e.dedupe_key);
+        assert_eq!(from_row.category.as_deref(), Some("ExchangeItem"));
+        assert_eq!(from_row.actor.upn.as_deref(), Some("a@contoso.example"));
+    }
+
+    #[test]
     fn odd_shapes_never_panic() {
         let ctx = Context {
             tenant_id: "t",
