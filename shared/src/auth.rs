@@ -165,6 +165,24 @@ struct AssertionClaims<'a> {
     exp: i64,
 }
 
+/// When the first certificate in `pem` (the stored key-and-certificate parameter) stops being
+/// valid: what the doctor warns about 30 days ahead, without asking Graph for the app
+/// registration. `None` when there is no readable certificate.
+pub fn certificate_not_after(pem: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    use x509_cert::der::Decode;
+    let der = rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()?
+        .ok()?;
+    let cert = x509_cert::Certificate::from_der(&der).ok()?;
+    let secs = cert
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration()
+        .as_secs();
+    chrono::DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)
+}
+
 impl CertificateCredential {
     /// Reads a PEM RSA private key and its certificate from `pem` (see the module docs).
     fn from_pem(pem: &str) -> Result<Self, CertificateProblem> {
@@ -590,6 +608,15 @@ mod tests {
             "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
             lines.join("\n")
         )
+    }
+
+    #[test]
+    fn the_certificates_expiry_is_read_for_the_doctor() {
+        // `openssl x509 -enddate -noout -in client.crt`: notAfter=Nov 22 08:57:57 2046 GMT
+        let end = certificate_not_after(&format!("{KEY_PKCS8}{CERT}")).unwrap();
+        assert_eq!(crate::model::fmt_time(end), "2046-11-22T08:57:57.000Z");
+        assert_eq!(certificate_not_after(KEY_PKCS8), None);
+        assert_eq!(certificate_not_after("not pem"), None);
     }
 
     #[test]

@@ -8,12 +8,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::app::{AppError, source_for};
 use crate::auth::{ClientCredentials, TokenSource};
 use crate::clock::{Clock, Deadline};
-use crate::config::PullerConfig;
+use crate::config::{CredentialSource, PullerConfig};
 use crate::http::{ApiClient, ApiError, RetryPolicy};
 use crate::model::{Source, Window};
 use crate::sources::m365_activity::ContentType;
@@ -208,6 +209,59 @@ async fn credential_expiry(
     out
 }
 
+/// Reads the certificate auditlake itself signs with (certificate auth) and warns when it expires
+/// within 30 days: this needs no Graph permission, unlike [`credential_expiry`].
+async fn stored_certificate_expiry(
+    config: &PullerConfig,
+    params: &dyn ParameterStore,
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
+    let CredentialSource::Certificate { param } = &config.credential else {
+        return Vec::new();
+    };
+    let Ok(values) = params.get_secure(std::slice::from_ref(param)).await else {
+        return Vec::new(); // The token check already reported an unreadable parameter.
+    };
+    let Some(end) = values
+        .get(param)
+        .and_then(|pem| crate::auth::certificate_not_after(pem.expose_secret()))
+    else {
+        return Vec::new();
+    };
+    let when = crate::model::fmt_time(end);
+    let (severity, code, message) = if end <= now {
+        (
+            Severity::Error,
+            "CertificateExpired",
+            format!(
+                "the certificate in {param} expired on {when}; upload a new one to the app registration and store it in {param}"
+            ),
+        )
+    } else if end - now <= TimeDelta::days(30) {
+        (
+            Severity::Warning,
+            "CertificateExpiresSoon",
+            format!(
+                "the certificate in {param} expires in {} day(s), on {when}: upload a new one to the app registration and store it in {param} before then",
+                (end - now).num_days()
+            ),
+        )
+    } else {
+        (
+            Severity::Ok,
+            "CertificateValid",
+            format!("the certificate in {param} is valid until {when}"),
+        )
+    };
+    vec![Finding {
+        severity,
+        source: None,
+        stream: None,
+        code: code.into(),
+        message,
+    }]
+}
+
 /// Runs every check for `sources` and returns the findings, errors first.
 pub async fn check(
     config: &PullerConfig,
@@ -253,6 +307,7 @@ async fn check_streams(
         .timeout(config.http_timeout)
         .build()
         .map_err(|e| AppError::Http(e.to_string()))?;
+    let stored = params.clone();
     let tokens: Arc<dyn TokenSource> = Arc::new(ClientCredentials::new(
         http.clone(),
         config.endpoints.token_url(&config.tenant_id),
@@ -343,6 +398,7 @@ async fn check_streams(
         }
     }
     if expiry {
+        findings.extend(stored_certificate_expiry(config, stored.as_ref(), now).await);
         findings.extend(credential_expiry(&api, config, now).await);
     }
     findings.sort_by_key(|f| match f.severity {
