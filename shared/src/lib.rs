@@ -17,6 +17,7 @@ pub mod import;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;
+pub mod query;
 pub mod sources;
 pub mod store;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 
 mod dynamodb;
 pub mod provision;
+mod query;
 mod s3;
 mod ssm;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 
 pub use dynamodb::{DynamoEventStore, DynamoStateStore};
+pub use query::{DynamoQueryStore, query_app};
 pub use s3::S3RawStore;
 pub use ssm::SsmParameters;
 
