@@ -125,6 +125,8 @@ impl EventStore for DynamoEventStore {
             .iter()
             .map(|e| self.item(e))
             .collect::<Result<Vec<_>, _>>()?;
+        // Presence markers first: a listing may skip a day without one.
+        super::query::mark_present(&self.client, &self.table, &events).await?;
         let outcomes: Vec<bool> = stream::iter(items)
             .map(|item| self.put_one(item))
             .buffered(self.concurrency)

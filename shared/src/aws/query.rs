@@ -342,6 +342,26 @@ impl EventReader for DynamoQueryStore {
         }))
     }
 
+    async fn sources_on(&self, day: NaiveDate) -> Result<Vec<Source>, StoreError> {
+        let items: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
+            .expression_attribute_values(":pk", s(keys::aggregate_pk(day)))
+            .expression_attribute_values(":p", s("present#"))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| self.err("Query", e))?;
+        Ok(items
+            .iter()
+            .filter_map(|i| get_s(i, "sk")?.strip_prefix("present#")?.parse().ok())
+            .collect())
+    }
+
     async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError> {
         let per_day = stream::iter(days.iter().copied())
             .map(|day| async move {
@@ -457,6 +477,31 @@ impl Annotator for DynamoQueryStore {
             .map_err(|e| self.err("PutItem", e))?;
         Ok(true)
     }
+}
+
+/// Writes the presence marker of every (day, source) of a batch, before its events are put.
+pub(crate) async fn mark_present(
+    client: &Client,
+    table: &str,
+    events: &[StoredEvent],
+) -> Result<(), StoreError> {
+    let expires_at = events.iter().map(|e| e.expires_at).max().unwrap_or(0);
+    let mut calls = Vec::new();
+    for (day, source) in keys::source_days(events.iter().map(|e| &e.event)) {
+        calls.push(
+            client
+                .put_item()
+                .table_name(table)
+                .item("pk", s(keys::aggregate_pk(day)))
+                .item("sk", s(keys::presence_sk(source)))
+                .item("expires_at", AttributeValue::N(expires_at.to_string()))
+                .send(),
+        );
+    }
+    for r in futures::future::join_all(calls).await {
+        r.map_err(|e| StoreError::backend("PutItem", table, describe(&e)))?;
+    }
+    Ok(())
 }
 
 /// Bumps the per-day counters for events that were just inserted for the first time: one

@@ -127,6 +127,14 @@ impl EventReader for MemoryEventStore {
         }))
     }
 
+    async fn sources_on(&self, day: NaiveDate) -> Result<Vec<Source>, StoreError> {
+        Ok(lock(&self.present)
+            .iter()
+            .filter(|(d, _)| *d == day)
+            .map(|(_, s)| *s)
+            .collect())
+    }
+
     async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError> {
         Ok(lock(&self.aggregates)
             .iter()

@@ -165,6 +165,8 @@ pub trait EventReader: Send + Sync {
     ) -> Result<ReadPage, StoreError>;
     /// One event with its tags and comments; `None` when there is no such event.
     async fn record(&self, id: &str) -> Result<Option<EventRecord>, StoreError>;
+    /// The sources with events on `day` (from the presence markers written before inserts).
+    async fn sources_on(&self, day: NaiveDate) -> Result<Vec<Source>, StoreError>;
     /// Every counter of the given days.
     async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError>;
     /// One cheap read, to tell whether the store answers.

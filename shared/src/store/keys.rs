@@ -8,7 +8,8 @@
 //! - index `by_ip`: `ipk = <client ip>`, `ts`.
 //!
 //! - `pk = agg#<YYYY-MM-DD>`, `sk = <dimension>#<value>`: per-day counters bumped when an event is
-//!   first inserted (the query API's filter options and summaries; approximate).
+//!   first inserted (the query API's filter options and summaries; approximate), and
+//!   `sk = present#<source>`, written before any event of that day and source is inserted.
 //!
 //! State table (`AUDITLAKE_STATE_TABLE`): `pk = <tenant>#<source>#<stream or ->`,
 //! `sk = "checkpoint" | "health"`.
@@ -79,6 +80,22 @@ pub fn aggregate_pk(day: NaiveDate) -> String {
 /// Sort key of one aggregate counter.
 pub fn aggregate_sk(dim: &str, value: &str) -> String {
     format!("{dim}#{value}")
+}
+
+/// Sort key of the marker saying `source` has events on the item's day: written (idempotently)
+/// before any event of that day is inserted, so a listing may skip days without one.
+pub fn presence_sk(source: Source) -> String {
+    format!("present#{}", source.name())
+}
+
+/// The `(event day, source)` pairs of a batch.
+pub fn source_days<'a>(
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+) -> std::collections::BTreeSet<(NaiveDate, Source)> {
+    events
+        .into_iter()
+        .map(|e| (e.time.date_naive(), e.source))
+        .collect()
 }
 
 /// The dimensions counted per day, in the order the API lists them.

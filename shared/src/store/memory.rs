@@ -54,6 +54,8 @@ pub struct MemoryEventStore {
     pub(crate) events: Mutex<BTreeMap<String, AuditEvent>>,
     /// The indexes' shared sort key (`<time>#<id>`) -> partition key, for range reads.
     pub(crate) by_ts: Mutex<BTreeMap<String, String>>,
+    /// `(day, source)` pairs that have events (presence markers).
+    pub(crate) present: Mutex<std::collections::BTreeSet<(chrono::NaiveDate, Source)>>,
     /// Per-day counters bumped on insert: `(day, dimension, value) -> count`.
     pub(crate) aggregates: Mutex<BTreeMap<(chrono::NaiveDate, String, String), u64>>,
     /// Annotations by event partition key; ingestion never writes them.
@@ -74,6 +76,7 @@ impl MemoryEventStore {
 #[async_trait]
 impl EventStore for MemoryEventStore {
     async fn put_new(&self, events: Vec<StoredEvent>) -> Result<Vec<bool>, StoreError> {
+        lock(&self.present).extend(keys::source_days(events.iter().map(|e| &e.event)));
         let mut map = lock(&self.events);
         let mut inserted = Vec::new();
         let outcomes = events
