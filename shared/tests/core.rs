@@ -2663,7 +2663,7 @@ fn envelope_record(envelope: &serde_json::Value) -> serde_json::Value {
 mod documentation {
     //! The configuration the code parses, the README's table and the template agree.
 
-    use auditlake::config::PULLER_VARS;
+    use auditlake::config::{PULLER_VARS, QUERY_VARS};
 
     fn read(rel: &str) -> String {
         std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
@@ -2672,7 +2672,7 @@ mod documentation {
     #[test]
     fn every_variable_is_in_the_readme_table() {
         let readme = read("../README.md");
-        for (var, _, _) in PULLER_VARS {
+        for (var, _, _) in PULLER_VARS.iter().chain(QUERY_VARS) {
             assert!(
                 readme.contains(&format!("`{var}`")),
                 "{var} is missing from README.md"
@@ -2683,7 +2683,7 @@ mod documentation {
     #[test]
     fn the_template_sets_only_variables_the_code_reads() {
         let template = read("../template.yaml");
-        let known: Vec<&str> = PULLER_VARS.iter().map(|v| v.0).collect();
+        let known: Vec<&str> = PULLER_VARS.iter().chain(QUERY_VARS).map(|v| v.0).collect();
         let mut seen = 0;
         for word in template.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             if word.starts_with("AUDITLAKE_") {
