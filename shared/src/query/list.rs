@@ -129,15 +129,14 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
                 // Days without a presence marker for a source hold none of its events: skip
                 // them whole instead of reading 24 empty buckets.
                 let day = hour.date_naive();
-                if !present.contains_key(&day) {
-                    let on = reader.sources_on(day).await?;
+                if let std::collections::hash_map::Entry::Vacant(slot) = present.entry(day) {
+                    slot.insert(reader.sources_on(day).await?);
                     scan.requests += 1;
-                    present.insert(day, on);
                 }
                 let here: Vec<Source> = sources
                     .iter()
                     .copied()
-                    .filter(|s| present[&day].contains(s))
+                    .filter(|s| present.get(&day).is_some_and(|on| on.contains(s)))
                     .collect();
                 if here.is_empty() {
                     let midnight = day.and_hms_opt(0, 0, 0).map(|t| fmt_time(t.and_utc()));
