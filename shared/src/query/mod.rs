@@ -118,6 +118,16 @@ impl QueryApp {
     }
 }
 
+impl QueryApp {
+    /// Replaces the clock that pins listings. The pin is compared with events' `ingested_at`,
+    /// which the pullers stamp with their clock: a local stack whose pullers run on the
+    /// simulator's virtual clock (the demo) must give the API the same clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.ports.clock = clock;
+        self
+    }
+}
+
 /// The whole API as a router.
 pub fn router(app: QueryApp) -> Router {
     handlers::router(app)
