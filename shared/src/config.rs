@@ -514,6 +514,176 @@ impl ImportConfig {
     }
 }
 
+/// Every variable the query API (and `auditlake serve`) reads, with its default and meaning.
+pub const QUERY_VARS: &[(&str, Option<&str>, &str)] = &[
+    (
+        "AUDITLAKE_TENANT_ID",
+        None,
+        "Entra tenant GUID (health keys; the default token issuer).",
+    ),
+    (
+        "AUDITLAKE_EVENTS_TABLE",
+        None,
+        "DynamoDB table of normalized events and annotations.",
+    ),
+    (
+        "AUDITLAKE_STATE_TABLE",
+        None,
+        "DynamoDB table of checkpoints and health.",
+    ),
+    (
+        "AUDITLAKE_API_AUDIENCE",
+        None,
+        "Audience (`aud`) of the query API's tokens: its app registration's Application ID URI or client id. Required unless auth is disabled.",
+    ),
+    (
+        "AUDITLAKE_API_ISSUER",
+        None,
+        "Token issuer; default `<login URL>/<tenant>/v2.0` for the cloud (or AUDITLAKE_LOGIN_URL).",
+    ),
+    (
+        "AUDITLAKE_ALLOWED_GROUPS",
+        None,
+        "Groups granting roles, as `groupObjectId=role` pairs separated by commas (role: read, annotate, admin).",
+    ),
+    (
+        "AUDITLAKE_AUTH_DISABLED",
+        Some("false"),
+        "`true` switches token checks off: every caller is an anonymous admin, every response says so. Local use only.",
+    ),
+    (
+        "AUDITLAKE_CURSOR_KEY_PARAM",
+        None,
+        "SSM SecureString parameter holding the key that signs paging cursors; without it each process makes its own key and cursors do not survive it.",
+    ),
+    (
+        "AUDITLAKE_API_READ_BUDGET",
+        Some("100"),
+        "DynamoDB requests one `GET /events` call may send before it returns what it has with a cursor.",
+    ),
+];
+
+/// Configuration of the query API (the Lambda and `auditlake serve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryConfig {
+    pub tenant_id: String,
+    pub events_table: String,
+    pub state_table: String,
+    /// `None` only when auth is disabled.
+    pub audience: Option<String>,
+    pub issuer: String,
+    pub allowed_groups: Vec<(String, crate::query::auth::Role)>,
+    pub auth_disabled: bool,
+    pub cursor_key_param: Option<String>,
+    pub hot_retention: TimeDelta,
+    pub read_budget: u32,
+    pub signin_kinds: Vec<SignInKind>,
+}
+
+impl QueryConfig {
+    /// Parses the query API's configuration, reporting every problem together.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        use crate::query::auth::Role;
+        let mut r = Reader::new(vars);
+        let tenant_id = r.required("AUDITLAKE_TENANT_ID");
+        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
+            r.problem(
+                "AUDITLAKE_TENANT_ID",
+                format!("`{tenant_id}` is not a tenant GUID"),
+            );
+        }
+        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
+        let state_table = r.required("AUDITLAKE_STATE_TABLE");
+        let auth_disabled = match r.optional("AUDITLAKE_AUTH_DISABLED").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                r.problem(
+                    "AUDITLAKE_AUTH_DISABLED",
+                    format!("`{other}` is neither `true` nor `false`"),
+                );
+                false
+            }
+        };
+        let audience = r.optional("AUDITLAKE_API_AUDIENCE");
+        if audience.is_none() && !auth_disabled {
+            r.problem(
+                "AUDITLAKE_API_AUDIENCE",
+                "is required (or set AUDITLAKE_AUTH_DISABLED=true to run without auth, locally)",
+            );
+        }
+        let cloud = match r.optional("AUDITLAKE_CLOUD") {
+            None => Cloud::Commercial,
+            Some(raw) => raw.parse().unwrap_or_else(|e: String| {
+                r.problem("AUDITLAKE_CLOUD", e);
+                Cloud::Commercial
+            }),
+        };
+        let login = r
+            .url("AUDITLAKE_LOGIN_URL")
+            .unwrap_or_else(|| cloud.endpoints().login.clone());
+        let issuer = r
+            .url("AUDITLAKE_API_ISSUER")
+            .unwrap_or_else(|| format!("{login}/{tenant_id}/v2.0"));
+        let mut allowed_groups = Vec::new();
+        if let Some(raw) = r.optional("AUDITLAKE_ALLOWED_GROUPS") {
+            for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let role = pair.split_once('=').and_then(|(g, role)| {
+                    let role = match role.trim().trim_start_matches("auditlake.") {
+                        "read" => Role::Read,
+                        "annotate" => Role::Annotate,
+                        "admin" => Role::Admin,
+                        _ => return None,
+                    };
+                    Some((g.trim().to_string(), role)).filter(|(g, _)| !g.is_empty())
+                });
+                match role {
+                    Some(gr) => allowed_groups.push(gr),
+                    None => r.problem(
+                        "AUDITLAKE_ALLOWED_GROUPS",
+                        format!(
+                            "`{pair}` is not `groupObjectId=role` with role read, annotate or admin"
+                        ),
+                    ),
+                }
+            }
+        }
+        let cursor_key_param = r.optional("AUDITLAKE_CURSOR_KEY_PARAM");
+        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
+        let read_budget = r.number("AUDITLAKE_API_READ_BUDGET", 100, 1, 10_000);
+        let signin_kinds = match r.optional("AUDITLAKE_SIGNIN_KINDS") {
+            None => SignInKind::ALL.to_vec(),
+            Some(raw) => {
+                let mut kinds = Vec::new();
+                for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+                    match part.parse::<SignInKind>() {
+                        Ok(k) if !kinds.contains(&k) => kinds.push(k),
+                        Ok(_) => {}
+                        Err(e) => r.problem("AUDITLAKE_SIGNIN_KINDS", e),
+                    }
+                }
+                kinds
+            }
+        };
+        let config = QueryConfig {
+            tenant_id,
+            events_table,
+            state_table,
+            audience,
+            issuer,
+            allowed_groups,
+            auth_disabled,
+            cursor_key_param,
+            hot_retention: TimeDelta::days(retention as i64),
+            read_budget: read_budget as u32,
+            signin_kinds,
+        };
+        r.finish(config)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -638,6 +808,56 @@ mod tests {
         ));
         let err = PullerConfig::from_vars(v).unwrap_err();
         assert_eq!(err.problems[0].var, "AUDITLAKE_SIGNIN_KINDS");
+    }
+
+    #[test]
+    fn query_config_reports_every_problem_and_parses_groups() {
+        let err = QueryConfig::from_vars(vars(&[
+            ("AUDITLAKE_AUTH_DISABLED", "yes"),
+            ("AUDITLAKE_ALLOWED_GROUPS", "g1=read,g2=root"),
+            ("AUDITLAKE_API_READ_BUDGET", "0"),
+        ]))
+        .unwrap_err();
+        let names: Vec<&str> = err.problems.iter().map(|p| p.var.as_str()).collect();
+        for want in [
+            "AUDITLAKE_TENANT_ID",
+            "AUDITLAKE_EVENTS_TABLE",
+            "AUDITLAKE_STATE_TABLE",
+            "AUDITLAKE_AUTH_DISABLED",
+            "AUDITLAKE_API_AUDIENCE",
+            "AUDITLAKE_ALLOWED_GROUPS",
+            "AUDITLAKE_API_READ_BUDGET",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        let c = QueryConfig::from_vars(vars(&[
+            (
+                "AUDITLAKE_TENANT_ID",
+                "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35",
+            ),
+            ("AUDITLAKE_EVENTS_TABLE", "e"),
+            ("AUDITLAKE_STATE_TABLE", "s"),
+            ("AUDITLAKE_API_AUDIENCE", "api://auditlake"),
+            ("AUDITLAKE_LOGIN_URL", "http://127.0.0.1:9/"),
+            ("AUDITLAKE_ALLOWED_GROUPS", "g1=read, g2=auditlake.admin"),
+        ]))
+        .unwrap();
+        use crate::query::auth::Role;
+        assert_eq!(
+            c.allowed_groups,
+            vec![("g1".into(), Role::Read), ("g2".into(), Role::Admin)]
+        );
+        assert_eq!(
+            c.issuer,
+            "http://127.0.0.1:9/8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35/v2.0"
+        );
+        assert!(!c.auth_disabled);
+        assert_eq!(c.read_budget, 100);
+        let names: Vec<&str> = QUERY_VARS.iter().map(|v| v.0).collect();
+        let mut dedup = names.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), names.len());
     }
 
     #[test]

@@ -99,8 +99,9 @@ pub fn puller(source: Source) -> FunctionCalls {
         },
         Call {
             action: "dynamodb:UpdateItem",
-            resources: vec![Resource::StateTable],
-            why: "DynamoStateStore: acquire, advance and release the checkpoint lease",
+            resources: vec![Resource::EventsTable, Resource::StateTable],
+            why: "DynamoStateStore: acquire, advance and release the checkpoint lease; the query \
+                  API's per-day counters, bumped for each newly stored event (aws::query)",
         },
         Call {
             action: "ssm:GetParameters",
@@ -122,9 +123,9 @@ pub fn puller(source: Source) -> FunctionCalls {
     }
 }
 
-/// The query API's calls (`functions/query-api`). Written ahead of the function from the query
-/// API's design (events by time, actor and IP; one event with its raw JSON, tags and comments;
-/// source health; sealed cursors); reconcile with its adapters when it lands.
+/// The query API's calls (`functions/query-api`, adapters in `aws::query`): events by time, actor
+/// and IP; one event with its tags and comments; annotations; source health; the cursor key. An
+/// event's `raw_ref` (records over 300 KB) is returned as a reference, so it reads no S3.
 pub fn query_api() -> FunctionCalls {
     let indexes = [
         crate::store::keys::TIME_INDEX,
@@ -146,12 +147,12 @@ pub fn query_api() -> FunctionCalls {
             Call {
                 action: "dynamodb:GetItem",
                 resources: vec![Resource::EventsTable, Resource::StateTable],
-                why: "one event; a source's health",
+                why: "whether an event exists (annotations, the health ping); a stream's health",
             },
             Call {
                 action: "dynamodb:BatchGetItem",
-                resources: vec![Resource::EventsTable, Resource::StateTable],
-                why: "full events behind the keys-only actor and IP indexes; every stream's health",
+                resources: vec![Resource::EventsTable],
+                why: "full events behind the keys-only actor and IP indexes",
             },
             Call {
                 action: "dynamodb:PutItem",
@@ -161,17 +162,7 @@ pub fn query_api() -> FunctionCalls {
             Call {
                 action: "dynamodb:UpdateItem",
                 resources: vec![Resource::EventsTable],
-                why: "tags, and the distinct-value aggregates",
-            },
-            Call {
-                action: "s3:GetObject",
-                resources: vec![Resource::AllRaw],
-                why: "the raw JSON of an event too large for its DynamoDB item (raw_ref)",
-            },
-            Call {
-                action: "kms:Decrypt",
-                resources: vec![Resource::BucketKmsKey],
-                why: "GetObject under SSE-KMS, when the bucket has a customer key",
+                why: "tags",
             },
             Call {
                 action: "ssm:GetParameters",

@@ -3367,7 +3367,7 @@ mod m365_activity {
 mod documentation {
     //! The configuration the code parses, the README's table and the template agree.
 
-    use auditlake::config::PULLER_VARS;
+    use auditlake::config::{PULLER_VARS, QUERY_VARS};
 
     fn read(rel: &str) -> String {
         std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
@@ -3376,7 +3376,7 @@ mod documentation {
     #[test]
     fn every_variable_is_in_the_readme_table() {
         let readme = read("../README.md");
-        for (var, _, _) in PULLER_VARS {
+        for (var, _, _) in PULLER_VARS.iter().chain(QUERY_VARS) {
             assert!(
                 readme.contains(&format!("`{var}`")),
                 "{var} is missing from README.md"

@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use auditlake::config::PULLER_VARS;
+use auditlake::config::{PULLER_VARS, QUERY_VARS};
 use auditlake::model::Source;
 use auditlake::permissions::{self, FunctionCalls, Resource};
 use serde_json::{Map, Value};
@@ -214,19 +214,15 @@ const PULLER_REQUIRED: &[&str] = &[
     "AUDITLAKE_STATE_TABLE",
 ];
 
-/// STAND-IN until `functions/query-api` lands with its configuration: the variables the query
-/// API's design says it parses. At the merge, replace this with the query API's own list (as
-/// `PULLER_VARS` is for the pullers); the check runs once `functions/query-api` exists.
-const QUERY_API_VARS: &[&str] = &[
-    "AUDITLAKE_TENANT_ID",
-    "AUDITLAKE_CLOUD",
-    "AUDITLAKE_BUCKET",
-    "AUDITLAKE_EVENTS_TABLE",
-    "AUDITLAKE_STATE_TABLE",
-    "AUDITLAKE_API_AUDIENCE",
-    "AUDITLAKE_ALLOWED_GROUPS",
-    "AUDITLAKE_CURSOR_KEY_PARAM",
-];
+/// What the query API's configuration parses (`config::QUERY_VARS`) less what a deployment must
+/// never set: the switch that turns auth off and the login-host override.
+fn query_api_vars() -> BTreeSet<&'static str> {
+    QUERY_VARS
+        .iter()
+        .map(|v| v.0)
+        .filter(|v| !matches!(*v, "AUDITLAKE_AUTH_DISABLED" | "AUDITLAKE_LOGIN_URL"))
+        .collect()
+}
 const QUERY_API_REQUIRED: &[&str] = &[
     "AUDITLAKE_TENANT_ID",
     "AUDITLAKE_EVENTS_TABLE",
@@ -256,10 +252,7 @@ fn check_env(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                 .collect();
             (parsed, PULLER_REQUIRED.to_vec())
         }
-        None => (
-            QUERY_API_VARS.iter().copied().collect(),
-            QUERY_API_REQUIRED.to_vec(),
-        ),
+        None => (query_api_vars(), QUERY_API_REQUIRED.to_vec()),
     };
     for v in &vars {
         if NEVER_DEPLOYED.contains(&v.as_str()) {

@@ -125,11 +125,21 @@ impl EventStore for DynamoEventStore {
             .iter()
             .map(|e| self.item(e))
             .collect::<Result<Vec<_>, _>>()?;
-        stream::iter(items)
+        // Presence markers first: a listing may skip a day without one.
+        super::query::mark_present(&self.client, &self.table, &events).await?;
+        let outcomes: Vec<bool> = stream::iter(items)
             .map(|item| self.put_one(item))
             .buffered(self.concurrency)
             .try_collect()
-            .await
+            .await?;
+        // Only events whose conditional put succeeded count in the query API's aggregates.
+        let inserted: Vec<&StoredEvent> = events
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(e, new)| new.then_some(e))
+            .collect();
+        super::query::bump_aggregates(&self.client, &self.table, &inserted, self.concurrency).await;
+        Ok(outcomes)
     }
 
     async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError> {

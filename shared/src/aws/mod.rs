@@ -6,6 +6,7 @@
 mod dynamodb;
 mod ledger;
 pub mod provision;
+mod query;
 mod s3;
 mod ssm;
 
@@ -15,6 +16,7 @@ use aws_config::SdkConfig;
 
 pub use dynamodb::{DynamoEventStore, DynamoStateStore};
 pub use ledger::DynamoLedger;
+pub use query::{DynamoQueryStore, query_app, query_app_with_clock};
 pub use s3::S3RawStore;
 pub use ssm::SsmParameters;
 

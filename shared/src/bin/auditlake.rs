@@ -2,7 +2,8 @@
 //! `run` performs one pull run of a source against the configured tenant and AWS account (or a
 //! local stack via `AWS_ENDPOINT_URL`); `import` loads exports through the same normalize-and-
 //! dedupe path; `doctor` checks the app registration and every source's
-//! access and says in plain sentences what is wrong. Exit codes: 0 success, 1 I/O or run error (or
+//! access and says in plain sentences what is wrong; `serve` runs the query API on a local port.
+//! Exit codes: 0 success, 1 I/O or run error (or
 //! a doctor finding of an error), 2 usage error, 3 some records quarantined.
 
 use std::fs::File;
@@ -70,6 +71,15 @@ enum Command {
         /// Files to import (`-` for stdin).
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Serve the query API (the Lambda's router) on a local address, against the stores the
+    /// AUDITLAKE_* variables name (AUDITLAKE_TENANT_ID, AUDITLAKE_EVENTS_TABLE,
+    /// AUDITLAKE_STATE_TABLE, and AUDITLAKE_API_AUDIENCE or AUDITLAKE_AUTH_DISABLED=true).
+    /// Prints `listening: http://ADDR` once it accepts requests; stops on Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
     },
     /// Check the app registration and each Graph source's access (token, permissions, licences,
     /// provisioning, credential expiry) and explain what is wrong. Configuration as for `run`.
@@ -224,6 +234,51 @@ async fn doctor(sources: Vec<Source>, json: bool) -> ExitCode {
     }
 }
 
+async fn serve(addr: &str) -> ExitCode {
+    let config = match auditlake::config::QueryConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = aws_config::load_from_env().await;
+    let app = match auditlake::aws::query_app(&sdk, &config).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("auditlake: cannot listen on {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match listener.local_addr() {
+        Ok(a) => println!("listening: http://{a}"),
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, auditlake::query::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -358,5 +413,9 @@ async fn main() -> ExitCode {
             doctor(sources, json).await
         }
         Command::Import { source, files } => import(source, files).await,
+        Command::Serve { addr } => {
+            auditlake::telemetry::init(false);
+            serve(&addr).await
+        }
     }
 }

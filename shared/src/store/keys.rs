@@ -7,12 +7,18 @@
 //! - index `by_actor`: `apk = <actor upn|id|app id, lowercased>`, `ts`.
 //! - index `by_ip`: `ipk = <client ip>`, `ts`.
 //!
+//! - `pk = agg#<YYYY-MM-DD>`, `sk = <dimension>#<value>`: per-day counters bumped when an event is
+//!   first inserted (the query API's filter options and summaries; approximate), and
+//!   `sk = present#<source>`, written before any event of that day and source is inserted.
+//!
 //! State table (`AUDITLAKE_STATE_TABLE`): `pk = <tenant>#<source>#<stream or ->`,
 //! `sk = "checkpoint" | "health"`.
 
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
-use crate::model::{Source, fmt_time};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::model::{AuditEvent, Source, fmt_time};
 
 use super::StreamKey;
 
@@ -64,6 +70,64 @@ pub fn state_pk(key: &StreamKey) -> String {
         key.source.name(),
         key.stream.as_deref().unwrap_or("-")
     )
+}
+
+/// Partition key of one day's aggregate counters.
+pub fn aggregate_pk(day: NaiveDate) -> String {
+    format!("agg#{}", day.format("%Y-%m-%d"))
+}
+
+/// Sort key of one aggregate counter.
+pub fn aggregate_sk(dim: &str, value: &str) -> String {
+    format!("{dim}#{value}")
+}
+
+/// Sort key of the marker saying `source` has events on the item's day: written (idempotently)
+/// before any event of that day is inserted, so a listing may skip days without one.
+pub fn presence_sk(source: Source) -> String {
+    format!("present#{}", source.name())
+}
+
+/// The `(event day, source)` pairs of a batch.
+pub fn source_days<'a>(
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+) -> std::collections::BTreeSet<(NaiveDate, Source)> {
+    events
+        .into_iter()
+        .map(|e| (e.time.date_naive(), e.source))
+        .collect()
+}
+
+/// The dimensions counted per day, in the order the API lists them.
+pub const AGGREGATE_DIMS: [&str; 5] = ["source", "service", "operation", "result", "actor"];
+
+/// The counter bumps that inserting `events` (new ones only) makes: `(event day, dimension,
+/// value) -> count`. The actor is its index value (UPN, else id, else app id), else its name.
+/// Values are cut to 200 characters to keep keys small.
+pub fn aggregate_counts<'a>(
+    events: impl IntoIterator<Item = &'a AuditEvent>,
+) -> BTreeMap<(NaiveDate, &'static str, String), u64> {
+    fn cut(v: &str) -> String {
+        v.chars().take(200).collect()
+    }
+    let mut out = BTreeMap::new();
+    for e in events {
+        let day = e.time.date_naive();
+        let actor = e.actor.index_value().or_else(|| e.actor.name.clone());
+        let values = [
+            Some(e.source.name().to_string()),
+            e.service.clone(),
+            Some(e.operation.clone()),
+            Some(e.result.as_str().to_string()),
+            actor,
+        ];
+        for (dim, v) in AGGREGATE_DIMS.into_iter().zip(values) {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                *out.entry((day, dim, cut(&v))).or_insert(0) += 1;
+            }
+        }
+    }
+    out
 }
 
 /// S3 key of one raw object: partitioned by write time, never overwritten (the run id is unique).

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::model::{AuditEvent, Source};
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -51,7 +51,16 @@ impl RawStore for MemoryRawStore {
 
 #[derive(Default)]
 pub struct MemoryEventStore {
-    events: Mutex<BTreeMap<String, AuditEvent>>,
+    pub(crate) events: Mutex<BTreeMap<String, AuditEvent>>,
+    /// The indexes' shared sort key (`<time>#<id>`) -> partition key, for range reads.
+    pub(crate) by_ts: Mutex<BTreeMap<String, String>>,
+    /// `(day, source)` pairs that have events (presence markers).
+    pub(crate) present: Mutex<std::collections::BTreeSet<(chrono::NaiveDate, Source)>>,
+    /// Per-day counters bumped on insert: `(day, dimension, value) -> count`.
+    pub(crate) aggregates: Mutex<BTreeMap<(chrono::NaiveDate, String, String), u64>>,
+    /// Annotations by event partition key; ingestion never writes them.
+    pub(crate) tags: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
+    pub(crate) comments: Mutex<HashMap<String, Vec<crate::query::store::Comment>>>,
 }
 
 impl MemoryEventStore {
@@ -67,20 +76,30 @@ impl MemoryEventStore {
 #[async_trait]
 impl EventStore for MemoryEventStore {
     async fn put_new(&self, events: Vec<StoredEvent>) -> Result<Vec<bool>, StoreError> {
+        lock(&self.present).extend(keys::source_days(events.iter().map(|e| &e.event)));
         let mut map = lock(&self.events);
-        Ok(events
+        let mut inserted = Vec::new();
+        let outcomes = events
             .into_iter()
             .map(|e| {
                 let pk = keys::event_pk(e.event.source, &e.event.dedupe_key);
                 match map.entry(pk) {
                     std::collections::btree_map::Entry::Occupied(_) => false,
                     std::collections::btree_map::Entry::Vacant(slot) => {
+                        lock(&self.by_ts)
+                            .insert(keys::time_sk(e.event.time, &e.event.id), slot.key().clone());
+                        inserted.push(e.event.clone());
                         slot.insert(e.event);
                         true
                     }
                 }
             })
-            .collect())
+            .collect();
+        let mut aggregates = lock(&self.aggregates);
+        for ((day, dim, value), n) in keys::aggregate_counts(&inserted) {
+            *aggregates.entry((day, dim.to_string(), value)).or_insert(0) += n;
+        }
+        Ok(outcomes)
     }
 
     async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError> {

@@ -2,6 +2,9 @@
 //! against the tenant simulator on its virtual clock and moto through the real AWS SDK. They prove
 //! the exactly-once promise against the simulator's ground truth.
 
+#[path = "e2e/query.rs"]
+mod query;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,16 @@
+//! Lambda entry point of the query API behind API Gateway's HTTP API: configuration, AWS clients
+//! and the cursor key are read once per container, then `lambda_http` feeds each request to the
+//! same axum router `auditlake serve` runs locally. The HTTP API's JWT authorizer checks tokens
+//! first; the router checks them again, with roles and groups.
+
+use auditlake::config::QueryConfig;
+use lambda_http::Error;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    auditlake::telemetry::init(std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f == "JSON"));
+    let config = QueryConfig::from_vars(std::env::vars())?;
+    let sdk = aws_config::load_from_env().await;
+    let app = auditlake::aws::query_app(&sdk, &config).await?;
+    lambda_http::run(auditlake::query::router(app)).await
+}
