@@ -700,7 +700,13 @@ async fn no_or_bad_token_is_401_and_a_missing_role_is_403() {
     assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized", &["Bearer"]).await;
     assert_eq!(r.headers["www-authenticate"], "Bearer");
     let r = call(&f.router, "GET", "/events", Some("forged"), None).await;
-    assert_error(&r, StatusCode::UNAUTHORIZED, "unauthorized", &["not valid"]).await;
+    assert_error(
+        &r,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        &["invalid bearer token"],
+    )
+    .await;
     assert_eq!(r.headers["www-authenticate"], "Bearer");
     assert_error(
         &call(&f.router, "GET", "/events", Some("nobody"), None).await,

@@ -131,3 +131,132 @@ async fn the_simulator_is_an_issuer_the_verifier_trusts() -> TestResult {
 fn uuid_like(s: &str) -> bool {
     s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
 }
+
+/// The query API's router with the real verifier, the simulator as issuer: every way a token can
+/// be wrong is a 401, a valid token without the role a 403, and roles (or a group granting one)
+/// open exactly what they should.
+#[tokio::test]
+async fn the_router_refuses_every_bad_token_and_tells_401_from_403() -> TestResult {
+    use auditlake::query::{QueryApp, QueryPorts, QuerySettings};
+    use auditlake::store::memory::{MemoryEventStore, MemoryStateStore};
+
+    let sim = m365_sim::start(sim_config(|_| {})).await?;
+    let base = sim.base_url();
+    let other = m365_sim::start(sim_config(|c| c.seed = 99)).await?;
+    let ctl = SimControl::new(&base);
+    let clock = Arc::new(SimClock::new(ctl.clone()).await?);
+    let verifier = EntraVerifier::new(
+        EntraVerifierConfig::new(entra_issuer(&base, TENANT), vec!["api://auditlake".into()]),
+        reqwest::Client::new(),
+        clock.clone(),
+    )?;
+    let reader_group = "0b5e6c7d-0000-4000-8000-0000000000aa";
+    let app = QueryApp::new(
+        QueryPorts::memory(
+            Arc::new(MemoryEventStore::default()),
+            Arc::new(MemoryStateStore::default()),
+            Arc::new(verifier),
+            clock.clone(),
+        ),
+        QuerySettings {
+            tenant_id: TENANT.into(),
+            group_roles: vec![(reader_group.into(), Role::Read)],
+            auth_disabled: false,
+            hot_retention: chrono::TimeDelta::days(90),
+            read_budget: 100,
+            signin_kinds: Vec::new(),
+        },
+        b"test-cursor-key-test-cursor-key!",
+    );
+    let (addr, _task) = auditlake::query::spawn(app, "127.0.0.1:0").await?;
+    let api = format!("http://{addr}");
+    let http = reqwest::Client::new();
+    let get = |token: Option<String>| {
+        let req = http.get(format!("{api}/events"));
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (
+                status,
+                body["error"]["message"].as_str().unwrap_or("").to_string(),
+            )
+        }
+    };
+
+    let reader = user_token(&base, json!({"roles": ["auditlake.read"]})).await?;
+    assert_eq!(get(Some(reader.clone())).await.0, 200);
+    let (status, msg) = get(None).await;
+    assert_eq!(
+        (status, msg.contains("no bearer token")),
+        (401, true),
+        "{msg}"
+    );
+
+    // A signature that does not verify.
+    let mut parts: Vec<String> = reader.split('.').map(str::to_string).collect();
+    let sig = &mut parts[2];
+    let flipped = if sig.starts_with('A') { "B" } else { "A" };
+    sig.replace_range(0..1, flipped);
+    let (status, msg) = get(Some(parts.join("."))).await;
+    assert_eq!(status, 401, "{msg}");
+    assert!(msg.contains("signature"), "{msg}");
+
+    // alg: none, with a genuine payload.
+    let none = format!(
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+        reader.split('.').nth(1).unwrap()
+    );
+    let (status, msg) = get(Some(none)).await;
+    assert_eq!(status, 401, "{msg}");
+    assert!(msg.contains("none"), "{msg}");
+
+    // Another audience; another issuer (another tenant simulator, its own key).
+    let foreign_aud = user_token(
+        &base,
+        json!({"roles": ["auditlake.read"], "audience": "api://other"}),
+    )
+    .await?;
+    let (status, msg) = get(Some(foreign_aud)).await;
+    assert_eq!(status, 401, "{msg}");
+    assert!(msg.contains("audience"), "{msg}");
+    let foreign_iss = user_token(&other.base_url(), json!({"roles": ["auditlake.read"]})).await?;
+    let (status, msg) = get(Some(foreign_iss)).await;
+    assert_eq!(status, 401, "{msg}");
+
+    // Expired on the virtual clock.
+    let short = user_token(
+        &base,
+        json!({"roles": ["auditlake.read"], "expires_in_secs": 60}),
+    )
+    .await?;
+    assert_eq!(get(Some(short.clone())).await.0, 200);
+    clock.advance(600).await?;
+    let (status, msg) = get(Some(short)).await;
+    assert_eq!(status, 401, "{msg}");
+    assert!(msg.contains("expired"), "{msg}");
+
+    // Valid tokens without the role: 403; a group mapped to read opens reading only.
+    let nobody = user_token(&base, json!({"roles": []})).await?;
+    assert_eq!(get(Some(nobody)).await.0, 403);
+    let member = user_token(&base, json!({"roles": [], "groups": [reader_group]})).await?;
+    assert_eq!(get(Some(member.clone())).await.0, 200);
+    let patch = http
+        .patch(format!("{api}/events/entra-sign-ins:x/tags"))
+        .bearer_auth(&member)
+        .json(&json!({"add": ["triage"]}))
+        .send()
+        .await?;
+    assert_eq!(
+        patch.status().as_u16(),
+        403,
+        "reading does not allow annotating"
+    );
+    sim.shutdown().await;
+    other.shutdown().await;
+    Ok(())
+}

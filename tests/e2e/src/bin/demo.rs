@@ -269,9 +269,66 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         return Err("the exactly-once check failed".into());
     }
 
+    // The query API over the same tables, with authentication on: the simulator is the token
+    // issuer, and the API runs on the simulator's clock (tokens and the paging pin are on it).
+    let query_config = auditlake::config::QueryConfig::from_vars(
+        [
+            ("AUDITLAKE_TENANT_ID", tenant.as_str()),
+            ("AUDITLAKE_EVENTS_TABLE", names.events_table.as_str()),
+            ("AUDITLAKE_STATE_TABLE", names.state_table.as_str()),
+            ("AUDITLAKE_LOGIN_URL", sim.base_url().as_str()),
+            (
+                "AUDITLAKE_API_AUDIENCE",
+                m365_sim::oidc::DEFAULT_API_AUDIENCE,
+            ),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    )
+    .map_err(|e| e.to_string())?;
+    let query_app = auditlake::aws::query_app_with_clock(&sdk, &query_config, clock.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let (query_addr, _query_task) = auditlake::query::spawn(query_app, "127.0.0.1:0")
+        .await
+        .map_err(|e| format!("query API: {e}"))?;
+    let query_url = format!("http://{query_addr}");
+    let token = user_token(&sim.base_url()).await?;
+    out.line(String::new());
+    out.line(format!(
+        "query API at {query_url} (Entra ID auth on, the simulator as issuer): GET /events?source=S, paged, against the store:"
+    ));
+    for source in SOURCES {
+        let listed = list_events(&query_url, &token, source).await?;
+        let stored: HashSet<&str> = stored_all
+            .iter()
+            .filter(|e| e.source == source)
+            .map(|e| e.id.as_str())
+            .collect();
+        let listed_set: HashSet<&str> = listed.iter().map(String::as_str).collect();
+        let same = listed.len() == listed_set.len() && listed_set == stored;
+        out.line(format!(
+            "  {:<24} {:>6} listed, {:>6} stored: {}",
+            source.name(),
+            listed.len(),
+            stored.len(),
+            if same {
+                "the same events, each once"
+            } else {
+                "MISMATCH"
+            }
+        ));
+        if !same {
+            return Err(format!(
+                "the query API does not list exactly the stored {source} events"
+            ));
+        }
+    }
+
     if args.serve {
         println!("simulator: {}", sim.base_url());
         println!("aws: {}", moto.endpoint);
+        println!("query-api: {query_url}");
+        println!("token: {token}");
         println!("ready");
         wait_for_signal().await;
         eprintln!("auditlake-demo: stopping");
@@ -279,6 +336,64 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
     sim.shutdown().await;
     drop(moto);
     Ok(())
+}
+
+/// An access token for the query API from the simulator's issuer, with every role.
+async fn user_token(sim: &str) -> Result<String, String> {
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{sim}/_sim/user-token"))
+        .json(&serde_json::json!({
+            "roles": ["auditlake.admin"], "name": "Demo Analyst",
+            "upn": "analyst@contoso.onmicrosoft.com", "expires_in_secs": 86_400
+        }))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("POST /_sim/user-token: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("POST /_sim/user-token reply: {e}"))?;
+    reply["access_token"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| "the simulator issued no access_token".into())
+}
+
+/// Every event id `GET /events?source=S` lists, following `next_cursor` to the end.
+async fn list_events(api: &str, token: &str, source: Source) -> Result<Vec<String>, String> {
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10_000 {
+        let mut query = vec![
+            ("source", source.name().to_string()),
+            ("page_size", "500".to_string()),
+        ];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.clone()));
+        }
+        let page: serde_json::Value = http
+            .get(format!("{api}/events"))
+            .bearer_auth(token)
+            .query(&query)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET /events: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /events reply: {e}"))?;
+        for e in page["events"].as_array().into_iter().flatten() {
+            if let Some(id) = e["id"].as_str() {
+                ids.push(id.to_string());
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return Ok(ids),
+        }
+    }
+    Err("GET /events did not finish paging".into())
 }
 
 async fn wait_for_signal() {
