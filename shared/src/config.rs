@@ -561,6 +561,26 @@ pub const QUERY_VARS: &[(&str, Option<&str>, &str)] = &[
         Some("100"),
         "DynamoDB requests one `GET /events` call may send before it returns what it has with a cursor.",
     ),
+    (
+        "AUDITLAKE_CLOUD",
+        Some("commercial"),
+        "National cloud: selects the default token issuer's login host.",
+    ),
+    (
+        "AUDITLAKE_LOGIN_URL",
+        None,
+        "Override of the login host the default issuer is built from (local stacks).",
+    ),
+    (
+        "AUDITLAKE_HOT_RETENTION_DAYS",
+        Some("90"),
+        "How far back a listing without `start` reaches (the events' hot retention).",
+    ),
+    (
+        "AUDITLAKE_SIGNIN_KINDS",
+        Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
+        "The sign-in streams `GET /sources` reports.",
+    ),
 ];
 
 /// Configuration of the query API (the Lambda and `auditlake serve`).
