@@ -52,9 +52,12 @@ ensure_sam() {
     echo "$want" > "$stamp"
 }
 
-# sam_validate TEMPLATE: `sam validate --lint` (cfn-lint with the SAM transform), then plain
-# `sam validate` (the SAM translator's own checks, which catch e.g. an unknown event Type that the
-# lint lets through), with the pinned SAM CLI (ensure_sam first). Offline: neither needs AWS; no
+# sam_validate TEMPLATE: `sam validate --lint`, then plain `sam validate`, with the pinned SAM CLI
+# (ensure_sam first). --lint is cfn-lint 1.58, which no longer runs the SAM transform: it merges
+# Globals and checks the Serverless resources against SAM schemas, so it lets an unknown event Type
+# or event property through; plain `sam validate` runs the SAM translator (aws-sam-translator), which
+# rejects those. The translator would ask IAM only to resolve a managed policy given by name (the
+# template names none). Offline: neither needs AWS; no
 # credentials or config are read (dummy ones are set, so a developer's real ones are never used),
 # telemetry is off, and SAM's weekly PyPI version check is marked done in a private app dir.
 sam_validate() {
