@@ -75,7 +75,7 @@ chmod +x "$STUBS/sam" "$STUBS/aws"
 new_workspace() {
     W="$TMP/ws$((++ws))"
     mkdir -p "$W/scripts"
-    cp "$REPO/scripts/deploy" "$W/scripts/deploy"
+    cp "$REPO/scripts/deploy" "$REPO/scripts/lib.sh" "$W/scripts/"
     cp "$REPO/template.yaml" "$REPO/requirements-sam.txt" "$W/"
     : > "$W/log"; : > "$W/files"
 }
