@@ -8,7 +8,12 @@ use auditlake::store::RawStore;
 
 /// Copies every object under `curated/` to `<dir>/<key>`; returns how many.
 pub async fn mirror_curated(raw: &dyn RawStore, dir: &Path) -> Result<usize, String> {
-    let keys = raw.list(curated::PREFIX).await.map_err(|e| e.to_string())?;
+    mirror(raw, curated::PREFIX, dir).await
+}
+
+/// Copies every object under `prefix` to `<dir>/<key>`; returns how many.
+pub async fn mirror(raw: &dyn RawStore, prefix: &str, dir: &Path) -> Result<usize, String> {
+    let keys = raw.list(prefix).await.map_err(|e| e.to_string())?;
     for key in &keys {
         let body = raw.get(key).await.map_err(|e| e.to_string())?;
         let path = dir.join(key);
