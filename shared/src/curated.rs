@@ -411,6 +411,7 @@ mod projection {
         let declared: Vec<&str> = cols
             .lines()
             .filter_map(|l| l.split_whitespace().next())
+            .map(|c| c.trim_matches('`'))
             .collect();
         let schema = parse_message_type(SCHEMA).unwrap();
         let written: Vec<&str> = schema.get_fields().iter().map(|f| f.name()).collect();

@@ -2,13 +2,14 @@
 -- curated/source=<s>/dt=<event date>/, written by the pullers before DynamoDB marks an event as
 -- seen. A re-pulled event can have two rows: count through the `events` view, which keeps one
 -- row per id. Partition projection over source and dt: no crawler, no MSCK REPAIR.
--- `${database}` and `${bucket}` are substituted by the deploy step (scripts/athena-ddl).
+-- `${database}` and `${bucket}` are substituted by the deploy step (scripts/athena-ddl). `time` is
+-- quoted because TIME is reserved in Athena DDL.
 CREATE EXTERNAL TABLE IF NOT EXISTS ${database}.curated_events (
   id string,
   record_id string,
   stream string,
   tenant_id string,
-  time timestamp,
+  `time` timestamp,
   service string,
   category string,
   operation string,
