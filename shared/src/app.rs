@@ -53,9 +53,11 @@ impl Ports {
             &config.state_table,
             config.write_concurrency,
         );
+        // Analytics: every batch reaches the curated Parquet layer before DynamoDB marks it seen.
+        let events = crate::curated::CuratingEventStore::wrap(s.events, s.raw.clone());
         Ports {
             raw: s.raw,
-            events: s.events,
+            events,
             state: s.state,
             ledger: s.ledger,
             params: s.params,

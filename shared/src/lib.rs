@@ -5,12 +5,14 @@
 
 pub use async_trait::async_trait;
 
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod aws;
 pub mod clock;
 pub mod cloud;
 pub mod config;
+pub mod curated;
 pub mod doctor;
 pub mod http;
 pub mod import;

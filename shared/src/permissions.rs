@@ -20,6 +20,8 @@ pub enum Resource {
     AllRaw,
     /// Objects under `quarantine/source=<source>/`.
     QuarantinePrefix(Source),
+    /// Objects under `curated/source=<source>/` (the Parquet layer Athena reads).
+    CuratedPrefix(Source),
     /// The events table itself (`AUDITLAKE_EVENTS_TABLE`).
     EventsTable,
     /// One global secondary index of the events table.
@@ -78,8 +80,10 @@ pub fn puller(source: Source) -> FunctionCalls {
             resources: vec![
                 Resource::RawPrefix(source),
                 Resource::QuarantinePrefix(source),
+                Resource::CuratedPrefix(source),
             ],
-            why: "S3RawStore::put: raw pages and quarantined records (keys::raw_key, keys::quarantine_key)",
+            why: "S3RawStore::put: raw pages and quarantined records (keys::raw_key, keys::quarantine_key); \
+                  curated Parquet files (CuratingEventStore, curated::curated_key)",
         },
         Call {
             action: "kms:GenerateDataKey",

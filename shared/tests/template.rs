@@ -158,6 +158,10 @@ fn expressions(r: Resource) -> Vec<String> {
             "Sub ${{LakeBucket.Arn}}/quarantine/source={}/*",
             s.name()
         )],
+        Resource::CuratedPrefix(s) => vec![format!(
+            "Sub ${{LakeBucket.Arn}}/curated/source={}/*",
+            s.name()
+        )],
         Resource::EventsTable => vec!["GetAtt EventsTable.Arn".into()],
         Resource::EventsIndex(i) => vec![format!("Sub ${{EventsTable.Arn}}/index/{i}")],
         Resource::StateTable => vec!["GetAtt StateTable.Arn".into()],

@@ -3,6 +3,7 @@
 //! the AWS SDK. It receives an `SdkConfig` built by a function's `main` or the CLI and never loads
 //! one itself; local stacks are reached through the SDK's standard `AWS_ENDPOINT_URL`.
 
+mod athena;
 mod dynamodb;
 mod ledger;
 pub mod provision;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 
+pub use athena::AthenaEngine;
 pub use dynamodb::{DynamoEventStore, DynamoStateStore};
 pub use ledger::DynamoLedger;
 pub use query::{DynamoQueryStore, query_app, query_app_with_clock};

@@ -3,6 +3,8 @@
 //! pullers need, a client for the tenant simulator's control endpoints (virtual clock, truth),
 //! and the `AUDITLAKE_*` variables that point a puller at both.
 
+pub mod analytics;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

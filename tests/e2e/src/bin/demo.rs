@@ -324,6 +324,11 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         }
     }
 
+    // Analytics (issue #6): two hunting queries over the curated layer, run locally.
+    for line in e2e::analytics::demo_hunts(ports.raw.as_ref(), now, args.days).await? {
+        out.line(line);
+    }
+
     if args.serve {
         println!("simulator: {}", sim.base_url());
         println!("aws: {}", moto.endpoint);
