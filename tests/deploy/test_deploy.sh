@@ -60,8 +60,9 @@ case "$1 $2" in
     "ssm put-parameter") echo 1 ;;
     "cloudformation describe-stacks")
         case "$*" in
-            *AthenaWorkGroup*) echo auditlake-wg ;;
-            *GlueDatabase*) echo auditlake_db ;;
+            *AnalyticsWorkGroup*) echo auditlake-wg ;;
+            *AnalyticsDatabase*) echo auditlake_db ;;
+            *"OutputKey=='BucketName'"*) echo auditlake-lakebucket-1 ;;
             *) printf 'ApiUrl\thttps://abc.execute-api.eu-west-1.amazonaws.com\nBucketName\tauditlake-lakebucket-1\n' ;;
         esac ;;
     "athena start-query-execution") echo "qid-$RANDOM" ;;
@@ -75,7 +76,7 @@ chmod +x "$STUBS/sam" "$STUBS/aws"
 new_workspace() {
     W="$TMP/ws$((++ws))"
     mkdir -p "$W/scripts"
-    cp "$REPO/scripts/deploy" "$REPO/scripts/lib.sh" "$W/scripts/"
+    cp "$REPO/scripts/deploy" "$REPO/scripts/lib.sh" "$REPO/scripts/athena-ddl" "$W/scripts/"
     cp "$REPO/template.yaml" "$REPO/requirements-sam.txt" "$W/"
     : > "$W/log"; : > "$W/files"
 }
@@ -143,21 +144,24 @@ check "later run: existing cursor key kept" not_logged "[/auditlake/cursor-key] 
 # Certificate, and the Athena DDL hook.
 new_workspace
 printf -- '-----BEGIN PRIVATE KEY-----\nMIIkeybytes\n-----END PRIVATE KEY-----\n-----BEGIN CERTIFICATE-----\nMIIcert\n-----END CERTIFICATE-----\n' > "$TMP/cert.pem"
-mkdir -p "$W/infra/athena"
-echo "CREATE EXTERNAL TABLE b (x int)" > "$W/infra/athena/20-b.sql"
-echo "CREATE EXTERNAL TABLE a (x int)" > "$W/infra/athena/10-a.sql"
+mkdir -p "$W/infra/athena/tables" "$W/infra/athena/queries"
+echo 'CREATE EXTERNAL TABLE ${database}.b (x int) LOCATION '"'s3://\${bucket}/b/'" > "$W/infra/athena/tables/b.sql"
+echo "CREATE EXTERNAL TABLE a (x int);" > "$W/infra/athena/tables/a.sql"
+printf 'SELECT x FROM a WHERE x > ?\n' > "$W/infra/athena/queries/hunt.sql"
+printf '# order matters\ntables/b.sql\ntables/a.sql\n' > "$W/infra/athena/manifest.txt"
 deploy --cert-file "$TMP/cert.pem" --stack-name lake-contoso --region us-east-1
 check "cert + DDL: exits 0" test "$status" = 0
 check "cert: stored under the certificate parameter" \
     logged "aws [--region] [us-east-1] [ssm] [put-parameter] [--name] [/auditlake/client-cert] [--type] [SecureString] [--overwrite] [--tier] [Intelligent-Tiering] [--cli-input-json]"
 check "cert: the key is in no argument list" no_secret_in_arguments "MIIkeybytes"
 check "cert: the key is not in the output" no_secret_in_output "MIIkeybytes"
-check "DDL: every infra/athena/*.sql in name order through the stack's workgroup" bash -c "
+check "DDL: the manifest's files in its order, database and bucket filled in, in the stack's workgroup" bash -c "
     grep -o 'start-query-execution.*' '$W/log' > '$W/ddl'
     [[ \$(wc -l < '$W/ddl') == 2 ]] &&
-    sed -n 1p '$W/ddl' | grep -qF '[--work-group] [auditlake-wg] [--query-execution-context] [Database=auditlake_db] [--query-string] [file://$W/infra/athena/10-a.sql]' &&
-    sed -n 2p '$W/ddl' | grep -qF '[file://$W/infra/athena/20-b.sql]'"
+    sed -n 1p '$W/ddl' | grep -qF '[--work-group] [auditlake-wg] [--query-execution-context] [Database=auditlake_db] [--query-string] [CREATE EXTERNAL TABLE auditlake_db.b (x int) LOCATION '\''s3://auditlake-lakebucket-1/b/'\'']' &&
+    sed -n 2p '$W/ddl' | grep -qF '[CREATE EXTERNAL TABLE a (x int)]'"
 check "DDL: each query awaited" bash -c "[[ \$(grep -c 'athena\] \[get-query-execution' '$W/log') == 2 ]]"
+check "DDL: each hunting query becomes a prepared statement" logged "[update-prepared-statement] [--work-group] [auditlake-wg] [--statement-name] [hunt] [--query-statement] [SELECT x FROM a WHERE x > ?]"
 check "stack name from the option" logged "[cloudformation] [describe-stacks] [--stack-name] [lake-contoso]"
 
 # Architecture: sam build learns it from the option, or from samconfig.toml's overrides.
