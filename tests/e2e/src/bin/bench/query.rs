@@ -109,7 +109,7 @@ fn event(n: u64, total: u64, days: u32, newest: DateTime<Utc>) -> AuditEvent {
         18 => "partial",
         _ => "unknown",
     };
-    let result = if (r >> 28) % 10 == 0 {
+    let result = if (r >> 28).is_multiple_of(10) {
         "failure"
     } else {
         result
@@ -218,7 +218,7 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
             .map_err(|e| format!("put_new: {e}"))?;
         stored += fresh.iter().filter(|f| **f).count() as u64;
         n = hi;
-        if n % 10_000 == 0 || n == args.events {
+        if n.is_multiple_of(10_000) || n == args.events {
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
                 "  {n} / {} stored ({:.0} events/s)",
