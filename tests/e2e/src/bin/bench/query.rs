@@ -235,22 +235,40 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
         ));
     }
 
-    // Average event item size, from a sample read back (what a time-index page reads per item).
-    let sample = ddb
-        .scan()
-        .table_name(&names.events_table)
-        .limit(2000)
-        .send()
-        .await
-        .map_err(|e| format!("scan: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-    let sizes: Vec<usize> = sample
-        .items()
-        .iter()
-        .filter(|i| i.contains_key("doc"))
-        .map(super::item_size)
-        .collect();
+    // Average event item size, from a sample of the stored events read back by key (a Scan
+    // would mostly meet counter and presence items).
+    let mut sizes: Vec<usize> = Vec::new();
+    let step = (args.events / 200).max(1);
+    for i in (0..args.events).step_by(step as usize) {
+        let e = event(i, args.events, args.days, newest);
+        let got = ddb
+            .get_item()
+            .table_name(&names.events_table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(auditlake::store::keys::event_pk(
+                    e.source,
+                    &e.dedupe_key,
+                )),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S(auditlake::store::keys::EVENT_SK.into()),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "get_item: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(e)
+                )
+            })?;
+        if let Some(item) = got.item() {
+            sizes.push(super::item_size(item));
+        }
+    }
     if sizes.is_empty() {
-        return Err("no event item in a 2,000-item sample of the table".into());
+        return Err("no stored event could be read back".into());
     }
     let avg_item = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
 
