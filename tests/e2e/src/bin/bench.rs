@@ -17,7 +17,10 @@
 //!   timed through wrapped ports), S3 raw bytes per event and DynamoDB item sizes computed with
 //!   AWS's item-size rules (what drives cost).
 //!
-//! Both print progress on stderr, a human-readable table on stdout, and one JSON line with every
+//! - `query --events N` stores N generated events in moto and measures pages of the query API's
+//!   `GET /events` with and without filters (see `bench/query.rs`).
+//!
+//! All print progress on stderr, a human-readable table on stdout, and one JSON line with every
 //! figure as the last line of stdout. Any inconsistency is an error (exit 1).
 
 // The figures object is one `json!` literal with many fields.
@@ -113,6 +116,8 @@ const HEADROOM: f64 = 1.10;
 
 #[path = "bench/blobs.rs"]
 mod blobs;
+#[path = "bench/query.rs"]
+mod query;
 
 #[derive(Parser)]
 #[command(
@@ -133,6 +138,8 @@ enum Command {
     Pull(PullArgs),
     /// Fetch and store N Management API content blobs at several concurrencies.
     Blobs(blobs::BlobArgs),
+    /// Store N events in moto and measure pages of the query API's `GET /events`.
+    Query(query::QueryArgs),
 }
 
 /// How the simulated tenant is set up.
@@ -1488,6 +1495,7 @@ async fn main() -> ExitCode {
             Command::Gen(a) => generate(a).await,
             Command::Pull(a) => pull(a).await,
             Command::Blobs(a) => blobs::run(a).await,
+            Command::Query(a) => query::run(a).await,
         }
     };
     // On SIGINT/SIGTERM the work future is dropped, which stops moto and the simulator.
