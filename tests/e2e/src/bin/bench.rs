@@ -887,18 +887,27 @@ async fn read_events(
 
 /// Number of items in a table (moto counts live; AWS refreshes it about every six hours).
 async fn item_count(sdk: &aws_config::SdkConfig, table: &str) -> Result<u64, String> {
-    let out = aws_sdk_dynamodb::Client::new(sdk)
-        .describe_table()
+    // Event items only: the table also holds the query API's per-day counters and presence
+    // markers (other sort keys), which are not events.
+    let mut pages = aws_sdk_dynamodb::Client::new(sdk)
+        .scan()
         .table_name(table)
-        .send()
-        .await
-        .map_err(|e| {
+        .filter_expression("sk = :event")
+        .expression_attribute_values(":event", AttributeValue::S(keys::EVENT_SK.to_string()))
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .into_paginator()
+        .send();
+    let mut count = 0u64;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
             format!(
-                "DescribeTable {table}: {}",
+                "Scan {table}: {}",
                 aws_sdk_dynamodb::error::DisplayErrorContext(e)
             )
         })?;
-    Ok(out.table().and_then(|t| t.item_count()).unwrap_or(0).max(0) as u64)
+        count += page.count().max(0) as u64;
+    }
+    Ok(count)
 }
 
 /// `(objects, bytes)` under a prefix of the bucket.
