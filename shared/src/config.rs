@@ -243,6 +243,25 @@ impl Reader {
         });
     }
 
+    /// A comma-separated list of names, each parsed, duplicates dropped; `all` when unset.
+    fn list<T>(&mut self, var: &str, all: &[T]) -> Vec<T>
+    where
+        T: std::str::FromStr<Err = String> + PartialEq + Copy,
+    {
+        let Some(raw) = self.optional(var) else {
+            return all.to_vec();
+        };
+        let mut out = Vec::new();
+        for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+            match part.parse::<T>() {
+                Ok(t) if !out.contains(&t) => out.push(t),
+                Ok(_) => {}
+                Err(e) => self.problem(var, e),
+            }
+        }
+        out
+    }
+
     fn optional(&self, var: &str) -> Option<String> {
         self.vars.get(var).cloned()
     }
@@ -381,37 +400,11 @@ impl PullerConfig {
         let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
         let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
         let page_size = r.number("AUDITLAKE_PAGE_SIZE", 1000, 1, 5000);
-        let signin_kinds = match r.optional("AUDITLAKE_SIGNIN_KINDS") {
-            None => SignInKind::ALL.to_vec(),
-            Some(raw) => {
-                let mut kinds = Vec::new();
-                for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
-                    match part.parse::<SignInKind>() {
-                        Ok(k) if !kinds.contains(&k) => kinds.push(k),
-                        Ok(_) => {}
-                        Err(e) => r.problem("AUDITLAKE_SIGNIN_KINDS", e),
-                    }
-                }
-                kinds
-            }
-        };
-        let content_types = match r.optional("AUDITLAKE_CONTENT_TYPES") {
-            None => ContentType::ALL.to_vec(),
-            Some(raw) => {
-                let mut types = Vec::new();
-                for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
-                    match part.parse::<ContentType>() {
-                        Ok(t) if !types.contains(&t) => types.push(t),
-                        Ok(_) => {}
-                        Err(e) => r.problem("AUDITLAKE_CONTENT_TYPES", e),
-                    }
-                }
-                if types.is_empty() {
-                    r.problem("AUDITLAKE_CONTENT_TYPES", "names no content type");
-                }
-                types
-            }
-        };
+        let signin_kinds = r.list("AUDITLAKE_SIGNIN_KINDS", &SignInKind::ALL);
+        let content_types = r.list("AUDITLAKE_CONTENT_TYPES", &ContentType::ALL);
+        if content_types.is_empty() {
+            r.problem("AUDITLAKE_CONTENT_TYPES", "names no content type");
+        }
         let publisher_id = r
             .optional("AUDITLAKE_PUBLISHER_ID")
             .unwrap_or_else(|| tenant_id.clone());
@@ -673,20 +666,7 @@ impl QueryConfig {
         let cursor_key_param = r.optional("AUDITLAKE_CURSOR_KEY_PARAM");
         let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
         let read_budget = r.number("AUDITLAKE_API_READ_BUDGET", 100, 1, 10_000);
-        let signin_kinds = match r.optional("AUDITLAKE_SIGNIN_KINDS") {
-            None => SignInKind::ALL.to_vec(),
-            Some(raw) => {
-                let mut kinds = Vec::new();
-                for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
-                    match part.parse::<SignInKind>() {
-                        Ok(k) if !kinds.contains(&k) => kinds.push(k),
-                        Ok(_) => {}
-                        Err(e) => r.problem("AUDITLAKE_SIGNIN_KINDS", e),
-                    }
-                }
-                kinds
-            }
-        };
+        let signin_kinds = r.list("AUDITLAKE_SIGNIN_KINDS", &SignInKind::ALL);
         let config = QueryConfig {
             tenant_id,
             events_table,
