@@ -384,7 +384,16 @@ pub async fn run_hunting_query(
     limit: Duration,
 ) -> Result<Table, AnalyticsError> {
     let bound = bind(name, params)?;
-    match tokio::time::timeout(limit, engine.run(&bound, limit)).await {
+    run_bound(engine, &bound, limit).await
+}
+
+/// Runs an already bound query on `engine`, within `limit`.
+pub async fn run_bound(
+    engine: &dyn QueryEngine,
+    bound: &BoundQuery,
+    limit: Duration,
+) -> Result<Table, AnalyticsError> {
+    match tokio::time::timeout(limit, engine.run(bound, limit)).await {
         Err(_) | Ok(Err(EngineError::Timeout(_))) => Err(AnalyticsError::Timeout(limit)),
         Ok(Err(e)) => Err(AnalyticsError::Engine(e.to_string())),
         Ok(Ok(table)) => Ok(table),

@@ -574,7 +574,29 @@ pub const QUERY_VARS: &[(&str, Option<&str>, &str)] = &[
         Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
         "The sign-in streams `GET /sources` reports.",
     ),
+    (
+        "AUDITLAKE_ATHENA_WORKGROUP",
+        None,
+        "Athena workgroup that runs `POST /analytics/{query}` (with AUDITLAKE_ATHENA_DATABASE); unset: hunting queries answer 503.",
+    ),
+    (
+        "AUDITLAKE_ATHENA_DATABASE",
+        None,
+        "Glue database of the curated tables and views the hunting queries read.",
+    ),
+    (
+        "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
+        Some("25"),
+        "Time limit of one hunting query; past it the query is stopped and the answer is a 504. API Gateway gives up after 30 s.",
+    ),
 ];
+
+/// Where hunting queries run: an Athena workgroup and the Glue database of the curated layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthenaTarget {
+    pub workgroup: String,
+    pub database: String,
+}
 
 /// Configuration of the query API (the Lambda and `auditlake serve`).
 #[derive(Debug, Clone, PartialEq)]
@@ -591,6 +613,9 @@ pub struct QueryConfig {
     pub hot_retention: TimeDelta,
     pub read_budget: u32,
     pub signin_kinds: Vec<SignInKind>,
+    /// `None`: hunting queries are not configured (`POST /analytics/{query}` answers 503).
+    pub athena: Option<AthenaTarget>,
+    pub analytics_timeout: std::time::Duration,
 }
 
 impl QueryConfig {
@@ -667,6 +692,31 @@ impl QueryConfig {
         let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
         let read_budget = r.number("AUDITLAKE_API_READ_BUDGET", 100, 1, 10_000);
         let signin_kinds = r.list("AUDITLAKE_SIGNIN_KINDS", &SignInKind::ALL);
+        let athena = match (
+            r.optional("AUDITLAKE_ATHENA_WORKGROUP"),
+            r.optional("AUDITLAKE_ATHENA_DATABASE"),
+        ) {
+            (Some(workgroup), Some(database)) => Some(AthenaTarget {
+                workgroup,
+                database,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                r.problem(
+                    "AUDITLAKE_ATHENA_DATABASE",
+                    "is required when AUDITLAKE_ATHENA_WORKGROUP is set",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                r.problem(
+                    "AUDITLAKE_ATHENA_WORKGROUP",
+                    "is required when AUDITLAKE_ATHENA_DATABASE is set",
+                );
+                None
+            }
+        };
+        let analytics_timeout = r.number("AUDITLAKE_ANALYTICS_TIMEOUT_SECS", 25, 1, 900);
         let config = QueryConfig {
             tenant_id,
             events_table,
@@ -679,6 +729,8 @@ impl QueryConfig {
             hot_retention: TimeDelta::days(retention as i64),
             read_budget: read_budget as u32,
             signin_kinds,
+            athena,
+            analytics_timeout: std::time::Duration::from_secs(analytics_timeout),
         };
         r.finish(config)
     }
@@ -816,6 +868,8 @@ mod tests {
             ("AUDITLAKE_AUTH_DISABLED", "yes"),
             ("AUDITLAKE_ALLOWED_GROUPS", "g1=read,g2=root"),
             ("AUDITLAKE_API_READ_BUDGET", "0"),
+            ("AUDITLAKE_ATHENA_WORKGROUP", "wg"),
+            ("AUDITLAKE_ANALYTICS_TIMEOUT_SECS", "0"),
         ]))
         .unwrap_err();
         let names: Vec<&str> = err.problems.iter().map(|p| p.var.as_str()).collect();
@@ -827,6 +881,8 @@ mod tests {
             "AUDITLAKE_API_AUDIENCE",
             "AUDITLAKE_ALLOWED_GROUPS",
             "AUDITLAKE_API_READ_BUDGET",
+            "AUDITLAKE_ATHENA_DATABASE",
+            "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
         ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
@@ -853,6 +909,8 @@ mod tests {
         );
         assert!(!c.auth_disabled);
         assert_eq!(c.read_budget, 100);
+        assert_eq!(c.athena, None, "hunting queries are off unless configured");
+        assert_eq!(c.analytics_timeout, std::time::Duration::from_secs(25));
         let names: Vec<&str> = QUERY_VARS.iter().map(|v| v.0).collect();
         let mut dedup = names.clone();
         dedup.sort();

@@ -35,6 +35,20 @@ pub enum Resource {
     CursorKeyParameter,
     /// The customer managed KMS key of the bucket, only when the stack is given one.
     BucketKmsKey,
+    /// Objects under `curated/` (every source): what the hunting queries read through Athena.
+    AllCurated,
+    /// Objects under `athena-results/`: the workgroup's query results.
+    AthenaResults,
+    /// The lake bucket itself (bucket-level calls: listing, its region).
+    LakeBucket,
+    /// The stack's Athena workgroup.
+    AnalyticsWorkGroup,
+    /// The account's Glue Data Catalog (every Glue call on a database or table names it too).
+    GlueCatalog,
+    /// The stack's Glue database.
+    GlueDatabase,
+    /// The tables and views of the stack's Glue database.
+    GlueTables,
 }
 
 /// One API call a function makes, on the resources it makes it on.
@@ -127,9 +141,10 @@ pub fn puller(source: Source) -> FunctionCalls {
     }
 }
 
-/// The query API's calls (`functions/query-api`, adapters in `aws::query`): events by time, actor
-/// and IP; one event with its tags and comments; annotations; source health; the cursor key. An
-/// event's `raw_ref` (records over 300 KB) is returned as a reference, so it reads no S3.
+/// The query API's calls (`functions/query-api`, adapters in `aws::query` and `aws::athena`):
+/// events by time, actor and IP; one event with its tags and comments; annotations; source
+/// health; the cursor key; hunting queries through Athena. An event's `raw_ref` (records over
+/// 300 KB) is returned as a reference, so it reads no raw object.
 pub fn query_api() -> FunctionCalls {
     let indexes = [
         crate::store::keys::TIME_INDEX,
@@ -172,6 +187,85 @@ pub fn query_api() -> FunctionCalls {
                 action: "ssm:GetParameters",
                 resources: vec![Resource::CursorKeyParameter],
                 why: "the key that seals paging cursors",
+            },
+            Call {
+                action: "athena:StartQueryExecution",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: a hunting query with its ExecutionParameters                       (POST /analytics/{query})",
+            },
+            Call {
+                action: "athena:GetQueryExecution",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: polls until the query finishes",
+            },
+            Call {
+                action: "athena:GetQueryResults",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: pages the result rows",
+            },
+            Call {
+                action: "athena:StopQueryExecution",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: stops a query past the time limit",
+            },
+            // Athena reads the catalog and S3 with the caller's credentials (forward access
+            // sessions), so these follow from StartQueryExecution.
+            Call {
+                action: "glue:GetDatabase",
+                resources: vec![Resource::GlueCatalog, Resource::GlueDatabase],
+                why: "Athena resolves the query's database",
+            },
+            Call {
+                action: "glue:GetTable",
+                resources: vec![
+                    Resource::GlueCatalog,
+                    Resource::GlueDatabase,
+                    Resource::GlueTables,
+                ],
+                why: "Athena reads the views' and tables' definitions (partition projection \
+                      lives in the table properties)",
+            },
+            Call {
+                action: "glue:GetPartitions",
+                resources: vec![
+                    Resource::GlueCatalog,
+                    Resource::GlueDatabase,
+                    Resource::GlueTables,
+                ],
+                why: "Athena asks for a partitioned table's partitions while planning (none are \
+                      registered: projection computes them)",
+            },
+            Call {
+                action: "s3:GetBucketLocation",
+                resources: vec![Resource::LakeBucket],
+                why: "Athena checks the data's and the results' bucket",
+            },
+            Call {
+                action: "s3:ListBucket",
+                resources: vec![Resource::LakeBucket],
+                why: "Athena lists the curated partitions' objects",
+            },
+            Call {
+                action: "s3:GetObject",
+                resources: vec![Resource::AllCurated, Resource::AthenaResults],
+                why: "Athena reads the curated Parquet files and, for GetQueryResults, the \
+                      results",
+            },
+            Call {
+                action: "s3:PutObject",
+                resources: vec![Resource::AthenaResults],
+                why: "Athena writes the query's results to the workgroup's location",
+            },
+            Call {
+                action: "s3:AbortMultipartUpload",
+                resources: vec![Resource::AthenaResults],
+                why: "Athena cleans up a results upload that failed",
+            },
+            Call {
+                action: "kms:Decrypt",
+                resources: vec![Resource::BucketKmsKey],
+                why: "reading curated objects written under the bucket's customer key, when it \
+                      has one",
             },
         ],
     }

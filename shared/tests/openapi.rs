@@ -112,6 +112,7 @@ async fn served_document() -> Value {
             hot_retention: TimeDelta::days(90),
             read_budget: 100,
             signin_kinds: vec!["interactiveUser".into()],
+            analytics_limit: std::time::Duration::from_secs(25),
         },
         b"test cursor key",
     );

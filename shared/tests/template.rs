@@ -172,6 +172,21 @@ fn expressions(r: Resource) -> Vec<String> {
         ],
         Resource::CursorKeyParameter => vec![ssm("CursorKeyParameterName")],
         Resource::BucketKmsKey => vec!["Ref KmsKeyArn".into()],
+        Resource::AllCurated => vec!["Sub ${LakeBucket.Arn}/curated/*".into()],
+        Resource::AthenaResults => vec!["Sub ${LakeBucket.Arn}/athena-results/*".into()],
+        Resource::LakeBucket => vec!["GetAtt LakeBucket.Arn".into()],
+        Resource::AnalyticsWorkGroup => vec![
+            "Sub arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/${AnalyticsWorkGroup}".into(),
+        ],
+        Resource::GlueCatalog => {
+            vec!["Sub arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:catalog".into()]
+        }
+        Resource::GlueDatabase => vec![
+            "Sub arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:database/${AnalyticsDatabaseName}".into(),
+        ],
+        Resource::GlueTables => vec![
+            "Sub arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${AnalyticsDatabaseName}/*".into(),
+        ],
     }
 }
 

@@ -559,7 +559,8 @@ pub(crate) async fn bump_aggregates(
 /// The query API over the AWS stores of `config` (the Lambda and `auditlake serve`): DynamoDB
 /// events and state tables, the cursor key from SSM (or, without
 /// `AUDITLAKE_CURSOR_KEY_PARAM`, a key made for this process, with a warning), the token check
-/// for the configuration and the system clock.
+/// for the configuration, Athena for hunting queries when `AUDITLAKE_ATHENA_WORKGROUP` is set,
+/// and the system clock.
 pub async fn query_app(
     sdk: &aws_config::SdkConfig,
     config: &crate::config::QueryConfig,
@@ -608,6 +609,10 @@ pub async fn query_app_with_clock(
         )),
         auth: crate::query::authenticator(config, clock.clone()),
         clock,
+        analytics: config.athena.as_ref().map(|t| {
+            std::sync::Arc::new(super::AthenaEngine::new(sdk, &t.workgroup, &t.database))
+                as std::sync::Arc<dyn crate::analytics::QueryEngine>
+        }),
     };
     Ok(crate::query::QueryApp::new(
         ports,

@@ -38,6 +38,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/summary"),
     ("patch", "/events/{id}/tags"),
     ("post", "/events/{id}/comments"),
+    ("get", "/analytics"),
+    ("post", "/analytics/{query}"),
 ];
 
 /// Default and largest `page_size`.
@@ -73,11 +75,12 @@ const M365_CONTENT_TYPES: [&str; 5] = [
     modifiers(&BearerScheme),
     paths(
         health, version, openapi, list_events, get_event, filter_options, sources, summary,
-        patch_tags, post_comment
+        patch_tags, post_comment, analytics_catalog, run_analytics
     ),
     components(schemas(
         ErrorBody, Page, Scan, EventView, Comment, TagsBody, TagsView, CommentBody,
-        FilterOptions, ValueCount, Summary, SourcesView, SourceHealth, HealthView, VersionView
+        FilterOptions, ValueCount, Summary, SourcesView, SourceHealth, HealthView, VersionView,
+        Catalog, CatalogEntry, CatalogParam, AnalyticsResult, ResultColumn
     ))
 )]
 pub struct ApiDoc;
@@ -109,6 +112,7 @@ pub(super) fn router(app: QueryApp) -> Router {
         .route("/filter-options", get(filter_options))
         .route("/sources", get(sources))
         .route("/summary", get(summary))
+        .route("/analytics", get(analytics_catalog))
         .route_layer(middleware::from_fn_with_state(
             (app.clone(), Role::Read),
             require,
@@ -120,6 +124,12 @@ pub(super) fn router(app: QueryApp) -> Router {
             (app.clone(), Role::Annotate),
             require,
         ));
+    let admin = Router::new()
+        .route("/analytics/{query}", post(run_analytics))
+        .route_layer(middleware::from_fn_with_state(
+            (app.clone(), Role::Admin),
+            require,
+        ));
     let disabled = app.settings.auth_disabled;
     Router::new()
         .route("/health", get(health))
@@ -127,6 +137,7 @@ pub(super) fn router(app: QueryApp) -> Router {
         .route("/openapi.json", get(openapi))
         .merge(read)
         .merge(annotate)
+        .merge(admin)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -168,6 +179,27 @@ async fn require(
     Ok(next.run(req).await)
 }
 
+/// The request body within the size limit: 413 when larger.
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "the request body is larger than {MAX_BODY_BYTES} bytes"
+                ))
+            } else {
+                ApiError::BadRequest {
+                    code: "invalid_body",
+                    message: format!("the request body could not be read: {e}"),
+                }
+            }
+        })
+}
+
 /// A JSON body within the size limit: 413 when larger, 400 naming the problem when malformed.
 struct JsonBody<T>(T);
 
@@ -175,20 +207,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(format!(
-                        "the request body is larger than {MAX_BODY_BYTES} bytes"
-                    ))
-                } else {
-                    ApiError::BadRequest {
-                        code: "invalid_body",
-                        message: format!("the request body could not be read: {e}"),
-                    }
-                }
-            })?;
+        let bytes = body_bytes(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::BadRequest {
@@ -827,4 +846,177 @@ async fn post_comment(
         return Err(no_event(&id));
     }
     Ok((StatusCode::CREATED, Json(comment)))
+}
+
+/// A hunting query's parameter, as the catalog lists it.
+#[derive(Debug, Serialize, ToSchema)]
+struct CatalogParam {
+    name: String,
+    /// `date` (`YYYY-MM-DD`), `integer` or `varchar`.
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// One hunting query of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+struct CatalogEntry {
+    name: String,
+    description: String,
+    params: Vec<CatalogParam>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Catalog {
+    queries: Vec<CatalogEntry>,
+    /// Whether this deployment can run them (an Athena workgroup is configured).
+    enabled: bool,
+    /// The time limit of one run, in seconds.
+    time_limit_secs: u64,
+}
+
+/// The hunting queries and their parameters.
+#[utoipa::path(get, path = "/analytics", responses((status = 200, body = Catalog)),
+    security(("bearer" = [])))]
+async fn analytics_catalog(State(app): State<QueryApp>) -> Json<Catalog> {
+    let queries = crate::analytics::catalog()
+        .into_iter()
+        .map(|q| CatalogEntry {
+            name: q.name.to_string(),
+            description: q.description,
+            params: q
+                .params
+                .into_iter()
+                .map(|(name, ty)| CatalogParam {
+                    name,
+                    ty: serde_json::to_value(ty)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                })
+                .collect(),
+        })
+        .collect();
+    Json(Catalog {
+        queries,
+        enabled: app.ports.analytics.is_some(),
+        time_limit_secs: app.settings.analytics_limit.as_secs(),
+    })
+}
+
+/// Largest number of rows one answer carries; more are cut and `truncated` is set.
+const MAX_ANALYTICS_ROWS: usize = 5000;
+
+/// A column of a hunting query's answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct ResultColumn {
+    name: String,
+    /// The engine's type name (`varchar`, `bigint`, `timestamp`, ...).
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// A hunting query's answer: every value as text or null.
+#[derive(Debug, Serialize, ToSchema)]
+struct AnalyticsResult {
+    query: String,
+    columns: Vec<ResultColumn>,
+    #[schema(value_type = Vec<Vec<Option<String>>>)]
+    rows: Vec<Vec<Option<String>>>,
+    /// More rows than the answer carries were found.
+    truncated: bool,
+    elapsed_ms: u64,
+}
+
+/// The parameters of a hunting query: a JSON object, or an empty body for none.
+struct ParamsBody(serde_json::Map<String, serde_json::Value>);
+
+impl<S: Send + Sync> FromRequest<S> for ParamsBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ParamsBody(serde_json::Map::new()));
+        }
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(m)) => Ok(ParamsBody(m)),
+            Ok(_) => Err(ApiError::BadRequest {
+                code: "invalid_body",
+                message:
+                    "the parameters must be a JSON object, e.g. {\"start_date\": \"2024-05-01\"}"
+                        .into(),
+            }),
+            Err(e) => Err(ApiError::BadRequest {
+                code: "invalid_body",
+                message: format!("the request body is not JSON: {e}"),
+            }),
+        }
+    }
+}
+
+/// Runs a hunting query (admin role) with typed parameters, passed to Athena as execution
+/// parameters (never spliced into the SQL), within the deployment's time limit.
+#[utoipa::path(post, path = "/analytics/{query}",
+    params(("query" = String, Path, description = "A hunting query's name (see GET /analytics)")),
+    request_body(content = Object, description = "The query's parameters by name, e.g. {\"start_date\": \"2024-05-01\", \"end_date\": \"2024-05-07\", \"min_failures\": 3}"),
+    responses((status = 200, body = AnalyticsResult), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn run_analytics(
+    State(app): State<QueryApp>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    ParamsBody(params): ParamsBody,
+) -> Result<Json<AnalyticsResult>, ApiError> {
+    use crate::analytics::{AnalyticsError, bind, run_bound};
+    let bound = bind(&name, &params).map_err(|e| match e {
+        AnalyticsError::NotFound(_) => {
+            ApiError::NotFound(format!("{e}; GET /analytics lists the hunting queries"))
+        }
+        other => ApiError::invalid(other.to_string()),
+    })?;
+    let engine = app.ports.analytics.clone().ok_or_else(|| {
+        ApiError::Unavailable(
+            "hunting queries are not configured on this deployment (no Athena workgroup)".into(),
+        )
+    })?;
+    let limit = app.settings.analytics_limit;
+    let started = std::time::Instant::now();
+    let outcome = run_bound(engine.as_ref(), &bound, limit).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let table = outcome.map_err(|e| {
+        tracing::warn!(query = %name, caller = %principal.subject, error = %e, elapsed_ms, "Hunting query failed.");
+        match e {
+            AnalyticsError::Timeout(_) => ApiError::Timeout(format!(
+                "`{name}` ran longer than the {} s limit and was stopped; narrow its dates",
+                limit.as_secs()
+            )),
+            AnalyticsError::NotFound(_) | AnalyticsError::BadRequest { .. } => {
+                ApiError::invalid(e.to_string())
+            }
+            AnalyticsError::Engine(_) => ApiError::BadGateway(format!(
+                "the analytics engine could not run `{name}`; the query API's log has the details"
+            )),
+        }
+    })?;
+    let truncated = table.rows.len() > MAX_ANALYTICS_ROWS;
+    let mut rows = table.rows;
+    rows.truncate(MAX_ANALYTICS_ROWS);
+    tracing::info!(query = %name, caller = %principal.subject, rows = rows.len(), truncated, elapsed_ms, "Hunting query answered.");
+    Ok(Json(AnalyticsResult {
+        query: name,
+        columns: table
+            .columns
+            .into_iter()
+            .map(|c| ResultColumn {
+                name: c.name,
+                ty: c.ty,
+            })
+            .collect(),
+        rows,
+        truncated,
+        elapsed_ms,
+    }))
 }

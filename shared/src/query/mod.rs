@@ -5,7 +5,8 @@
 //! [`store`], and every error is an [`error::ApiError`] with a status and a JSON body.
 //!
 //! Roles: `GET` routes other than `/health`, `/version` and `/openapi.json` need
-//! `auditlake.read`; tags and comments need `auditlake.annotate`; `auditlake.admin` implies both.
+//! `auditlake.read`; tags and comments need `auditlake.annotate`; hunting queries
+//! (`POST /analytics/{query}`, which cost Athena scans) need `auditlake.admin`, which implies both.
 //! A missing or invalid token is a 401 with `WWW-Authenticate: Bearer`; a valid one without the
 //! role a 403. With auth explicitly disabled every response carries `x-auditlake-auth: disabled`.
 
@@ -27,6 +28,7 @@ use chrono::TimeDelta;
 use self::auth::{Authenticator, Role};
 use self::cursor::CursorCodec;
 use self::store::{Annotator, EventReader};
+use crate::analytics::QueryEngine;
 use crate::clock::Clock;
 use crate::config::QueryConfig;
 use crate::store::StateStore;
@@ -47,6 +49,8 @@ pub struct QueryPorts {
     pub state: Arc<dyn StateStore>,
     pub auth: Arc<dyn Authenticator>,
     pub clock: Arc<dyn Clock>,
+    /// Where hunting queries run (`POST /analytics/{query}`); `None` answers 503.
+    pub analytics: Option<Arc<dyn QueryEngine>>,
 }
 
 impl QueryPorts {
@@ -63,7 +67,14 @@ impl QueryPorts {
             state,
             auth,
             clock,
+            analytics: None,
         }
+    }
+
+    /// Adds the engine hunting queries run on.
+    pub fn with_analytics(mut self, engine: Arc<dyn QueryEngine>) -> Self {
+        self.analytics = Some(engine);
+        self
     }
 }
 
@@ -80,6 +91,8 @@ pub struct QuerySettings {
     pub read_budget: u32,
     /// Streams listed by `/sources`, per source.
     pub signin_kinds: Vec<String>,
+    /// Time limit of one hunting query.
+    pub analytics_limit: std::time::Duration,
 }
 
 impl QuerySettings {
@@ -95,6 +108,7 @@ impl QuerySettings {
                 .iter()
                 .map(|k| k.name().to_string())
                 .collect(),
+            analytics_limit: c.analytics_timeout,
         }
     }
 }

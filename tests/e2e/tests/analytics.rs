@@ -100,6 +100,90 @@ async fn the_athena_adapter_starts_polls_and_pages_against_moto() {
     .unwrap_err();
     assert_eq!(err.status(), 400);
     assert!(err.to_string().contains("start_date"), "{err}");
+
+    // The same through the query API as the Lambda wires it (`query_app` with the stack's
+    // AUDITLAKE_ATHENA_* variables), over HTTP: the next seeded result comes back as JSON.
+    let seeded = json!({
+        "account_id": "123456789012",
+        "region": "us-east-1",
+        "results": [{
+            "column_info": [col("time", "timestamp"), col("actor", "varchar"), col("app", "varchar")],
+            "rows": [
+                row(&["time", "actor", "app"]),
+                row(&["2024-05-03 10:00:00.000", "erin@contoso.com", "Mail Sync Pro"]),
+            ],
+        }],
+    });
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/moto-api/static/athena/query-results",
+            moto.endpoint
+        ))
+        .json(&seeded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let vars = [
+        (
+            "AUDITLAKE_TENANT_ID",
+            "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35",
+        ),
+        ("AUDITLAKE_EVENTS_TABLE", "events"),
+        ("AUDITLAKE_STATE_TABLE", "state"),
+        ("AUDITLAKE_AUTH_DISABLED", "true"),
+        ("AUDITLAKE_ATHENA_WORKGROUP", "primary"),
+        ("AUDITLAKE_ATHENA_DATABASE", "auditlake"),
+        ("AUDITLAKE_ANALYTICS_TIMEOUT_SECS", "20"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect::<Vec<_>>();
+    let config = auditlake::config::QueryConfig::from_vars(vars).expect("query config");
+    let app = auditlake::aws::query_app(&sdk, &config)
+        .await
+        .expect("query app");
+    let (addr, _task) = auditlake::query::spawn(app, "127.0.0.1:0").await.unwrap();
+    let http = reqwest::Client::new();
+    let catalog: serde_json::Value = http
+        .get(format!("http://{addr}/analytics"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(catalog["enabled"], true, "{catalog}");
+    assert_eq!(catalog["time_limit_secs"], 20, "{catalog}");
+    let resp = http
+        .post(format!("http://{addr}/analytics/consent_grants"))
+        .json(&json!({"start_date": "2024-05-01", "end_date": "2024-05-07"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["query"], "consent_grants");
+    assert_eq!(
+        body["rows"],
+        json!([[
+            "2024-05-03 10:00:00.000",
+            "erin@contoso.com",
+            "Mail Sync Pro"
+        ]]),
+        "{body}"
+    );
+    assert_eq!(
+        body["columns"][0],
+        json!({"name": "time", "type": "timestamp"})
+    );
+    let resp = http
+        .post(format!("http://{addr}/analytics/consent_grants"))
+        .json(&json!({"start_date": "May 1st"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

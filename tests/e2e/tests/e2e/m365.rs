@@ -82,6 +82,12 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
         // Hourly blobs keep the week to about 1,700 blobs (each one S3 object and one batch of
         // DynamoDB writes against moto) while every quirk still happens many times.
         mgmt_blob_interval_secs: 3600,
+        // Ten minutes before the hour, so the hourly blob created just after the 7-day edge falls
+        // inside the puller's edge margin: never listed, and rightly not a gap (CI once failed on
+        // exactly this when the wall clock stood there).
+        now: Some(
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 22, 13, 50, 0).unwrap(),
+        ),
         ..SimConfig::default()
     };
     let env = m365_env(
@@ -208,26 +214,54 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
     assert!(checked > 3000, "a week of five content types: {checked}");
 
     // Expired blobs are gaps in health, each named by its content id: every blob that expired
-    // unfetched although it was created after the first run's origin (older ones were already
-    // past Microsoft's 7 days when collection began, which is not a gap).
-    let origin = started - TimeDelta::days(7);
-    let created: std::collections::HashMap<&str, chrono::DateTime<chrono::Utc>> = detail["blobs"]
-        .as_array()
-        .expect("blobs")
+    // unfetched although it was created after where the first run began collecting its content
+    // type. Older ones were already past Microsoft's 7 days (less the puller's edge margin) when
+    // collection began, which is not a gap. The origin is read from the first run's own summary,
+    // not recomputed here, because it depends on the wall clock's position within the margin.
+    let origins: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> = first
         .iter()
-        .filter_map(|b| {
+        .filter_map(|s| {
             Some((
-                b["content_id"].as_str()?,
-                auditlake::model::parse_time(b["content_created"].as_str()?)?,
+                s.stream.clone()?,
+                auditlake::model::parse_time(s.window_start.as_deref()?)?,
             ))
         })
         .collect();
+    assert_eq!(origins.len(), CONTENT_TYPES.len(), "{first:?}");
+    for origin in origins.values() {
+        assert!(
+            *origin > started - TimeDelta::days(7) && *origin < started - TimeDelta::days(6),
+            "collection begins just inside the 7-day edge: {origin}"
+        );
+    }
+    let created: std::collections::HashMap<&str, (&str, chrono::DateTime<chrono::Utc>)> =
+        detail["blobs"]
+            .as_array()
+            .expect("blobs")
+            .iter()
+            .filter_map(|b| {
+                Some((
+                    b["content_id"].as_str()?,
+                    (
+                        b["content_type"].as_str()?,
+                        auditlake::model::parse_time(b["content_created"].as_str()?)?,
+                    ),
+                ))
+            })
+            .collect();
+    // The source clamps by the server's clock when it lists, a moment after the run planned its
+    // window (and the `Date` header has one-second precision): a minute's slack covers that.
+    let slack = TimeDelta::minutes(1);
     let expired_blobs: Vec<String> = detail["expired_content_ids"]
         .as_array()
         .expect("expired_content_ids")
         .iter()
         .filter_map(|v| v.as_str())
-        .filter(|id| created.get(id).is_some_and(|c| *c >= origin))
+        .filter(|id| {
+            created
+                .get(id)
+                .is_some_and(|(ct, c)| origins.get(*ct).is_some_and(|o| *c >= *o + slack))
+        })
         .map(str::to_string)
         .collect();
     assert!(
