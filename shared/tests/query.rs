@@ -439,6 +439,36 @@ async fn a_tiny_read_budget_stops_early_says_so_and_still_pages_everything() {
     );
 }
 
+#[tokio::test]
+async fn the_empty_days_of_the_hot_retention_cost_one_request_not_one_per_day() {
+    // Ten events in the hour before the pin, nothing in the 89 days before: the listing reaches
+    // back the whole hot retention (no `start`), walks today's hours, and learns that every
+    // earlier day is empty from one presence read (it used to take one request per day, 90 in
+    // all, and ran out of budget before it could say the listing was done).
+    let f = fixture();
+    let events: Vec<AuditEvent> = (0..10)
+        .map(|n| {
+            event(&Spec {
+                source: Source::EntraDirectoryAudits,
+                n,
+                time: now() - TimeDelta::minutes(5 * n as i64 + 1),
+                ingested: now() - TimeDelta::minutes(1),
+            })
+        })
+        .collect();
+    insert(&f.store, events).await;
+    let r = get(&f, "/events?page_size=50").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["events"].as_array().unwrap().len(), 10);
+    assert!(r.body["next_cursor"].is_null(), "{}", r.body);
+    let scan = &r.body["scan"];
+    assert_eq!(scan["complete"], true, "{scan}");
+    // 12 hour buckets (12:05 back to midnight) of the one present source, plus presence reads
+    // covering 92 days each: today's, and one for the 89 days before today's window.
+    let requests = scan["requests"].as_u64().unwrap();
+    assert!(requests <= 12 + 2, "{scan}");
+}
+
 async fn assert_error(r: &Reply, status: StatusCode, code: &str, words: &[&str]) {
     assert_eq!(r.status, status, "{}", r.body);
     assert_eq!(r.body["error"]["code"], code, "{}", r.body);

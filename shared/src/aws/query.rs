@@ -342,24 +342,33 @@ impl EventReader for DynamoQueryStore {
         }))
     }
 
-    async fn sources_on(&self, day: NaiveDate) -> Result<Vec<Source>, StoreError> {
-        let items: Vec<Item> = self
+    async fn presence(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<(Vec<(NaiveDate, Source)>, u32), StoreError> {
+        // `<first>` sorts before every marker of that day and `<last>#~` after every one of
+        // `last` (source names are lowercase letters and dashes).
+        let pages: Vec<_> = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :p)")
-            .expression_attribute_values(":pk", s(keys::aggregate_pk(day)))
-            .expression_attribute_values(":p", s("present#"))
+            .key_condition_expression("pk = :pk AND sk BETWEEN :lo AND :hi")
+            .expression_attribute_values(":pk", s(keys::PRESENCE_PK))
+            .expression_attribute_values(":lo", s(first.format("%Y-%m-%d").to_string()))
+            .expression_attribute_values(":hi", s(format!("{}#~", last.format("%Y-%m-%d"))))
             .into_paginator()
-            .items()
             .send()
             .try_collect()
             .await
             .map_err(|e| self.err("Query", e))?;
-        Ok(items
+        let requests = pages.len().max(1) as u32;
+        let found = pages
             .iter()
-            .filter_map(|i| get_s(i, "sk")?.strip_prefix("present#")?.parse().ok())
-            .collect())
+            .flat_map(|p| p.items())
+            .filter_map(|i| keys::parse_presence_sk(get_s(i, "sk")?))
+            .collect();
+        Ok((found, requests))
     }
 
     async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError> {
@@ -492,8 +501,8 @@ pub(crate) async fn mark_present(
             client
                 .put_item()
                 .table_name(table)
-                .item("pk", s(keys::aggregate_pk(day)))
-                .item("sk", s(keys::presence_sk(source)))
+                .item("pk", s(keys::PRESENCE_PK))
+                .item("sk", s(keys::presence_sk(day, source)))
                 .item("expires_at", AttributeValue::N(expires_at.to_string()))
                 .send(),
         );

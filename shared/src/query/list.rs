@@ -11,7 +11,7 @@ use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use futures::future::try_join_all;
 use serde::Serialize;
 
-use super::store::{EventFilter, EventReader, Lookup, TsRange};
+use super::store::{EventFilter, EventReader, Lookup, PRESENCE_DAYS, TsRange};
 use crate::model::{AuditEvent, Source, fmt_time, parse_time};
 use crate::store::{StoreError, keys};
 
@@ -91,6 +91,8 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
         None => Source::ALL.to_vec(),
     };
     let mut present: HashMap<NaiveDate, Vec<Source>> = HashMap::new();
+    // Bucket rounds read by this call.
+    let mut rounds = 0u32;
     let mut events: Vec<AuditEvent> = Vec::new();
     let mut scan = Scan {
         complete: true,
@@ -127,11 +129,27 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
                     break None;
                 };
                 // Days without a presence marker for a source hold none of its events: skip
-                // them whole instead of reading 24 empty buckets.
+                // them whole instead of reading 24 empty buckets. One request reads the markers
+                // of this day and up to PRESENCE_DAYS - 1 days before it.
                 let day = hour.date_naive();
-                if let std::collections::hash_map::Entry::Vacant(slot) = present.entry(day) {
-                    slot.insert(reader.sources_on(day).await?);
-                    scan.requests += 1;
+                if !present.contains_key(&day) {
+                    let first = p
+                        .start
+                        .date_naive()
+                        .max(day - TimeDelta::days(PRESENCE_DAYS - 1))
+                        .min(day);
+                    let (found, requests) = reader.presence(first, day).await?;
+                    scan.requests += requests;
+                    let mut d = first;
+                    while d <= day {
+                        present.entry(d).or_default();
+                        d += TimeDelta::days(1);
+                    }
+                    for (d, s) in found {
+                        present.entry(d).or_default().push(s);
+                    }
+                    // The budget is checked again before the buckets are read.
+                    continue;
                 }
                 let here: Vec<Source> = sources
                     .iter()
@@ -144,6 +162,15 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
                     continue;
                 }
                 let sources = &here;
+                // A round reads every present source (a subset would leave the merge
+                // incomplete): when fewer requests are left than sources, stop here, unless this
+                // call has not read a bucket yet (every call must progress, even on a budget below
+                // the number of sources).
+                if (left as usize) < sources.len() && rounds > 0 {
+                    scan.complete = false;
+                    scan.searched_to = Some(hi.split('#').next().unwrap_or(&hi).to_string());
+                    break Some(hi);
+                }
                 let hour_lo = fmt_time(hour).max(lo.clone());
                 let range = TsRange {
                     lo: hour_lo.clone(),
@@ -167,6 +194,7 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
                 if let Some(b) = &boundary {
                     round.retain(|(k, _)| k >= b);
                 }
+                rounds += 1;
                 round.sort_by(|a, b| b.0.cmp(&a.0));
                 events.extend(round.into_iter().take(need).map(|(_, e)| e));
                 hi = boundary.unwrap_or(hour_lo);

@@ -127,12 +127,17 @@ impl EventReader for MemoryEventStore {
         }))
     }
 
-    async fn sources_on(&self, day: NaiveDate) -> Result<Vec<Source>, StoreError> {
-        Ok(lock(&self.present)
+    async fn presence(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<(Vec<(NaiveDate, Source)>, u32), StoreError> {
+        let found = lock(&self.present)
             .iter()
-            .filter(|(d, _)| *d == day)
-            .map(|(_, s)| *s)
-            .collect())
+            .filter(|(d, _)| (first..=last).contains(d))
+            .copied()
+            .collect();
+        Ok((found, 1))
     }
 
     async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError> {

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AuditEvent, EventResult, Source};
 use crate::store::StoreError;
 
+/// Days of presence markers one listing request reads at once (at most 5 x 92 small items, well
+/// inside one 1 MB Query page).
+pub const PRESENCE_DAYS: i64 = 92;
+
 /// What an event must satisfy to be listed (everything but the time range, which is the read's).
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
@@ -165,8 +169,14 @@ pub trait EventReader: Send + Sync {
     ) -> Result<ReadPage, StoreError>;
     /// One event with its tags and comments; `None` when there is no such event.
     async fn record(&self, id: &str) -> Result<Option<EventRecord>, StoreError>;
-    /// The sources with events on `day` (from the presence markers written before inserts).
-    async fn sources_on(&self, day: NaiveDate) -> Result<Vec<Source>, StoreError>;
+    /// The `(day, source)` pairs with events from `first` to `last` (both included), from the
+    /// presence markers written before inserts, with the requests sent (one for up to
+    /// [`PRESENCE_DAYS`] days).
+    async fn presence(
+        &self,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<(Vec<(NaiveDate, Source)>, u32), StoreError>;
     /// Every counter of the given days.
     async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError>;
     /// One cheap read, to tell whether the store answers.

@@ -8,8 +8,9 @@
 //! - index `by_ip`: `ipk = <client ip>`, `ts`.
 //!
 //! - `pk = agg#<YYYY-MM-DD>`, `sk = <dimension>#<value>`: per-day counters bumped when an event is
-//!   first inserted (the query API's filter options and summaries; approximate), and
-//!   `sk = present#<source>`, written before any event of that day and source is inserted.
+//!   first inserted (the query API's filter options and summaries; approximate).
+//! - `pk = "presence"`, `sk = <YYYY-MM-DD>#<source>`: written before any event of that day and
+//!   source is inserted; one Query reads the markers of a whole range of days.
 //!
 //! State table (`AUDITLAKE_STATE_TABLE`): `pk = <tenant>#<source>#<stream or ->`,
 //! `sk = "checkpoint" | "health"`.
@@ -82,10 +83,22 @@ pub fn aggregate_sk(dim: &str, value: &str) -> String {
     format!("{dim}#{value}")
 }
 
-/// Sort key of the marker saying `source` has events on the item's day: written (idempotently)
-/// before any event of that day is inserted, so a listing may skip days without one.
-pub fn presence_sk(source: Source) -> String {
-    format!("present#{}", source.name())
+/// Partition key of every presence marker.
+pub const PRESENCE_PK: &str = "presence";
+
+/// Sort key of the marker saying `source` has events on `day`: written (idempotently) before any
+/// event of that day is inserted, so a listing may skip days without one. Days sort as text.
+pub fn presence_sk(day: NaiveDate, source: Source) -> String {
+    format!("{}#{}", day.format("%Y-%m-%d"), source.name())
+}
+
+/// The `(day, source)` of a presence marker's sort key.
+pub fn parse_presence_sk(sk: &str) -> Option<(NaiveDate, Source)> {
+    let (day, source) = sk.split_once('#')?;
+    Some((
+        NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?,
+        source.parse().ok()?,
+    ))
 }
 
 /// The `(event day, source)` pairs of a batch.
@@ -165,6 +178,26 @@ pub fn quarantine_key(source: Source, written: DateTime<Utc>, run_id: &str, seq:
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn presence_keys_round_trip_and_sort_by_day_inside_the_query_bounds() {
+        let day = NaiveDate::from_ymd_opt(2024, 5, 9).unwrap();
+        for s in Source::ALL {
+            let sk = presence_sk(day, s);
+            assert_eq!(parse_presence_sk(&sk), Some((day, s)));
+            // The listing's Query reads `BETWEEN <first> AND <last>#~`.
+            assert!(
+                sk.as_str() > "2024-05-09" && sk.as_str() < "2024-05-09#~",
+                "{sk}"
+            );
+            assert!(
+                sk.as_str() > "2024-05-08#~" && sk.as_str() < "2024-05-10",
+                "{sk}"
+            );
+        }
+        assert_eq!(parse_presence_sk("2024-05-09#nope"), None);
+        assert_eq!(parse_presence_sk("present#entra-sign-ins"), None);
+    }
 
     #[test]
     fn event_ids_round_trip() {
