@@ -1,4 +1,5 @@
-//! The raw store on S3: gzip NDJSON objects, written once, never overwritten.
+//! The object store on S3: raw and quarantined pages (gzip NDJSON) and curated Parquet files,
+//! written once, never overwritten, each labelled with its media type.
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
@@ -21,6 +22,17 @@ impl S3RawStore {
     }
 }
 
+/// The media type of an object, from its key's extension.
+fn content_type(key: &str) -> &'static str {
+    if key.ends_with(".parquet") {
+        "application/vnd.apache.parquet"
+    } else if key.ends_with(".gz") {
+        "application/gzip"
+    } else {
+        "application/octet-stream"
+    }
+}
+
 #[async_trait]
 impl RawStore for S3RawStore {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
@@ -28,7 +40,7 @@ impl RawStore for S3RawStore {
             .put_object()
             .bucket(&self.bucket)
             .key(key)
-            .content_type("application/gzip")
+            .content_type(content_type(key))
             .body(ByteStream::from(body))
             .send()
             .await
@@ -81,5 +93,22 @@ impl RawStore for S3RawStore {
             );
         }
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn objects_are_labelled_by_what_they_hold() {
+        use super::content_type;
+        assert_eq!(
+            content_type("curated/source=m365-activity/dt=2024-05-01/a.parquet"),
+            "application/vnd.apache.parquet"
+        );
+        assert_eq!(
+            content_type("raw/source=entra-sign-ins/dt=2024-05-01/b.json.gz"),
+            "application/gzip"
+        );
+        assert_eq!(content_type("other"), "application/octet-stream");
     }
 }

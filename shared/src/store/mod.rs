@@ -59,7 +59,7 @@ impl StoreError {
 /// Object storage for raw records, quarantine and curated data (S3).
 #[async_trait]
 pub trait RawStore: Send + Sync {
-    /// Writes one object (gzip-compressed NDJSON).
+    /// Writes one object (gzip-compressed NDJSON, or a curated Parquet file).
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
     /// Reads one object's bytes.
     async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
