@@ -262,6 +262,20 @@ impl Reader {
         out
     }
 
+    /// `AUDITLAKE_TENANT_ID`, required and a GUID (Microsoft's APIs compare GUIDs, not domains).
+    fn tenant_id(&mut self) -> String {
+        let tenant_id = self.required("AUDITLAKE_TENANT_ID");
+        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
+            self.problem(
+                "AUDITLAKE_TENANT_ID",
+                format!(
+                    "`{tenant_id}` is not a tenant GUID (the Management API compares GUIDs, not domains such as contoso.onmicrosoft.com)"
+                ),
+            );
+        }
+        tenant_id
+    }
+
     fn optional(&self, var: &str) -> Option<String> {
         self.vars.get(var).cloned()
     }
@@ -346,13 +360,7 @@ impl PullerConfig {
     ) -> Result<Self, ConfigError> {
         let mut r = Reader::new(vars);
 
-        let tenant_id = r.required("AUDITLAKE_TENANT_ID");
-        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
-            r.problem(
-                "AUDITLAKE_TENANT_ID",
-                format!("`{tenant_id}` is not a tenant GUID (the Management API compares GUIDs, not domains)"),
-            );
-        }
+        let tenant_id = r.tenant_id();
         let client_id = r.required("AUDITLAKE_CLIENT_ID");
         let secret = r.optional("AUDITLAKE_CLIENT_SECRET_PARAM");
         let cert = r.optional("AUDITLAKE_CLIENT_CERT_PARAM");
@@ -485,13 +493,7 @@ impl ImportConfig {
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let mut r = Reader::new(vars);
-        let tenant_id = r.required("AUDITLAKE_TENANT_ID");
-        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
-            r.problem(
-                "AUDITLAKE_TENANT_ID",
-                format!("`{tenant_id}` is not a tenant GUID"),
-            );
-        }
+        let tenant_id = r.tenant_id();
         let bucket = r.required("AUDITLAKE_BUCKET");
         let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
         let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
@@ -625,13 +627,7 @@ impl QueryConfig {
     ) -> Result<Self, ConfigError> {
         use crate::query::auth::Role;
         let mut r = Reader::new(vars);
-        let tenant_id = r.required("AUDITLAKE_TENANT_ID");
-        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
-            r.problem(
-                "AUDITLAKE_TENANT_ID",
-                format!("`{tenant_id}` is not a tenant GUID"),
-            );
-        }
+        let tenant_id = r.tenant_id();
         let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
         let state_table = r.required("AUDITLAKE_STATE_TABLE");
         let auth_disabled = match r.optional("AUDITLAKE_AUTH_DISABLED").as_deref() {

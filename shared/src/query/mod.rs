@@ -140,6 +140,12 @@ impl QueryApp {
         self.ports.clock = clock;
         self
     }
+
+    /// Replaces the engine hunting queries run on (the demo's local DuckDB engine).
+    pub fn with_analytics(mut self, engine: Arc<dyn QueryEngine>) -> Self {
+        self.ports.analytics = Some(engine);
+        self
+    }
 }
 
 /// The whole API as a router.

@@ -25,22 +25,18 @@ pub async fn mirror(raw: &dyn RawStore, prefix: &str, dir: &Path) -> Result<usiz
     Ok(keys.len())
 }
 
-/// Mirrors the curated layer to a temporary folder and runs two hunting queries over the last
-/// `days` with the local engine; returns the lines to print (the demo's analytics section).
+/// Runs two hunting queries over the last `days` through the query API's
+/// `POST /analytics/{query}` (served with the local engine over a mirror of the curated layer);
+/// returns the lines to print (the demo's analytics section).
 pub async fn demo_hunts(
-    raw: &dyn RawStore,
+    api: &str,
+    token: &str,
     now: chrono::DateTime<chrono::Utc>,
     days: u32,
 ) -> Result<Vec<String>, String> {
-    use auditlake::analytics::{LocalEngine, run_hunting_query};
-    let dir = std::env::temp_dir().join(format!("auditlake-demo-curated-{}", std::process::id()));
-    let objects = mirror_curated(raw, &dir).await?;
-    let engine = LocalEngine::from_repo(&dir);
+    use auditlake::analytics::{Column, Table};
     let start = (now - chrono::TimeDelta::days(i64::from(days) + 1)).format("%Y-%m-%d");
     let end = now.format("%Y-%m-%d");
-    let mut lines = vec![format!(
-        "analytics: {objects} curated Parquet objects under curated/, hunting queries run locally (sqlglot + DuckDB):"
-    )];
     let queries = [
         (
             "failed_sign_ins_by_user_country",
@@ -51,25 +47,41 @@ pub async fn demo_hunts(
             serde_json::json!({"start_date": start.to_string(), "end_date": end.to_string()}),
         ),
     ];
-    let mut result = Ok(());
+    let http = reqwest::Client::new();
+    let mut lines = Vec::new();
     for (name, params) in queries {
-        let params = params.as_object().cloned().unwrap_or_default();
-        match run_hunting_query(&engine, name, &params, std::time::Duration::from_secs(120)).await {
-            Ok(table) => {
-                lines.push(format!("{name} {}:", serde_json::Value::Object(params)));
-                let rendered = table.render();
-                let total = rendered.lines().count();
-                lines.extend(rendered.lines().take(12).map(|l| format!("  {l}")));
-                if total > 12 {
-                    lines.push(format!("  ... {} more rows", total - 12));
-                }
-            }
-            Err(e) => {
-                result = Err(format!("{name}: {e}"));
-                break;
-            }
+        let resp = http
+            .post(format!("{api}/analytics/{name}"))
+            .bearer_auth(token)
+            .json(&params)
+            .timeout(std::time::Duration::from_secs(180))
+            .send()
+            .await
+            .map_err(|e| format!("POST /analytics/{name}: {e}"))?;
+        let status = resp.status();
+        let body: serde_json::Value = resp
+            .json()
+            .await
+            .map_err(|e| format!("POST /analytics/{name} reply: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("POST /analytics/{name}: {status} {body}"));
+        }
+        let table = Table {
+            columns: serde_json::from_value::<Vec<Column>>(body["columns"].clone())
+                .map_err(|e| format!("POST /analytics/{name} columns: {e}"))?,
+            rows: serde_json::from_value(body["rows"].clone())
+                .map_err(|e| format!("POST /analytics/{name} rows: {e}"))?,
+        };
+        lines.push(format!(
+            "POST /analytics/{name} {params} ({} ms):",
+            body["elapsed_ms"]
+        ));
+        let rendered = table.render();
+        let total = rendered.lines().count();
+        lines.extend(rendered.lines().take(12).map(|l| format!("  {l}")));
+        if total > 12 {
+            lines.push(format!("  ... {} more rows", total - 12));
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    result.map(|()| lines)
+    Ok(lines)
 }

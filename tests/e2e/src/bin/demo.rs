@@ -285,9 +285,17 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         .map(|(k, v)| (k.to_string(), v.to_string())),
     )
     .map_err(|e| e.to_string())?;
+    // Hunting queries run on the local engine (sqlglot + DuckDB) over a copy of the curated
+    // layer, where the stack would use Athena.
+    let lake_dir =
+        std::env::temp_dir().join(format!("auditlake-demo-curated-{}", std::process::id()));
+    let curated_objects = e2e::analytics::mirror_curated(ports.raw.as_ref(), &lake_dir).await?;
     let query_app = auditlake::aws::query_app_with_clock(&sdk, &query_config, clock.clone())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_analytics(std::sync::Arc::new(
+            auditlake::analytics::LocalEngine::from_repo(&lake_dir),
+        ));
     let (query_addr, _query_task) = auditlake::query::spawn(query_app, "127.0.0.1:0")
         .await
         .map_err(|e| format!("query API: {e}"))?;
@@ -324,8 +332,16 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         }
     }
 
-    // Analytics (issue #6): two hunting queries over the curated layer, run locally.
-    for line in e2e::analytics::demo_hunts(ports.raw.as_ref(), now, args.days).await? {
+    // Analytics: two hunting queries over the curated layer, through the query API.
+    out.line(String::new());
+    out.line(format!(
+        "analytics: {curated_objects} curated Parquet objects under curated/; hunting queries through POST /analytics, run locally (sqlglot + DuckDB) where the stack uses Athena:"
+    ));
+    let hunts = e2e::analytics::demo_hunts(&query_url, &token, now, args.days).await;
+    if !args.serve {
+        let _ = std::fs::remove_dir_all(&lake_dir);
+    }
+    for line in hunts? {
         out.line(line);
     }
 
@@ -337,6 +353,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         println!("ready");
         wait_for_signal().await;
         eprintln!("auditlake-demo: stopping");
+        let _ = std::fs::remove_dir_all(&lake_dir);
     }
     sim.shutdown().await;
     drop(moto);

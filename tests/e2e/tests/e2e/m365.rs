@@ -27,28 +27,15 @@ struct M365Env {
 }
 
 async fn m365_env(sim_config: SimConfig, extra: &[(&str, &str)]) -> M365Env {
-    let moto = Moto::start().await.expect("moto_server");
-    let sdk = local_sdk_config(&moto.endpoint).await;
-    let names = StackNames::default();
-    provision(&sdk, &names, &sim_config.client_secret)
-        .await
-        .expect("provision local stack");
-    let tenant = sim_config.tenant.clone();
-    let client_id = sim_config.client_id.clone();
-    let sim = m365_sim::start(sim_config).await.expect("simulator");
-    let ctl = SimControl::new(sim.base_url());
-    let clock = Arc::new(SimClock::new(ctl.clone()).await.expect("sim clock"));
-    let vars = puller_vars(&sim.base_url(), &tenant, &client_id, &names, extra);
-    let config = PullerConfig::from_vars(vars).expect("config");
-    let ports = Ports::aws(&sdk, &config).with_clock(clock.clone());
+    let e = env(sim_config, extra, None).await;
     M365Env {
-        _moto: moto,
-        sim,
-        ctl,
-        config,
-        ports,
-        clock,
-        tenant,
+        _moto: e._moto,
+        sim: e.sim,
+        ctl: e.ctl,
+        config: e.config,
+        ports: e.ports,
+        clock: e.clock,
+        tenant: e.key.tenant,
     }
 }
 
