@@ -6,7 +6,7 @@ pullers write it, one object per page and event date), prints:
 - raw bytes and records, curated bytes and rows, and both per 1,000,000 events (linear
   extrapolation: both layers are compressed per object, so bytes grow with events at a fixed
   object size; the per-object overhead is what compaction removes);
-- the curated layer compacted to one Parquet file per source and day (DuckDB's writer, Snappy),
+- the curated layer compacted to one Parquet file per source and day (DuckDB's writer, zstd),
   which is what a compaction job would leave;
 - the bytes the failed-sign-ins hunting query reads: the Parquet column chunks of the columns it
   touches (through the sign_ins and events views) in the sign-in partitions, which is what
@@ -62,7 +62,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         con.execute(
             f"COPY (SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)) TO '{tmp}' "
-            "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (source, dt))"
+            "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (source, dt))"
         )
         compacted = glob.glob(os.path.join(tmp, "**", "*.parquet"), recursive=True)
         compacted_bytes = size(compacted)

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use parquet::basic::Compression;
+use parquet::basic::{Compression, ZstdLevel};
 use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
@@ -135,12 +135,13 @@ fn parquet_err(e: parquet::errors::ParquetError) -> StoreError {
     StoreError::backend("parquet", "curated object", e)
 }
 
-/// Encodes events as one Parquet file (one row group, Snappy pages).
+/// Encodes events as one Parquet file (one row group, zstd pages at level 3: JSON text columns
+/// come out about half the size Snappy makes them, BENCHMARKS.md).
 pub fn encode(events: &[&AuditEvent]) -> Result<Vec<u8>, StoreError> {
     let schema = Arc::new(parse_message_type(SCHEMA).map_err(parquet_err)?);
     let props = Arc::new(
         WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
             .set_created_by("auditlake".into())
             .build(),
     );

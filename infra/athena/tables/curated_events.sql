@@ -47,5 +47,5 @@ TBLPROPERTIES (
   'projection.dt.interval' = '1',
   'projection.dt.interval.unit' = 'DAYS',
   'storage.location.template' = 's3://${bucket}/curated/source=${source}/dt=${dt}/',
-  'parquet.compression' = 'SNAPPY'
+  'parquet.compression' = 'ZSTD'
 );
