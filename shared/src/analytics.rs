@@ -387,13 +387,16 @@ pub async fn run_hunting_query(
     run_bound(engine, &bound, limit).await
 }
 
-/// Runs an already bound query on `engine`, within `limit`.
+/// Runs an already bound query on `engine`, within `limit`. Engines stop their own query at the
+/// limit (Athena's StopQueryExecution, the local runner's kill); the timeout around them, a little
+/// later, is a backstop that never cuts an engine off while it is stopping its query.
 pub async fn run_bound(
     engine: &dyn QueryEngine,
     bound: &BoundQuery,
     limit: Duration,
 ) -> Result<Table, AnalyticsError> {
-    match tokio::time::timeout(limit, engine.run(bound, limit)).await {
+    let backstop = limit + (limit / 5).min(Duration::from_secs(2));
+    match tokio::time::timeout(backstop, engine.run(bound, limit)).await {
         Err(_) | Ok(Err(EngineError::Timeout(_))) => Err(AnalyticsError::Timeout(limit)),
         Ok(Err(e)) => Err(AnalyticsError::Engine(e.to_string())),
         Ok(Ok(table)) => Ok(table),

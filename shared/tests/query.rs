@@ -1067,11 +1067,13 @@ fn serve_without_configuration_lists_every_missing_variable_and_exits_2() {
 }
 
 /// A query engine that records what it is asked and answers from the query's name: `consent_grants`
-/// with two rows, `impossible_travel` never in time, `mfa_method_changes` with a failure whose
+/// with two rows, `impossible_travel` never in time, `new_country_sign_ins` stopping its own query
+/// just past the limit, `mfa_method_changes` with a failure whose
 /// message holds an internal detail, anything else with 6,000 rows (more than one answer carries).
 #[derive(Default)]
 struct FakeEngine {
     calls: std::sync::Mutex<Vec<(String, Vec<String>)>>,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -1100,6 +1102,13 @@ impl auditlake::analytics::QueryEngine for FakeEngine {
             }),
             "impossible_travel" => {
                 tokio::time::sleep(limit * 4).await;
+                Err(EngineError::Timeout(limit))
+            }
+            // Stops its own query a little past the limit (StopQueryExecution takes a moment).
+            "new_country_sign_ins" => {
+                tokio::time::sleep(limit + limit / 10).await;
+                self.stopped
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 Err(EngineError::Timeout(limit))
             }
             "mfa_method_changes" => Err(EngineError::Failed {
@@ -1341,6 +1350,23 @@ async fn hunting_queries_run_with_typed_parameters_for_admins_only() {
         started.elapsed() < std::time::Duration::from_secs(1),
         "{:?}",
         started.elapsed()
+    );
+    let stopping = post(
+        "/analytics/new_country_sign_ins",
+        "admin",
+        r#"{"start_date": "2024-05-01", "end_date": "2024-05-07", "baseline_start": "2024-03-01"}"#,
+    )
+    .await;
+    assert_error(
+        &stopping,
+        StatusCode::GATEWAY_TIMEOUT,
+        "timeout",
+        &["new_country_sign_ins"],
+    )
+    .await;
+    assert!(
+        engine.stopped.load(std::sync::atomic::Ordering::SeqCst),
+        "an engine stopping its query at the limit is not cut off"
     );
     let broken = post("/analytics/mfa_method_changes", "admin", week).await;
     assert_error(
