@@ -577,6 +577,11 @@ pub const QUERY_VARS: &[(&str, Option<&str>, &str)] = &[
         "The sign-in streams `GET /sources` reports.",
     ),
     (
+        "AUDITLAKE_BUCKET",
+        None,
+        "S3 bucket of the raw layer: `GET /events/{id}` then includes the raw record of events kept by reference (`raw_ref`, records over 300 KB).",
+    ),
+    (
         "AUDITLAKE_ATHENA_WORKGROUP",
         None,
         "Athena workgroup that runs `POST /analytics/{query}` (with AUDITLAKE_ATHENA_DATABASE); unset: hunting queries answer 503.",
@@ -615,6 +620,8 @@ pub struct QueryConfig {
     pub hot_retention: TimeDelta,
     pub read_budget: u32,
     pub signin_kinds: Vec<SignInKind>,
+    /// The raw layer's bucket, for events kept by reference.
+    pub bucket: Option<String>,
     /// `None`: hunting queries are not configured (`POST /analytics/{query}` answers 503).
     pub athena: Option<AthenaTarget>,
     pub analytics_timeout: std::time::Duration,
@@ -713,6 +720,7 @@ impl QueryConfig {
             }
         };
         let analytics_timeout = r.number("AUDITLAKE_ANALYTICS_TIMEOUT_SECS", 25, 1, 900);
+        let bucket = r.optional("AUDITLAKE_BUCKET");
         let config = QueryConfig {
             tenant_id,
             events_table,
@@ -725,6 +733,7 @@ impl QueryConfig {
             hot_retention: TimeDelta::days(retention as i64),
             read_budget: read_budget as u32,
             signin_kinds,
+            bucket,
             athena,
             analytics_timeout: std::time::Duration::from_secs(analytics_timeout),
         };

@@ -143,8 +143,8 @@ pub fn puller(source: Source) -> FunctionCalls {
 
 /// The query API's calls (`functions/query-api`, adapters in `aws::query` and `aws::athena`):
 /// events by time, actor and IP; one event with its tags and comments; annotations; source
-/// health; the cursor key; hunting queries through Athena. An event's `raw_ref` (records over
-/// 300 KB) is returned as a reference, so it reads no raw object.
+/// health; the cursor key; the raw record of an event kept by reference (records over 300 KB);
+/// hunting queries through Athena.
 pub fn query_api() -> FunctionCalls {
     let indexes = [
         crate::store::keys::TIME_INDEX,
@@ -247,9 +247,14 @@ pub fn query_api() -> FunctionCalls {
             },
             Call {
                 action: "s3:GetObject",
-                resources: vec![Resource::AllCurated, Resource::AthenaResults],
-                why: "Athena reads the curated Parquet files and, for GetQueryResults, the \
-                      results",
+                resources: vec![
+                    Resource::AllRaw,
+                    Resource::AllCurated,
+                    Resource::AthenaResults,
+                ],
+                why: "S3RawStore::get: the raw record of an event kept by reference (raw_ref, \
+                      GET /events/{id}); Athena reads the curated Parquet files and, for \
+                      GetQueryResults, the results",
             },
             Call {
                 action: "s3:PutObject",
@@ -264,8 +269,8 @@ pub fn query_api() -> FunctionCalls {
             Call {
                 action: "kms:Decrypt",
                 resources: vec![Resource::BucketKmsKey],
-                why: "reading curated objects written under the bucket's customer key, when it \
-                      has one",
+                why: "reading raw and curated objects written under the bucket's customer key, \
+                      when it has one",
             },
         ],
     }

@@ -469,6 +469,117 @@ async fn the_empty_days_of_the_hot_retention_cost_one_request_not_one_per_day() 
     assert!(requests <= 12 + 2, "{scan}");
 }
 
+#[tokio::test]
+async fn an_event_kept_by_reference_comes_with_its_raw_record_from_the_raw_layer() {
+    use auditlake::store::RawStore;
+    let store = Arc::new(MemoryEventStore::default());
+    let state = Arc::new(MemoryStateStore::default());
+    let clock = Arc::new(ManualClock::new(now()));
+    let raw = Arc::new(auditlake::store::memory::MemoryRawStore::default());
+    let key =
+        "raw/source=entra-directory-audits/dt=2024-05-10/hour=10/20240510T100000Z-r1-00001.json.gz";
+    let big = format!(
+        r#"{{"id": "k000002", "activityDisplayName": "Add user", "pad": "{}"}}"#,
+        "x".repeat(400_000)
+    );
+    let page = [r#"{"id": "k000001"}"#, big.as_str(), r#"{"id": "k000003"}"#];
+    raw.put(
+        key,
+        auditlake::pipeline::gzip_lines(page.into_iter()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let by_ref = |n: usize, key: &str, line: u64| {
+        let mut e = event(&Spec {
+            source: Source::EntraDirectoryAudits,
+            n,
+            time: now() - TimeDelta::hours(2),
+            ingested: now() - TimeDelta::hours(1),
+        });
+        e.raw = None;
+        e.raw_ref = Some(auditlake::model::RawRef {
+            key: key.into(),
+            line,
+        });
+        e
+    };
+    insert(
+        &store,
+        vec![
+            by_ref(2, key, 2),
+            by_ref(4, "raw/source=entra-directory-audits/gone.json.gz", 1),
+            by_ref(5, "quarantine/source=entra-directory-audits/x.json.gz", 1),
+        ],
+    )
+    .await;
+    let with_raw = router(QueryApp::new(
+        QueryPorts::memory(
+            store.clone(),
+            state.clone(),
+            Arc::new(tokens()),
+            clock.clone(),
+        )
+        .with_raw(raw.clone()),
+        QuerySettings {
+            tenant_id: TENANT.into(),
+            group_roles: Vec::new(),
+            auth_disabled: false,
+            hot_retention: TimeDelta::days(90),
+            read_budget: 100,
+            signin_kinds: Vec::new(),
+            analytics_limit: std::time::Duration::from_secs(2),
+        },
+        b"k",
+    ));
+    let get_one = |r: &Router, id: &str| {
+        let (r, id) = (r.clone(), id.to_string());
+        async move { call(&r, "GET", &format!("/events/{id}"), Some("reader"), None).await }
+    };
+
+    // Line 2 of the raw page, as Microsoft sent it, with the reference kept.
+    let one = get_one(&with_raw, "entra-directory-audits:k000002").await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+    assert_eq!(one.body["event"]["raw"]["id"], "k000002");
+    assert_eq!(
+        one.body["event"]["raw"]["pad"].as_str().unwrap().len(),
+        400_000
+    );
+    assert!(
+        one.body["event"]["raw_ref"].is_null(),
+        "raw or raw_ref, never both"
+    );
+
+    // A missing object, or a reference outside the raw layer: the event without its raw record.
+    for id in [
+        "entra-directory-audits:k000004",
+        "entra-directory-audits:k000005",
+    ] {
+        let r = get_one(&with_raw, id).await;
+        assert_eq!(r.status, StatusCode::OK, "{id}: {}", r.body);
+        assert!(r.body["event"]["raw"].is_null(), "{id}: {}", r.body);
+        assert!(r.body["event"]["raw_ref"]["key"].is_string());
+    }
+
+    // Without the bucket configured the reference is all there is.
+    let without = router(QueryApp::new(
+        QueryPorts::memory(store, state, Arc::new(tokens()), clock),
+        QuerySettings {
+            tenant_id: TENANT.into(),
+            group_roles: Vec::new(),
+            auth_disabled: false,
+            hot_retention: TimeDelta::days(90),
+            read_budget: 100,
+            signin_kinds: Vec::new(),
+            analytics_limit: std::time::Duration::from_secs(2),
+        },
+        b"k",
+    ));
+    let r = get_one(&without, "entra-directory-audits:k000002").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["event"]["raw"].is_null());
+    assert_eq!(r.body["event"]["raw_ref"]["key"], key);
+}
+
 async fn assert_error(r: &Reply, status: StatusCode, code: &str, words: &[&str]) {
     assert_eq!(r.status, status, "{}", r.body);
     assert_eq!(r.body["error"]["code"], code, "{}", r.body);

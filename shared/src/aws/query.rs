@@ -618,6 +618,10 @@ pub async fn query_app_with_clock(
         )),
         auth: crate::query::authenticator(config, clock.clone()),
         clock,
+        raw: config.bucket.as_ref().map(|b| {
+            std::sync::Arc::new(super::S3RawStore::new(super::s3_client(sdk), b.clone()))
+                as std::sync::Arc<dyn crate::store::RawStore>
+        }),
         analytics: config.athena.as_ref().map(|t| {
             std::sync::Arc::new(super::AthenaEngine::new(sdk, &t.workgroup, &t.database))
                 as std::sync::Arc<dyn crate::analytics::QueryEngine>

@@ -509,7 +509,9 @@ async fn list_events(
 /// One event with its annotations.
 #[derive(Debug, Serialize, ToSchema)]
 struct EventView {
-    /// The AuditEvent JSON, with `raw` (the record as Microsoft sent it) or `raw_ref`.
+    /// The AuditEvent JSON with `raw`, the record as Microsoft sent it. A record over 300 KB is
+    /// kept in the raw layer and read from there; `raw_ref` (where it is) takes `raw`'s place only
+    /// when it cannot be read or the API has no bucket.
     #[schema(value_type = Object)]
     event: AuditEvent,
     tags: Vec<String>,
@@ -540,17 +542,52 @@ async fn get_event(
     Path(id): Path<String>,
 ) -> Result<Json<EventView>, ApiError> {
     check_id(&id)?;
-    let record = app
+    let mut record = app
         .ports
         .reader
         .record(&id)
         .await?
         .ok_or_else(|| no_event(&id))?;
+    if record.event.raw.is_none()
+        && let (Some(reference), Some(raw)) = (&record.event.raw_ref, &app.ports.raw)
+    {
+        // A record over the inline limit: its raw JSON is line `line` of a raw object. When it
+        // cannot be read the event is still answered, with the reference, and the log says why.
+        // The contract's AuditEvent carries `raw` or `raw_ref`, never both.
+        match raw_line(raw.as_ref(), reference).await {
+            Ok(value) => {
+                record.event.raw = Some(value);
+                record.event.raw_ref = None;
+            }
+            Err(problem) => {
+                tracing::warn!(event = %id, key = %reference.key, line = reference.line, %problem, "Could not read the raw record of an event kept by reference.")
+            }
+        }
+    }
     Ok(Json(EventView {
         event: record.event,
         tags: record.tags,
         comments: record.comments,
     }))
+}
+
+/// Line `reference.line` (1-based) of the gzip NDJSON raw object `reference.key`, as JSON.
+async fn raw_line(
+    raw: &dyn crate::store::RawStore,
+    reference: &crate::model::RawRef,
+) -> Result<Box<serde_json::value::RawValue>, String> {
+    use std::io::BufRead;
+    if !reference.key.starts_with("raw/") || reference.line == 0 {
+        return Err("not a raw-layer reference".into());
+    }
+    let body = raw.get(&reference.key).await.map_err(|e| e.to_string())?;
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(&body[..]));
+    let line = reader
+        .lines()
+        .nth((reference.line - 1) as usize)
+        .ok_or_else(|| format!("the object has fewer than {} lines", reference.line))?
+        .map_err(|e| format!("not gzip text: {e}"))?;
+    serde_json::value::RawValue::from_string(line).map_err(|e| format!("not JSON: {e}"))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

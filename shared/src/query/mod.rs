@@ -31,7 +31,7 @@ use self::store::{Annotator, EventReader};
 use crate::analytics::QueryEngine;
 use crate::clock::Clock;
 use crate::config::QueryConfig;
-use crate::store::StateStore;
+use crate::store::{RawStore, StateStore};
 
 pub use handlers::{ApiDoc, ROUTES};
 
@@ -51,6 +51,9 @@ pub struct QueryPorts {
     pub clock: Arc<dyn Clock>,
     /// Where hunting queries run (`POST /analytics/{query}`); `None` answers 503.
     pub analytics: Option<Arc<dyn QueryEngine>>,
+    /// The raw layer, read for events kept by reference (`raw_ref`); `None` returns the reference
+    /// alone.
+    pub raw: Option<Arc<dyn RawStore>>,
 }
 
 impl QueryPorts {
@@ -68,7 +71,14 @@ impl QueryPorts {
             auth,
             clock,
             analytics: None,
+            raw: None,
         }
+    }
+
+    /// Adds the raw layer, so events kept by reference come with their raw record.
+    pub fn with_raw(mut self, raw: Arc<dyn RawStore>) -> Self {
+        self.raw = Some(raw);
+        self
     }
 
     /// Adds the engine hunting queries run on.

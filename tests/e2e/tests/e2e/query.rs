@@ -115,6 +115,7 @@ async fn the_query_api_over_moto_pages_reads_annotates_and_counts() {
         ("AUDITLAKE_AUTH_DISABLED", "true"),
         ("AUDITLAKE_CURSOR_KEY_PARAM", "/auditlake/cursor-key"),
         ("AUDITLAKE_API_READ_BUDGET", "40"),
+        ("AUDITLAKE_BUCKET", names.bucket.as_str()),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -268,4 +269,37 @@ async fn the_query_api_over_moto_pages_reads_annotates_and_counts() {
 
     let sources = http.get(format!("{base}/sources")).send().await.unwrap();
     assert_eq!(sources.status(), 200);
+
+    // An event kept by reference (a record over 300 KB): the API reads its raw page from S3.
+    use auditlake::store::RawStore;
+    let raw =
+        auditlake::aws::S3RawStore::new(auditlake::aws::s3_client(&sdk), names.bucket.clone());
+    let key = "raw/source=intune-audit/dt=2024-05-10/hour=10/20240510T100000Z-big-00001.json.gz";
+    let big = format!(r#"{{"id": "e2e-big", "pad": "{}"}}"#, "y".repeat(350_000));
+    raw.put(
+        key,
+        auditlake::pipeline::gzip_lines([r#"{"id": "other"}"#, big.as_str()].into_iter()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut by_ref = event(1001);
+    by_ref.raw = None;
+    by_ref.raw_ref = Some(auditlake::model::RawRef {
+        key: key.into(),
+        line: 2,
+    });
+    store
+        .put_new(stored(std::slice::from_ref(&by_ref)))
+        .await
+        .unwrap();
+    let one: Value = http
+        .get(format!("{base}/events/{}", by_ref.id))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["event"]["raw"]["id"], "e2e-big", "read from S3");
+    assert_eq!(one["event"]["raw"]["pad"].as_str().unwrap().len(), 350_000);
 }
