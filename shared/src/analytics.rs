@@ -82,6 +82,17 @@ pub enum ParamType {
     Varchar,
 }
 
+impl ParamType {
+    /// The name the catalog and the `-- @param` lines use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::Date => "date",
+            ParamType::Integer => "integer",
+            ParamType::Varchar => "varchar",
+        }
+    }
+}
+
 /// A validated parameter value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParamValue {

@@ -149,6 +149,19 @@ fn fixture_with(
     }
 }
 
+/// Plain settings: auth on, no groups, read budget 100, hunting queries limited to `limit_ms`.
+fn settings(limit_ms: u64) -> QuerySettings {
+    QuerySettings {
+        tenant_id: TENANT.into(),
+        group_roles: Vec::new(),
+        auth_disabled: false,
+        hot_retention: TimeDelta::days(90),
+        read_budget: 100,
+        signin_kinds: Vec::new(),
+        analytics_limit: std::time::Duration::from_millis(limit_ms),
+    }
+}
+
 fn fixture() -> Fixture {
     fixture_with(100, Arc::new(tokens()), false)
 }
@@ -520,15 +533,7 @@ async fn an_event_kept_by_reference_comes_with_its_raw_record_from_the_raw_layer
             clock.clone(),
         )
         .with_raw(raw.clone()),
-        QuerySettings {
-            tenant_id: TENANT.into(),
-            group_roles: Vec::new(),
-            auth_disabled: false,
-            hot_retention: TimeDelta::days(90),
-            read_budget: 100,
-            signin_kinds: Vec::new(),
-            analytics_limit: std::time::Duration::from_secs(2),
-        },
+        settings(2000),
         b"k",
     ));
     let get_one = |r: &Router, id: &str| {
@@ -563,15 +568,7 @@ async fn an_event_kept_by_reference_comes_with_its_raw_record_from_the_raw_layer
     // Without the bucket configured the reference is all there is.
     let without = router(QueryApp::new(
         QueryPorts::memory(store, state, Arc::new(tokens()), clock),
-        QuerySettings {
-            tenant_id: TENANT.into(),
-            group_roles: Vec::new(),
-            auth_disabled: false,
-            hot_retention: TimeDelta::days(90),
-            read_budget: 100,
-            signin_kinds: Vec::new(),
-            analytics_limit: std::time::Duration::from_secs(2),
-        },
+        settings(2000),
         b"k",
     ));
     let r = get_one(&without, "entra-directory-audits:k000002").await;
@@ -1240,15 +1237,6 @@ async fn hunting_queries_run_with_typed_parameters_for_admins_only() {
     let store = Arc::new(MemoryEventStore::default());
     let state = Arc::new(MemoryStateStore::default());
     let clock = Arc::new(ManualClock::new(now()));
-    let settings = |limit_ms: u64| QuerySettings {
-        tenant_id: TENANT.into(),
-        group_roles: Vec::new(),
-        auth_disabled: false,
-        hot_retention: TimeDelta::days(90),
-        read_budget: 100,
-        signin_kinds: Vec::new(),
-        analytics_limit: std::time::Duration::from_millis(limit_ms),
-    };
     let r = router(QueryApp::new(
         QueryPorts::memory(
             store.clone(),

@@ -925,10 +925,7 @@ async fn analytics_catalog(State(app): State<QueryApp>) -> Json<Catalog> {
                 .into_iter()
                 .map(|(name, ty)| CatalogParam {
                     name,
-                    ty: serde_json::to_value(ty)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    ty: ty.as_str().to_string(),
                 })
                 .collect(),
         })

@@ -16,6 +16,17 @@ use e2e::{Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, p
 use m365_sim::SimConfig;
 use serde_json::json;
 
+/// Queues a result for moto's Athena to answer the next query with.
+async fn seed_results(endpoint: &str, seeded: &serde_json::Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{endpoint}/moto-api/static/athena/query-results"))
+        .json(seeded)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_athena_adapter_starts_polls_and_pages_against_moto() {
     let moto = Moto::start().await.expect("moto_server");
@@ -37,16 +48,7 @@ async fn the_athena_adapter_starts_polls_and_pages_against_moto() {
             ],
         }],
     });
-    let resp = reqwest::Client::new()
-        .post(format!(
-            "{}/moto-api/static/athena/query-results",
-            moto.endpoint
-        ))
-        .json(&seeded)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 201);
+    seed_results(&moto.endpoint, &seeded).await;
 
     let engine =
         AthenaEngine::new(&sdk, "primary", "auditlake").with_poll(Duration::from_millis(50));
@@ -114,16 +116,7 @@ async fn the_athena_adapter_starts_polls_and_pages_against_moto() {
             ],
         }],
     });
-    let resp = reqwest::Client::new()
-        .post(format!(
-            "{}/moto-api/static/athena/query-results",
-            moto.endpoint
-        ))
-        .json(&seeded)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 201);
+    seed_results(&moto.endpoint, &seeded).await;
     let vars = [
         (
             "AUDITLAKE_TENANT_ID",
