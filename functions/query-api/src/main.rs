@@ -3,14 +3,14 @@
 //! same axum router `auditlake serve` runs locally. The HTTP API's JWT authorizer checks tokens
 //! first; the router checks them again, with roles and groups.
 
-use auditlake::config::QueryConfig;
+use domain::config::QueryConfig;
 use lambda_http::Error;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    auditlake::telemetry::init(std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f == "JSON"));
+    runtime::telemetry::init(std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f == "JSON"));
     let config = QueryConfig::from_vars(std::env::vars())?;
-    let sdk = aws_config::load_from_env().await;
-    let app = auditlake::aws::query_app(&sdk, &config).await?;
-    lambda_http::run(auditlake::query::router(app)).await
+    let sdk = aws::load_sdk_config().await;
+    let app = query::query_app(&sdk, &config).await?;
+    lambda_http::run(query::router(app)).await
 }

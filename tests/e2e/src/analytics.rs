@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use auditlake::curated;
-use auditlake::store::RawStore;
+use collector::curated;
+use domain::store::RawStore;
 
 /// Copies every object under `curated/` to `<dir>/<key>`; returns how many.
 pub async fn mirror_curated(raw: &dyn RawStore, dir: &Path) -> Result<usize, String> {
@@ -34,7 +34,7 @@ pub async fn demo_hunts(
     now: chrono::DateTime<chrono::Utc>,
     days: u32,
 ) -> Result<Vec<String>, String> {
-    use auditlake::analytics::{Column, Table};
+    use domain::analytics::{Column, Table};
     let start = (now - chrono::TimeDelta::days(i64::from(days) + 1)).format("%Y-%m-%d");
     let end = now.format("%Y-%m-%d");
     let queries = [

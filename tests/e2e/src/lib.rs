@@ -10,11 +10,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use auditlake::aws::provision;
 use aws_config::{BehaviorVersion, SdkConfig};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::Deserialize;
+use testkit::provision;
 
 /// The repository root (two levels above this crate).
 pub fn repo_root() -> PathBuf {
@@ -209,7 +209,7 @@ impl SimControl {
             .json()
             .await
             .map_err(|e| format!("POST /_sim/clock reply: {e}"))?;
-        auditlake::model::parse_time(&reply.now)
+        domain::model::parse_time(&reply.now)
             .ok_or_else(|| format!("bad clock reply {}", reply.now))
     }
 
@@ -224,7 +224,7 @@ impl SimControl {
             .json()
             .await
             .map_err(|e| format!("GET /_sim/clock reply: {e}"))?;
-        auditlake::model::parse_time(&reply.now)
+        domain::model::parse_time(&reply.now)
             .ok_or_else(|| format!("bad clock reply {}", reply.now))
     }
 
@@ -246,7 +246,7 @@ impl SimControl {
         stream: Option<&str>,
         until: DateTime<Utc>,
     ) -> Result<Truth, String> {
-        let mut query = vec![("until", auditlake::model::fmt_time(until))];
+        let mut query = vec![("until", domain::model::fmt_time(until))];
         if let Some(s) = stream {
             query.push(("stream", s.to_string()));
         }
@@ -272,7 +272,7 @@ impl SimControl {
         self.http
             .get(format!("{}/_sim/truth/{source}", self.base))
             .query(&[
-                ("until", auditlake::model::fmt_time(until)),
+                ("until", domain::model::fmt_time(until)),
                 ("detail", "true".to_string()),
             ])
             .send()
@@ -327,7 +327,7 @@ impl SimControl {
 
 /// Reads every raw object under `prefix` and returns the records' `id` fields.
 pub async fn raw_record_ids(
-    raw: &dyn auditlake::store::RawStore,
+    raw: &dyn domain::store::RawStore,
     prefix: &str,
 ) -> Result<Vec<String>, String> {
     use std::io::Read;
@@ -382,8 +382,8 @@ impl SimClock {
     }
 }
 
-#[auditlake::async_trait]
-impl auditlake::clock::Clock for SimClock {
+#[domain::async_trait]
+impl runtime::clock::Clock for SimClock {
     fn now(&self) -> DateTime<Utc> {
         *self.now.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -6,15 +6,16 @@
 
 use std::time::Duration;
 
-use auditlake::analytics::{self, LocalEngine};
-use auditlake::app::{Ports, PullerApp};
-use auditlake::aws::AthenaEngine;
-use auditlake::clock::{Clock, Deadline};
-use auditlake::config::PullerConfig;
-use auditlake::model::{Source, fmt_time};
+use aws::AthenaEngine;
+use collector::app::{Ports, PullerApp};
+use domain::config::PullerConfig;
+use domain::model::{Source, fmt_time};
 use e2e::{Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, puller_vars};
 use m365_sim::SimConfig;
+use query::analytics;
+use runtime::clock::{Clock, Deadline};
 use serde_json::json;
+use testkit::local_engine::LocalEngine;
 
 /// Queues a result for moto's Athena to answer the next query with.
 async fn seed_results(endpoint: &str, seeded: &serde_json::Value) {
@@ -132,11 +133,9 @@ async fn the_athena_adapter_starts_polls_and_pages_against_moto() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect::<Vec<_>>();
-    let config = auditlake::config::QueryConfig::from_vars(vars).expect("query config");
-    let app = auditlake::aws::query_app(&sdk, &config)
-        .await
-        .expect("query app");
-    let (addr, _task) = auditlake::query::spawn(app, "127.0.0.1:0").await.unwrap();
+    let config = domain::config::QueryConfig::from_vars(vars).expect("query config");
+    let app = query::query_app(&sdk, &config).await.expect("query app");
+    let (addr, _task) = query::spawn(app, "127.0.0.1:0").await.unwrap();
     let http = reqwest::Client::new();
     let catalog: serde_json::Value = http
         .get(format!("http://{addr}/analytics"))
@@ -261,7 +260,7 @@ async fn pulling_the_same_windows_twice_changes_no_count_in_the_curated_layer() 
                 "{}",
                 String::from_utf8_lossy(&out.stderr)
             );
-            let t: analytics::Table = serde_json::from_slice(&out.stdout).unwrap();
+            let t: domain::analytics::Table = serde_json::from_slice(&out.stdout).unwrap();
             t.rows[0][0].clone().unwrap().parse::<usize>().unwrap()
         }
     };

@@ -9,18 +9,19 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auditlake::app::{Ports, PullerApp};
-use auditlake::clock::{Clock, Deadline, ManualClock};
-use auditlake::config::PullerConfig;
-use auditlake::model::{Source, fmt_time};
-use auditlake::store::{StateError, StreamKey};
 use chrono::TimeDelta;
+use collector::app::{Ports, PullerApp};
+use domain::config::PullerConfig;
+use domain::model::{Source, fmt_time};
+use domain::store::{StateError, StreamKey};
 use e2e::{
     Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, puller_vars,
     raw_record_ids,
 };
 use m365_sim::SimConfig;
+use runtime::clock::{Clock, Deadline};
 use serde_json::json;
+use testkit::clock::ManualClock;
 
 const SOURCE: Source = Source::EntraDirectoryAudits;
 
@@ -415,10 +416,10 @@ mod http_client {
     //! The retrying Graph client and the token cache, against the simulator.
 
     use super::*;
-    use auditlake::auth::{ClientCredentials, TokenSource};
-    use auditlake::config::CredentialSource;
-    use auditlake::http::{ApiClient, ApiError, RetryPolicy};
-    use auditlake::store::memory::MemoryParameters;
+    use collector::auth::{ClientCredentials, TokenSource};
+    use collector::http::{ApiClient, ApiError, RetryPolicy};
+    use domain::config::CredentialSource;
+    use testkit::memory::MemoryParameters;
 
     struct Client {
         sim: m365_sim::RunningSim,
@@ -707,10 +708,10 @@ mod doctor {
     //! `auditlake doctor` against a tenant set up wrongly in each way it knows.
 
     use super::*;
-    use auditlake::doctor::{GRAPH_SOURCES, Severity, check};
-    use auditlake::store::memory::MemoryParameters;
+    use collector::doctor::{GRAPH_SOURCES, Severity, check};
+    use testkit::memory::MemoryParameters;
 
-    async fn findings(sim_config: SimConfig, secret: &str) -> Vec<auditlake::doctor::Finding> {
+    async fn findings(sim_config: SimConfig, secret: &str) -> Vec<collector::doctor::Finding> {
         let (tenant, client_id) = (sim_config.tenant.clone(), sim_config.client_id.clone());
         let sim = m365_sim::start(sim_config).await.unwrap();
         let ctl = SimControl::new(sim.base_url());
@@ -833,10 +834,10 @@ mod certificate_auth {
     //! refusing PS256, answered by one RS256 retry that is then kept.
 
     use super::*;
-    use auditlake::auth::{ClientCredentials, TokenSource};
-    use auditlake::config::CredentialSource;
-    use auditlake::http::{ApiClient, RetryPolicy};
-    use auditlake::store::memory::MemoryParameters;
+    use collector::auth::{ClientCredentials, TokenSource};
+    use collector::http::{ApiClient, RetryPolicy};
+    use domain::config::CredentialSource;
+    use testkit::memory::MemoryParameters;
 
     const PARAM: &str = "/auditlake/client-cert";
     const GRAPH: &str = "https://graph.microsoft.com/.default";

@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use auditlake::query::auth::{
+use e2e::{SimClock, SimControl};
+use m365_sim::SimConfig;
+use query::auth::{
     AuthError, Authenticator, EntraVerifier, EntraVerifierConfig, Role, effective_role,
     entra_issuer,
 };
-use e2e::{SimClock, SimControl};
-use m365_sim::SimConfig;
 use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -20,7 +20,7 @@ const TENANT: &str = "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35";
 
 fn sim_config(f: impl FnOnce(&mut SimConfig)) -> SimConfig {
     let mut c = SimConfig {
-        now: auditlake::model::parse_time("2026-07-17T12:00:00Z"),
+        now: domain::model::parse_time("2026-07-17T12:00:00Z"),
         events_per_hour: 0,
         enforce_budgets: false,
         ..SimConfig::default()
@@ -49,7 +49,7 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
-fn invalid(result: Result<auditlake::query::auth::Principal, AuthError>) -> String {
+fn invalid(result: Result<query::auth::Principal, AuthError>) -> String {
     match result {
         Err(AuthError::Invalid(why)) => why,
         other => panic!("expected Invalid, got {other:?}"),
@@ -137,8 +137,8 @@ fn uuid_like(s: &str) -> bool {
 /// open exactly what they should.
 #[tokio::test]
 async fn the_router_refuses_every_bad_token_and_tells_401_from_403() -> TestResult {
-    use auditlake::query::{QueryApp, QueryPorts, QuerySettings};
-    use auditlake::store::memory::{MemoryEventStore, MemoryStateStore};
+    use query::{QueryApp, QueryPorts, QuerySettings};
+    use testkit::memory::{MemoryEventStore, MemoryStateStore};
 
     let sim = m365_sim::start(sim_config(|_| {})).await?;
     let base = sim.base_url();
@@ -152,7 +152,7 @@ async fn the_router_refuses_every_bad_token_and_tells_401_from_403() -> TestResu
     )?;
     let reader_group = "0b5e6c7d-0000-4000-8000-0000000000aa";
     let app = QueryApp::new(
-        QueryPorts::memory(
+        QueryPorts::over(
             Arc::new(MemoryEventStore::default()),
             Arc::new(MemoryStateStore::default()),
             Arc::new(verifier),
@@ -169,7 +169,7 @@ async fn the_router_refuses_every_bad_token_and_tells_401_from_403() -> TestResu
         },
         b"test-cursor-key-test-cursor-key!",
     );
-    let (addr, _task) = auditlake::query::spawn(app, "127.0.0.1:0").await?;
+    let (addr, _task) = query::spawn(app, "127.0.0.1:0").await?;
     let api = format!("http://{addr}");
     let http = reqwest::Client::new();
     let get = |token: Option<String>| {

@@ -35,19 +35,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use auditlake::app::{Ports, PullerApp};
-use auditlake::clock::{Deadline, ManualClock};
-use auditlake::config::PullerConfig;
-use auditlake::model::{AuditEvent, RunSummary, Source, fmt_time};
-use auditlake::store::{EventStore, RawStore, StoreError, StoredEvent, StreamKey, keys};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
+use collector::app::{Ports, PullerApp};
+use domain::config::PullerConfig;
+use domain::model::{AuditEvent, RunSummary, Source, fmt_time};
+use domain::store::{EventStore, RawStore, StoreError, StoredEvent, StreamKey, keys};
 use e2e::{Moto, SimControl, StackNames, local_sdk_config, provision, puller_vars};
 use m365_sim::SimConfig;
+use runtime::clock::Deadline;
 use serde::Deserialize;
 use serde_json::json;
 use serde_json::value::RawValue;
+use testkit::clock::ManualClock;
 
 /// What the benchmark needs to know about each source it measures.
 #[derive(Debug, Clone, Copy)]
@@ -386,7 +387,7 @@ async fn sized_sim(
     streams: &[Option<String>],
 ) -> Result<(Sim, u64), String> {
     let source = args.bench.source;
-    let now = auditlake::model::parse_time(&args.now)
+    let now = domain::model::parse_time(&args.now)
         .ok_or_else(|| format!("--now: `{}` is not RFC 3339", args.now))?;
     let hours = f64::from(args.days) * 24.0;
     let volume = stream_volume(source, streams)?;
@@ -916,7 +917,7 @@ async fn s3_usage(
     bucket: &str,
     prefix: &str,
 ) -> Result<(u64, u64), String> {
-    let s3 = auditlake::aws::s3_client(sdk);
+    let s3 = aws::s3_client(sdk);
     let mut pages = s3
         .list_objects_v2()
         .bucket(bucket)
@@ -1171,7 +1172,7 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         .map(|id| {
             keys::event_pk(
                 source,
-                &auditlake::normalize::dedupe_key(Some(id), &serde_json::Value::Null),
+                &domain::normalize::dedupe_key(Some(id), &serde_json::Value::Null),
             )
         })
         .collect();

@@ -8,14 +8,14 @@ use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use auditlake::app::{Ports, PullerApp};
-use auditlake::clock::{Clock, Deadline};
-use auditlake::config::PullerConfig;
-use auditlake::model::{AuditEvent, RunSummary, Source, fmt_time};
-use auditlake::store::StreamKey;
 use chrono::TimeDelta;
 use clap::Parser;
+use collector::app::{Ports, PullerApp};
+use domain::config::PullerConfig;
+use domain::model::{AuditEvent, RunSummary, Source, fmt_time};
+use domain::store::StreamKey;
 use e2e::{Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, puller_vars};
+use runtime::clock::{Clock, Deadline};
 
 #[derive(Parser)]
 #[command(
@@ -271,7 +271,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
 
     // The query API over the same tables, with authentication on: the simulator is the token
     // issuer, and the API runs on the simulator's clock (tokens and the paging pin are on it).
-    let query_config = auditlake::config::QueryConfig::from_vars(
+    let query_config = domain::config::QueryConfig::from_vars(
         [
             ("AUDITLAKE_TENANT_ID", tenant.as_str()),
             ("AUDITLAKE_EVENTS_TABLE", names.events_table.as_str()),
@@ -290,13 +290,13 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
     let lake_dir =
         std::env::temp_dir().join(format!("auditlake-demo-curated-{}", std::process::id()));
     let curated_objects = e2e::analytics::mirror_curated(ports.raw.as_ref(), &lake_dir).await?;
-    let query_app = auditlake::aws::query_app_with_clock(&sdk, &query_config, clock.clone())
+    let query_app = query::query_app_with_clock(&sdk, &query_config, clock.clone())
         .await
         .map_err(|e| e.to_string())?
         .with_analytics(std::sync::Arc::new(
-            auditlake::analytics::LocalEngine::from_repo(&lake_dir),
+            testkit::local_engine::LocalEngine::from_repo(&lake_dir),
         ));
-    let (query_addr, _query_task) = auditlake::query::spawn(query_app, "127.0.0.1:0")
+    let (query_addr, _query_task) = query::spawn(query_app, "127.0.0.1:0")
         .await
         .map_err(|e| format!("query API: {e}"))?;
     let query_url = format!("http://{query_addr}");

@@ -8,12 +8,12 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use auditlake::app::{Ports, PullerApp};
-use auditlake::clock::Deadline;
-use auditlake::config::PullerConfig;
-use auditlake::model::Source;
 use clap::Parser;
+use collector::app::{Ports, PullerApp};
+use domain::config::PullerConfig;
+use domain::model::Source;
 use e2e::{Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, puller_vars};
+use runtime::clock::Deadline;
 
 #[derive(Parser)]
 #[command(

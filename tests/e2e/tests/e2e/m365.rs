@@ -5,7 +5,7 @@
 //! DynamoDB; and a puller whose clock is an hour off the server's.
 
 use super::*;
-use auditlake::store::ledger::LedgerEntry;
+use domain::store::ledger::LedgerEntry;
 
 const M365: Source = Source::M365Activity;
 const CONTENT_TYPES: [&str; 5] = [
@@ -210,7 +210,7 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
         .filter_map(|s| {
             Some((
                 s.stream.clone()?,
-                auditlake::model::parse_time(s.window_start.as_deref()?)?,
+                domain::model::parse_time(s.window_start.as_deref()?)?,
             ))
         })
         .collect();
@@ -231,7 +231,7 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
                     b["content_id"].as_str()?,
                     (
                         b["content_type"].as_str()?,
-                        auditlake::model::parse_time(b["content_created"].as_str()?)?,
+                        domain::model::parse_time(b["content_created"].as_str()?)?,
                     ),
                 ))
             })
@@ -353,7 +353,7 @@ async fn the_content_ledger_in_dynamodb_remembers_blobs_per_stream() {
 /// A clock an hour behind the simulator's.
 struct Behind(Arc<SimClock>);
 
-#[auditlake::async_trait]
+#[domain::async_trait]
 impl Clock for Behind {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.now() - TimeDelta::hours(1)
@@ -396,8 +396,8 @@ mod doctor {
     //! `auditlake doctor` on the Management Activity API: what a tenant set up wrongly hears.
 
     use super::*;
-    use auditlake::doctor::{Finding, Severity, check};
-    use auditlake::store::memory::MemoryParameters;
+    use collector::doctor::{Finding, Severity, check};
+    use testkit::memory::MemoryParameters;
 
     async fn findings(sim_config: SimConfig) -> (Vec<Finding>, serde_json::Value) {
         let (tenant, client_id) = (sim_config.tenant.clone(), sim_config.client_id.clone());

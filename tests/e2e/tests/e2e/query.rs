@@ -1,15 +1,15 @@
 //! The query API end to end: events written by the real DynamoDB event store into moto, the API
-//! built by the same wiring as the Lambda (`auditlake::aws::query_app`, cursor key from SSM) and
+//! built by the same wiring as the Lambda (`query::query_app`, cursor key from SSM) and
 //! served over HTTP on a local port; paging, every index path, one event with its annotations
 //! surviving re-ingest, and the aggregates kept on insert.
 
 use std::collections::BTreeSet;
 
-use auditlake::aws::DynamoEventStore;
-use auditlake::config::QueryConfig;
-use auditlake::model::{AuditEvent, Source, fmt_time};
-use auditlake::store::{EventStore, StoredEvent};
+use aws::DynamoEventStore;
 use chrono::{TimeDelta, Utc};
+use domain::config::QueryConfig;
+use domain::model::{AuditEvent, Source, fmt_time};
+use domain::store::{EventStore, StoredEvent};
 use e2e::{Moto, StackNames, local_sdk_config, provision};
 use serde_json::{Value, json};
 
@@ -88,7 +88,7 @@ async fn the_query_api_over_moto_pages_reads_annotates_and_counts() {
     let sdk = local_sdk_config(&moto.endpoint).await;
     let names = StackNames::default();
     provision(&sdk, &names, "unused").await.expect("provision");
-    auditlake::aws::provision::put_secure_parameter(
+    testkit::provision::put_secure_parameter(
         &sdk,
         "/auditlake/cursor-key",
         &secrecy::SecretString::from("e2e cursor key".to_string()),
@@ -121,10 +121,8 @@ async fn the_query_api_over_moto_pages_reads_annotates_and_counts() {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let config = QueryConfig::from_vars(vars).expect("query config");
-    let app = auditlake::aws::query_app(&sdk, &config)
-        .await
-        .expect("query app");
-    let (addr, _task) = auditlake::query::spawn(app, "127.0.0.1:0").await.unwrap();
+    let app = query::query_app(&sdk, &config).await.expect("query app");
+    let (addr, _task) = query::spawn(app, "127.0.0.1:0").await.unwrap();
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
 
@@ -271,20 +269,19 @@ async fn the_query_api_over_moto_pages_reads_annotates_and_counts() {
     assert_eq!(sources.status(), 200);
 
     // An event kept by reference (a record over 300 KB): the API reads its raw page from S3.
-    use auditlake::store::RawStore;
-    let raw =
-        auditlake::aws::S3RawStore::new(auditlake::aws::s3_client(&sdk), names.bucket.clone());
+    use domain::store::RawStore;
+    let raw = aws::S3RawStore::new(aws::s3_client(&sdk), names.bucket.clone());
     let key = "raw/source=intune-audit/dt=2024-05-10/hour=10/20240510T100000Z-big-00001.json.gz";
     let big = format!(r#"{{"id": "e2e-big", "pad": "{}"}}"#, "y".repeat(350_000));
     raw.put(
         key,
-        auditlake::pipeline::gzip_lines([r#"{"id": "other"}"#, big.as_str()].into_iter()).unwrap(),
+        collector::pipeline::gzip_lines([r#"{"id": "other"}"#, big.as_str()].into_iter()).unwrap(),
     )
     .await
     .unwrap();
     let mut by_ref = event(1001);
     by_ref.raw = None;
-    by_ref.raw_ref = Some(auditlake::model::RawRef {
+    by_ref.raw_ref = Some(domain::model::RawRef {
         key: key.into(),
         line: 2,
     });

@@ -10,19 +10,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use auditlake::app::{Ports, PullerApp};
-use auditlake::clock::Deadline;
-use auditlake::config::PullerConfig;
-use auditlake::model::{Source, fmt_time};
-use auditlake::store::ledger::MemoryLedger;
-use auditlake::store::memory::{
-    MemoryEventStore, MemoryParameters, MemoryRawStore, MemoryStateStore,
-};
 use chrono::TimeDelta;
 use clap::Args;
+use collector::app::{Ports, PullerApp};
+use domain::config::PullerConfig;
+use domain::model::{Source, fmt_time};
+use domain::store::ledger::MemoryLedger;
 use e2e::{Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, puller_vars};
 use m365_sim::SimConfig;
+use runtime::clock::Deadline;
 use serde_json::json;
+use testkit::memory::{MemoryEventStore, MemoryParameters, MemoryRawStore, MemoryStateStore};
 
 #[derive(Args, Clone)]
 pub struct BlobArgs {
@@ -87,7 +85,7 @@ pub async fn run(args: BlobArgs) -> Result<(), String> {
         Some(Moto::start().await?)
     };
     let clock = Arc::new(SimClock::new(ctl.clone()).await?);
-    let now = auditlake::clock::Clock::now(clock.as_ref());
+    let now = runtime::clock::Clock::now(clock.as_ref());
     // Whole minutes, so the window holds exactly `blobs` blob slots.
     let end = now - TimeDelta::minutes(10);
     let end = end - TimeDelta::seconds(end.timestamp().rem_euclid(60));

@@ -14,13 +14,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use auditlake::clock::ManualClock;
-use auditlake::model::{AuditEvent, Source, fmt_time};
-use auditlake::store::{EventStore, StoredEvent};
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::Args;
+use domain::model::{AuditEvent, Source, fmt_time};
+use domain::store::{EventStore, StoredEvent};
 use e2e::{Moto, StackNames, local_sdk_config, provision};
 use serde_json::{Value, json};
+use testkit::clock::ManualClock;
 
 #[derive(Args, Clone)]
 pub struct QueryArgs {
@@ -182,14 +182,14 @@ struct PageFigures {
 }
 
 pub async fn run(args: QueryArgs) -> Result<(), String> {
-    let newest = auditlake::model::parse_time(&args.now)
+    let newest = domain::model::parse_time(&args.now)
         .ok_or_else(|| format!("--now: `{}` is not RFC 3339", args.now))?;
     let moto = Moto::start().await?;
     let sdk = local_sdk_config(&moto.endpoint).await;
     let names = StackNames::default();
     provision(&sdk, &names, "unused").await?;
     let ddb = aws_sdk_dynamodb::Client::new(&sdk);
-    let store = auditlake::aws::DynamoEventStore::new(
+    let store = aws::DynamoEventStore::new(
         ddb.clone(),
         names.events_table.clone(),
         args.concurrency as usize,
@@ -246,14 +246,14 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
             .table_name(&names.events_table)
             .key(
                 "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(auditlake::store::keys::event_pk(
+                aws_sdk_dynamodb::types::AttributeValue::S(domain::store::keys::event_pk(
                     e.source,
                     &e.dedupe_key,
                 )),
             )
             .key(
                 "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S(auditlake::store::keys::EVENT_SK.into()),
+                aws_sdk_dynamodb::types::AttributeValue::S(domain::store::keys::EVENT_SK.into()),
             )
             .send()
             .await
@@ -281,12 +281,12 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
     ]
     .map(|(k, v)| (k.to_string(), v.to_string()));
     let config =
-        auditlake::config::QueryConfig::from_vars(vars).map_err(|e| format!("config: {e}"))?;
+        domain::config::QueryConfig::from_vars(vars).map_err(|e| format!("config: {e}"))?;
     let clock = Arc::new(ManualClock::new(newest + TimeDelta::hours(1)));
-    let app = auditlake::aws::query_app_with_clock(&sdk, &config, clock)
+    let app = query::query_app_with_clock(&sdk, &config, clock)
         .await
         .map_err(|e| format!("query app: {e}"))?;
-    let (addr, server) = auditlake::query::spawn(app, "127.0.0.1:0")
+    let (addr, server) = query::spawn(app, "127.0.0.1:0")
         .await
         .map_err(|e| format!("serve: {e}"))?;
     let base = format!("http://{addr}");
@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn generated_events_are_distinct_and_inside_the_span() {
-        let newest = auditlake::model::parse_time("2025-06-02T00:00:00Z").unwrap();
+        let newest = domain::model::parse_time("2025-06-02T00:00:00Z").unwrap();
         let evs: Vec<AuditEvent> = (0..500).map(|n| event(n, 500, 2, newest)).collect();
         let ids: std::collections::HashSet<_> = evs.iter().map(|e| e.id.clone()).collect();
         assert_eq!(ids.len(), 500);

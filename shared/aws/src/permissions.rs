@@ -1,0 +1,324 @@
+//! The AWS calls each deployed function makes, in one place: the template's IAM statements are
+//! checked against this list (`shared/tests/template.rs`), no more and no less. Pure data: no AWS
+//! SDK here. When an adapter in [`crate`] starts making a new call, add it here and to
+//! `template.yaml` in the same change; the check fails until both agree.
+//!
+//! Not listed, because the code does not make them: what SAM attaches to every function's role
+//! (`AWSLambdaBasicExecutionRole` for its logs; `sqs:SendMessage` on the dead-letter queue for the
+//! pullers' asynchronous-invocation failure destination). KMS for SSM SecureString parameters is
+//! not needed either: the parameters use the AWS managed key `aws/ssm`, which SSM uses on the
+//! caller's behalf, so no function is granted `kms:Decrypt` for them.
+
+use domain::model::Source;
+
+/// What a call acts on, named the way the template names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resource {
+    /// Objects under `raw/source=<source>/` (every content type and partition below it).
+    RawPrefix(Source),
+    /// Objects under `raw/` (every source).
+    AllRaw,
+    /// Objects under `quarantine/source=<source>/`.
+    QuarantinePrefix(Source),
+    /// Objects under `curated/source=<source>/` (the Parquet layer Athena reads).
+    CuratedPrefix(Source),
+    /// The events table itself (`AUDITLAKE_EVENTS_TABLE`).
+    EventsTable,
+    /// One global secondary index of the events table.
+    EventsIndex(&'static str),
+    /// The state table (`AUDITLAKE_STATE_TABLE`): checkpoints, health, the content ledger.
+    StateTable,
+    /// The function's own Entra credential parameter: the client secret or, for certificate
+    /// auth, the certificate (`AUDITLAKE_CLIENT_SECRET_PARAM` / `AUDITLAKE_CLIENT_CERT_PARAM`).
+    CredentialParameter,
+    /// The query API's cursor-sealing key parameter (`AUDITLAKE_CURSOR_KEY_PARAM`).
+    CursorKeyParameter,
+    /// The customer managed KMS key of the bucket, only when the stack is given one.
+    BucketKmsKey,
+    /// Objects under `curated/` (every source): what the hunting queries read through Athena.
+    AllCurated,
+    /// Objects under `athena-results/`: the workgroup's query results.
+    AthenaResults,
+    /// The lake bucket itself (bucket-level calls: listing, its region).
+    LakeBucket,
+    /// The stack's Athena workgroup.
+    AnalyticsWorkGroup,
+    /// The account's Glue Data Catalog (every Glue call on a database or table names it too).
+    GlueCatalog,
+    /// The stack's Glue database.
+    GlueDatabase,
+    /// The tables and views of the stack's Glue database.
+    GlueTables,
+}
+
+/// One API call a function makes, on the resources it makes it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// `service:Action`, as IAM spells it.
+    pub action: &'static str,
+    pub resources: Vec<Resource>,
+    /// Where in the code, and why.
+    pub why: &'static str,
+}
+
+/// A deployed function and its calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionCalls {
+    /// Crate and binary name: `functions/<name>`, `BuildProperties.Binary`.
+    pub name: &'static str,
+    /// The source it pulls, for a puller.
+    pub source: Option<Source>,
+    pub calls: Vec<Call>,
+}
+
+impl FunctionCalls {
+    /// Every `(action, resource)` pair, sorted.
+    pub fn grants(&self) -> Vec<(&'static str, Resource)> {
+        let mut out: Vec<(&'static str, Resource)> = self
+            .calls
+            .iter()
+            .flat_map(|c| c.resources.iter().map(move |r| (c.action, *r)))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The calls of a pull function (`functions/pull-<source>`), from the adapters in
+/// [`crate`] that the pipeline, the doctor and the source use.
+pub fn puller(source: Source) -> FunctionCalls {
+    let mut calls = vec![
+        Call {
+            action: "s3:PutObject",
+            resources: vec![
+                Resource::RawPrefix(source),
+                Resource::QuarantinePrefix(source),
+                Resource::CuratedPrefix(source),
+            ],
+            why: "S3RawStore::put: raw pages and quarantined records (keys::raw_key, keys::quarantine_key); \
+                  curated Parquet files (CuratingEventStore, curated::curated_key)",
+        },
+        Call {
+            action: "kms:GenerateDataKey",
+            resources: vec![Resource::BucketKmsKey],
+            why: "PutObject under SSE-KMS, when the bucket has a customer key",
+        },
+        Call {
+            action: "dynamodb:PutItem",
+            resources: vec![Resource::EventsTable, Resource::StateTable],
+            why: "DynamoEventStore::put_new (conditional put = dedupe); health records and \
+                  content-ledger entries in the state table",
+        },
+        Call {
+            action: "dynamodb:GetItem",
+            resources: vec![Resource::StateTable],
+            why: "DynamoStateStore: the checkpoint (lease lost) and the health record it updates",
+        },
+        Call {
+            action: "dynamodb:UpdateItem",
+            resources: vec![Resource::EventsTable, Resource::StateTable],
+            why: "DynamoStateStore: acquire, advance and release the checkpoint lease; the query \
+                  API's per-day counters, bumped for each newly stored event (aws::query)",
+        },
+        Call {
+            action: "ssm:GetParameters",
+            resources: vec![Resource::CredentialParameter],
+            why: "SsmParameters::get_secure: the client secret or certificate, with decryption",
+        },
+    ];
+    if source == Source::M365Activity {
+        calls.push(Call {
+            action: "dynamodb:BatchGetItem",
+            resources: vec![Resource::StateTable],
+            why: "DynamoLedger::seen: which Management API blobs are already stored",
+        });
+    }
+    FunctionCalls {
+        name: source_function_name(source),
+        source: Some(source),
+        calls,
+    }
+}
+
+/// The query API's calls (`functions/query-api`, adapters in `aws::query` and `aws::athena`):
+/// events by time, actor and IP; one event with its tags and comments; annotations; source
+/// health; the cursor key; the raw record of an event kept by reference (records over 300 KB);
+/// hunting queries through Athena.
+pub fn query_api() -> FunctionCalls {
+    let indexes = [
+        domain::store::keys::TIME_INDEX,
+        domain::store::keys::ACTOR_INDEX,
+        domain::store::keys::IP_INDEX,
+    ];
+    let mut query_on = vec![Resource::EventsTable];
+    query_on.extend(indexes.iter().map(|i| Resource::EventsIndex(i)));
+    FunctionCalls {
+        name: "query-api",
+        source: None,
+        calls: vec![
+            Call {
+                action: "dynamodb:Query",
+                resources: query_on,
+                why: "event searches on the time, actor and IP indexes; an event's item \
+                      collection (event, tags, comments)",
+            },
+            Call {
+                action: "dynamodb:GetItem",
+                resources: vec![Resource::EventsTable, Resource::StateTable],
+                why: "whether an event exists (annotations, the health ping); a stream's health",
+            },
+            Call {
+                action: "dynamodb:BatchGetItem",
+                resources: vec![Resource::EventsTable],
+                why: "full events behind the keys-only actor and IP indexes",
+            },
+            Call {
+                action: "dynamodb:PutItem",
+                resources: vec![Resource::EventsTable],
+                why: "comments",
+            },
+            Call {
+                action: "dynamodb:UpdateItem",
+                resources: vec![Resource::EventsTable],
+                why: "tags",
+            },
+            Call {
+                action: "ssm:GetParameters",
+                resources: vec![Resource::CursorKeyParameter],
+                why: "the key that seals paging cursors",
+            },
+            Call {
+                action: "athena:StartQueryExecution",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: a hunting query with its ExecutionParameters                       (POST /analytics/{query})",
+            },
+            Call {
+                action: "athena:GetQueryExecution",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: polls until the query finishes",
+            },
+            Call {
+                action: "athena:GetQueryResults",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: pages the result rows",
+            },
+            Call {
+                action: "athena:StopQueryExecution",
+                resources: vec![Resource::AnalyticsWorkGroup],
+                why: "AthenaEngine::run: stops a query past the time limit",
+            },
+            // Athena reads the catalog and S3 with the caller's credentials (forward access
+            // sessions), so these follow from StartQueryExecution.
+            Call {
+                action: "glue:GetDatabase",
+                resources: vec![Resource::GlueCatalog, Resource::GlueDatabase],
+                why: "Athena resolves the query's database",
+            },
+            Call {
+                action: "glue:GetTable",
+                resources: vec![
+                    Resource::GlueCatalog,
+                    Resource::GlueDatabase,
+                    Resource::GlueTables,
+                ],
+                why: "Athena reads the views' and tables' definitions (partition projection \
+                      lives in the table properties)",
+            },
+            Call {
+                action: "glue:GetPartitions",
+                resources: vec![
+                    Resource::GlueCatalog,
+                    Resource::GlueDatabase,
+                    Resource::GlueTables,
+                ],
+                why: "Athena asks for a partitioned table's partitions while planning (none are \
+                      registered: projection computes them)",
+            },
+            Call {
+                action: "s3:GetBucketLocation",
+                resources: vec![Resource::LakeBucket],
+                why: "Athena checks the data's and the results' bucket",
+            },
+            Call {
+                action: "s3:ListBucket",
+                resources: vec![Resource::LakeBucket],
+                why: "Athena lists the curated partitions' objects",
+            },
+            Call {
+                action: "s3:GetObject",
+                resources: vec![
+                    Resource::AllRaw,
+                    Resource::AllCurated,
+                    Resource::AthenaResults,
+                ],
+                why: "S3RawStore::get: the raw record of an event kept by reference (raw_ref, \
+                      GET /events/{id}); Athena reads the curated Parquet files and, for \
+                      GetQueryResults, the results",
+            },
+            Call {
+                action: "s3:PutObject",
+                resources: vec![Resource::AthenaResults],
+                why: "Athena writes the query's results to the workgroup's location",
+            },
+            Call {
+                action: "s3:AbortMultipartUpload",
+                resources: vec![Resource::AthenaResults],
+                why: "Athena cleans up a results upload that failed",
+            },
+            Call {
+                action: "kms:Decrypt",
+                resources: vec![Resource::BucketKmsKey],
+                why: "reading raw and curated objects written under the bucket's customer key, \
+                      when it has one",
+            },
+        ],
+    }
+}
+
+/// Every deployed function, pullers first.
+pub fn all() -> Vec<FunctionCalls> {
+    let mut out: Vec<FunctionCalls> = Source::ALL.iter().map(|s| puller(*s)).collect();
+    out.push(query_api());
+    out
+}
+
+/// `pull-<source name>`.
+pub fn source_function_name(source: Source) -> &'static str {
+    match source {
+        Source::EntraDirectoryAudits => "pull-entra-directory-audits",
+        Source::EntraSignIns => "pull-entra-sign-ins",
+        Source::IntuneAudit => "pull-intune-audit",
+        Source::ExchangeMessageTrace => "pull-exchange-message-trace",
+        Source::M365Activity => "pull-m365-activity",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_sources_and_no_action_is_a_wildcard() {
+        for f in all() {
+            if let Some(s) = f.source {
+                assert_eq!(f.name, format!("pull-{}", s.name()));
+            }
+            for c in &f.calls {
+                assert!(!c.action.contains('*'), "{}: {}", f.name, c.action);
+                assert!(c.action.contains(':'), "{}: {}", f.name, c.action);
+                assert!(!c.resources.is_empty(), "{}: {}", f.name, c.action);
+            }
+        }
+    }
+
+    #[test]
+    fn only_the_management_api_puller_reads_the_ledger_in_batches() {
+        for s in Source::ALL {
+            let batch = puller(s)
+                .grants()
+                .contains(&("dynamodb:BatchGetItem", Resource::StateTable));
+            assert_eq!(batch, s == Source::M365Activity, "{s:?}");
+        }
+    }
+}

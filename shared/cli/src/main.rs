@@ -1,0 +1,421 @@
+//! The `auditlake` operator CLI: `normalize` turns Microsoft exports into AuditEvent NDJSON;
+//! `run` performs one pull run of a source against the configured tenant and AWS account (or a
+//! local stack via `AWS_ENDPOINT_URL`); `import` loads exports through the same normalize-and-
+//! dedupe path; `doctor` checks the app registration and every source's
+//! access and says in plain sentences what is wrong; `serve` runs the query API on a local port.
+//! Exit codes: 0 success, 1 I/O or run error (or
+//! a doctor finding of an error), 2 usage error, 3 some records quarantined.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use collector::app::{Ports, PullerApp};
+use domain::config::PullerConfig;
+use domain::model::Source;
+use domain::normalize::{Counts, ReaderError, normalize_reader};
+use runtime::clock::Deadline;
+
+#[derive(Parser)]
+#[command(
+    name = "auditlake",
+    version,
+    about = "Collector and audit lake for Microsoft 365 and Entra ID logs"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Normalize Microsoft records (Graph list responses, JSON arrays, single records, NDJSON)
+    /// into AuditEvent NDJSON on stdout. Reads stdin when no FILE is given.
+    Normalize {
+        /// Source the records come from, e.g. entra-directory-audits.
+        #[arg(long)]
+        source: Source,
+        /// Tenant id written into each event.
+        #[arg(long, env = "AUDITLAKE_TENANT_ID", default_value = "unknown")]
+        tenant: String,
+        /// Input files (`-` for stdin).
+        files: Vec<PathBuf>,
+    },
+    /// Run one pull of a source now, as its scheduled Lambda would, and print the run summaries
+    /// (one JSON object per stream). Configuration comes from AUDITLAKE_* variables.
+    Run {
+        /// Source to pull.
+        #[arg(long)]
+        source: Source,
+        /// Stop starting new windows after this many seconds (default: no limit).
+        #[arg(long)]
+        time_budget_secs: Option<u64>,
+        /// Backfill from this time (RFC 3339) instead of continuing from the watermark.
+        #[arg(long, requires = "end")]
+        start: Option<String>,
+        /// End of the backfill (RFC 3339, exclusive).
+        #[arg(long, requires = "start")]
+        end: Option<String>,
+    },
+    /// Import exports (Graph list responses, JSON arrays, NDJSON; for Entra logs also Azure
+    /// Monitor diagnostic-settings exports) through the same normalize-and-dedupe path as a pull,
+    /// to backfill history Microsoft no longer keeps. Importing a file twice stores nothing new.
+    /// Needs AUDITLAKE_TENANT_ID, AUDITLAKE_BUCKET and AUDITLAKE_EVENTS_TABLE.
+    Import {
+        /// Source the records come from.
+        #[arg(long)]
+        source: Source,
+        /// Files to import (`-` for stdin).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Serve the query API (the Lambda's router) on a local address, against the stores the
+    /// AUDITLAKE_* variables name (AUDITLAKE_TENANT_ID, AUDITLAKE_EVENTS_TABLE,
+    /// AUDITLAKE_STATE_TABLE, and AUDITLAKE_API_AUDIENCE or AUDITLAKE_AUTH_DISABLED=true).
+    /// Prints `listening: http://ADDR` once it accepts requests; stops on Ctrl-C.
+    Serve {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Check the app registration and each Graph source's access (token, permissions, licences,
+    /// provisioning, credential expiry) and explain what is wrong. Configuration as for `run`.
+    Doctor {
+        /// Sources to check (default: every Graph source).
+        #[arg(long = "source")]
+        sources: Vec<Source>,
+        /// Print the findings as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+async fn import(source: Source, files: Vec<PathBuf>) -> ExitCode {
+    use collector::import::{ImportSummary, Target, import_reader};
+    use indicatif::{ProgressBar, ProgressStyle};
+
+    let config = match domain::config::ImportConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = aws::load_sdk_config().await;
+    let (raw, events) = aws::lake_stores(
+        &sdk,
+        &config.bucket,
+        &config.events_table,
+        config.write_concurrency,
+    );
+    let clock = runtime::clock::SystemClock;
+    let target = Target {
+        tenant_id: &config.tenant_id,
+        source,
+        raw: &raw,
+        events: &events,
+        clock: &clock,
+        hot_retention: config.hot_retention,
+    };
+    let mut total = ImportSummary::default();
+    for path in &files {
+        let name = path.display().to_string();
+        let (reader, size): (Box<dyn std::io::Read + Send>, Option<u64>) = if name == "-" {
+            (Box::new(std::io::stdin()), None)
+        } else {
+            match File::open(path) {
+                Ok(f) => {
+                    let size = f.metadata().ok().map(|m| m.len());
+                    (Box::new(f), size)
+                }
+                Err(e) => {
+                    eprintln!("auditlake: cannot open {name}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        };
+        let bar = match size {
+            Some(n) => ProgressBar::new(n).with_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+            None => ProgressBar::new_spinner(),
+        };
+        bar.set_message(name.clone());
+        let reader = bar.wrap_read(reader);
+        let progress_bar = bar.clone();
+        let result = import_reader(
+            &target,
+            reader,
+            name.clone(),
+            &mut |s| {
+                progress_bar.set_message(format!("{name}: {} records, {} new", s.records, s.new))
+            },
+            &mut |position, reason| progress_bar.suspend(|| eprintln!("{position}: {reason}")),
+        )
+        .await;
+        bar.finish_and_clear();
+        match result {
+            Ok(s) => {
+                eprintln!(
+                    "{name}: {} records: {} new, {} already stored, {} quarantined",
+                    s.records, s.new, s.duplicates, s.quarantined
+                );
+                total.records += s.records;
+                total.new += s.new;
+                total.duplicates += s.duplicates;
+                total.quarantined += s.quarantined;
+                total.raw_objects += s.raw_objects;
+                total.raw_bytes += s.raw_bytes;
+            }
+            Err(e @ collector::import::ImportError::EnvelopeUnsupported { .. }) => {
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    println!("{}", serde_json::to_string(&total).unwrap_or_default());
+    if total.quarantined > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn doctor(sources: Vec<Source>, json: bool) -> ExitCode {
+    let config = match PullerConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sources = if sources.is_empty() {
+        Source::ALL.to_vec()
+    } else {
+        sources
+    };
+    let sdk = aws::load_sdk_config().await;
+    let ports = Ports::aws(&sdk, &config);
+    let findings =
+        match collector::doctor::check(&config, &sources, ports.params, ports.clock).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(2);
+            }
+        };
+    for f in &findings {
+        if json {
+            println!("{}", serde_json::to_string(f).unwrap_or_default());
+        } else {
+            let tag = match f.severity {
+                collector::doctor::Severity::Ok => "ok",
+                collector::doctor::Severity::Warning => "warning",
+                collector::doctor::Severity::Error => "ERROR",
+            };
+            println!("{tag:>7}  {}", f.message);
+        }
+    }
+    if findings
+        .iter()
+        .any(|f| f.severity == collector::doctor::Severity::Error)
+    {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn serve(addr: &str) -> ExitCode {
+    let config = match domain::config::QueryConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = aws::load_sdk_config().await;
+    let app = match query::query_app(&sdk, &config).await {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("auditlake: cannot listen on {addr}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match listener.local_addr() {
+        Ok(a) => println!("listening: http://{a}"),
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match axum::serve(listener, query::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let mut total = Counts::default();
+    let inputs: Vec<PathBuf> = if files.is_empty() {
+        vec![PathBuf::from("-")]
+    } else {
+        files.to_vec()
+    };
+    for path in &inputs {
+        let name = path.display().to_string();
+        let result = if name == "-" {
+            normalize_reader(
+                source,
+                tenant,
+                std::io::stdin().lock(),
+                "stdin",
+                &mut out,
+                &mut err,
+            )
+        } else {
+            match File::open(path) {
+                Ok(f) => normalize_reader(source, tenant, f, &name, &mut out, &mut err),
+                Err(e) => {
+                    eprintln!("auditlake: cannot open {name}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        };
+        match result {
+            Ok(c) => {
+                total.normalized += c.normalized;
+                total.quarantined += c.quarantined;
+            }
+            Err(e @ ReaderError::EnvelopeUnsupported { .. }) => {
+                let _ = out.flush();
+                eprintln!("auditlake: {e}");
+                return ExitCode::from(2);
+            }
+            Err(ReaderError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                return ExitCode::SUCCESS;
+            }
+            Err(ReaderError::Io(e)) => {
+                eprintln!("auditlake: {name}: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    if let Err(e) = out.flush()
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("auditlake: writing output: {e}");
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "auditlake: {} normalized, {} quarantined",
+        total.normalized, total.quarantined
+    );
+    if total.quarantined > 0 {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn run(
+    source: Source,
+    budget: Option<u64>,
+    start: Option<String>,
+    end: Option<String>,
+) -> ExitCode {
+    let config = match PullerConfig::from_vars(std::env::vars()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let sdk = aws::load_sdk_config().await;
+    let app = match PullerApp::new(source, &config, Ports::aws(&sdk, &config)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let payload = match (start, end) {
+        (Some(s), Some(e)) => serde_json::json!({"start": s, "end": e}),
+        _ => serde_json::json!({}),
+    };
+    let deadline = budget.map_or_else(Deadline::none, |s| Deadline::after(Duration::from_secs(s)));
+    match app.handle(&payload, deadline).await {
+        Ok(summaries) => {
+            let failed = summaries.iter().any(|s| s.error.is_some());
+            for s in &summaries {
+                println!("{}", serde_json::to_string(s).unwrap_or_default());
+            }
+            if failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Normalize {
+            source,
+            tenant,
+            files,
+        } => normalize_files(source, &tenant, &files),
+        Command::Run {
+            source,
+            time_budget_secs,
+            start,
+            end,
+        } => {
+            runtime::telemetry::init(false);
+            run(source, time_budget_secs, start, end).await
+        }
+        Command::Doctor { sources, json } => {
+            runtime::telemetry::init(false);
+            doctor(sources, json).await
+        }
+        Command::Import { source, files } => import(source, files).await,
+        Command::Serve { addr } => {
+            runtime::telemetry::init(false);
+            serve(&addr).await
+        }
+    }
+}

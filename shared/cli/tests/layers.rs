@@ -1,0 +1,166 @@
+//! The crate layering of ARCHITECTURE.md ("Code map", "Invariants") as facts checked against
+//! Cargo: `cargo metadata` for every workspace package's declared dependencies, `cargo tree -p`
+//! for what each one really builds (features resolved for that package alone, as `sam build`
+//! builds one function at a time). The rules are a pure function over those graphs, so a planted
+//! violation of each rule is checked to be caught too.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// What Cargo says about the workspace.
+struct Graph {
+    /// Package -> the packages it declares as normal (non-dev, non-build) dependencies.
+    direct: BTreeMap<String, BTreeSet<String>>,
+    /// Package -> every package it builds as a normal dependency, transitively.
+    closure: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Crates that only tests, the demo and benchmarks build; never deployed.
+const TEST_ONLY: &[&str] = &["testkit", "e2e", "m365-sim"];
+
+fn is_aws_sdk(name: &str) -> bool {
+    name.starts_with("aws-sdk-")
+}
+
+/// Every rule the layering holds to; each violation is one sentence naming the crates.
+fn violations(g: &Graph) -> Vec<String> {
+    let mut out = Vec::new();
+    let closure = |p: &str| g.closure.get(p).cloned().unwrap_or_default();
+    for dep in closure("domain") {
+        if dep == "tokio" || dep == "reqwest" || is_aws_sdk(&dep) {
+            out.push(format!("the core crate `domain` depends on `{dep}`"));
+        }
+    }
+    for (pkg, deps) in &g.direct {
+        for dep in deps {
+            if is_aws_sdk(dep) && pkg != "aws" && !TEST_ONLY.contains(&pkg.as_str()) {
+                out.push(format!("`{pkg}` depends on `{dep}`: only the `aws` crate may"));
+            }
+            if dep == "testkit" && !TEST_ONLY.contains(&pkg.as_str()) {
+                out.push(format!(
+                    "`{pkg}` depends on `testkit` outside [dev-dependencies]"
+                ));
+            }
+        }
+    }
+    for pkg in g.closure.keys().filter(|p| p.starts_with("pull-")) {
+        for dep in closure(pkg) {
+            if dep == "axum" || dep == "utoipa" || dep == "aws-sdk-athena" {
+                out.push(format!("the puller `{pkg}` builds `{dep}`"));
+            }
+        }
+    }
+    if closure("query-api").contains("parquet") {
+        out.push("the query API builds `parquet`".to_string());
+    }
+    out
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+fn run(mut c: Command) -> String {
+    let out = c.output().expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The graphs of the real workspace.
+fn workspace() -> Graph {
+    let mut c = cargo();
+    c.args(["metadata", "--format-version", "1", "--no-deps", "--locked"]);
+    let meta: Value = serde_json::from_str(&run(c)).expect("cargo metadata is JSON");
+    let mut direct = BTreeMap::new();
+    for p in meta["packages"].as_array().expect("packages") {
+        let name = p["name"].as_str().expect("name").to_string();
+        let deps = p["dependencies"]
+            .as_array()
+            .expect("dependencies")
+            .iter()
+            .filter(|d| d["kind"].is_null())
+            .map(|d| d["name"].as_str().expect("dependency name").to_string())
+            .collect();
+        direct.insert(name, deps);
+    }
+    let mut closure = BTreeMap::new();
+    for name in direct.keys() {
+        let mut c = cargo();
+        c.args(["tree", "--locked", "-e", "normal", "--prefix", "none"]);
+        c.args(["--format", "{p}", "-p", name]);
+        let deps = run(c)
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|d| d != name)
+            .map(str::to_string)
+            .collect();
+        closure.insert(name.clone(), deps);
+    }
+    Graph { direct, closure }
+}
+
+#[test]
+fn the_workspace_has_one_crate_per_layer() {
+    let g = workspace();
+    for krate in [
+        "domain", "runtime", "aws", "collector", "query", "cli", "testkit",
+    ] {
+        assert!(g.direct.contains_key(krate), "no `{krate}` crate");
+    }
+    for f in std::fs::read_dir(root().join("functions")).expect("functions/") {
+        let name = f.expect("entry").file_name().into_string().expect("name");
+        assert!(g.direct.contains_key(&name), "functions/{name} is not a package");
+    }
+}
+
+#[test]
+fn the_layers_hold() {
+    let g = workspace();
+    assert!(g.closure["domain"].contains("serde"), "cargo tree read nothing");
+    assert!(g.closure["pull-entra-sign-ins"].contains("aws-sdk-dynamodb"));
+    assert!(g.closure["query-api"].contains("aws-sdk-athena"));
+    let found = violations(&g);
+    assert!(found.is_empty(), "layering broken:\n{}", found.join("\n"));
+}
+
+#[test]
+fn a_planted_violation_of_each_rule_is_caught() {
+    let mut g = workspace();
+    let add = |map: &mut BTreeMap<String, BTreeSet<String>>, pkg: &str, dep: &str| {
+        map.get_mut(pkg).expect(pkg).insert(dep.to_string());
+    };
+    add(&mut g.closure, "domain", "tokio");
+    add(&mut g.closure, "domain", "aws-sdk-s3");
+    add(&mut g.direct, "query", "aws-sdk-dynamodb");
+    add(&mut g.direct, "collector", "testkit");
+    add(&mut g.closure, "pull-m365-activity", "axum");
+    add(&mut g.closure, "pull-intune-audit", "aws-sdk-athena");
+    add(&mut g.closure, "query-api", "parquet");
+    let found: BTreeSet<String> = violations(&g).into_iter().collect();
+    let want: BTreeSet<String> = [
+        "the core crate `domain` depends on `tokio`",
+        "the core crate `domain` depends on `aws-sdk-s3`",
+        "`query` depends on `aws-sdk-dynamodb`: only the `aws` crate may",
+        "`collector` depends on `testkit` outside [dev-dependencies]",
+        "the puller `pull-m365-activity` builds `axum`",
+        "the puller `pull-intune-audit` builds `aws-sdk-athena`",
+        "the query API builds `parquet`",
+    ]
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    assert_eq!(found, want);
+}

@@ -1,0 +1,932 @@
+//! Typed configuration, parsed once from `AUDITLAKE_*` variables handed in by the caller (the
+//! core never reads the environment itself). Every missing or malformed variable is reported in
+//! one error, so an operator fixes a deployment in one pass.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::TimeDelta;
+
+use crate::cloud::{Cloud, Endpoints};
+use crate::model::Source;
+use crate::stream::ContentType;
+use crate::stream::SignInKind;
+
+/// Prefix of every variable auditlake reads.
+pub const PREFIX: &str = "AUDITLAKE_";
+
+/// Every variable a puller reads, with its default and meaning. The README's configuration table
+/// and the template check are generated from / compared against this list.
+pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
+    (
+        "AUDITLAKE_TENANT_ID",
+        None,
+        "Entra tenant GUID the collector reads.",
+    ),
+    (
+        "AUDITLAKE_CLIENT_ID",
+        None,
+        "Application (client) id of the collector's app registration.",
+    ),
+    (
+        "AUDITLAKE_CLIENT_SECRET_PARAM",
+        None,
+        "SSM SecureString parameter holding the client secret.",
+    ),
+    (
+        "AUDITLAKE_CLIENT_CERT_PARAM",
+        None,
+        "SSM SecureString parameter holding a PEM key and certificate (certificate auth).",
+    ),
+    (
+        "AUDITLAKE_CLOUD",
+        Some("commercial"),
+        "Microsoft cloud: commercial, gcc, gcc-high, dod, china.",
+    ),
+    (
+        "AUDITLAKE_LOGIN_URL",
+        None,
+        "Override of the Entra login root (tests, proxies).",
+    ),
+    (
+        "AUDITLAKE_GRAPH_URL",
+        None,
+        "Override of the Microsoft Graph root.",
+    ),
+    (
+        "AUDITLAKE_MANAGEMENT_URL",
+        None,
+        "Override of the Management Activity API root.",
+    ),
+    (
+        "AUDITLAKE_BUCKET",
+        None,
+        "S3 bucket for raw, quarantine and curated data.",
+    ),
+    (
+        "AUDITLAKE_EVENTS_TABLE",
+        None,
+        "DynamoDB table of normalized events and annotations.",
+    ),
+    (
+        "AUDITLAKE_STATE_TABLE",
+        None,
+        "DynamoDB table of checkpoints and health.",
+    ),
+    (
+        "AUDITLAKE_LAG_SECS",
+        Some("120"),
+        "Newest event time a run asks for is now minus this.",
+    ),
+    (
+        "AUDITLAKE_OVERLAP_SECS",
+        None,
+        "Each run re-reads this much before its watermark to catch late events (default 1800 for Graph sources; 7200 for m365-activity, whose blobs can be listed after their `contentCreated` has passed).",
+    ),
+    (
+        "AUDITLAKE_INITIAL_LOOKBACK_DAYS",
+        Some("7"),
+        "How far back the first run reads (capped at the source's history edge).",
+    ),
+    (
+        "AUDITLAKE_HOT_RETENTION_DAYS",
+        Some("90"),
+        "DynamoDB TTL of events, counted from ingestion.",
+    ),
+    (
+        "AUDITLAKE_WRITE_CONCURRENCY",
+        Some("16"),
+        "Concurrent DynamoDB writes per run.",
+    ),
+    (
+        "AUDITLAKE_PAGE_SIZE",
+        Some("1000"),
+        "Records per Graph page requested (`$top`, capped at each API's maximum); lower it if pages time out.",
+    ),
+    (
+        "AUDITLAKE_SIGNIN_KINDS",
+        Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
+        "Sign-in kinds pulled by entra-sign-ins, one stream each.",
+    ),
+    (
+        "AUDITLAKE_CONTENT_TYPES",
+        Some("Audit.AzureActiveDirectory,Audit.Exchange,Audit.SharePoint,Audit.General,DLP.All"),
+        "Management API content types pulled by m365-activity, one stream each (DLP.All needs ActivityFeed.ReadDlp).",
+    ),
+    (
+        "AUDITLAKE_PUBLISHER_ID",
+        None,
+        "`PublisherIdentifier` sent on every Management API call (default: the tenant id, which gives the tenant its own quota).",
+    ),
+    (
+        "AUDITLAKE_BLOB_CONCURRENCY",
+        Some("8"),
+        "Management API content blobs fetched at once per content type.",
+    ),
+    (
+        "AUDITLAKE_REQUEST_BUDGET",
+        None,
+        "Requests this puller may send, as N/SECS (default: its share of Microsoft's budget: directory audits 2/10 and sign-ins 3/10 of Graph's 5 per 10 s, message trace 100/300, Intune 10/10).",
+    ),
+    (
+        "AUDITLAKE_HISTORY_DAYS",
+        None,
+        "Override of the source's history edge in days (Microsoft's retention; e.g. 7 on Entra ID Free).",
+    ),
+    (
+        "AUDITLAKE_HTTP_TIMEOUT_SECS",
+        Some("60"),
+        "Timeout of one HTTP request to Microsoft.",
+    ),
+    (
+        "AUDITLAKE_MAX_RETRIES",
+        Some("8"),
+        "Retries of one Microsoft request on 429, 5xx and timeouts.",
+    ),
+    (
+        "AUDITLAKE_DEADLINE_MARGIN_SECS",
+        Some("30"),
+        "Time kept free before the Lambda deadline; no window starts inside it.",
+    ),
+];
+
+/// One problem with one variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub var: String,
+    pub problem: String,
+}
+
+/// All configuration problems found, reported together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "invalid configuration ({} problem(s)):",
+            self.problems.len()
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {}: {}", p.var, p.problem)?;
+        }
+        Ok(())
+    }
+}
+
+/// How the collector proves its identity to Entra ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// SSM parameter name of a client secret.
+    Secret { param: String },
+    /// SSM parameter name of a PEM private key plus certificate.
+    Certificate { param: String },
+}
+
+/// Configuration of a pull function (and `auditlake run`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullerConfig {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub credential: CredentialSource,
+    pub cloud: Cloud,
+    pub endpoints: Endpoints,
+    pub bucket: String,
+    pub events_table: String,
+    pub state_table: String,
+    pub lag: TimeDelta,
+    /// `None`: the source's default overlap ([`default_overlap`]).
+    pub overlap: Option<TimeDelta>,
+    pub initial_lookback: TimeDelta,
+    pub hot_retention: TimeDelta,
+    pub write_concurrency: usize,
+    pub page_size: u32,
+    pub signin_kinds: Vec<SignInKind>,
+    pub content_types: Vec<ContentType>,
+    pub publisher_id: String,
+    pub blob_concurrency: usize,
+    pub history: Option<TimeDelta>,
+    /// `(requests, seconds)` overriding the source's default request budget.
+    pub request_budget: Option<(u32, u64)>,
+    pub http_timeout: std::time::Duration,
+    pub max_retries: usize,
+    pub deadline_margin: std::time::Duration,
+}
+
+/// Reads typed values out of a variable map while collecting problems.
+struct Reader {
+    vars: HashMap<String, String>,
+    problems: Vec<ConfigProblem>,
+}
+
+impl Reader {
+    fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let vars = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(PREFIX))
+            .map(|(k, v)| (k, v.trim().to_string()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        Reader {
+            vars,
+            problems: Vec::new(),
+        }
+    }
+
+    fn problem(&mut self, var: &str, problem: impl Into<String>) {
+        self.problems.push(ConfigProblem {
+            var: var.to_string(),
+            problem: problem.into(),
+        });
+    }
+
+    /// A comma-separated list of names, each parsed, duplicates dropped; `all` when unset.
+    fn list<T>(&mut self, var: &str, all: &[T]) -> Vec<T>
+    where
+        T: std::str::FromStr<Err = String> + PartialEq + Copy,
+    {
+        let Some(raw) = self.optional(var) else {
+            return all.to_vec();
+        };
+        let mut out = Vec::new();
+        for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
+            match part.parse::<T>() {
+                Ok(t) if !out.contains(&t) => out.push(t),
+                Ok(_) => {}
+                Err(e) => self.problem(var, e),
+            }
+        }
+        out
+    }
+
+    /// `AUDITLAKE_TENANT_ID`, required and a GUID (Microsoft's APIs compare GUIDs, not domains).
+    fn tenant_id(&mut self) -> String {
+        let tenant_id = self.required("AUDITLAKE_TENANT_ID");
+        if !tenant_id.is_empty() && !is_guid(&tenant_id) {
+            self.problem(
+                "AUDITLAKE_TENANT_ID",
+                format!(
+                    "`{tenant_id}` is not a tenant GUID (the Management API compares GUIDs, not domains such as contoso.onmicrosoft.com)"
+                ),
+            );
+        }
+        tenant_id
+    }
+
+    fn optional(&self, var: &str) -> Option<String> {
+        self.vars.get(var).cloned()
+    }
+
+    fn required(&mut self, var: &str) -> String {
+        match self.vars.get(var) {
+            Some(v) => v.clone(),
+            None => {
+                self.problem(var, "is required but not set");
+                String::new()
+            }
+        }
+    }
+
+    fn number(&mut self, var: &str, default: u64, min: u64, max: u64) -> u64 {
+        let Some(raw) = self.vars.get(var).cloned() else {
+            return default;
+        };
+        match raw.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            Ok(n) => {
+                self.problem(var, format!("{n} is out of range {min}..={max}"));
+                default
+            }
+            Err(_) => {
+                self.problem(var, format!("`{raw}` is not a whole number"));
+                default
+            }
+        }
+    }
+
+    fn url(&mut self, var: &str) -> Option<String> {
+        let raw = self.optional(var)?;
+        match url::Url::parse(&raw) {
+            Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+                Some(raw.trim_end_matches('/').to_string())
+            }
+            _ => {
+                self.problem(var, format!("`{raw}` is not an http(s) URL"));
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, ConfigError> {
+        if self.problems.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError {
+                problems: self.problems,
+            })
+        }
+    }
+}
+
+/// True when `s` is a GUID in its usual 8-4-4-4-12 hex form.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// How far before its watermark a source re-reads when `AUDITLAKE_OVERLAP_SECS` is not set.
+/// Graph: 30 minutes, the simulator's and Microsoft's observed late-arrival bound (DESIGN.md).
+/// Management API: 2 hours, because a blob can be listed well after its `contentCreated` (events
+/// arrive in 60-90 minutes and later); blobs already stored are skipped by the content ledger, so
+/// the overlap costs listing calls only.
+pub fn default_overlap(source: Source) -> TimeDelta {
+    match source {
+        Source::M365Activity => TimeDelta::hours(2),
+        _ => TimeDelta::minutes(30),
+    }
+}
+
+impl PullerConfig {
+    /// Parses the puller configuration from `(name, value)` pairs, e.g. `std::env::vars()`.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(vars);
+
+        let tenant_id = r.tenant_id();
+        let client_id = r.required("AUDITLAKE_CLIENT_ID");
+        let secret = r.optional("AUDITLAKE_CLIENT_SECRET_PARAM");
+        let cert = r.optional("AUDITLAKE_CLIENT_CERT_PARAM");
+        let credential = match (secret, cert) {
+            (Some(param), None) => CredentialSource::Secret { param },
+            (None, Some(param)) => CredentialSource::Certificate { param },
+            (Some(_), Some(_)) => {
+                r.problem(
+                    "AUDITLAKE_CLIENT_CERT_PARAM",
+                    "set either AUDITLAKE_CLIENT_SECRET_PARAM or AUDITLAKE_CLIENT_CERT_PARAM, not both",
+                );
+                CredentialSource::Secret {
+                    param: String::new(),
+                }
+            }
+            (None, None) => {
+                r.problem(
+                    "AUDITLAKE_CLIENT_SECRET_PARAM",
+                    "is required (or AUDITLAKE_CLIENT_CERT_PARAM for certificate auth)",
+                );
+                CredentialSource::Secret {
+                    param: String::new(),
+                }
+            }
+        };
+        let cloud = match r.optional("AUDITLAKE_CLOUD") {
+            None => Cloud::Commercial,
+            Some(raw) => raw.parse().unwrap_or_else(|e: String| {
+                r.problem("AUDITLAKE_CLOUD", e);
+                Cloud::Commercial
+            }),
+        };
+        let login = r.url("AUDITLAKE_LOGIN_URL");
+        let graph = r.url("AUDITLAKE_GRAPH_URL");
+        let management = r.url("AUDITLAKE_MANAGEMENT_URL");
+        let endpoints = cloud.endpoints().with_overrides(login, graph, management);
+        let bucket = r.required("AUDITLAKE_BUCKET");
+        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
+        let state_table = r.required("AUDITLAKE_STATE_TABLE");
+        let lag = r.number("AUDITLAKE_LAG_SECS", 120, 0, 86_400);
+        let overlap = r
+            .optional("AUDITLAKE_OVERLAP_SECS")
+            .map(|_| r.number("AUDITLAKE_OVERLAP_SECS", 1800, 0, 7 * 86_400));
+        let lookback = r.number("AUDITLAKE_INITIAL_LOOKBACK_DAYS", 7, 0, 3650);
+        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
+        let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
+        let page_size = r.number("AUDITLAKE_PAGE_SIZE", 1000, 1, 5000);
+        let signin_kinds = r.list("AUDITLAKE_SIGNIN_KINDS", &SignInKind::ALL);
+        let content_types = r.list("AUDITLAKE_CONTENT_TYPES", &ContentType::ALL);
+        if content_types.is_empty() {
+            r.problem("AUDITLAKE_CONTENT_TYPES", "names no content type");
+        }
+        let publisher_id = r
+            .optional("AUDITLAKE_PUBLISHER_ID")
+            .unwrap_or_else(|| tenant_id.clone());
+        if !is_guid(&publisher_id) && !publisher_id.is_empty() {
+            r.problem(
+                "AUDITLAKE_PUBLISHER_ID",
+                format!("`{publisher_id}` is not a GUID (Microsoft expects a tenant GUID)"),
+            );
+        }
+        let blob_concurrency = r.number("AUDITLAKE_BLOB_CONCURRENCY", 8, 1, 64);
+        let request_budget = r.optional("AUDITLAKE_REQUEST_BUDGET").and_then(|raw| {
+            let parsed = raw.split_once('/').and_then(|(n, secs)| {
+                Some((
+                    n.trim().parse::<u32>().ok()?,
+                    secs.trim().parse::<u64>().ok()?,
+                ))
+            });
+            match parsed {
+                Some((n, secs)) if n > 0 && secs > 0 => Some((n, secs)),
+                _ => {
+                    r.problem(
+                        "AUDITLAKE_REQUEST_BUDGET",
+                        format!("`{raw}` is not N/SECS with both above zero (e.g. 2/10)"),
+                    );
+                    None
+                }
+            }
+        });
+        let history = r
+            .optional("AUDITLAKE_HISTORY_DAYS")
+            .map(|_| TimeDelta::days(r.number("AUDITLAKE_HISTORY_DAYS", 30, 1, 3650) as i64));
+        let timeout = r.number("AUDITLAKE_HTTP_TIMEOUT_SECS", 60, 1, 900);
+        let retries = r.number("AUDITLAKE_MAX_RETRIES", 8, 0, 50);
+        let margin = r.number("AUDITLAKE_DEADLINE_MARGIN_SECS", 30, 0, 900);
+
+        let config = PullerConfig {
+            tenant_id,
+            client_id,
+            credential,
+            cloud,
+            endpoints,
+            bucket,
+            events_table,
+            state_table,
+            lag: TimeDelta::seconds(lag as i64),
+            overlap: overlap.map(|secs| TimeDelta::seconds(secs as i64)),
+            initial_lookback: TimeDelta::days(lookback as i64),
+            hot_retention: TimeDelta::days(retention as i64),
+            write_concurrency: concurrency as usize,
+            page_size: page_size as u32,
+            signin_kinds,
+            content_types,
+            publisher_id,
+            blob_concurrency: blob_concurrency as usize,
+            history,
+            request_budget,
+            http_timeout: std::time::Duration::from_secs(timeout),
+            max_retries: retries as usize,
+            deadline_margin: std::time::Duration::from_secs(margin),
+        };
+        r.finish(config)
+    }
+}
+
+/// Configuration of `auditlake import`: where records go, no Microsoft credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportConfig {
+    pub tenant_id: String,
+    pub bucket: String,
+    pub events_table: String,
+    pub hot_retention: TimeDelta,
+    pub write_concurrency: usize,
+}
+
+impl ImportConfig {
+    /// Parses the variables an import needs, reporting every problem together.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(vars);
+        let tenant_id = r.tenant_id();
+        let bucket = r.required("AUDITLAKE_BUCKET");
+        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
+        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
+        let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
+        let config = ImportConfig {
+            tenant_id,
+            bucket,
+            events_table,
+            hot_retention: TimeDelta::days(retention as i64),
+            write_concurrency: concurrency as usize,
+        };
+        r.finish(config)
+    }
+}
+
+/// Every variable the query API (and `auditlake serve`) reads, with its default and meaning.
+pub const QUERY_VARS: &[(&str, Option<&str>, &str)] = &[
+    (
+        "AUDITLAKE_TENANT_ID",
+        None,
+        "Entra tenant GUID (health keys; the default token issuer).",
+    ),
+    (
+        "AUDITLAKE_EVENTS_TABLE",
+        None,
+        "DynamoDB table of normalized events and annotations.",
+    ),
+    (
+        "AUDITLAKE_STATE_TABLE",
+        None,
+        "DynamoDB table of checkpoints and health.",
+    ),
+    (
+        "AUDITLAKE_API_AUDIENCE",
+        None,
+        "Audience (`aud`) of the query API's tokens: its app registration's Application ID URI or client id. Required unless auth is disabled.",
+    ),
+    (
+        "AUDITLAKE_API_ISSUER",
+        None,
+        "Token issuer; default `<login URL>/<tenant>/v2.0` for the cloud (or AUDITLAKE_LOGIN_URL).",
+    ),
+    (
+        "AUDITLAKE_ALLOWED_GROUPS",
+        None,
+        "Groups granting roles, as `groupObjectId=role` pairs separated by commas (role: read, annotate, admin).",
+    ),
+    (
+        "AUDITLAKE_AUTH_DISABLED",
+        Some("false"),
+        "`true` switches token checks off: every caller is an anonymous admin, every response says so. Local use only.",
+    ),
+    (
+        "AUDITLAKE_CURSOR_KEY_PARAM",
+        None,
+        "SSM SecureString parameter holding the key that signs paging cursors; without it each process makes its own key and cursors do not survive it.",
+    ),
+    (
+        "AUDITLAKE_API_READ_BUDGET",
+        Some("100"),
+        "DynamoDB requests one `GET /events` call may send before it returns what it has with a cursor.",
+    ),
+    (
+        "AUDITLAKE_CLOUD",
+        Some("commercial"),
+        "National cloud: selects the default token issuer's login host.",
+    ),
+    (
+        "AUDITLAKE_LOGIN_URL",
+        None,
+        "Override of the login host the default issuer is built from (local stacks).",
+    ),
+    (
+        "AUDITLAKE_HOT_RETENTION_DAYS",
+        Some("90"),
+        "How far back a listing without `start` reaches (the events' hot retention).",
+    ),
+    (
+        "AUDITLAKE_SIGNIN_KINDS",
+        Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
+        "The sign-in streams `GET /sources` reports.",
+    ),
+    (
+        "AUDITLAKE_BUCKET",
+        None,
+        "S3 bucket of the raw layer: `GET /events/{id}` then includes the raw record of events kept by reference (`raw_ref`, records over 300 KB).",
+    ),
+    (
+        "AUDITLAKE_ATHENA_WORKGROUP",
+        None,
+        "Athena workgroup that runs `POST /analytics/{query}` (with AUDITLAKE_ATHENA_DATABASE); unset: hunting queries answer 503.",
+    ),
+    (
+        "AUDITLAKE_ATHENA_DATABASE",
+        None,
+        "Glue database of the curated tables and views the hunting queries read.",
+    ),
+    (
+        "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
+        Some("25"),
+        "Time limit of one hunting query; past it the query is stopped and the answer is a 504. API Gateway gives up after 30 s.",
+    ),
+];
+
+/// Where hunting queries run: an Athena workgroup and the Glue database of the curated layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthenaTarget {
+    pub workgroup: String,
+    pub database: String,
+}
+
+/// Configuration of the query API (the Lambda and `auditlake serve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryConfig {
+    pub tenant_id: String,
+    pub events_table: String,
+    pub state_table: String,
+    /// `None` only when auth is disabled.
+    pub audience: Option<String>,
+    pub issuer: String,
+    pub allowed_groups: Vec<(String, crate::access::Role)>,
+    pub auth_disabled: bool,
+    pub cursor_key_param: Option<String>,
+    pub hot_retention: TimeDelta,
+    pub read_budget: u32,
+    pub signin_kinds: Vec<SignInKind>,
+    /// The raw layer's bucket, for events kept by reference.
+    pub bucket: Option<String>,
+    /// `None`: hunting queries are not configured (`POST /analytics/{query}` answers 503).
+    pub athena: Option<AthenaTarget>,
+    pub analytics_timeout: std::time::Duration,
+}
+
+impl QueryConfig {
+    /// Parses the query API's configuration, reporting every problem together.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        use crate::access::Role;
+        let mut r = Reader::new(vars);
+        let tenant_id = r.tenant_id();
+        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
+        let state_table = r.required("AUDITLAKE_STATE_TABLE");
+        let auth_disabled = match r.optional("AUDITLAKE_AUTH_DISABLED").as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                r.problem(
+                    "AUDITLAKE_AUTH_DISABLED",
+                    format!("`{other}` is neither `true` nor `false`"),
+                );
+                false
+            }
+        };
+        let audience = r.optional("AUDITLAKE_API_AUDIENCE");
+        if audience.is_none() && !auth_disabled {
+            r.problem(
+                "AUDITLAKE_API_AUDIENCE",
+                "is required (or set AUDITLAKE_AUTH_DISABLED=true to run without auth, locally)",
+            );
+        }
+        let cloud = match r.optional("AUDITLAKE_CLOUD") {
+            None => Cloud::Commercial,
+            Some(raw) => raw.parse().unwrap_or_else(|e: String| {
+                r.problem("AUDITLAKE_CLOUD", e);
+                Cloud::Commercial
+            }),
+        };
+        let login = r
+            .url("AUDITLAKE_LOGIN_URL")
+            .unwrap_or_else(|| cloud.endpoints().login.clone());
+        let issuer = r
+            .url("AUDITLAKE_API_ISSUER")
+            .unwrap_or_else(|| format!("{login}/{tenant_id}/v2.0"));
+        let mut allowed_groups = Vec::new();
+        if let Some(raw) = r.optional("AUDITLAKE_ALLOWED_GROUPS") {
+            for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let role = pair.split_once('=').and_then(|(g, role)| {
+                    let role = match role.trim().trim_start_matches("auditlake.") {
+                        "read" => Role::Read,
+                        "annotate" => Role::Annotate,
+                        "admin" => Role::Admin,
+                        _ => return None,
+                    };
+                    Some((g.trim().to_string(), role)).filter(|(g, _)| !g.is_empty())
+                });
+                match role {
+                    Some(gr) => allowed_groups.push(gr),
+                    None => r.problem(
+                        "AUDITLAKE_ALLOWED_GROUPS",
+                        format!(
+                            "`{pair}` is not `groupObjectId=role` with role read, annotate or admin"
+                        ),
+                    ),
+                }
+            }
+        }
+        let cursor_key_param = r.optional("AUDITLAKE_CURSOR_KEY_PARAM");
+        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
+        let read_budget = r.number("AUDITLAKE_API_READ_BUDGET", 100, 1, 10_000);
+        let signin_kinds = r.list("AUDITLAKE_SIGNIN_KINDS", &SignInKind::ALL);
+        let athena = match (
+            r.optional("AUDITLAKE_ATHENA_WORKGROUP"),
+            r.optional("AUDITLAKE_ATHENA_DATABASE"),
+        ) {
+            (Some(workgroup), Some(database)) => Some(AthenaTarget {
+                workgroup,
+                database,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                r.problem(
+                    "AUDITLAKE_ATHENA_DATABASE",
+                    "is required when AUDITLAKE_ATHENA_WORKGROUP is set",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                r.problem(
+                    "AUDITLAKE_ATHENA_WORKGROUP",
+                    "is required when AUDITLAKE_ATHENA_DATABASE is set",
+                );
+                None
+            }
+        };
+        let analytics_timeout = r.number("AUDITLAKE_ANALYTICS_TIMEOUT_SECS", 25, 1, 900);
+        let bucket = r.optional("AUDITLAKE_BUCKET");
+        let config = QueryConfig {
+            tenant_id,
+            events_table,
+            state_table,
+            audience,
+            issuer,
+            allowed_groups,
+            auth_disabled,
+            cursor_key_param,
+            hot_retention: TimeDelta::days(retention as i64),
+            read_budget: read_budget as u32,
+            signin_kinds,
+            bucket,
+            athena,
+            analytics_timeout: std::time::Duration::from_secs(analytics_timeout),
+        };
+        r.finish(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn minimal() -> Vec<(String, String)> {
+        vars(&[
+            (
+                "AUDITLAKE_TENANT_ID",
+                "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35",
+            ),
+            ("AUDITLAKE_CLIENT_ID", "app"),
+            ("AUDITLAKE_CLIENT_SECRET_PARAM", "/auditlake/secret"),
+            ("AUDITLAKE_BUCKET", "b"),
+            ("AUDITLAKE_EVENTS_TABLE", "e"),
+            ("AUDITLAKE_STATE_TABLE", "s"),
+        ])
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = PullerConfig::from_vars(minimal()).unwrap();
+        assert_eq!(c.lag, TimeDelta::seconds(120));
+        assert_eq!(c.overlap, None);
+        assert_eq!(
+            default_overlap(Source::EntraSignIns),
+            TimeDelta::seconds(1800)
+        );
+        assert_eq!(default_overlap(Source::M365Activity), TimeDelta::hours(2));
+        assert_eq!(c.content_types, ContentType::ALL.to_vec());
+        assert_eq!(c.publisher_id, c.tenant_id);
+        assert_eq!(c.blob_concurrency, 8);
+        assert_eq!(c.initial_lookback, TimeDelta::days(7));
+        assert_eq!(c.cloud, Cloud::Commercial);
+        assert_eq!(c.endpoints.graph, "https://graph.microsoft.com");
+        assert_eq!(
+            c.credential,
+            CredentialSource::Secret {
+                param: "/auditlake/secret".into()
+            }
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_together() {
+        let err = PullerConfig::from_vars(vars(&[
+            ("AUDITLAKE_TENANT_ID", "contoso.com"),
+            ("AUDITLAKE_LAG_SECS", "soon"),
+            ("AUDITLAKE_CLOUD", "mars"),
+            ("AUDITLAKE_GRAPH_URL", "ftp://x"),
+            ("UNRELATED", "x"),
+        ]))
+        .unwrap_err();
+        let names: Vec<&str> = err.problems.iter().map(|p| p.var.as_str()).collect();
+        for want in [
+            "AUDITLAKE_TENANT_ID",
+            "AUDITLAKE_CLIENT_ID",
+            "AUDITLAKE_CLIENT_SECRET_PARAM",
+            "AUDITLAKE_CLOUD",
+            "AUDITLAKE_GRAPH_URL",
+            "AUDITLAKE_BUCKET",
+            "AUDITLAKE_EVENTS_TABLE",
+            "AUDITLAKE_STATE_TABLE",
+            "AUDITLAKE_LAG_SECS",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        let text = err.to_string();
+        assert!(text.contains("`soon` is not a whole number"), "{text}");
+    }
+
+    #[test]
+    fn overrides_replace_cloud_hosts_but_not_scopes() {
+        let mut v = minimal();
+        v.push(("AUDITLAKE_CLOUD".into(), "gcc-high".into()));
+        v.push(("AUDITLAKE_GRAPH_URL".into(), "http://127.0.0.1:9/".into()));
+        let c = PullerConfig::from_vars(v).unwrap();
+        assert_eq!(c.endpoints.graph, "http://127.0.0.1:9");
+        assert_eq!(c.endpoints.login, "https://login.microsoftonline.us");
+        assert_eq!(
+            c.endpoints.graph_scope,
+            "https://graph.microsoft.us/.default"
+        );
+    }
+
+    #[test]
+    fn every_var_is_documented_once() {
+        let mut names: Vec<&str> = PULLER_VARS.iter().map(|v| v.0).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), PULLER_VARS.len());
+        assert!(names.iter().all(|n| n.starts_with(PREFIX)));
+    }
+
+    #[test]
+    fn sign_in_kinds_and_history() {
+        let c = PullerConfig::from_vars(minimal()).unwrap();
+        assert_eq!(c.signin_kinds, SignInKind::ALL.to_vec());
+        assert_eq!(c.history, None);
+        let mut v = minimal();
+        v.push((
+            "AUDITLAKE_SIGNIN_KINDS".into(),
+            "interactiveUser, servicePrincipal".into(),
+        ));
+        v.push(("AUDITLAKE_HISTORY_DAYS".into(), "7".into()));
+        let c = PullerConfig::from_vars(v).unwrap();
+        assert_eq!(
+            c.signin_kinds,
+            vec![SignInKind::InteractiveUser, SignInKind::ServicePrincipal]
+        );
+        assert_eq!(c.history, Some(TimeDelta::days(7)));
+        let mut v = minimal();
+        v.push((
+            "AUDITLAKE_SIGNIN_KINDS".into(),
+            "interactiveUser,robots".into(),
+        ));
+        let err = PullerConfig::from_vars(v).unwrap_err();
+        assert_eq!(err.problems[0].var, "AUDITLAKE_SIGNIN_KINDS");
+    }
+
+    #[test]
+    fn query_config_reports_every_problem_and_parses_groups() {
+        let err = QueryConfig::from_vars(vars(&[
+            ("AUDITLAKE_AUTH_DISABLED", "yes"),
+            ("AUDITLAKE_ALLOWED_GROUPS", "g1=read,g2=root"),
+            ("AUDITLAKE_API_READ_BUDGET", "0"),
+            ("AUDITLAKE_ATHENA_WORKGROUP", "wg"),
+            ("AUDITLAKE_ANALYTICS_TIMEOUT_SECS", "0"),
+        ]))
+        .unwrap_err();
+        let names: Vec<&str> = err.problems.iter().map(|p| p.var.as_str()).collect();
+        for want in [
+            "AUDITLAKE_TENANT_ID",
+            "AUDITLAKE_EVENTS_TABLE",
+            "AUDITLAKE_STATE_TABLE",
+            "AUDITLAKE_AUTH_DISABLED",
+            "AUDITLAKE_API_AUDIENCE",
+            "AUDITLAKE_ALLOWED_GROUPS",
+            "AUDITLAKE_API_READ_BUDGET",
+            "AUDITLAKE_ATHENA_DATABASE",
+            "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        let c = QueryConfig::from_vars(vars(&[
+            (
+                "AUDITLAKE_TENANT_ID",
+                "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35",
+            ),
+            ("AUDITLAKE_EVENTS_TABLE", "e"),
+            ("AUDITLAKE_STATE_TABLE", "s"),
+            ("AUDITLAKE_API_AUDIENCE", "api://auditlake"),
+            ("AUDITLAKE_LOGIN_URL", "http://127.0.0.1:9/"),
+            ("AUDITLAKE_ALLOWED_GROUPS", "g1=read, g2=auditlake.admin"),
+        ]))
+        .unwrap();
+        use crate::access::Role;
+        assert_eq!(
+            c.allowed_groups,
+            vec![("g1".into(), Role::Read), ("g2".into(), Role::Admin)]
+        );
+        assert_eq!(
+            c.issuer,
+            "http://127.0.0.1:9/8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35/v2.0"
+        );
+        assert!(!c.auth_disabled);
+        assert_eq!(c.read_budget, 100);
+        assert_eq!(c.athena, None, "hunting queries are off unless configured");
+        assert_eq!(c.analytics_timeout, std::time::Duration::from_secs(25));
+        let names: Vec<&str> = QUERY_VARS.iter().map(|v| v.0).collect();
+        let mut dedup = names.clone();
+        dedup.sort();
+        dedup.dedup();
+        assert_eq!(dedup.len(), names.len());
+    }
+
+    #[test]
+    fn guid_check() {
+        assert!(is_guid("8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35"));
+        assert!(!is_guid("8f3c5a2e6b1d4c9ea7f02d4b6e8a1c35"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+    }
+}

@@ -1,0 +1,1073 @@
+//! The routes: thin handlers that parse and check input, call the listing engine or a port, and
+//! shape the JSON. Every route is documented with `utoipa::path`; [`ApiDoc`] gathers them into
+//! the OpenAPI document served at `/openapi.json`, and [`ROUTES`] lists what the router serves
+//! (a test holds the two together).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Extension, Json, Router};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use super::auth::{Principal, Role, effective_role};
+use super::cursor::{Cursor, CursorCodec};
+use super::error::{ApiError, ErrorBody};
+use super::list::{ListParams, Scan, list};
+use super::{AUTH_DISABLED_HEADER, MAX_BODY_BYTES, QueryApp};
+use domain::model::{AuditEvent, EventResult, Source, fmt_time};
+use domain::read::{Comment, EventFilter};
+use domain::store::{Health, StreamKey, keys};
+
+/// Every `(method, path)` the router serves, as the OpenAPI document names them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/version"),
+    ("get", "/openapi.json"),
+    ("get", "/events"),
+    ("get", "/events/{id}"),
+    ("get", "/filter-options"),
+    ("get", "/sources"),
+    ("get", "/summary"),
+    ("patch", "/events/{id}/tags"),
+    ("post", "/events/{id}/comments"),
+    ("get", "/analytics"),
+    ("post", "/analytics/{query}"),
+];
+
+/// Default and largest `page_size`.
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 500;
+/// A listing without `end` reaches this far past the pin (clock skew between Microsoft and us).
+const END_SLACK_MINUTES: i64 = 5;
+/// Free text searches `q` over at most this range; without `start`, the last day.
+const Q_MAX_DAYS: i64 = 7;
+const Q_DEFAULT_HOURS: i64 = 24;
+const Q_MAX_CHARS: usize = 200;
+/// Tags: how many per event and how long each.
+const MAX_TAGS: usize = 50;
+const MAX_TAG_CHARS: usize = 64;
+const MAX_COMMENT_CHARS: usize = 4000;
+/// `days` of `/filter-options` and `/summary`.
+const MAX_DAYS: u32 = 366;
+
+const M365_CONTENT_TYPES: [&str; 5] = [
+    "Audit.AzureActiveDirectory",
+    "Audit.Exchange",
+    "Audit.SharePoint",
+    "Audit.General",
+    "DLP.All",
+];
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "auditlake query API",
+        description = "Search, review and annotate Microsoft 365 / Entra ID audit events. Bearer tokens from Entra ID; roles auditlake.read, auditlake.annotate, auditlake.admin."
+    ),
+    modifiers(&BearerScheme),
+    paths(
+        health, version, openapi, list_events, get_event, filter_options, sources, summary,
+        patch_tags, post_comment, analytics_catalog, run_analytics
+    ),
+    components(schemas(
+        ErrorBody, Page, Scan, EventView, CommentSchema, TagsBody, TagsView, CommentBody,
+        FilterOptions, ValueCount, Summary, SourcesView, SourceHealth, HealthView, VersionView,
+        Catalog, CatalogEntry, CatalogParam, AnalyticsResult, ResultColumn
+    ))
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the protected routes name.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+    }
+}
+
+pub(super) fn router(app: QueryApp) -> Router {
+    let read = Router::new()
+        .route("/events", get(list_events))
+        .route("/events/{id}", get(get_event))
+        .route("/filter-options", get(filter_options))
+        .route("/sources", get(sources))
+        .route("/summary", get(summary))
+        .route("/analytics", get(analytics_catalog))
+        .route_layer(middleware::from_fn_with_state(
+            (app.clone(), Role::Read),
+            require,
+        ));
+    let annotate = Router::new()
+        .route("/events/{id}/tags", patch(patch_tags))
+        .route("/events/{id}/comments", post(post_comment))
+        .route_layer(middleware::from_fn_with_state(
+            (app.clone(), Role::Annotate),
+            require,
+        ));
+    let admin = Router::new()
+        .route("/analytics/{query}", post(run_analytics))
+        .route_layer(middleware::from_fn_with_state(
+            (app.clone(), Role::Admin),
+            require,
+        ));
+    let disabled = app.settings.auth_disabled;
+    Router::new()
+        .route("/health", get(health))
+        .route("/version", get(version))
+        .route("/openapi.json", get(openapi))
+        .merge(read)
+        .merge(annotate)
+        .merge(admin)
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::map_response(
+            move |mut resp: Response| async move {
+                if disabled {
+                    resp.headers_mut()
+                        .insert(AUTH_DISABLED_HEADER, HeaderValue::from_static("disabled"));
+                }
+                resp
+            },
+        ))
+        .with_state(app)
+}
+
+/// Authenticates the caller and checks its role; the principal goes into the request.
+async fn require(
+    State((app, role)): State<(QueryApp, Role)>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let principal = app.ports.auth.authenticate(header).await?;
+    let granted = effective_role(&principal, &app.settings.group_roles);
+    if granted < Some(role) {
+        return Err(ApiError::Forbidden(format!(
+            "this needs the app role `{}` (or membership of a group granted it); the token has {}",
+            role.as_str(),
+            granted.map_or("no auditlake role".to_string(), |r| format!(
+                "only `{}`",
+                r.as_str()
+            ))
+        )));
+    }
+    req.extensions_mut().insert(principal);
+    Ok(next.run(req).await)
+}
+
+/// The request body within the size limit: 413 when larger.
+async fn body_bytes<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "the request body is larger than {MAX_BODY_BYTES} bytes"
+                ))
+            } else {
+                ApiError::BadRequest {
+                    code: "invalid_body",
+                    message: format!("the request body could not be read: {e}"),
+                }
+            }
+        })
+}
+
+/// A JSON body within the size limit: 413 when larger, 400 naming the problem when malformed.
+struct JsonBody<T>(T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::BadRequest {
+                code: "invalid_body",
+                message: format!("the request body is not the expected JSON: {e}"),
+            })
+    }
+}
+
+/// Query parameters checked against the names a route knows; each at most once, empty = absent.
+fn params(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    known: &[&str],
+) -> Result<HashMap<String, String>, ApiError> {
+    let Query(pairs) =
+        query.map_err(|e| ApiError::invalid(format!("the query string is malformed: {e}")))?;
+    let mut out = HashMap::new();
+    for (k, v) in pairs {
+        if !known.contains(&k.as_str()) {
+            return Err(ApiError::BadRequest {
+                code: "unknown_parameter",
+                message: format!("unknown parameter `{k}` (known: {})", known.join(", ")),
+            });
+        }
+        if out.contains_key(&k) {
+            return Err(ApiError::invalid(format!("`{k}` is given more than once")));
+        }
+        if !v.trim().is_empty() {
+            out.insert(k, v.trim().to_string());
+        }
+    }
+    Ok(out)
+}
+
+fn parse_instant(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        && let Some(t) = d.and_hms_opt(0, 0, 0)
+    {
+        return Ok(t.and_utc());
+    }
+    Err(ApiError::invalid(format!(
+        "`{name}`: `{v}` is not an RFC 3339 time such as 2024-05-01T00:00:00Z, nor a date such as 2024-05-01"
+    )))
+}
+
+fn parse_days(p: &HashMap<String, String>, default: u32) -> Result<u32, ApiError> {
+    match p.get("days") {
+        None => Ok(default),
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid(format!(
+                "`days` must be a whole number from 1 to {MAX_DAYS}, got `{v}`"
+            ))),
+        },
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct HealthView {
+    /// `ok` when every store answered, else `degraded` (with status 503).
+    status: String,
+    events_store: String,
+    state_store: String,
+}
+
+/// Whether the API and its stores answer. No token needed.
+#[utoipa::path(get, path = "/health", responses(
+    (status = 200, body = HealthView), (status = 503, body = HealthView)))]
+async fn health(State(app): State<QueryApp>) -> Response {
+    let probe = StreamKey::new(
+        app.settings.tenant_id.clone(),
+        Source::EntraDirectoryAudits,
+        None,
+    );
+    let (events, state) = tokio::join!(app.ports.reader.ping(), app.ports.state.health(&probe));
+    let word = |ok: bool| if ok { "ok" } else { "unavailable" }.to_string();
+    if let Err(e) = &events {
+        tracing::error!(error = %e, "Health: the events store did not answer.");
+    }
+    if let Err(e) = &state {
+        tracing::error!(error = %e, "Health: the state store did not answer.");
+    }
+    let ok = events.is_ok() && state.is_ok();
+    let view = HealthView {
+        status: if ok { "ok" } else { "degraded" }.into(),
+        events_store: word(events.is_ok()),
+        state_store: word(state.is_ok()),
+    };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(view)).into_response()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct VersionView {
+    name: String,
+    version: String,
+}
+
+/// The running version. No token needed.
+#[utoipa::path(get, path = "/version", responses((status = 200, body = VersionView)))]
+async fn version() -> Json<VersionView> {
+    Json(VersionView {
+        name: "auditlake".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// This API's OpenAPI document. No token needed.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "OpenAPI 3.1 document")))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// A page of events (the contract's page), with how much was read.
+#[derive(Debug, Serialize, ToSchema)]
+struct Page {
+    /// AuditEvent JSON (the contract), newest first.
+    #[schema(value_type = Vec<Object>)]
+    events: Vec<AuditEvent>,
+    /// Pass as `cursor` with the same filters for the next page; `null` when there is none.
+    next_cursor: Option<String>,
+    scan: Scan,
+}
+
+const EVENT_PARAMS: [&str; 12] = [
+    "source",
+    "stream",
+    "service",
+    "actor",
+    "operation",
+    "result",
+    "ip",
+    "start",
+    "end",
+    "q",
+    "page_size",
+    "cursor",
+];
+
+/// Search events, newest first, one page at a time.
+#[utoipa::path(get, path = "/events",
+    params(
+        ("source" = Option<String>, Query, description = "Source name, e.g. entra-directory-audits"),
+        ("stream" = Option<String>, Query, description = "Stream (sign-in kind, content type)"),
+        ("service" = Option<String>, Query, description = "Service, exact"),
+        ("actor" = Option<String>, Query, description = "Actor UPN, object id, display name or app id (ignoring case)"),
+        ("operation" = Option<String>, Query, description = "Operation, exact"),
+        ("result" = Option<String>, Query, description = "success, failure, partial or unknown"),
+        ("ip" = Option<String>, Query, description = "Client IP"),
+        ("start" = Option<String>, Query, description = "Inclusive; RFC 3339 or a date. Default: the hot retention back (q: 24 hours)"),
+        ("end" = Option<String>, Query, description = "Exclusive; RFC 3339 or a date. Default: now"),
+        ("q" = Option<String>, Query, description = "Free text over the normalized fields and the raw record, at most 7 days"),
+        ("page_size" = Option<u32>, Query, description = "1 to 500, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, body = Page), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_events(
+    State(app): State<QueryApp>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<Page>, ApiError> {
+    let p = params(query, &EVENT_PARAMS)?;
+    let mut filter = EventFilter {
+        source: p
+            .get("source")
+            .map(|s| s.parse::<Source>())
+            .transpose()
+            .map_err(|e| ApiError::invalid(format!("`source`: {e}")))?,
+        stream: p.get("stream").cloned(),
+        service: p.get("service").cloned(),
+        actor: p.get("actor").cloned(),
+        operation: p.get("operation").cloned(),
+        result: p
+            .get("result")
+            .map(|r| {
+                serde_json::from_value::<EventResult>(serde_json::Value::String(r.clone())).map_err(
+                    |_| {
+                        ApiError::invalid(format!(
+                            "`result`: `{r}` is not one of success, failure, partial, unknown"
+                        ))
+                    },
+                )
+            })
+            .transpose()?,
+        ip: p.get("ip").map(|s| s.to_lowercase()),
+        q: p.get("q").map(|s| s.to_lowercase()),
+        ingested_by: None,
+    };
+    if filter
+        .q
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > Q_MAX_CHARS)
+    {
+        return Err(ApiError::invalid(format!(
+            "`q` is longer than {Q_MAX_CHARS} characters"
+        )));
+    }
+    let page_size = match p.get("page_size") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "`page_size` must be a whole number from 1 to {MAX_PAGE_SIZE}, got `{v}`"
+                )));
+            }
+        },
+    };
+    let start = p
+        .get("start")
+        .map(|v| parse_instant("start", v))
+        .transpose()?;
+    let end = p.get("end").map(|v| parse_instant("end", v)).transpose()?;
+    // The filters as given, canonical: the cursor is bound to them.
+    let canonical: Vec<String> = EVENT_PARAMS
+        .iter()
+        .filter(|k| !matches!(**k, "cursor" | "page_size"))
+        .filter_map(|k| {
+            let v = match *k {
+                "start" => start.map(fmt_time),
+                "end" => end.map(fmt_time),
+                "actor" | "ip" | "q" => p.get(*k).map(|v| v.to_lowercase()),
+                _ => p.get(*k).cloned(),
+            }?;
+            Some(format!("{k}={v}"))
+        })
+        .collect();
+    let digest = CursorCodec::digest(&canonical.join("\n"));
+    let cursor = p
+        .get("cursor")
+        .map(|c| app.cursors.decode(c, &digest))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_cursor",
+            message: e.to_string(),
+        })?;
+    let pin = match &cursor {
+        Some(c) => {
+            DateTime::from_timestamp_millis(c.pin_ms).ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_cursor",
+                message: "`cursor` holds an impossible time".into(),
+            })?
+        }
+        None => app.ports.clock.now(),
+    };
+    filter.ingested_by = Some(pin);
+    let end = end.unwrap_or(pin + TimeDelta::minutes(END_SLACK_MINUTES));
+    let start = match (start, &filter.q) {
+        (Some(s), _) => s,
+        (None, Some(_)) => end - TimeDelta::hours(Q_DEFAULT_HOURS),
+        (None, None) => end - app.settings.hot_retention,
+    };
+    if start >= end {
+        return Err(ApiError::invalid(format!(
+            "`start` ({}) must be before `end` ({})",
+            fmt_time(start),
+            fmt_time(end)
+        )));
+    }
+    if filter.q.is_some() && end - start > TimeDelta::days(Q_MAX_DAYS) {
+        return Err(ApiError::invalid(format!(
+            "`q` searches at most {Q_MAX_DAYS} days; narrow `start` and `end`"
+        )));
+    }
+    let listing = list(
+        app.ports.reader.as_ref(),
+        &ListParams {
+            filter,
+            start,
+            end,
+            page_size,
+            before: cursor.map(|c| c.before),
+            budget: app.settings.read_budget,
+        },
+    )
+    .await?;
+    let next_cursor = listing.next_before.map(|before| {
+        app.cursors.encode(&Cursor {
+            filters: digest.clone(),
+            pin_ms: pin.timestamp_millis(),
+            before,
+        })
+    });
+    Ok(Json(Page {
+        events: listing.events,
+        next_cursor,
+        scan: listing.scan,
+    }))
+}
+
+/// One event with its annotations.
+#[derive(Debug, Serialize, ToSchema)]
+struct EventView {
+    /// The AuditEvent JSON with `raw`, the record as Microsoft sent it. A record over 300 KB is
+    /// kept in the raw layer and read from there; `raw_ref` (where it is) takes `raw`'s place only
+    /// when it cannot be read or the API has no bucket.
+    #[schema(value_type = Object)]
+    event: AuditEvent,
+    tags: Vec<String>,
+    /// Oldest first.
+    #[schema(value_type = Vec<CommentSchema>)]
+    comments: Vec<Comment>,
+}
+
+/// A comment on an event: the OpenAPI schema of `domain::read::Comment`, which the core defines
+/// without a schema derive. Field for field the same; the OpenAPI test checks the two agree.
+#[derive(ToSchema)]
+#[schema(as = Comment)]
+#[allow(dead_code)]
+struct CommentSchema {
+    id: String,
+    /// The token's subject (object id).
+    author: String,
+    /// The token's display name or UPN, when it carries one.
+    author_name: Option<String>,
+    text: String,
+    created_at: String,
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    keys::parse_event_id(id).map(|_| ()).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "`{id}` is not an event id (`<source>:<dedupe_key>`, e.g. entra-directory-audits:abc)"
+        ))
+    })
+}
+
+fn no_event(id: &str) -> ApiError {
+    ApiError::NotFound(format!("no event `{id}`"))
+}
+
+/// One event: the normalized event with its raw record, tags and comments.
+#[utoipa::path(get, path = "/events/{id}",
+    params(("id" = String, Path, description = "Event id, `<source>:<dedupe_key>`")),
+    responses((status = 200, body = EventView), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_event(
+    State(app): State<QueryApp>,
+    Path(id): Path<String>,
+) -> Result<Json<EventView>, ApiError> {
+    check_id(&id)?;
+    let mut record = app
+        .ports
+        .reader
+        .record(&id)
+        .await?
+        .ok_or_else(|| no_event(&id))?;
+    if record.event.raw.is_none()
+        && let (Some(reference), Some(raw)) = (&record.event.raw_ref, &app.ports.raw)
+    {
+        // A record over the inline limit: its raw JSON is line `line` of a raw object. When it
+        // cannot be read the event is still answered, with the reference, and the log says why.
+        // The contract's AuditEvent carries `raw` or `raw_ref`, never both.
+        match raw_line(raw.as_ref(), reference).await {
+            Ok(value) => {
+                record.event.raw = Some(value);
+                record.event.raw_ref = None;
+            }
+            Err(problem) => {
+                tracing::warn!(event = %id, key = %reference.key, line = reference.line, %problem, "Could not read the raw record of an event kept by reference.")
+            }
+        }
+    }
+    Ok(Json(EventView {
+        event: record.event,
+        tags: record.tags,
+        comments: record.comments,
+    }))
+}
+
+/// Line `reference.line` (1-based) of the gzip NDJSON raw object `reference.key`, as JSON.
+async fn raw_line(
+    raw: &dyn domain::store::RawStore,
+    reference: &domain::model::RawRef,
+) -> Result<Box<serde_json::value::RawValue>, String> {
+    use std::io::BufRead;
+    if !reference.key.starts_with("raw/") || reference.line == 0 {
+        return Err("not a raw-layer reference".into());
+    }
+    let body = raw.get(&reference.key).await.map_err(|e| e.to_string())?;
+    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(&body[..]));
+    let line = reader
+        .lines()
+        .nth((reference.line - 1) as usize)
+        .ok_or_else(|| format!("the object has fewer than {} lines", reference.line))?
+        .map_err(|e| format!("not gzip text: {e}"))?;
+    serde_json::value::RawValue::from_string(line).map_err(|e| format!("not JSON: {e}"))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct ValueCount {
+    value: String,
+    count: u64,
+}
+
+/// Distinct values seen, with approximate counts, most frequent first.
+#[derive(Debug, Serialize, ToSchema)]
+struct FilterOptions {
+    /// First and last day counted (event time, UTC).
+    from: String,
+    to: String,
+    /// Always true: counters are bumped on insert, not recounted.
+    approximate: bool,
+    sources: Vec<ValueCount>,
+    services: Vec<ValueCount>,
+    operations: Vec<ValueCount>,
+    results: Vec<ValueCount>,
+    actors: Vec<ValueCount>,
+}
+
+/// The last `days` days (today included) and their per-dimension totals.
+async fn counted(
+    app: &QueryApp,
+    days: u32,
+) -> Result<(NaiveDate, NaiveDate, BTreeMap<String, Vec<ValueCount>>), ApiError> {
+    let today = app.ports.clock.now().date_naive();
+    let list: Vec<NaiveDate> = (0..days)
+        .filter_map(|i| today.checked_sub_days(chrono::Days::new(u64::from(i))))
+        .collect();
+    let rows = app.ports.reader.aggregates(&list).await?;
+    let mut sums: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for r in rows {
+        *sums.entry(r.dim).or_default().entry(r.value).or_insert(0) += r.count;
+    }
+    let dims = sums
+        .into_iter()
+        .map(|(dim, values)| {
+            let mut v: Vec<ValueCount> = values
+                .into_iter()
+                .map(|(value, count)| ValueCount { value, count })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            (dim, v)
+        })
+        .collect();
+    let from = list.last().copied().unwrap_or(today);
+    Ok((from, today, dims))
+}
+
+/// Distinct sources, services, operations, results and actors (for filter pickers), from the
+/// per-day counters kept on insert; approximate.
+#[utoipa::path(get, path = "/filter-options",
+    params(("days" = Option<u32>, Query, description = "Days back, today included: 1 to 366, default 30")),
+    responses((status = 200, body = FilterOptions), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn filter_options(
+    State(app): State<QueryApp>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<FilterOptions>, ApiError> {
+    let p = params(query, &["days"])?;
+    let days = parse_days(&p, 30)?;
+    let (from, to, mut dims) = counted(&app, days).await?;
+    let mut take = |d: &str| dims.remove(d).unwrap_or_default();
+    Ok(Json(FilterOptions {
+        from: from.to_string(),
+        to: to.to_string(),
+        approximate: true,
+        sources: take("source"),
+        services: take("service"),
+        operations: take("operation"),
+        results: take("result"),
+        actors: take("actor"),
+    }))
+}
+
+/// Counts over the last `days` days by source, service, operation, result and actor.
+#[derive(Debug, Serialize, ToSchema)]
+struct Summary {
+    days: u32,
+    from: String,
+    to: String,
+    /// Always true: exact answers come from Athena.
+    approximate: bool,
+    total: u64,
+    by_source: Vec<ValueCount>,
+    by_service: Vec<ValueCount>,
+    by_operation: Vec<ValueCount>,
+    by_result: Vec<ValueCount>,
+    /// The 100 most active actors.
+    by_actor: Vec<ValueCount>,
+}
+
+/// Event counts over the last N days, from the per-day counters; approximate.
+#[utoipa::path(get, path = "/summary",
+    params(("days" = Option<u32>, Query, description = "Days back, today included: 1 to 366, default 7")),
+    responses((status = 200, body = Summary), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn summary(
+    State(app): State<QueryApp>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Json<Summary>, ApiError> {
+    let p = params(query, &["days"])?;
+    let days = parse_days(&p, 7)?;
+    let (from, to, mut dims) = counted(&app, days).await?;
+    let mut take = |d: &str| dims.remove(d).unwrap_or_default();
+    let by_source = take("source");
+    let mut by_actor = take("actor");
+    by_actor.truncate(100);
+    Ok(Json(Summary {
+        days,
+        from: from.to_string(),
+        to: to.to_string(),
+        approximate: true,
+        total: by_source.iter().map(|v| v.count).sum(),
+        by_source,
+        by_service: take("service"),
+        by_operation: take("operation"),
+        by_result: take("result"),
+        by_actor,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct SourceHealth {
+    source: String,
+    stream: Option<String>,
+    /// The stream's health record (last run, last success, lag, totals, last error with
+    /// Microsoft's code, gaps, doctor findings); `null` when it never ran.
+    #[schema(value_type = Option<Object>)]
+    health: Option<Health>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct SourcesView {
+    sources: Vec<SourceHealth>,
+}
+
+/// Each source and stream's health, from the state table.
+#[utoipa::path(get, path = "/sources",
+    responses((status = 200, body = SourcesView)),
+    security(("bearer" = [])))]
+async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesView>, ApiError> {
+    let mut keys = Vec::new();
+    for source in Source::ALL {
+        let streams: Vec<Option<String>> = match source {
+            Source::EntraSignIns => app
+                .settings
+                .signin_kinds
+                .iter()
+                .cloned()
+                .map(Some)
+                .collect(),
+            Source::M365Activity => M365_CONTENT_TYPES
+                .iter()
+                .map(|s| Some(s.to_string()))
+                .collect(),
+            _ => vec![None],
+        };
+        for stream in streams {
+            keys.push(StreamKey::new(
+                app.settings.tenant_id.clone(),
+                source,
+                stream,
+            ));
+        }
+    }
+    let healths =
+        futures::future::try_join_all(keys.iter().map(|k| app.ports.state.health(k))).await?;
+    Ok(Json(SourcesView {
+        sources: keys
+            .into_iter()
+            .zip(healths)
+            .map(|(k, health)| SourceHealth {
+                source: k.source.name().to_string(),
+                stream: k.stream,
+                health,
+            })
+            .collect(),
+    }))
+}
+
+/// Tags to add and remove.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TagsBody {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct TagsView {
+    id: String,
+    tags: Vec<String>,
+}
+
+fn check_tags(tags: &[String]) -> Result<(), ApiError> {
+    for t in tags {
+        let ok = !t.is_empty()
+            && t.chars().count() <= MAX_TAG_CHARS
+            && t.chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | ' '));
+        if !ok {
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                message: format!(
+                    "tag `{t}` must be 1 to {MAX_TAG_CHARS} letters, digits, spaces or - _ . : /"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Adds and removes tags (annotate role); returns the event's tags.
+#[utoipa::path(patch, path = "/events/{id}/tags",
+    params(("id" = String, Path, description = "Event id")),
+    request_body = TagsBody,
+    responses((status = 200, body = TagsView), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn patch_tags(
+    State(app): State<QueryApp>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<TagsBody>,
+) -> Result<Json<TagsView>, ApiError> {
+    check_id(&id)?;
+    if body.add.is_empty() && body.remove.is_empty() {
+        return Err(ApiError::BadRequest {
+            code: "invalid_body",
+            message: "give tags to `add` or `remove`".into(),
+        });
+    }
+    if body.add.len() + body.remove.len() > MAX_TAGS {
+        return Err(ApiError::BadRequest {
+            code: "invalid_body",
+            message: format!("at most {MAX_TAGS} tags per request"),
+        });
+    }
+    check_tags(&body.add)?;
+    check_tags(&body.remove)?;
+    let tags = app
+        .ports
+        .annotator
+        .update_tags(&id, &body.add, &body.remove)
+        .await?
+        .ok_or_else(|| no_event(&id))?;
+    Ok(Json(TagsView { id, tags }))
+}
+
+/// A new comment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CommentBody {
+    text: String,
+}
+
+/// Comments on an event (annotate role); the author is the token's subject.
+#[utoipa::path(post, path = "/events/{id}/comments",
+    params(("id" = String, Path, description = "Event id")),
+    request_body = CommentBody,
+    responses((status = 201, body = CommentSchema), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn post_comment(
+    State(app): State<QueryApp>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<CommentBody>,
+) -> Result<(StatusCode, Json<Comment>), ApiError> {
+    check_id(&id)?;
+    let text = body.text.trim().to_string();
+    if text.is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
+        return Err(ApiError::BadRequest {
+            code: "invalid_body",
+            message: format!("`text` must be 1 to {MAX_COMMENT_CHARS} characters"),
+        });
+    }
+    let comment = Comment {
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        author: principal.subject.clone(),
+        author_name: principal.name.clone().or(principal.upn.clone()),
+        text,
+        created_at: fmt_time(app.ports.clock.now()),
+    };
+    if !app.ports.annotator.add_comment(&id, &comment).await? {
+        return Err(no_event(&id));
+    }
+    Ok((StatusCode::CREATED, Json(comment)))
+}
+
+/// A hunting query's parameter, as the catalog lists it.
+#[derive(Debug, Serialize, ToSchema)]
+struct CatalogParam {
+    name: String,
+    /// `date` (`YYYY-MM-DD`), `integer` or `varchar`.
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// One hunting query of the catalog.
+#[derive(Debug, Serialize, ToSchema)]
+struct CatalogEntry {
+    name: String,
+    description: String,
+    params: Vec<CatalogParam>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct Catalog {
+    queries: Vec<CatalogEntry>,
+    /// Whether this deployment can run them (an Athena workgroup is configured).
+    enabled: bool,
+    /// The time limit of one run, in seconds.
+    time_limit_secs: u64,
+}
+
+/// The hunting queries and their parameters.
+#[utoipa::path(get, path = "/analytics", responses((status = 200, body = Catalog)),
+    security(("bearer" = [])))]
+async fn analytics_catalog(State(app): State<QueryApp>) -> Json<Catalog> {
+    let queries = domain::analytics::catalog()
+        .into_iter()
+        .map(|q| CatalogEntry {
+            name: q.name.to_string(),
+            description: q.description,
+            params: q
+                .params
+                .into_iter()
+                .map(|(name, ty)| CatalogParam {
+                    name,
+                    ty: ty.as_str().to_string(),
+                })
+                .collect(),
+        })
+        .collect();
+    Json(Catalog {
+        queries,
+        enabled: app.ports.analytics.is_some(),
+        time_limit_secs: app.settings.analytics_limit.as_secs(),
+    })
+}
+
+/// Largest number of rows one answer carries; more are cut and `truncated` is set.
+const MAX_ANALYTICS_ROWS: usize = 5000;
+
+/// A column of a hunting query's answer.
+#[derive(Debug, Serialize, ToSchema)]
+struct ResultColumn {
+    name: String,
+    /// The engine's type name (`varchar`, `bigint`, `timestamp`, ...).
+    #[serde(rename = "type")]
+    ty: String,
+}
+
+/// A hunting query's answer: every value as text or null.
+#[derive(Debug, Serialize, ToSchema)]
+struct AnalyticsResult {
+    query: String,
+    columns: Vec<ResultColumn>,
+    #[schema(value_type = Vec<Vec<Option<String>>>)]
+    rows: Vec<Vec<Option<String>>>,
+    /// More rows than the answer carries were found.
+    truncated: bool,
+    elapsed_ms: u64,
+}
+
+/// The parameters of a hunting query: a JSON object, or an empty body for none.
+struct ParamsBody(serde_json::Map<String, serde_json::Value>);
+
+impl<S: Send + Sync> FromRequest<S> for ParamsBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(ParamsBody(serde_json::Map::new()));
+        }
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(serde_json::Value::Object(m)) => Ok(ParamsBody(m)),
+            Ok(_) => Err(ApiError::BadRequest {
+                code: "invalid_body",
+                message:
+                    "the parameters must be a JSON object, e.g. {\"start_date\": \"2024-05-01\"}"
+                        .into(),
+            }),
+            Err(e) => Err(ApiError::BadRequest {
+                code: "invalid_body",
+                message: format!("the request body is not JSON: {e}"),
+            }),
+        }
+    }
+}
+
+/// Runs a hunting query (admin role) with typed parameters, passed to Athena as execution
+/// parameters (never spliced into the SQL), within the deployment's time limit.
+#[utoipa::path(post, path = "/analytics/{query}",
+    params(("query" = String, Path, description = "A hunting query's name (see GET /analytics)")),
+    request_body(content = Object, description = "The query's parameters by name, e.g. {\"start_date\": \"2024-05-01\", \"end_date\": \"2024-05-07\", \"min_failures\": 3}"),
+    responses((status = 200, body = AnalyticsResult), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody),
+        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn run_analytics(
+    State(app): State<QueryApp>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+    ParamsBody(params): ParamsBody,
+) -> Result<Json<AnalyticsResult>, ApiError> {
+    use crate::analytics::run_bound;
+    use domain::analytics::{AnalyticsError, bind};
+    let bound = bind(&name, &params).map_err(|e| match e {
+        AnalyticsError::NotFound(_) => {
+            ApiError::NotFound(format!("{e}; GET /analytics lists the hunting queries"))
+        }
+        other => ApiError::invalid(other.to_string()),
+    })?;
+    let engine = app.ports.analytics.clone().ok_or_else(|| {
+        ApiError::Unavailable(
+            "hunting queries are not configured on this deployment (no Athena workgroup)".into(),
+        )
+    })?;
+    let limit = app.settings.analytics_limit;
+    let started = std::time::Instant::now();
+    let outcome = run_bound(engine.as_ref(), &bound, limit).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let table = outcome.map_err(|e| {
+        tracing::warn!(query = %name, caller = %principal.subject, error = %e, elapsed_ms, "Hunting query failed.");
+        match e {
+            AnalyticsError::Timeout(_) => ApiError::Timeout(format!(
+                "`{name}` ran longer than the {} s limit and was stopped; narrow its dates",
+                limit.as_secs()
+            )),
+            AnalyticsError::NotFound(_) | AnalyticsError::BadRequest { .. } => {
+                ApiError::invalid(e.to_string())
+            }
+            AnalyticsError::Engine(_) => ApiError::BadGateway(format!(
+                "the analytics engine could not run `{name}`; the query API's log has the details"
+            )),
+        }
+    })?;
+    let truncated = table.rows.len() > MAX_ANALYTICS_ROWS;
+    let mut rows = table.rows;
+    rows.truncate(MAX_ANALYTICS_ROWS);
+    tracing::info!(query = %name, caller = %principal.subject, rows = rows.len(), truncated, elapsed_ms, "Hunting query answered.");
+    Ok(Json(AnalyticsResult {
+        query: name,
+        columns: table
+            .columns
+            .into_iter()
+            .map(|c| ResultColumn {
+                name: c.name,
+                ty: c.ty,
+            })
+            .collect(),
+        rows,
+        truncated,
+        elapsed_ms,
+    }))
+}

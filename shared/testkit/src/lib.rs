@@ -1,0 +1,13 @@
+//! Test support for every crate's tests, the end-to-end harness and the demo; never a production
+//! dependency (a test in `shared/cli/tests` checks that no function or library crate depends on
+//! it). In-memory adapters of the storage and query ports ([`memory`], [`memory_read`]), a
+//! [`clock::ManualClock`], [`tokens::StaticTokens`] for the query API's auth paths, provisioning
+//! of a local stack's tables, bucket and parameters ([`provision`]), and the local DuckDB engine of
+//! the hunting queries ([`local_engine`]).
+
+pub mod clock;
+pub mod local_engine;
+pub mod memory;
+pub mod memory_read;
+pub mod provision;
+pub mod tokens;

@@ -1,0 +1,256 @@
+//! In-memory implementations of the ports, with the same semantics as the AWS adapters
+//! (first write wins, conditional checkpoint writes, leases that expire). Unit tests of the
+//! pipeline use them; the AWS adapters are tested against moto with the same scenarios.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+use domain::model::{AuditEvent, Source};
+use domain::store::{
+    EventStore, Health, HealthUpdate, Lease, ParameterStore, RawStore, StateError, StateStore,
+    StoreError, StoredEvent, StreamKey, keys,
+};
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[derive(Default)]
+pub struct MemoryRawStore {
+    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+}
+
+#[async_trait]
+impl RawStore for MemoryRawStore {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        lock(&self.objects).insert(key.to_string(), body);
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        lock(&self.objects)
+            .get(key)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound {
+                resource: key.to_string(),
+            })
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        Ok(lock(&self.objects)
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryEventStore {
+    pub(crate) events: Mutex<BTreeMap<String, AuditEvent>>,
+    /// The indexes' shared sort key (`<time>#<id>`) -> partition key, for range reads.
+    pub(crate) by_ts: Mutex<BTreeMap<String, String>>,
+    /// `(day, source)` pairs that have events (presence markers).
+    pub(crate) present: Mutex<std::collections::BTreeSet<(chrono::NaiveDate, Source)>>,
+    /// Per-day counters bumped on insert: `(day, dimension, value) -> count`.
+    pub(crate) aggregates: Mutex<BTreeMap<(chrono::NaiveDate, String, String), u64>>,
+    /// Annotations by event partition key; ingestion never writes them.
+    pub(crate) tags: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
+    pub(crate) comments: Mutex<HashMap<String, Vec<domain::read::Comment>>>,
+}
+
+impl MemoryEventStore {
+    pub fn len(&self) -> usize {
+        lock(&self.events).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryEventStore {
+    async fn put_new(&self, events: Vec<StoredEvent>) -> Result<Vec<bool>, StoreError> {
+        lock(&self.present).extend(keys::source_days(events.iter().map(|e| &e.event)));
+        let mut map = lock(&self.events);
+        let mut inserted = Vec::new();
+        let outcomes = events
+            .into_iter()
+            .map(|e| {
+                let pk = keys::event_pk(e.event.source, &e.event.dedupe_key);
+                match map.entry(pk) {
+                    std::collections::btree_map::Entry::Occupied(_) => false,
+                    std::collections::btree_map::Entry::Vacant(slot) => {
+                        lock(&self.by_ts)
+                            .insert(keys::time_sk(e.event.time, &e.event.id), slot.key().clone());
+                        inserted.push(e.event.clone());
+                        slot.insert(e.event);
+                        true
+                    }
+                }
+            })
+            .collect();
+        let mut aggregates = lock(&self.aggregates);
+        for ((day, dim, value), n) in keys::aggregate_counts(&inserted) {
+            *aggregates.entry((day, dim.to_string(), value)).or_insert(0) += n;
+        }
+        Ok(outcomes)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError> {
+        let Some((source, key)) = keys::parse_event_id(id) else {
+            return Ok(None);
+        };
+        Ok(lock(&self.events)
+            .get(&keys::event_pk(source, key))
+            .cloned())
+    }
+
+    async fn list_by_time(
+        &self,
+        source: Source,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut out: Vec<AuditEvent> = lock(&self.events)
+            .values()
+            .filter(|e| e.source == source && e.time >= start && e.time < end)
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Checkpoint {
+    watermark: Option<DateTime<Utc>>,
+    version: u64,
+    lease: Option<(String, DateTime<Utc>)>,
+}
+
+#[derive(Default)]
+pub struct MemoryStateStore {
+    checkpoints: Mutex<HashMap<String, Checkpoint>>,
+    health: Mutex<HashMap<String, Health>>,
+}
+
+#[async_trait]
+impl StateStore for MemoryStateStore {
+    async fn acquire(
+        &self,
+        key: &StreamKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Lease, StateError> {
+        let mut map = lock(&self.checkpoints);
+        let cp = map.entry(keys::state_pk(key)).or_default();
+        if let Some((holder, held_until)) = &cp.lease
+            && holder != owner
+            && *held_until >= now
+        {
+            return Err(StateError::Locked {
+                owner: holder.clone(),
+                until: domain::model::fmt_time(*held_until),
+            });
+        }
+        cp.lease = Some((owner.to_string(), until));
+        cp.version += 1;
+        Ok(Lease {
+            owner: owner.to_string(),
+            version: cp.version,
+            watermark: cp.watermark,
+        })
+    }
+
+    async fn advance(
+        &self,
+        key: &StreamKey,
+        lease: &Lease,
+        watermark: DateTime<Utc>,
+    ) -> Result<Lease, StateError> {
+        let mut map = lock(&self.checkpoints);
+        let cp = map.entry(keys::state_pk(key)).or_default();
+        let holds = cp.version == lease.version
+            && cp.lease.as_ref().is_some_and(|(o, _)| *o == lease.owner);
+        if !holds {
+            return Err(StateError::LeaseLost {
+                expected: lease.version,
+            });
+        }
+        cp.watermark = Some(cp.watermark.map_or(watermark, |w| w.max(watermark)));
+        cp.version += 1;
+        Ok(Lease {
+            owner: lease.owner.clone(),
+            version: cp.version,
+            watermark: cp.watermark,
+        })
+    }
+
+    async fn release(&self, key: &StreamKey, lease: &Lease) -> Result<(), StateError> {
+        let mut map = lock(&self.checkpoints);
+        if let Some(cp) = map.get_mut(&keys::state_pk(key))
+            && cp.lease.as_ref().is_some_and(|(o, _)| *o == lease.owner)
+        {
+            cp.lease = None;
+        }
+        Ok(())
+    }
+
+    async fn watermark(&self, key: &StreamKey) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(lock(&self.checkpoints)
+            .get(&keys::state_pk(key))
+            .and_then(|c| c.watermark))
+    }
+
+    async fn record_health(&self, key: &StreamKey, update: HealthUpdate) -> Result<(), StoreError> {
+        lock(&self.health)
+            .entry(keys::state_pk(key))
+            .or_default()
+            .apply(&update);
+        Ok(())
+    }
+
+    async fn health(&self, key: &StreamKey) -> Result<Option<Health>, StoreError> {
+        Ok(lock(&self.health).get(&keys::state_pk(key)).cloned())
+    }
+}
+
+/// Parameters held in memory (tests).
+#[derive(Default)]
+pub struct MemoryParameters {
+    values: HashMap<String, String>,
+}
+
+impl MemoryParameters {
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.values.insert(name.to_string(), value.to_string());
+        self
+    }
+}
+
+#[async_trait]
+impl ParameterStore for MemoryParameters {
+    async fn get_secure(
+        &self,
+        names: &[String],
+    ) -> Result<HashMap<String, SecretString>, StoreError> {
+        names
+            .iter()
+            .map(|n| {
+                self.values
+                    .get(n)
+                    .map(|v| (n.clone(), SecretString::from(v.clone())))
+                    .ok_or_else(|| StoreError::NotFound {
+                        resource: format!("SSM parameter {n}"),
+                    })
+            })
+            .collect()
+    }
+}

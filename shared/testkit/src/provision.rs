@@ -1,0 +1,153 @@
+//! Creates the bucket and tables a local stack needs (the demo and the tests; in AWS the SAM
+//! template creates them). The table definitions mirror template.yaml; both follow
+//! [`domain::store::keys`]. Every call is idempotent: what exists is left as it is.
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use aws::{describe, s3_client};
+use domain::store::{StoreError, keys};
+
+fn attr(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| StoreError::backend("CreateTable", name, e))
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .map_err(|e| StoreError::backend("CreateTable", name, e))
+}
+
+fn index(
+    name: &str,
+    pk: &str,
+    projection: ProjectionType,
+) -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash)?)
+        .key_schema(key("ts", KeyType::Range)?)
+        .projection(Projection::builder().projection_type(projection).build())
+        .build()
+        .map_err(|e| StoreError::backend("CreateTable", name, e))
+}
+
+/// Creates the S3 bucket unless it exists.
+pub async fn ensure_bucket(sdk: &SdkConfig, bucket: &str) -> Result<(), StoreError> {
+    let s3 = s3_client(sdk);
+    match s3.create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+            }) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(StoreError::backend("CreateBucket", bucket, describe(&e))),
+    }
+}
+
+/// Creates the events table (with its indexes and TTL) unless it exists.
+pub async fn ensure_events_table(sdk: &SdkConfig, table: &str) -> Result<(), StoreError> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let res = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .attribute_definitions(attr("tpk")?)
+        .attribute_definitions(attr("apk")?)
+        .attribute_definitions(attr("ipk")?)
+        .attribute_definitions(attr("ts")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(index(keys::TIME_INDEX, "tpk", ProjectionType::All)?)
+        .global_secondary_indexes(index(keys::ACTOR_INDEX, "apk", ProjectionType::KeysOnly)?)
+        .global_secondary_indexes(index(keys::IP_INDEX, "ipk", ProjectionType::KeysOnly)?)
+        .send()
+        .await;
+    match res {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(StoreError::backend("CreateTable", table, describe(&e))),
+    }
+    enable_ttl(&ddb, table).await
+}
+
+/// Turns on DynamoDB TTL on `expires_at`.
+async fn enable_ttl(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StoreError> {
+    let ttl = TimeToLiveSpecification::builder()
+        .enabled(true)
+        .attribute_name("expires_at")
+        .build()
+        .map_err(|e| StoreError::backend("UpdateTimeToLive", table, e))?;
+    ddb.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| StoreError::backend("UpdateTimeToLive", table, describe(&e)))?;
+    Ok(())
+}
+
+/// Creates the state table unless it exists.
+pub async fn ensure_state_table(sdk: &SdkConfig, table: &str) -> Result<(), StoreError> {
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let res = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .send()
+        .await;
+    match res {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(StoreError::backend("CreateTable", table, describe(&e))),
+    }
+    // Content-ledger entries (and nothing else) carry `expires_at`.
+    enable_ttl(&ddb, table).await
+}
+
+/// Stores a SecureString parameter (local stacks; `scripts/deploy` does this in AWS).
+pub async fn put_secure_parameter(
+    sdk: &SdkConfig,
+    name: &str,
+    value: &secrecy::SecretString,
+) -> Result<(), StoreError> {
+    use secrecy::ExposeSecret;
+    aws_sdk_ssm::Client::new(sdk)
+        .put_parameter()
+        .name(name)
+        .value(value.expose_secret())
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .map_err(|e| StoreError::backend("PutParameter", name, describe(&e)))?;
+    Ok(())
+}
