@@ -37,7 +37,9 @@ fn violations(g: &Graph) -> Vec<String> {
     for (pkg, deps) in &g.direct {
         for dep in deps {
             if is_aws_sdk(dep) && pkg != "aws" && !TEST_ONLY.contains(&pkg.as_str()) {
-                out.push(format!("`{pkg}` depends on `{dep}`: only the `aws` crate may"));
+                out.push(format!(
+                    "`{pkg}` depends on `{dep}`: only the `aws` crate may"
+                ));
             }
             if dep == "testkit" && !TEST_ONLY.contains(&pkg.as_str()) {
                 out.push(format!(
@@ -116,20 +118,32 @@ fn workspace() -> Graph {
 fn the_workspace_has_one_crate_per_layer() {
     let g = workspace();
     for krate in [
-        "domain", "runtime", "aws", "collector", "query", "cli", "testkit",
+        "domain",
+        "runtime",
+        "aws",
+        "collector",
+        "query",
+        "cli",
+        "testkit",
     ] {
         assert!(g.direct.contains_key(krate), "no `{krate}` crate");
     }
     for f in std::fs::read_dir(root().join("functions")).expect("functions/") {
         let name = f.expect("entry").file_name().into_string().expect("name");
-        assert!(g.direct.contains_key(&name), "functions/{name} is not a package");
+        assert!(
+            g.direct.contains_key(&name),
+            "functions/{name} is not a package"
+        );
     }
 }
 
 #[test]
 fn the_layers_hold() {
     let g = workspace();
-    assert!(g.closure["domain"].contains("serde"), "cargo tree read nothing");
+    assert!(
+        g.closure["domain"].contains("serde"),
+        "cargo tree read nothing"
+    );
     assert!(g.closure["pull-entra-sign-ins"].contains("aws-sdk-dynamodb"));
     assert!(g.closure["query-api"].contains("aws-sdk-athena"));
     let found = violations(&g);

@@ -15,6 +15,7 @@ use domain::config::PullerConfig;
 use domain::model::{RunSummary, Source};
 use domain::store::ledger::ContentLedger;
 use domain::store::{EventStore, ParameterStore, RawStore, StateStore};
+use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline, SystemClock};
 
 /// Why a puller could not be built.
@@ -70,7 +71,7 @@ struct DoctorCheck {
 
 #[async_trait::async_trait]
 impl crate::pipeline::FirstRunCheck for DoctorCheck {
-    async fn findings(&self, stream: Option<&str>) -> Vec<domain::store::Finding> {
+    async fn findings(&self, stream: Option<Stream>) -> Vec<domain::store::Finding> {
         crate::doctor::check_stream(
             &self.config,
             self.puller.clone(),

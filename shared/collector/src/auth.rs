@@ -153,7 +153,8 @@ impl std::fmt::Debug for CertificateCredential {
     }
 }
 
-/// The claims of a client assertion (contract 1.2).
+/// The claims of a client assertion (Microsoft identity platform, "certificate credentials":
+/// `aud` the token endpoint, `iss` and `sub` the client id, a unique `jti`, `nbf` and `exp`).
 #[derive(Serialize)]
 struct AssertionClaims<'a> {
     aud: &'a str,

@@ -18,6 +18,7 @@ use crate::sources::{SourceError, SourcePuller, source_for};
 use domain::config::{CredentialSource, PullerConfig};
 use domain::model::{Source, Window};
 use domain::store::ParameterStore;
+use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline};
 
 pub use domain::store::{Finding, Severity};
@@ -40,7 +41,7 @@ fn permission(source: Source) -> &'static str {
 }
 
 /// Explains a probe's failure.
-fn explain(source: Source, stream: Option<&str>, err: &SourceError) -> Finding {
+fn explain(source: Source, stream: Option<Stream>, err: &SourceError) -> Finding {
     let info = err.info();
     let what = match stream {
         Some(s) => format!("{source} ({s})"),
@@ -49,7 +50,7 @@ fn explain(source: Source, stream: Option<&str>, err: &SourceError) -> Finding {
     let message = match err {
         SourceError::Api(ApiError::Api { code, .. }) if code == "AF10001" => {
             let permission = stream
-                .and_then(|s| s.parse::<ContentType>().ok())
+                .and_then(Stream::content_type)
                 .map_or("ActivityFeed.Read", ContentType::permission);
             format!(
                 "{what}: the app registration lacks the Office 365 Management APIs application permission {permission} \
@@ -98,7 +99,7 @@ fn explain(source: Source, stream: Option<&str>, err: &SourceError) -> Finding {
     Finding {
         severity: Severity::Error,
         source: Some(source),
-        stream: stream.map(str::to_string),
+        stream,
         code: info.code,
         message,
     }
@@ -257,7 +258,7 @@ pub async fn check(
 pub async fn check_stream(
     config: &PullerConfig,
     puller: Arc<dyn SourcePuller>,
-    stream: Option<&str>,
+    stream: Option<Stream>,
     params: Arc<dyn ParameterStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<Vec<Finding>, ClientBuildError> {
@@ -278,7 +279,7 @@ async fn check_streams(
     config: &PullerConfig,
     sources: &[Source],
     given: Option<Arc<dyn SourcePuller>>,
-    only_stream: Option<Option<&str>>,
+    only_stream: Option<Option<Stream>>,
     expiry: bool,
     params: Arc<dyn ParameterStore>,
     clock: Arc<dyn Clock>,
@@ -353,12 +354,12 @@ async fn check_streams(
         let window = Window::new(now - config.lag - TimeDelta::hours(1), now - config.lag);
         let deadline = Deadline::after(std::time::Duration::from_secs(60));
         for stream in puller.streams() {
-            if only_stream.is_some_and(|only| only != stream.as_deref()) {
+            if only_stream.is_some_and(|only| only != stream) {
                 continue;
             }
-            let probe = puller.probe(stream.as_deref(), window, &deadline).await;
+            let probe = puller.probe(stream, window, &deadline).await;
             findings.push(match probe {
-                Err(e) => explain(source, stream.as_deref(), &e),
+                Err(e) => explain(source, stream, &e),
                 Ok(p) => Finding {
                     severity: Severity::Ok,
                     source: Some(source),
@@ -366,10 +367,7 @@ async fn check_streams(
                     code: "ReadOk".into(),
                     message: format!(
                         "{source}{}: readable ({} {} in the last hour)",
-                        stream
-                            .as_deref()
-                            .map(|s| format!(" ({s})"))
-                            .unwrap_or_default(),
+                        stream.map(|s| format!(" ({s})")).unwrap_or_default(),
                         p.count,
                         p.what
                     ),

@@ -45,7 +45,7 @@ impl Default for RetryPolicy {
 /// A client-side request budget: at most `limit` requests per `window`, paced on the clock
 /// port. Each request is given the earliest slot the window allows and waits for it; slots are
 /// computed, not polled, so a frozen test clock cannot make it spin. Pullers of one app share
-/// Microsoft's budget by a static split (DESIGN.md): each Lambda paces itself to its share.
+/// Microsoft's budget by a static split (ARCHITECTURE.md, "Sources"): each Lambda paces itself to its share.
 #[derive(Debug)]
 pub struct RequestBudget {
     limit: usize,
@@ -358,7 +358,8 @@ impl ApiClient {
             return Step::Done(Response { body, headers });
         }
         let err = self.api_error(url, status, &headers, &body);
-        // The Management API throttles with AF429, sent as 429 or as 403 (contract 3.4); its
+        // The Management API throttles with AF429, sent as 429 or as 403 (Microsoft's Management
+        // Activity API reference, "Throttling"); its
         // internal errors (AF50000, AF50005, AF50006) are retried whatever their status.
         let code = match &err {
             ApiError::Api { code, .. } => code.as_str(),

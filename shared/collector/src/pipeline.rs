@@ -1,4 +1,4 @@
-//! One pull run (DESIGN.md, "One pull run"): take the stream's lease, plan the window from the
+//! One pull run (ARCHITECTURE.md, "Bird's-eye view"): take the stream's lease, plan the window from the
 //! watermark (`watermark - overlap` to `now - lag`, clamped at the source's history edge), cut it
 //! into chunks, and for each chunk stream pages: raw bytes to S3 first, then normalize, quarantine
 //! what fails, and conditionally insert into the event store. The watermark advances only after a
@@ -19,12 +19,13 @@ use futures::StreamExt;
 use serde_json::value::RawValue;
 
 use crate::sources::{SourceError, SourcePuller};
-use domain::model::{ErrorInfo, Gap, RawRef, RunSummary, Source, Window, fmt_time};
+use domain::model::{ErrorInfo, Gap, RawRef, RunMode, RunSummary, Source, Window, fmt_time};
 use domain::normalize::{self, Context};
 use domain::store::{
     EventStore, HealthUpdate, Lease, RawStore, StateError, StateStore, StoreError, StoredEvent,
     StreamKey, keys,
 };
+use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline};
 
 /// Records whose raw JSON is larger than this are stored in DynamoDB with `raw_ref` instead of
@@ -97,7 +98,7 @@ pub struct Settings {
 /// Preflight checks a stream's first run records in its health (the app plugs the doctor in).
 #[async_trait::async_trait]
 pub trait FirstRunCheck: Send + Sync {
-    async fn findings(&self, stream: Option<&str>) -> Vec<domain::store::Finding>;
+    async fn findings(&self, stream: Option<Stream>) -> Vec<domain::store::Finding>;
 }
 
 /// Everything a run needs, built once per container.
@@ -205,7 +206,7 @@ impl Pipeline {
 
     async fn run_stream(
         &self,
-        stream: Option<String>,
+        stream: Option<Stream>,
         invocation: &Invocation,
         deadline: &Deadline,
     ) -> RunSummary {
@@ -221,8 +222,8 @@ impl Pipeline {
                 stream,
                 run_id,
                 mode: match invocation {
-                    Invocation::Scheduled => "scheduled".into(),
-                    Invocation::Backfill(_) => "backfill".into(),
+                    Invocation::Scheduled => RunMode::Scheduled,
+                    Invocation::Backfill(_) => RunMode::Backfill,
                 },
                 window_start: None,
                 window_end: None,
@@ -318,7 +319,7 @@ impl Pipeline {
         if lease.watermark.is_none()
             && let Some(check) = &self.first_run_check
         {
-            run.doctor = Some(check.findings(run.key.stream.as_deref()).await);
+            run.doctor = Some(check.findings(run.key.stream).await);
         }
         if lease.watermark.is_none() {
             // First run: pin where collection starts, so a first run cut short does not let the
@@ -402,14 +403,14 @@ impl Pipeline {
         let stream = run.key.stream.clone();
         // The source checks the deadline before each request and drains what is in flight, so
         // every page it yields is stored (work already fetched is never thrown away).
-        let mut pages = source.pages(stream.as_deref(), window, run.deadline);
+        let mut pages = source.pages(stream, window, run.deadline);
         while let Some(page) = pages.next().await {
             let page = page?;
             if !page.records.is_empty() {
                 self.store_page(run, page.records).await?;
             }
             if let Some(receipt) = &page.receipt {
-                source.committed(stream.as_deref(), receipt).await?;
+                source.committed(stream, receipt).await?;
             }
             for lost in page.lost {
                 tracing::warn!(content_id = lost.content_id.as_deref().unwrap_or("-"), created = %lost.from, "Content expired before it could be fetched; recorded as a gap.");
@@ -424,7 +425,7 @@ impl Pipeline {
         let writer = PageWriter {
             tenant_id: &self.tenant_id,
             source: self.source.source(),
-            stream: run.key.stream.as_deref(),
+            stream: run.key.stream,
             run_id: &run.run_id,
             raw: self.raw.as_ref(),
             events: self.events.as_ref(),
@@ -462,7 +463,7 @@ pub struct PageCounts {
 pub struct PageWriter<'a> {
     pub tenant_id: &'a str,
     pub source: Source,
-    pub stream: Option<&'a str>,
+    pub stream: Option<Stream>,
     /// Unique per run or import; part of every object key, so objects are never overwritten.
     pub run_id: &'a str,
     pub raw: &'a dyn RawStore,
@@ -482,7 +483,13 @@ impl PageWriter<'_> {
         counts: &mut PageCounts,
     ) -> Result<(), StoreError> {
         let written = self.clock.now();
-        let raw_key = keys::raw_key(self.source, self.stream, written, self.run_id, *seq);
+        let raw_key = keys::raw_key(
+            self.source,
+            self.stream.map(Stream::name),
+            written,
+            self.run_id,
+            *seq,
+        );
         *seq += 1;
         let body = gzip_lines(records.iter().map(|r| r.get()))?;
         let bytes = body.len() as u64;
@@ -493,7 +500,7 @@ impl PageWriter<'_> {
 
         let ctx = Context {
             tenant_id: self.tenant_id,
-            stream: self.stream,
+            stream: self.stream.map(Stream::name),
             ingested_at: written,
         };
         let expires_at = (written + self.hot_retention).timestamp();
@@ -571,7 +578,7 @@ pub fn gzip_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Result<Vec<u8>, S
 fn log_summary(s: &RunSummary) {
     tracing::info!(
         source = %s.source,
-        stream = s.stream.as_deref().unwrap_or("-"),
+        stream = s.stream.map_or("-", Stream::name),
         run_id = %s.run_id,
         mode = %s.mode,
         window_start = s.window_start.as_deref().unwrap_or("-"),

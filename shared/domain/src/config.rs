@@ -342,7 +342,8 @@ pub fn is_guid(s: &str) -> bool {
 }
 
 /// How far before its watermark a source re-reads when `AUDITLAKE_OVERLAP_SECS` is not set.
-/// Graph: 30 minutes, the simulator's and Microsoft's observed late-arrival bound (DESIGN.md).
+/// Graph: 30 minutes, the simulator's and Microsoft's observed late-arrival bound (ARCHITECTURE.md,
+/// "Windows, lag and overlap").
 /// Management API: 2 hours, because a blob can be listed well after its `contentCreated` (events
 /// arrive in 60-90 minutes and later); blobs already stored are skipped by the content ledger, so
 /// the overlap costs listing calls only.

@@ -14,6 +14,8 @@ use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeDelta, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use crate::stream::Stream;
+
 /// Every Microsoft source auditlake knows. The kebab-case names are part of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
@@ -289,14 +291,38 @@ pub struct ErrorInfo {
     pub message: String,
 }
 
+/// Why a run ran: a scheduled tick moves the watermark; a backfill of an explicit window never
+/// does (ARCHITECTURE.md, "Invariants").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    Scheduled,
+    Backfill,
+}
+
+impl RunMode {
+    /// `scheduled` or `backfill`, as in the run summary.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RunMode::Scheduled => "scheduled",
+            RunMode::Backfill => "backfill",
+        }
+    }
+}
+
+impl fmt::Display for RunMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What one run of one stream did (the contract's run summary).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunSummary {
     pub source: Source,
-    pub stream: Option<String>,
+    pub stream: Option<Stream>,
     pub run_id: String,
-    /// `scheduled` or `backfill`.
-    pub mode: String,
+    pub mode: RunMode,
     pub window_start: Option<String>,
     pub window_end: Option<String>,
     pub windows: u32,

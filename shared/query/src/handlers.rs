@@ -25,6 +25,7 @@ use super::{AUTH_DISABLED_HEADER, MAX_BODY_BYTES, QueryApp};
 use domain::model::{AuditEvent, EventResult, Source, fmt_time};
 use domain::read::{Comment, EventFilter};
 use domain::store::{Health, StreamKey, keys};
+use domain::stream::{ContentType, Stream};
 
 /// Every `(method, path)` the router serves, as the OpenAPI document names them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -57,14 +58,6 @@ const MAX_TAG_CHARS: usize = 64;
 const MAX_COMMENT_CHARS: usize = 4000;
 /// `days` of `/filter-options` and `/summary`.
 const MAX_DAYS: u32 = 366;
-
-const M365_CONTENT_TYPES: [&str; 5] = [
-    "Audit.AzureActiveDirectory",
-    "Audit.Exchange",
-    "Audit.SharePoint",
-    "Audit.General",
-    "DLP.All",
-];
 
 #[derive(OpenApi)]
 #[openapi(
@@ -751,17 +744,16 @@ struct SourcesView {
 async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesView>, ApiError> {
     let mut keys = Vec::new();
     for source in Source::ALL {
-        let streams: Vec<Option<String>> = match source {
+        let streams: Vec<Option<Stream>> = match source {
             Source::EntraSignIns => app
                 .settings
                 .signin_kinds
                 .iter()
-                .cloned()
-                .map(Some)
+                .map(|&k| Some(Stream::SignIn(k)))
                 .collect(),
-            Source::M365Activity => M365_CONTENT_TYPES
-                .iter()
-                .map(|s| Some(s.to_string()))
+            Source::M365Activity => ContentType::ALL
+                .into_iter()
+                .map(|c| Some(Stream::Content(c)))
                 .collect(),
             _ => vec![None],
         };
@@ -781,7 +773,7 @@ async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesView>, ApiEr
             .zip(healths)
             .map(|(k, health)| SourceHealth {
                 source: k.source.name().to_string(),
-                stream: k.stream,
+                stream: k.stream.map(|s| s.name().to_string()),
                 health,
             })
             .collect(),

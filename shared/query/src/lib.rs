@@ -30,6 +30,7 @@ use domain::analytics::QueryEngine;
 use domain::config::QueryConfig;
 use domain::read::{Annotator, EventReader};
 use domain::store::{RawStore, StateStore};
+use domain::stream::SignInKind;
 use runtime::clock::Clock;
 
 pub use handlers::{ApiDoc, ROUTES};
@@ -100,7 +101,7 @@ pub struct QuerySettings {
     /// Database requests one `GET /events` call may send.
     pub read_budget: u32,
     /// Streams listed by `/sources`, per source.
-    pub signin_kinds: Vec<String>,
+    pub signin_kinds: Vec<SignInKind>,
     /// Time limit of one hunting query.
     pub analytics_limit: std::time::Duration,
 }
@@ -113,11 +114,7 @@ impl QuerySettings {
             auth_disabled: c.auth_disabled,
             hot_retention: c.hot_retention,
             read_budget: c.read_budget,
-            signin_kinds: c
-                .signin_kinds
-                .iter()
-                .map(|k| k.name().to_string())
-                .collect(),
+            signin_kinds: c.signin_kinds.clone(),
             analytics_limit: c.analytics_timeout,
         }
     }

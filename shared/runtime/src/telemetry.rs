@@ -46,7 +46,7 @@ pub fn emf_line(s: &RunSummary, now: DateTime<Utc>) -> String {
             }]
         },
         "Source": s.source.name(),
-        "Stream": s.stream.as_deref().unwrap_or("-"),
+        "Stream": s.stream.map_or("-", |st| st.name()),
         "Pulled": s.pulled,
         "New": s.new,
         "Duplicates": s.duplicates,

@@ -7,7 +7,7 @@
 //! `m365-api-contract.md` 1.4). Tokens are opaque random strings remembered with their audience
 //! and an expiry on the **virtual** clock (`now + 3599 s`), so advancing the clock expires them.
 //!
-//! **Certificate credentials** (contract 1.2). When [`SimConfig::client_certificate_pem`] registers
+//! **Certificate credentials** (the identity platform's client assertions). When [`SimConfig::client_certificate_pem`] registers
 //! a certificate, both endpoints also take `client_assertion_type` ([`ASSERTION_TYPE`]) and
 //! `client_assertion=<JWT>` in place of the secret (the secret keeps working: an app may have
 //! both credentials). Exactly one of `client_secret` and `client_assertion` must be sent, else
@@ -119,7 +119,7 @@ pub enum Audience {
     Outlook,
 }
 
-/// Resource roots the token endpoint knows, per national cloud (contract table 1.5).
+/// Resource roots the token endpoint knows, per national cloud (`shared/domain/src/cloud.rs` names the same hosts).
 const RESOURCES: &[(&str, Audience)] = &[
     ("https://graph.microsoft.com", Audience::Graph),
     ("https://graph.microsoft.us", Audience::Graph),

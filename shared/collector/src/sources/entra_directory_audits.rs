@@ -6,6 +6,7 @@ use chrono::TimeDelta;
 
 use super::graph::{GraphSpec, Query};
 use domain::model::Source;
+use domain::stream::Stream;
 
 pub struct EntraDirectoryAudits;
 
@@ -14,11 +15,11 @@ impl GraphSpec for EntraDirectoryAudits {
         Source::EntraDirectoryAudits
     }
 
-    fn streams(&self) -> Vec<Option<String>> {
+    fn streams(&self) -> Vec<Option<Stream>> {
         vec![None]
     }
 
-    fn query(&self, _stream: Option<&str>) -> Query {
+    fn query(&self, _stream: Option<Stream>) -> Query {
         Query {
             path: "v1.0/auditLogs/directoryAudits".into(),
             extra_filter: None,

@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 
 use super::graph::{GraphSpec, Query};
 use domain::model::Source;
+use domain::stream::Stream;
 
 pub use domain::stream::SignInKind;
 
@@ -27,16 +28,18 @@ impl GraphSpec for EntraSignIns {
         Source::EntraSignIns
     }
 
-    fn streams(&self) -> Vec<Option<String>> {
+    fn streams(&self) -> Vec<Option<Stream>> {
         self.kinds
             .iter()
-            .map(|k| Some(k.name().to_string()))
+            .map(|&k| Some(Stream::SignIn(k)))
             .collect()
     }
 
-    fn query(&self, stream: Option<&str>) -> Query {
+    fn query(&self, stream: Option<Stream>) -> Query {
+        // Every stream of this source is a sign-in kind (the type says so); `None` is only
+        // asked by a caller that names no stream, and reads the v1.0 collection.
         match stream
-            .and_then(|s| s.parse().ok())
+            .and_then(Stream::sign_in_kind)
             .unwrap_or(SignInKind::InteractiveUser)
         {
             SignInKind::InteractiveUser => Query {
@@ -71,10 +74,10 @@ mod tests {
     fn interactive_reads_v1_and_other_kinds_read_beta_with_a_kind_filter() {
         let spec = EntraSignIns::new(SignInKind::ALL.to_vec());
         assert_eq!(spec.streams().len(), 4);
-        let q = spec.query(Some("interactiveUser"));
+        let q = spec.query(Some(Stream::SignIn(SignInKind::InteractiveUser)));
         assert_eq!(q.path, "v1.0/auditLogs/signIns");
         assert_eq!(q.extra_filter, None);
-        let q = spec.query(Some("managedIdentity"));
+        let q = spec.query(Some(Stream::SignIn(SignInKind::ManagedIdentity)));
         assert_eq!(q.path, "beta/auditLogs/signIns");
         assert_eq!(
             q.extra_filter.as_deref(),

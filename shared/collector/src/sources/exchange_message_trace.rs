@@ -9,6 +9,7 @@ use chrono::TimeDelta;
 
 use super::graph::{GraphSpec, Query};
 use domain::model::Source;
+use domain::stream::Stream;
 
 pub struct ExchangeMessageTrace;
 
@@ -17,11 +18,11 @@ impl GraphSpec for ExchangeMessageTrace {
         Source::ExchangeMessageTrace
     }
 
-    fn streams(&self) -> Vec<Option<String>> {
+    fn streams(&self) -> Vec<Option<Stream>> {
         vec![None]
     }
 
-    fn query(&self, _stream: Option<&str>) -> Query {
+    fn query(&self, _stream: Option<Stream>) -> Query {
         Query {
             path: "v1.0/admin/exchange/tracing/messageTraces".into(),
             extra_filter: None,

@@ -1,6 +1,6 @@
 //! Paging through a Microsoft Graph collection: `$filter` on the source's time field with `ge`
 //! and `le`, `$top`, then `@odata.nextLink` followed verbatim until the last page. The skip token
-//! is never persisted: a window cut short is pulled again whole (DESIGN.md).
+//! is never persisted: a window cut short is pulled again whole (ARCHITECTURE.md, "Windows, lag and overlap").
 //!
 //! [`GraphCollection`] is the one [`SourcePuller`] for every Graph source; each source module
 //! supplies a [`GraphSpec`] with its API facts (path per stream, time field, chunk, history).
@@ -16,6 +16,7 @@ use chrono::TimeDelta;
 use super::{Page, PageStream, SourceError, SourcePuller};
 use crate::http::{ApiClient, ApiError};
 use domain::model::{Source, Window, fmt_time};
+use domain::stream::Stream;
 use runtime::clock::Deadline;
 
 /// Where one stream of a Graph source is read from.
@@ -31,9 +32,9 @@ pub struct Query {
 pub trait GraphSpec: Send + Sync {
     fn source(&self) -> Source;
     /// The streams this deployment pulls (`None` for a source without streams).
-    fn streams(&self) -> Vec<Option<String>>;
+    fn streams(&self) -> Vec<Option<Stream>>;
     /// Where a stream is read from.
-    fn query(&self, stream: Option<&str>) -> Query;
+    fn query(&self, stream: Option<Stream>) -> Query;
     /// The property windows filter on.
     fn time_field(&self) -> &'static str;
     /// Largest window per query.
@@ -80,7 +81,7 @@ impl<S: GraphSpec> SourcePuller for GraphCollection<S> {
         self.spec.source()
     }
 
-    fn streams(&self) -> Vec<Option<String>> {
+    fn streams(&self) -> Vec<Option<Stream>> {
         self.spec.streams()
     }
 
@@ -94,7 +95,7 @@ impl<S: GraphSpec> SourcePuller for GraphCollection<S> {
 
     fn pages<'a>(
         &'a self,
-        stream: Option<&'a str>,
+        stream: Option<Stream>,
         window: Window,
         deadline: &'a Deadline,
     ) -> PageStream<'a> {

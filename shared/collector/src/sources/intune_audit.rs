@@ -7,6 +7,7 @@ use chrono::TimeDelta;
 
 use super::graph::{GraphSpec, Query};
 use domain::model::Source;
+use domain::stream::Stream;
 
 pub struct IntuneAudit;
 
@@ -15,11 +16,11 @@ impl GraphSpec for IntuneAudit {
         Source::IntuneAudit
     }
 
-    fn streams(&self) -> Vec<Option<String>> {
+    fn streams(&self) -> Vec<Option<Stream>> {
         vec![None]
     }
 
-    fn query(&self, _stream: Option<&str>) -> Query {
+    fn query(&self, _stream: Option<Stream>) -> Query {
         Query {
             path: "v1.0/deviceManagement/auditEvents".into(),
             extra_filter: None,

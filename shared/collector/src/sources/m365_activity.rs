@@ -1,5 +1,5 @@
 //! The Office 365 Management Activity API (`m365-activity`), one stream per content type
-//! (contract section 3; anchors (b) 1-13).
+//! (ARCHITECTURE.md, "The Management Activity API").
 //!
 //! A window here is a range of `contentCreated` (when a blob became available), not of event
 //! time: records inside blobs are unordered and can be days old, so an event-time cursor would
@@ -33,6 +33,7 @@ use crate::http::{ApiClient, ApiError, Response};
 use domain::model::{Gap, Source, Window, fmt_time, parse_time};
 use domain::store::StreamKey;
 use domain::store::ledger::{ContentLedger, LedgerEntry};
+use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline};
 
 pub use domain::stream::ContentType;
@@ -221,11 +222,11 @@ impl M365Activity {
         )
     }
 
-    fn key(&self, stream: Option<&str>) -> StreamKey {
+    fn key(&self, stream: Option<Stream>) -> StreamKey {
         StreamKey::new(
             self.settings.tenant_id.clone(),
             Source::M365Activity,
-            stream.map(str::to_string),
+            stream,
         )
     }
 
@@ -331,10 +332,11 @@ impl M365Activity {
     /// Every content item of the window, sorted by `(contentCreated, contentId)` and unique.
     async fn list(
         &self,
-        ct: &str,
+        ct: ContentType,
         window: Window,
         deadline: &Deadline,
     ) -> Result<Vec<ContentItem>, SourceError> {
+        let ct = ct.name();
         let (mut resubscribed, mut rewindowed, mut restarted) = (0, 0, 0);
         'listing: loop {
             let Some((start, end)) = self.clamp(window) else {
@@ -456,11 +458,11 @@ impl M365Activity {
     /// The pages of one content type's window (see the module doc).
     fn window_pages<'a>(
         &'a self,
-        ct: &'a str,
+        ct: ContentType,
         window: Window,
         deadline: &'a Deadline,
     ) -> PageStream<'a> {
-        let key = self.key(Some(ct));
+        let key = self.key(Some(Stream::Content(ct)));
         let plan = async move {
             let items = self.list(ct, window, deadline).await?;
             let ids: Vec<String> = items.iter().map(|i| i.content_id.clone()).collect();
@@ -470,7 +472,7 @@ impl M365Activity {
                 .filter(|i| !seen.contains(&i.content_id))
                 .collect();
             tracing::debug!(
-                content_type = ct,
+                content_type = ct.name(),
                 listed = ids.len(),
                 to_fetch = todo.len(),
                 "Listed content."
@@ -523,11 +525,11 @@ impl SourcePuller for M365Activity {
         Source::M365Activity
     }
 
-    fn streams(&self) -> Vec<Option<String>> {
+    fn streams(&self) -> Vec<Option<Stream>> {
         self.settings
             .content_types
             .iter()
-            .map(|c| Some(c.name().to_string()))
+            .map(|&c| Some(Stream::Content(c)))
             .collect()
     }
 
@@ -541,11 +543,11 @@ impl SourcePuller for M365Activity {
 
     fn pages<'a>(
         &'a self,
-        stream: Option<&'a str>,
+        stream: Option<Stream>,
         window: Window,
         deadline: &'a Deadline,
     ) -> PageStream<'a> {
-        match stream {
+        match stream.and_then(Stream::content_type) {
             Some(ct) => self.window_pages(ct, window, deadline),
             None => Box::pin(stream::once(async {
                 Err(SourceError::Protocol(
@@ -557,7 +559,7 @@ impl SourcePuller for M365Activity {
 
     fn committed<'a>(
         &'a self,
-        stream: Option<&'a str>,
+        stream: Option<Stream>,
         receipt: &'a LedgerEntry,
     ) -> BoxFuture<'a, Result<(), SourceError>> {
         Box::pin(async move {
@@ -574,12 +576,12 @@ impl SourcePuller for M365Activity {
     /// stored would have to be fetched again by the pull.
     fn probe<'a>(
         &'a self,
-        stream: Option<&'a str>,
+        stream: Option<Stream>,
         window: Window,
         deadline: &'a Deadline,
     ) -> BoxFuture<'a, Result<Probe, SourceError>> {
         Box::pin(async move {
-            let ct = stream.ok_or_else(|| {
+            let ct = stream.and_then(Stream::content_type).ok_or_else(|| {
                 SourceError::Protocol("the Management Activity API is read per content type".into())
             })?;
             Ok(Probe {

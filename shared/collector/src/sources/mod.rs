@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use crate::auth::TokenSource;
 use crate::http::{ApiClient, ApiError, RequestBudget, RetryPolicy};
 use domain::config::PullerConfig;
+use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline};
 
 use self::entra_directory_audits::EntraDirectoryAudits;
@@ -86,7 +87,7 @@ pub trait SourcePuller: Send + Sync {
     fn source(&self) -> Source;
     /// The streams this deployment pulls, each with its own checkpoint; `None` for a source
     /// without streams.
-    fn streams(&self) -> Vec<Option<String>>;
+    fn streams(&self) -> Vec<Option<Stream>>;
     /// Largest window one query covers.
     fn chunk(&self) -> TimeDelta;
     /// How far back Microsoft keeps this source's data.
@@ -95,14 +96,14 @@ pub trait SourcePuller: Send + Sync {
     /// more, yields what it already has in flight, and ends with [`ApiError::Deadline`].
     fn pages<'a>(
         &'a self,
-        stream: Option<&'a str>,
+        stream: Option<Stream>,
         window: Window,
         deadline: &'a Deadline,
     ) -> PageStream<'a>;
     /// Called once a page carrying a receipt is durable (the default keeps nothing).
     fn committed<'a>(
         &'a self,
-        stream: Option<&'a str>,
+        stream: Option<Stream>,
         receipt: &'a LedgerEntry,
     ) -> BoxFuture<'a, Result<(), SourceError>> {
         let _ = (stream, receipt);
@@ -113,7 +114,7 @@ pub trait SourcePuller: Send + Sync {
     /// then be stored) overrides it with a read that does not.
     fn probe<'a>(
         &'a self,
-        stream: Option<&'a str>,
+        stream: Option<Stream>,
         window: Window,
         deadline: &'a Deadline,
     ) -> BoxFuture<'a, Result<Probe, SourceError>> {
@@ -159,7 +160,8 @@ pub fn source_for(
         Source::EntraDirectoryAudits => (2, 10),
         Source::EntraSignIns => (3, 10),
         Source::ExchangeMessageTrace => (100, 300),
-        // The Management API allows 2,000 requests a minute per tenant (contract 3.4); half
+        // The Management API allows 2,000 requests a minute per tenant (its documented
+        // throttling limit); half
         // of it leaves room for other tools using the same PublisherIdentifier.
         Source::M365Activity => (1000, 60),
         Source::IntuneAudit => (10, 10),

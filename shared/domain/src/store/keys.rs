@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::model::{AuditEvent, Source, fmt_time};
+use crate::stream::Stream;
 
 use super::StreamKey;
 
@@ -69,7 +70,7 @@ pub fn state_pk(key: &StreamKey) -> String {
         "{}#{}#{}",
         key.tenant,
         key.source.name(),
-        key.stream.as_deref().unwrap_or("-")
+        key.stream.map_or("-", Stream::name)
     )
 }
 
@@ -177,6 +178,7 @@ pub fn quarantine_key(source: Source, written: DateTime<Utc>, run_id: &str, seq:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stream::SignInKind;
     use chrono::TimeZone;
 
     #[test]
@@ -227,7 +229,7 @@ mod tests {
             state_pk(&StreamKey::new(
                 "t",
                 Source::EntraSignIns,
-                Some("interactiveUser".into())
+                Some(Stream::SignIn(SignInKind::InteractiveUser))
             )),
             "t#entra-sign-ins#interactiveUser"
         );

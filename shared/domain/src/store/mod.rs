@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AuditEvent, ErrorInfo, Gap, RunSummary, Source};
+use crate::model::{AuditEvent, ErrorInfo, Gap, RunMode, RunSummary, Source};
+use crate::stream::Stream;
 
 /// A storage failure, with the operation and resource it concerned.
 #[derive(Debug, thiserror::Error)]
@@ -97,11 +98,11 @@ pub trait EventStore: Send + Sync {
 pub struct StreamKey {
     pub tenant: String,
     pub source: Source,
-    pub stream: Option<String>,
+    pub stream: Option<Stream>,
 }
 
 impl StreamKey {
-    pub fn new(tenant: impl Into<String>, source: Source, stream: Option<String>) -> Self {
+    pub fn new(tenant: impl Into<String>, source: Source, stream: Option<Stream>) -> Self {
         StreamKey {
             tenant: tenant.into(),
             source,
@@ -145,7 +146,7 @@ pub struct Finding {
     pub severity: Severity,
     /// The source and stream checked; `None` for the app registration itself.
     pub source: Option<Source>,
-    pub stream: Option<String>,
+    pub stream: Option<Stream>,
     /// Microsoft's code (`AADSTS7000215`, `Authorization_RequestDenied`) or auditlake's.
     pub code: String,
     pub message: String,
@@ -281,7 +282,7 @@ mod tests {
             source: Source::EntraDirectoryAudits,
             stream: None,
             run_id: "r".into(),
-            mode: "scheduled".into(),
+            mode: RunMode::Scheduled,
             window_start: None,
             window_end: None,
             windows: 0,

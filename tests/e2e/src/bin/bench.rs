@@ -1031,7 +1031,13 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     let app = PullerApp::new(source, &config, ports.clone()).map_err(|e| e.to_string())?;
     let stream_keys: Vec<StreamKey> = streams
         .iter()
-        .map(|s| StreamKey::new(sim.config.tenant.clone(), source, s.clone()))
+        .map(|s| {
+            StreamKey::new(
+                sim.config.tenant.clone(),
+                source,
+                s.as_deref().map(|n| n.parse().expect("a stream name")),
+            )
+        })
         .collect();
     let history_start = history_end - TimeDelta::days(i64::from(args.sim.days));
     let lag_secs = config.lag.num_seconds().max(0) as u64;
@@ -1098,7 +1104,7 @@ async fn pull(args: PullArgs) -> Result<(), String> {
             ));
         }
         for s in &run {
-            let stream = s.stream.as_deref().unwrap_or("-");
+            let stream = s.stream.map_or("-", |st| st.name());
             if let Some(e) = &s.error {
                 progress.abort();
                 return Err(format!(
@@ -1212,7 +1218,7 @@ async fn pull(args: PullArgs) -> Result<(), String> {
             .count();
         let summarized: u64 = summaries
             .iter()
-            .filter(|s| s.stream.as_deref() == want)
+            .filter(|s| s.stream.map(|st| st.name()) == want)
             .map(|s| s.new)
             .sum();
         if stored_here != ids.len() || wrong > 0 || summarized != ids.len() as u64 {

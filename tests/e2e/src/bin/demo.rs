@@ -63,7 +63,7 @@ fn tick_line(n: u32, at: chrono::DateTime<chrono::Utc>, s: &RunSummary) -> Strin
     format!(
         "tick {n:>2}  {:<22} {:<26}  {}  windows {:>3}  pulled {:>6}  new {:>6}  duplicates {:>5}  quarantined {:>3}  raw objects {:>4}  {}",
         s.source.name(),
-        s.stream.as_deref().unwrap_or("-"),
+        s.stream.map(|s| s.name()).unwrap_or("-"),
         fmt_time(at),
         s.windows,
         s.pulled,
@@ -222,12 +222,12 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
                 .ok_or("no watermark after the demo's runs")?;
             let ids: Vec<String> = stored
                 .iter()
-                .filter(|e| e.stream == stream)
+                .filter(|e| e.stream.as_deref() == stream.map(|s| s.name()))
                 .filter_map(|e| e.record_id.clone())
                 .collect();
             let set: HashSet<&String> = ids.iter().collect();
             let truth = ctl
-                .truth_of(source.name(), stream.as_deref(), watermark)
+                .truth_of(source.name(), stream.map(|s| s.name()), watermark)
                 .await?;
             // Records of blobs that expired before anyone could fetch them are gaps, not misses.
             let expired: HashSet<&String> = truth.expired_ids.iter().collect();
@@ -247,7 +247,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
             out.line(format!(
                 "  {:<24} {:<26} {:>6} visible up to the watermark, {:>6} stored once each, {} missing; lag {}s, last success {}",
                 source.name(),
-                stream.as_deref().unwrap_or("-"),
+                stream.map(|s| s.name()).unwrap_or("-"),
                 truth.len(),
                 ids.len(),
                 missing,
