@@ -15,139 +15,300 @@ use crate::stream::SignInKind;
 /// Prefix of every variable auditlake reads.
 pub const PREFIX: &str = "AUDITLAKE_";
 
-/// Every variable a puller reads, with its default and meaning. The README's configuration table
-/// and the template check are generated from / compared against this list.
-pub const PULLER_VARS: &[(&str, Option<&str>, &str)] = &[
-    (
-        "AUDITLAKE_TENANT_ID",
-        None,
-        "Entra tenant GUID the collector reads.",
-    ),
-    (
-        "AUDITLAKE_CLIENT_ID",
-        None,
-        "Application (client) id of the collector's app registration.",
-    ),
-    (
-        "AUDITLAKE_CLIENT_SECRET_PARAM",
-        None,
-        "SSM SecureString parameter holding the client secret.",
-    ),
-    (
-        "AUDITLAKE_CLIENT_CERT_PARAM",
-        None,
-        "SSM SecureString parameter holding a PEM key and certificate (certificate auth).",
-    ),
-    (
-        "AUDITLAKE_CLOUD",
-        Some("commercial"),
-        "Microsoft cloud: commercial, gcc, gcc-high, dod, china.",
-    ),
-    (
-        "AUDITLAKE_LOGIN_URL",
-        None,
-        "Override of the Entra login root (tests, proxies).",
-    ),
-    (
-        "AUDITLAKE_GRAPH_URL",
-        None,
-        "Override of the Microsoft Graph root.",
-    ),
-    (
-        "AUDITLAKE_MANAGEMENT_URL",
-        None,
-        "Override of the Management Activity API root.",
-    ),
-    (
-        "AUDITLAKE_BUCKET",
-        None,
-        "S3 bucket for raw, quarantine and curated data.",
-    ),
-    (
-        "AUDITLAKE_EVENTS_TABLE",
-        None,
-        "DynamoDB table of normalized events and annotations.",
-    ),
-    (
-        "AUDITLAKE_STATE_TABLE",
-        None,
-        "DynamoDB table of checkpoints and health.",
-    ),
-    (
-        "AUDITLAKE_LAG_SECS",
-        Some("120"),
-        "Newest event time a run asks for is now minus this.",
-    ),
-    (
-        "AUDITLAKE_OVERLAP_SECS",
-        None,
-        "Each run re-reads this much before its watermark to catch late events (default 1800 for Graph sources; 7200 for m365-activity, whose blobs can be listed after their `contentCreated` has passed).",
-    ),
-    (
-        "AUDITLAKE_INITIAL_LOOKBACK_DAYS",
-        Some("7"),
-        "How far back the first run reads (capped at the source's history edge).",
-    ),
-    (
-        "AUDITLAKE_HOT_RETENTION_DAYS",
-        Some("90"),
-        "DynamoDB TTL of events, counted from ingestion.",
-    ),
-    (
-        "AUDITLAKE_WRITE_CONCURRENCY",
-        Some("16"),
-        "Concurrent DynamoDB writes per run.",
-    ),
-    (
-        "AUDITLAKE_PAGE_SIZE",
-        Some("1000"),
-        "Records per Graph page requested (`$top`, capped at each API's maximum); lower it if pages time out.",
-    ),
-    (
-        "AUDITLAKE_SIGNIN_KINDS",
-        Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
-        "Sign-in kinds pulled by entra-sign-ins, one stream each.",
-    ),
-    (
-        "AUDITLAKE_CONTENT_TYPES",
-        Some("Audit.AzureActiveDirectory,Audit.Exchange,Audit.SharePoint,Audit.General,DLP.All"),
-        "Management API content types pulled by m365-activity, one stream each (DLP.All needs ActivityFeed.ReadDlp).",
-    ),
-    (
-        "AUDITLAKE_PUBLISHER_ID",
-        None,
-        "`PublisherIdentifier` sent on every Management API call (default: the tenant id, which gives the tenant its own quota).",
-    ),
-    (
-        "AUDITLAKE_BLOB_CONCURRENCY",
-        Some("8"),
-        "Management API content blobs fetched at once per content type.",
-    ),
-    (
-        "AUDITLAKE_REQUEST_BUDGET",
-        None,
-        "Requests this puller may send, as N/SECS (default: its share of Microsoft's budget: directory audits 2/10 and sign-ins 3/10 of Graph's 5 per 10 s, message trace 100/300, Intune 10/10).",
-    ),
-    (
-        "AUDITLAKE_HISTORY_DAYS",
-        None,
-        "Override of the source's history edge in days (Microsoft's retention; e.g. 7 on Entra ID Free).",
-    ),
-    (
-        "AUDITLAKE_HTTP_TIMEOUT_SECS",
-        Some("60"),
-        "Timeout of one HTTP request to Microsoft.",
-    ),
-    (
-        "AUDITLAKE_MAX_RETRIES",
-        Some("8"),
-        "Retries of one Microsoft request on 429, 5xx and timeouts.",
-    ),
-    (
-        "AUDITLAKE_DEADLINE_MARGIN_SECS",
-        Some("30"),
-        "Time kept free before the Lambda deadline; no window starts inside it.",
-    ),
+/// One configuration variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Var {
+    pub name: &'static str,
+    /// The value used when the variable is unset; `None`: required, or derived (the meaning
+    /// says from what).
+    pub default: Option<&'static str>,
+    /// Inclusive bounds of a whole-number variable.
+    pub range: Option<(u64, u64)>,
+    pub meaning: &'static str,
+}
+
+/// Every `AUDITLAKE_*` variable, each declared once: name, default, accepted range and meaning.
+/// The parsers read through these declarations (defaults and ranges included), problems name
+/// them, and the README table and the template are checked against them.
+pub mod vars {
+    use super::Var;
+
+    pub const TENANT_ID: Var = Var {
+        name: "AUDITLAKE_TENANT_ID",
+        default: None,
+        range: None,
+        meaning: "Entra tenant GUID the collector reads. Query API: the tenant GUID (health keys; the default token issuer).",
+    };
+
+    pub const CLIENT_ID: Var = Var {
+        name: "AUDITLAKE_CLIENT_ID",
+        default: None,
+        range: None,
+        meaning: "Application (client) id of the collector's app registration.",
+    };
+
+    pub const CLIENT_SECRET_PARAM: Var = Var {
+        name: "AUDITLAKE_CLIENT_SECRET_PARAM",
+        default: None,
+        range: None,
+        meaning: "SSM SecureString parameter holding the client secret.",
+    };
+
+    pub const CLIENT_CERT_PARAM: Var = Var {
+        name: "AUDITLAKE_CLIENT_CERT_PARAM",
+        default: None,
+        range: None,
+        meaning: "SSM SecureString parameter holding a PEM key and certificate (certificate auth).",
+    };
+
+    pub const CLOUD: Var = Var {
+        name: "AUDITLAKE_CLOUD",
+        default: Some("commercial"),
+        range: None,
+        meaning: "Microsoft cloud: commercial, gcc, gcc-high, dod, china. Query API: selects the default token issuer's login host.",
+    };
+
+    pub const LOGIN_URL: Var = Var {
+        name: "AUDITLAKE_LOGIN_URL",
+        default: None,
+        range: None,
+        meaning: "Override of the Entra login root (tests, proxies). Query API: override of the login host the default issuer is built from (local stacks).",
+    };
+
+    pub const GRAPH_URL: Var = Var {
+        name: "AUDITLAKE_GRAPH_URL",
+        default: None,
+        range: None,
+        meaning: "Override of the Microsoft Graph root.",
+    };
+
+    pub const MANAGEMENT_URL: Var = Var {
+        name: "AUDITLAKE_MANAGEMENT_URL",
+        default: None,
+        range: None,
+        meaning: "Override of the Management Activity API root.",
+    };
+
+    pub const BUCKET: Var = Var {
+        name: "AUDITLAKE_BUCKET",
+        default: None,
+        range: None,
+        meaning: "S3 bucket for raw, quarantine and curated data. Query API: the bucket of the raw layer: `GET /events/{id}` then includes the raw record of events kept by reference (`raw_ref`, records over 300 KB).",
+    };
+
+    pub const EVENTS_TABLE: Var = Var {
+        name: "AUDITLAKE_EVENTS_TABLE",
+        default: None,
+        range: None,
+        meaning: "DynamoDB table of normalized events and annotations.",
+    };
+
+    pub const STATE_TABLE: Var = Var {
+        name: "AUDITLAKE_STATE_TABLE",
+        default: None,
+        range: None,
+        meaning: "DynamoDB table of checkpoints and health.",
+    };
+
+    pub const LAG_SECS: Var = Var {
+        name: "AUDITLAKE_LAG_SECS",
+        default: Some("120"),
+        range: Some((0, 86_400)),
+        meaning: "Newest event time a run asks for is now minus this.",
+    };
+
+    pub const OVERLAP_SECS: Var = Var {
+        name: "AUDITLAKE_OVERLAP_SECS",
+        default: None,
+        range: Some((0, 7 * 86_400)),
+        meaning: "Each run re-reads this much before its watermark to catch late events (default 1800 for Graph sources; 7200 for m365-activity, whose blobs can be listed after their `contentCreated` has passed).",
+    };
+
+    pub const INITIAL_LOOKBACK_DAYS: Var = Var {
+        name: "AUDITLAKE_INITIAL_LOOKBACK_DAYS",
+        default: Some("7"),
+        range: Some((0, 3650)),
+        meaning: "How far back the first run reads (capped at the source's history edge).",
+    };
+
+    pub const HOT_RETENTION_DAYS: Var = Var {
+        name: "AUDITLAKE_HOT_RETENTION_DAYS",
+        default: Some("90"),
+        range: Some((1, 3650)),
+        meaning: "DynamoDB TTL of events, counted from ingestion. Query API: how far back a listing without `start` reaches (the events' hot retention).",
+    };
+
+    pub const WRITE_CONCURRENCY: Var = Var {
+        name: "AUDITLAKE_WRITE_CONCURRENCY",
+        default: Some("16"),
+        range: Some((1, 256)),
+        meaning: "Concurrent DynamoDB writes per run.",
+    };
+
+    pub const PAGE_SIZE: Var = Var {
+        name: "AUDITLAKE_PAGE_SIZE",
+        default: Some("1000"),
+        range: Some((1, 5000)),
+        meaning: "Records per Graph page requested (`$top`, capped at each API's maximum); lower it if pages time out.",
+    };
+
+    pub const SIGNIN_KINDS: Var = Var {
+        name: "AUDITLAKE_SIGNIN_KINDS",
+        default: Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
+        range: None,
+        meaning: "Sign-in kinds pulled by entra-sign-ins, one stream each. Query API: the sign-in streams `GET /sources` reports.",
+    };
+
+    pub const CONTENT_TYPES: Var = Var {
+        name: "AUDITLAKE_CONTENT_TYPES",
+        default: Some(
+            "Audit.AzureActiveDirectory,Audit.Exchange,Audit.SharePoint,Audit.General,DLP.All",
+        ),
+        range: None,
+        meaning: "Management API content types pulled by m365-activity, one stream each (DLP.All needs ActivityFeed.ReadDlp).",
+    };
+
+    pub const PUBLISHER_ID: Var = Var {
+        name: "AUDITLAKE_PUBLISHER_ID",
+        default: None,
+        range: None,
+        meaning: "`PublisherIdentifier` sent on every Management API call (default: the tenant id, which gives the tenant its own quota).",
+    };
+
+    pub const BLOB_CONCURRENCY: Var = Var {
+        name: "AUDITLAKE_BLOB_CONCURRENCY",
+        default: Some("8"),
+        range: Some((1, 64)),
+        meaning: "Management API content blobs fetched at once per content type.",
+    };
+
+    pub const REQUEST_BUDGET: Var = Var {
+        name: "AUDITLAKE_REQUEST_BUDGET",
+        default: None,
+        range: None,
+        meaning: "Requests this puller may send, as N/SECS (default: its share of Microsoft's budget: directory audits 2/10 and sign-ins 3/10 of Graph's 5 per 10 s, message trace 100/300, Intune 10/10).",
+    };
+
+    pub const HISTORY_DAYS: Var = Var {
+        name: "AUDITLAKE_HISTORY_DAYS",
+        default: None,
+        range: Some((1, 3650)),
+        meaning: "Override of the source's history edge in days (Microsoft's retention; e.g. 7 on Entra ID Free).",
+    };
+
+    pub const HTTP_TIMEOUT_SECS: Var = Var {
+        name: "AUDITLAKE_HTTP_TIMEOUT_SECS",
+        default: Some("60"),
+        range: Some((1, 900)),
+        meaning: "Timeout of one HTTP request to Microsoft.",
+    };
+
+    pub const MAX_RETRIES: Var = Var {
+        name: "AUDITLAKE_MAX_RETRIES",
+        default: Some("8"),
+        range: Some((0, 50)),
+        meaning: "Retries of one Microsoft request on 429, 5xx and timeouts.",
+    };
+
+    pub const DEADLINE_MARGIN_SECS: Var = Var {
+        name: "AUDITLAKE_DEADLINE_MARGIN_SECS",
+        default: Some("30"),
+        range: Some((0, 900)),
+        meaning: "Time kept free before the Lambda deadline; no window starts inside it.",
+    };
+
+    pub const API_AUDIENCE: Var = Var {
+        name: "AUDITLAKE_API_AUDIENCE",
+        default: None,
+        range: None,
+        meaning: "Audience (`aud`) of the query API's tokens: its app registration's Application ID URI or client id. Required unless auth is disabled.",
+    };
+
+    pub const API_ISSUER: Var = Var {
+        name: "AUDITLAKE_API_ISSUER",
+        default: None,
+        range: None,
+        meaning: "Token issuer; default `<login URL>/<tenant>/v2.0` for the cloud (or AUDITLAKE_LOGIN_URL).",
+    };
+
+    pub const ALLOWED_GROUPS: Var = Var {
+        name: "AUDITLAKE_ALLOWED_GROUPS",
+        default: None,
+        range: None,
+        meaning: "Groups granting roles, as `groupObjectId=role` pairs separated by commas (role: read, annotate, admin).",
+    };
+
+    pub const AUTH_DISABLED: Var = Var {
+        name: "AUDITLAKE_AUTH_DISABLED",
+        default: Some("false"),
+        range: None,
+        meaning: "`true` switches token checks off: every caller is an anonymous admin, every response says so. Local use only.",
+    };
+
+    pub const CURSOR_KEY_PARAM: Var = Var {
+        name: "AUDITLAKE_CURSOR_KEY_PARAM",
+        default: None,
+        range: None,
+        meaning: "SSM SecureString parameter holding the key that signs paging cursors; without it each process makes its own key and cursors do not survive it.",
+    };
+
+    pub const API_READ_BUDGET: Var = Var {
+        name: "AUDITLAKE_API_READ_BUDGET",
+        default: Some("100"),
+        range: Some((1, 10_000)),
+        meaning: "DynamoDB requests one `GET /events` call may send before it returns what it has with a cursor.",
+    };
+
+    pub const ATHENA_WORKGROUP: Var = Var {
+        name: "AUDITLAKE_ATHENA_WORKGROUP",
+        default: None,
+        range: None,
+        meaning: "Athena workgroup that runs `POST /analytics/{query}` (with AUDITLAKE_ATHENA_DATABASE); unset: hunting queries answer 503.",
+    };
+
+    pub const ATHENA_DATABASE: Var = Var {
+        name: "AUDITLAKE_ATHENA_DATABASE",
+        default: None,
+        range: None,
+        meaning: "Glue database of the curated tables and views the hunting queries read.",
+    };
+
+    pub const ANALYTICS_TIMEOUT_SECS: Var = Var {
+        name: "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
+        default: Some("25"),
+        range: Some((1, 900)),
+        meaning: "Time limit of one hunting query; past it the query is stopped and the answer is a 504. API Gateway gives up after 30 s.",
+    };
+}
+
+/// Every variable a puller reads (the template check and the README table check use it).
+pub const PULLER_VARS: &[Var] = &[
+    vars::TENANT_ID,
+    vars::CLIENT_ID,
+    vars::CLIENT_SECRET_PARAM,
+    vars::CLIENT_CERT_PARAM,
+    vars::CLOUD,
+    vars::LOGIN_URL,
+    vars::GRAPH_URL,
+    vars::MANAGEMENT_URL,
+    vars::BUCKET,
+    vars::EVENTS_TABLE,
+    vars::STATE_TABLE,
+    vars::LAG_SECS,
+    vars::OVERLAP_SECS,
+    vars::INITIAL_LOOKBACK_DAYS,
+    vars::HOT_RETENTION_DAYS,
+    vars::WRITE_CONCURRENCY,
+    vars::PAGE_SIZE,
+    vars::SIGNIN_KINDS,
+    vars::CONTENT_TYPES,
+    vars::PUBLISHER_ID,
+    vars::BLOB_CONCURRENCY,
+    vars::REQUEST_BUDGET,
+    vars::HISTORY_DAYS,
+    vars::HTTP_TIMEOUT_SECS,
+    vars::MAX_RETRIES,
+    vars::DEADLINE_MARGIN_SECS,
 ];
 
 /// One problem with one variable.
@@ -236,21 +397,23 @@ impl Reader {
         }
     }
 
-    fn problem(&mut self, var: &str, problem: impl Into<String>) {
+    fn problem(&mut self, var: &Var, problem: impl Into<String>) {
         self.problems.push(ConfigProblem {
-            var: var.to_string(),
+            var: var.name.to_string(),
             problem: problem.into(),
         });
     }
 
-    /// A comma-separated list of names, each parsed, duplicates dropped; `all` when unset.
-    fn list<T>(&mut self, var: &str, all: &[T]) -> Vec<T>
+    /// A comma-separated list of names, each parsed, duplicates dropped; the declared default
+    /// when unset.
+    fn list<T>(&mut self, var: &Var) -> Vec<T>
     where
         T: std::str::FromStr<Err = String> + PartialEq + Copy,
     {
-        let Some(raw) = self.optional(var) else {
-            return all.to_vec();
-        };
+        let raw = self
+            .optional(var)
+            .or(var.default.map(str::to_string))
+            .unwrap_or_default();
         let mut out = Vec::new();
         for part in raw.split(',').filter(|p| !p.trim().is_empty()) {
             match part.parse::<T>() {
@@ -264,10 +427,9 @@ impl Reader {
 
     /// `AUDITLAKE_TENANT_ID`, required and a GUID (Microsoft's APIs compare GUIDs, not domains).
     fn tenant_id(&mut self) -> String {
-        let tenant_id = self.required("AUDITLAKE_TENANT_ID");
+        let tenant_id = self.required(&vars::TENANT_ID);
         if !tenant_id.is_empty() && !is_guid(&tenant_id) {
-            self.problem(
-                "AUDITLAKE_TENANT_ID",
+            self.problem(&vars::TENANT_ID,
                 format!(
                     "`{tenant_id}` is not a tenant GUID (the Management API compares GUIDs, not domains such as contoso.onmicrosoft.com)"
                 ),
@@ -276,12 +438,12 @@ impl Reader {
         tenant_id
     }
 
-    fn optional(&self, var: &str) -> Option<String> {
-        self.vars.get(var).cloned()
+    fn optional(&self, var: &Var) -> Option<String> {
+        self.vars.get(var.name).cloned()
     }
 
-    fn required(&mut self, var: &str) -> String {
-        match self.vars.get(var) {
+    fn required(&mut self, var: &Var) -> String {
+        match self.vars.get(var.name) {
             Some(v) => v.clone(),
             None => {
                 self.problem(var, "is required but not set");
@@ -290,8 +452,13 @@ impl Reader {
         }
     }
 
-    fn number(&mut self, var: &str, default: u64, min: u64, max: u64) -> u64 {
-        let Some(raw) = self.vars.get(var).cloned() else {
+    /// A whole number within the declared range; the declared default when unset (or, after a
+    /// problem was recorded, so parsing can go on). A variable without a default is read only
+    /// when set.
+    fn number(&mut self, var: &Var) -> u64 {
+        let (min, max) = var.range.unwrap_or((0, u64::MAX));
+        let default = var.default.and_then(|d| d.parse().ok()).unwrap_or(min);
+        let Some(raw) = self.vars.get(var.name).cloned() else {
             return default;
         };
         match raw.parse::<u64>() {
@@ -307,7 +474,7 @@ impl Reader {
         }
     }
 
-    fn url(&mut self, var: &str) -> Option<String> {
+    fn url(&mut self, var: &Var) -> Option<String> {
         let raw = self.optional(var)?;
         match url::Url::parse(&raw) {
             Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
@@ -362,15 +529,14 @@ impl PullerConfig {
         let mut r = Reader::new(vars);
 
         let tenant_id = r.tenant_id();
-        let client_id = r.required("AUDITLAKE_CLIENT_ID");
-        let secret = r.optional("AUDITLAKE_CLIENT_SECRET_PARAM");
-        let cert = r.optional("AUDITLAKE_CLIENT_CERT_PARAM");
+        let client_id = r.required(&vars::CLIENT_ID);
+        let secret = r.optional(&vars::CLIENT_SECRET_PARAM);
+        let cert = r.optional(&vars::CLIENT_CERT_PARAM);
         let credential = match (secret, cert) {
             (Some(param), None) => CredentialSource::Secret { param },
             (None, Some(param)) => CredentialSource::Certificate { param },
             (Some(_), Some(_)) => {
-                r.problem(
-                    "AUDITLAKE_CLIENT_CERT_PARAM",
+                r.problem(&vars::CLIENT_CERT_PARAM,
                     "set either AUDITLAKE_CLIENT_SECRET_PARAM or AUDITLAKE_CLIENT_CERT_PARAM, not both",
                 );
                 CredentialSource::Secret {
@@ -379,7 +545,7 @@ impl PullerConfig {
             }
             (None, None) => {
                 r.problem(
-                    "AUDITLAKE_CLIENT_SECRET_PARAM",
+                    &vars::CLIENT_SECRET_PARAM,
                     "is required (or AUDITLAKE_CLIENT_CERT_PARAM for certificate auth)",
                 );
                 CredentialSource::Secret {
@@ -387,44 +553,44 @@ impl PullerConfig {
                 }
             }
         };
-        let cloud = match r.optional("AUDITLAKE_CLOUD") {
+        let cloud = match r.optional(&vars::CLOUD) {
             None => Cloud::Commercial,
             Some(raw) => raw.parse().unwrap_or_else(|e: String| {
-                r.problem("AUDITLAKE_CLOUD", e);
+                r.problem(&vars::CLOUD, e);
                 Cloud::Commercial
             }),
         };
-        let login = r.url("AUDITLAKE_LOGIN_URL");
-        let graph = r.url("AUDITLAKE_GRAPH_URL");
-        let management = r.url("AUDITLAKE_MANAGEMENT_URL");
+        let login = r.url(&vars::LOGIN_URL);
+        let graph = r.url(&vars::GRAPH_URL);
+        let management = r.url(&vars::MANAGEMENT_URL);
         let endpoints = cloud.endpoints().with_overrides(login, graph, management);
-        let bucket = r.required("AUDITLAKE_BUCKET");
-        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
-        let state_table = r.required("AUDITLAKE_STATE_TABLE");
-        let lag = r.number("AUDITLAKE_LAG_SECS", 120, 0, 86_400);
+        let bucket = r.required(&vars::BUCKET);
+        let events_table = r.required(&vars::EVENTS_TABLE);
+        let state_table = r.required(&vars::STATE_TABLE);
+        let lag = r.number(&vars::LAG_SECS);
         let overlap = r
-            .optional("AUDITLAKE_OVERLAP_SECS")
-            .map(|_| r.number("AUDITLAKE_OVERLAP_SECS", 1800, 0, 7 * 86_400));
-        let lookback = r.number("AUDITLAKE_INITIAL_LOOKBACK_DAYS", 7, 0, 3650);
-        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
-        let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
-        let page_size = r.number("AUDITLAKE_PAGE_SIZE", 1000, 1, 5000);
-        let signin_kinds = r.list("AUDITLAKE_SIGNIN_KINDS", &SignInKind::ALL);
-        let content_types = r.list("AUDITLAKE_CONTENT_TYPES", &ContentType::ALL);
+            .optional(&vars::OVERLAP_SECS)
+            .map(|_| r.number(&vars::OVERLAP_SECS));
+        let lookback = r.number(&vars::INITIAL_LOOKBACK_DAYS);
+        let retention = r.number(&vars::HOT_RETENTION_DAYS);
+        let concurrency = r.number(&vars::WRITE_CONCURRENCY);
+        let page_size = r.number(&vars::PAGE_SIZE);
+        let signin_kinds = r.list(&vars::SIGNIN_KINDS);
+        let content_types = r.list(&vars::CONTENT_TYPES);
         if content_types.is_empty() {
-            r.problem("AUDITLAKE_CONTENT_TYPES", "names no content type");
+            r.problem(&vars::CONTENT_TYPES, "names no content type");
         }
         let publisher_id = r
-            .optional("AUDITLAKE_PUBLISHER_ID")
+            .optional(&vars::PUBLISHER_ID)
             .unwrap_or_else(|| tenant_id.clone());
         if !is_guid(&publisher_id) && !publisher_id.is_empty() {
             r.problem(
-                "AUDITLAKE_PUBLISHER_ID",
+                &vars::PUBLISHER_ID,
                 format!("`{publisher_id}` is not a GUID (Microsoft expects a tenant GUID)"),
             );
         }
-        let blob_concurrency = r.number("AUDITLAKE_BLOB_CONCURRENCY", 8, 1, 64);
-        let request_budget = r.optional("AUDITLAKE_REQUEST_BUDGET").and_then(|raw| {
+        let blob_concurrency = r.number(&vars::BLOB_CONCURRENCY);
+        let request_budget = r.optional(&vars::REQUEST_BUDGET).and_then(|raw| {
             let parsed = raw.split_once('/').and_then(|(n, secs)| {
                 Some((
                     n.trim().parse::<u32>().ok()?,
@@ -435,7 +601,7 @@ impl PullerConfig {
                 Some((n, secs)) if n > 0 && secs > 0 => Some((n, secs)),
                 _ => {
                     r.problem(
-                        "AUDITLAKE_REQUEST_BUDGET",
+                        &vars::REQUEST_BUDGET,
                         format!("`{raw}` is not N/SECS with both above zero (e.g. 2/10)"),
                     );
                     None
@@ -443,11 +609,11 @@ impl PullerConfig {
             }
         });
         let history = r
-            .optional("AUDITLAKE_HISTORY_DAYS")
-            .map(|_| TimeDelta::days(r.number("AUDITLAKE_HISTORY_DAYS", 30, 1, 3650) as i64));
-        let timeout = r.number("AUDITLAKE_HTTP_TIMEOUT_SECS", 60, 1, 900);
-        let retries = r.number("AUDITLAKE_MAX_RETRIES", 8, 0, 50);
-        let margin = r.number("AUDITLAKE_DEADLINE_MARGIN_SECS", 30, 0, 900);
+            .optional(&vars::HISTORY_DAYS)
+            .map(|_| TimeDelta::days(r.number(&vars::HISTORY_DAYS) as i64));
+        let timeout = r.number(&vars::HTTP_TIMEOUT_SECS);
+        let retries = r.number(&vars::MAX_RETRIES);
+        let margin = r.number(&vars::DEADLINE_MARGIN_SECS);
 
         let config = PullerConfig {
             tenant_id,
@@ -495,10 +661,10 @@ impl ImportConfig {
     ) -> Result<Self, ConfigError> {
         let mut r = Reader::new(vars);
         let tenant_id = r.tenant_id();
-        let bucket = r.required("AUDITLAKE_BUCKET");
-        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
-        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
-        let concurrency = r.number("AUDITLAKE_WRITE_CONCURRENCY", 16, 1, 256);
+        let bucket = r.required(&vars::BUCKET);
+        let events_table = r.required(&vars::EVENTS_TABLE);
+        let retention = r.number(&vars::HOT_RETENTION_DAYS);
+        let concurrency = r.number(&vars::WRITE_CONCURRENCY);
         let config = ImportConfig {
             tenant_id,
             bucket,
@@ -510,93 +676,25 @@ impl ImportConfig {
     }
 }
 
-/// Every variable the query API (and `auditlake serve`) reads, with its default and meaning.
-pub const QUERY_VARS: &[(&str, Option<&str>, &str)] = &[
-    (
-        "AUDITLAKE_TENANT_ID",
-        None,
-        "Entra tenant GUID (health keys; the default token issuer).",
-    ),
-    (
-        "AUDITLAKE_EVENTS_TABLE",
-        None,
-        "DynamoDB table of normalized events and annotations.",
-    ),
-    (
-        "AUDITLAKE_STATE_TABLE",
-        None,
-        "DynamoDB table of checkpoints and health.",
-    ),
-    (
-        "AUDITLAKE_API_AUDIENCE",
-        None,
-        "Audience (`aud`) of the query API's tokens: its app registration's Application ID URI or client id. Required unless auth is disabled.",
-    ),
-    (
-        "AUDITLAKE_API_ISSUER",
-        None,
-        "Token issuer; default `<login URL>/<tenant>/v2.0` for the cloud (or AUDITLAKE_LOGIN_URL).",
-    ),
-    (
-        "AUDITLAKE_ALLOWED_GROUPS",
-        None,
-        "Groups granting roles, as `groupObjectId=role` pairs separated by commas (role: read, annotate, admin).",
-    ),
-    (
-        "AUDITLAKE_AUTH_DISABLED",
-        Some("false"),
-        "`true` switches token checks off: every caller is an anonymous admin, every response says so. Local use only.",
-    ),
-    (
-        "AUDITLAKE_CURSOR_KEY_PARAM",
-        None,
-        "SSM SecureString parameter holding the key that signs paging cursors; without it each process makes its own key and cursors do not survive it.",
-    ),
-    (
-        "AUDITLAKE_API_READ_BUDGET",
-        Some("100"),
-        "DynamoDB requests one `GET /events` call may send before it returns what it has with a cursor.",
-    ),
-    (
-        "AUDITLAKE_CLOUD",
-        Some("commercial"),
-        "National cloud: selects the default token issuer's login host.",
-    ),
-    (
-        "AUDITLAKE_LOGIN_URL",
-        None,
-        "Override of the login host the default issuer is built from (local stacks).",
-    ),
-    (
-        "AUDITLAKE_HOT_RETENTION_DAYS",
-        Some("90"),
-        "How far back a listing without `start` reaches (the events' hot retention).",
-    ),
-    (
-        "AUDITLAKE_SIGNIN_KINDS",
-        Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
-        "The sign-in streams `GET /sources` reports.",
-    ),
-    (
-        "AUDITLAKE_BUCKET",
-        None,
-        "S3 bucket of the raw layer: `GET /events/{id}` then includes the raw record of events kept by reference (`raw_ref`, records over 300 KB).",
-    ),
-    (
-        "AUDITLAKE_ATHENA_WORKGROUP",
-        None,
-        "Athena workgroup that runs `POST /analytics/{query}` (with AUDITLAKE_ATHENA_DATABASE); unset: hunting queries answer 503.",
-    ),
-    (
-        "AUDITLAKE_ATHENA_DATABASE",
-        None,
-        "Glue database of the curated tables and views the hunting queries read.",
-    ),
-    (
-        "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
-        Some("25"),
-        "Time limit of one hunting query; past it the query is stopped and the answer is a 504. API Gateway gives up after 30 s.",
-    ),
+/// Every variable the query API (and `auditlake serve`) reads.
+pub const QUERY_VARS: &[Var] = &[
+    vars::TENANT_ID,
+    vars::EVENTS_TABLE,
+    vars::STATE_TABLE,
+    vars::API_AUDIENCE,
+    vars::API_ISSUER,
+    vars::ALLOWED_GROUPS,
+    vars::AUTH_DISABLED,
+    vars::CURSOR_KEY_PARAM,
+    vars::API_READ_BUDGET,
+    vars::CLOUD,
+    vars::LOGIN_URL,
+    vars::HOT_RETENTION_DAYS,
+    vars::SIGNIN_KINDS,
+    vars::BUCKET,
+    vars::ATHENA_WORKGROUP,
+    vars::ATHENA_DATABASE,
+    vars::ANALYTICS_TIMEOUT_SECS,
 ];
 
 /// Where hunting queries run: an Athena workgroup and the Glue database of the curated layer.
@@ -636,41 +734,41 @@ impl QueryConfig {
         use crate::access::Role;
         let mut r = Reader::new(vars);
         let tenant_id = r.tenant_id();
-        let events_table = r.required("AUDITLAKE_EVENTS_TABLE");
-        let state_table = r.required("AUDITLAKE_STATE_TABLE");
-        let auth_disabled = match r.optional("AUDITLAKE_AUTH_DISABLED").as_deref() {
+        let events_table = r.required(&vars::EVENTS_TABLE);
+        let state_table = r.required(&vars::STATE_TABLE);
+        let auth_disabled = match r.optional(&vars::AUTH_DISABLED).as_deref() {
             None | Some("false") => false,
             Some("true") => true,
             Some(other) => {
                 r.problem(
-                    "AUDITLAKE_AUTH_DISABLED",
+                    &vars::AUTH_DISABLED,
                     format!("`{other}` is neither `true` nor `false`"),
                 );
                 false
             }
         };
-        let audience = r.optional("AUDITLAKE_API_AUDIENCE");
+        let audience = r.optional(&vars::API_AUDIENCE);
         if audience.is_none() && !auth_disabled {
             r.problem(
-                "AUDITLAKE_API_AUDIENCE",
+                &vars::API_AUDIENCE,
                 "is required (or set AUDITLAKE_AUTH_DISABLED=true to run without auth, locally)",
             );
         }
-        let cloud = match r.optional("AUDITLAKE_CLOUD") {
+        let cloud = match r.optional(&vars::CLOUD) {
             None => Cloud::Commercial,
             Some(raw) => raw.parse().unwrap_or_else(|e: String| {
-                r.problem("AUDITLAKE_CLOUD", e);
+                r.problem(&vars::CLOUD, e);
                 Cloud::Commercial
             }),
         };
         let login = r
-            .url("AUDITLAKE_LOGIN_URL")
+            .url(&vars::LOGIN_URL)
             .unwrap_or_else(|| cloud.endpoints().login.clone());
         let issuer = r
-            .url("AUDITLAKE_API_ISSUER")
+            .url(&vars::API_ISSUER)
             .unwrap_or_else(|| format!("{login}/{tenant_id}/v2.0"));
         let mut allowed_groups = Vec::new();
-        if let Some(raw) = r.optional("AUDITLAKE_ALLOWED_GROUPS") {
+        if let Some(raw) = r.optional(&vars::ALLOWED_GROUPS) {
             for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let role = pair.split_once('=').and_then(|(g, role)| {
                     let role = match role.trim().trim_start_matches("auditlake.") {
@@ -684,7 +782,7 @@ impl QueryConfig {
                 match role {
                     Some(gr) => allowed_groups.push(gr),
                     None => r.problem(
-                        "AUDITLAKE_ALLOWED_GROUPS",
+                        &vars::ALLOWED_GROUPS,
                         format!(
                             "`{pair}` is not `groupObjectId=role` with role read, annotate or admin"
                         ),
@@ -692,13 +790,13 @@ impl QueryConfig {
                 }
             }
         }
-        let cursor_key_param = r.optional("AUDITLAKE_CURSOR_KEY_PARAM");
-        let retention = r.number("AUDITLAKE_HOT_RETENTION_DAYS", 90, 1, 3650);
-        let read_budget = r.number("AUDITLAKE_API_READ_BUDGET", 100, 1, 10_000);
-        let signin_kinds = r.list("AUDITLAKE_SIGNIN_KINDS", &SignInKind::ALL);
+        let cursor_key_param = r.optional(&vars::CURSOR_KEY_PARAM);
+        let retention = r.number(&vars::HOT_RETENTION_DAYS);
+        let read_budget = r.number(&vars::API_READ_BUDGET);
+        let signin_kinds = r.list(&vars::SIGNIN_KINDS);
         let athena = match (
-            r.optional("AUDITLAKE_ATHENA_WORKGROUP"),
-            r.optional("AUDITLAKE_ATHENA_DATABASE"),
+            r.optional(&vars::ATHENA_WORKGROUP),
+            r.optional(&vars::ATHENA_DATABASE),
         ) {
             (Some(workgroup), Some(database)) => Some(AthenaTarget {
                 workgroup,
@@ -707,21 +805,21 @@ impl QueryConfig {
             (None, None) => None,
             (Some(_), None) => {
                 r.problem(
-                    "AUDITLAKE_ATHENA_DATABASE",
+                    &vars::ATHENA_DATABASE,
                     "is required when AUDITLAKE_ATHENA_WORKGROUP is set",
                 );
                 None
             }
             (None, Some(_)) => {
                 r.problem(
-                    "AUDITLAKE_ATHENA_WORKGROUP",
+                    &vars::ATHENA_WORKGROUP,
                     "is required when AUDITLAKE_ATHENA_DATABASE is set",
                 );
                 None
             }
         };
-        let analytics_timeout = r.number("AUDITLAKE_ANALYTICS_TIMEOUT_SECS", 25, 1, 900);
-        let bucket = r.optional("AUDITLAKE_BUCKET");
+        let analytics_timeout = r.number(&vars::ANALYTICS_TIMEOUT_SECS);
+        let bucket = r.optional(&vars::BUCKET);
         let config = QueryConfig {
             tenant_id,
             events_table,
@@ -765,6 +863,46 @@ mod tests {
             ("AUDITLAKE_EVENTS_TABLE", "e"),
             ("AUDITLAKE_STATE_TABLE", "s"),
         ])
+    }
+
+    /// Every declared variable, once.
+    fn declared() -> Vec<Var> {
+        let mut all: Vec<Var> = PULLER_VARS.iter().chain(QUERY_VARS).copied().collect();
+        all.sort_by_key(|v| v.name);
+        all.dedup();
+        all
+    }
+
+    #[test]
+    fn each_variable_is_declared_once_with_a_default_inside_its_range() {
+        let all = declared();
+        let mut names: Vec<&str> = all.iter().map(|v| v.name).collect();
+        names.dedup();
+        assert_eq!(names.len(), all.len(), "a name declared twice differently");
+        for v in &all {
+            assert!(v.name.starts_with(PREFIX), "{}", v.name);
+            assert!(!v.meaning.is_empty(), "{} has no meaning", v.name);
+            if let (Some((min, max)), Some(d)) = (v.range, v.default) {
+                let d: u64 = d
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{}: default `{d}`", v.name));
+                assert!(
+                    (min..=max).contains(&d),
+                    "{}: {d} outside {min}..={max}",
+                    v.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_number_outside_its_declared_range_names_the_range() {
+        let mut v = minimal();
+        v.push(("AUDITLAKE_BLOB_CONCURRENCY".into(), "65".into()));
+        let err = PullerConfig::from_vars(v).unwrap_err();
+        assert_eq!(err.problems.len(), 1);
+        assert_eq!(err.problems[0].var, vars::BLOB_CONCURRENCY.name);
+        assert_eq!(err.problems[0].problem, "65 is out of range 1..=64");
     }
 
     #[test]
@@ -835,7 +973,7 @@ mod tests {
 
     #[test]
     fn every_var_is_documented_once() {
-        let mut names: Vec<&str> = PULLER_VARS.iter().map(|v| v.0).collect();
+        let mut names: Vec<&str> = PULLER_VARS.iter().map(|v| v.name).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), PULLER_VARS.len());
@@ -917,7 +1055,7 @@ mod tests {
         assert_eq!(c.read_budget, 100);
         assert_eq!(c.athena, None, "hunting queries are off unless configured");
         assert_eq!(c.analytics_timeout, std::time::Duration::from_secs(25));
-        let names: Vec<&str> = QUERY_VARS.iter().map(|v| v.0).collect();
+        let names: Vec<&str> = QUERY_VARS.iter().map(|v| v.name).collect();
         let mut dedup = names.clone();
         dedup.sort();
         dedup.dedup();
