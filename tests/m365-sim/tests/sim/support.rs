@@ -1,7 +1,7 @@
 //! Helpers shared by the simulator's tests: the tenant's identifiers and the virtual instant the
 //! simulator starts at, a configuration with request budgets off, an HTTP client, Graph tokens,
 //! requests and `@odata.nextLink` paging, each Graph source's path, and `/_sim/clock`,
-//! `/_sim/stats` and `/_sim/truth`.
+//! `/_sim/stats` and `/_sim/truth`. [`mgmt`] is the Management Activity API's client.
 
 use std::time::Duration;
 
@@ -10,11 +10,14 @@ use m365_sim::{RunningSim, SimConfig};
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 
+pub mod mgmt;
+
 pub const TENANT: &str = "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35";
 pub const CLIENT_ID: &str = "5e7d9c1b-3a2f-4e6d-8c0b-1a9f7e5d3c21";
 pub const SECRET: &str = "sim-client-secret";
 pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
-/// The instant every test's simulator starts at.
+/// The instant every test's simulator starts at. Slot-aligned: a Management API blob of every
+/// content type is created at this very instant.
 pub const NOW: &str = "2026-07-17T12:00:00Z";
 pub const AUDITS: &str = "/v1.0/auditLogs/directoryAudits";
 
