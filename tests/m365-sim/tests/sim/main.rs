@@ -17,6 +17,7 @@ mod graph_paging;
 mod intune;
 mod message_trace;
 mod mgmt;
+mod oidc;
 mod schema;
 mod sign_ins;
 mod support;
