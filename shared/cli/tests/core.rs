@@ -1,4 +1,4 @@
-//! Integration tests of the `auditlake` binary still parked here and the README check: the
+//! Integration tests of the `auditlake` binary still parked here: the
 //! `auditlake normalize` CLI run as a process on the hand-written fixtures in `tests/fixtures/`,
 //! and conformance checks of every source's normalizer against the shared corpus of published
 //! records (read in place, never copied), when that corpus is present. The pipeline, payload and
@@ -2229,27 +2229,4 @@ mod m365_activity {
             blob.len()
         );
     }
-}
-
-mod documentation {
-    //! The configuration the code parses, the README's table and the template agree.
-
-    use domain::config::{PULLER_VARS, QUERY_VARS};
-
-    fn read(rel: &str) -> String {
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
-    }
-
-    #[test]
-    fn every_variable_is_in_the_readme_table() {
-        let readme = read("../../README.md");
-        for (var, _, _) in PULLER_VARS.iter().chain(QUERY_VARS) {
-            assert!(
-                readme.contains(&format!("`{var}`")),
-                "{var} is missing from README.md"
-            );
-        }
-    }
-
-    // Every function's environment and IAM against the code: shared/tests/template.rs.
 }
