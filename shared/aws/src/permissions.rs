@@ -1,5 +1,5 @@
 //! The AWS calls each deployed function makes, in one place: the template's IAM statements are
-//! checked against this list (`shared/tests/template.rs`), no more and no less. Pure data: no AWS
+//! checked against this list (`shared/aws/tests/aws/`), no more and no less. Pure data: no AWS
 //! SDK here. When an adapter in [`crate`] starts making a new call, add it here and to
 //! `template.yaml` in the same change; the check fails until both agree.
 //!

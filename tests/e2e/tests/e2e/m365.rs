@@ -45,6 +45,13 @@ impl M365Env {
     }
 }
 
+/// Health's record counts summed over the content types.
+#[derive(Default)]
+struct HealthTotals {
+    new: u64,
+    duplicates: u64,
+}
+
 fn stats_u64(stats: &serde_json::Value, path: &[&str]) -> u64 {
     let mut v = stats;
     for p in path {
@@ -267,21 +274,21 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
 
     // Quirks happened and were absorbed: repeated records were duplicates, re-listed blobs were
     // never fetched again, the disabled subscription was started again, AF429 came as 403.
-    let totals: (u64, u64) = {
-        let mut t = (0, 0);
-        for ct in CONTENT_TYPES {
-            let h = env.ports.state.health(&env.key(ct)).await.unwrap().unwrap();
-            t.0 += h.total_new;
-            t.1 += h.total_duplicates;
-        }
-        t
-    };
+    let mut totals = HealthTotals::default();
+    for ct in CONTENT_TYPES {
+        let h = env.ports.state.health(&env.key(ct)).await.unwrap().unwrap();
+        totals.new += h.total_new;
+        totals.duplicates += h.total_duplicates;
+    }
     assert_eq!(
-        totals.0,
+        totals.new,
         stored.len() as u64,
         "health counts every new record"
     );
-    assert!(totals.1 > 0, "repeated records were seen and absorbed");
+    assert!(
+        totals.duplicates > 0,
+        "repeated records were seen and absorbed"
+    );
     let stats = env.ctl.stats().await.unwrap();
     let twice: Vec<&serde_json::Value> = detail["blobs"]
         .as_array()

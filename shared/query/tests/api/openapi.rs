@@ -4,7 +4,8 @@
 //! interpreter that has it). When the validator is missing the tests say so and pass, except
 //! under CI (`CI` set), where a missing validator is a failure. A second test corrupts the
 //! document and checks that the same function rejects it, so a validator that accepts anything
-//! cannot pass unnoticed. (Route coverage is checked in `tests/query.rs`.)
+//! cannot pass unnoticed. A third test checks that the document lists every route the router
+//! serves, each of which answers.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,11 +16,13 @@ use axum::http::{Request, StatusCode};
 use chrono::{TimeDelta, TimeZone, Utc};
 use http_body_util::BodyExt;
 use query::auth::Disabled;
-use query::{QueryApp, QueryPorts, QuerySettings, router};
+use query::{QueryApp, QueryPorts, QuerySettings, ROUTES, router};
 use serde_json::Value;
 use testkit::clock::ManualClock;
 use testkit::memory::{MemoryEventStore, MemoryStateStore};
 use tower::ServiceExt;
+
+use crate::support::{call, fixture, seed};
 
 /// What the validator said about a document.
 #[derive(Debug)]
@@ -172,4 +175,51 @@ async fn a_corrupted_document_is_rejected() {
             "a document without info passed validation: {verdict:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_the_router_serves() {
+    let f = fixture();
+    seed(&f).await;
+    let doc = call(&f.router, "GET", "/openapi.json", None, None)
+        .await
+        .body;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().unwrap();
+    let mut documented = 0;
+    for (path, item) in paths {
+        documented += item
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| ["get", "post", "patch", "put", "delete"].contains(&k.as_str()))
+            .count();
+        let _ = path;
+    }
+    assert_eq!(documented, ROUTES.len(), "documented operations vs routes");
+    for (method, path) in ROUTES {
+        assert!(
+            paths[*path].get(*method).is_some(),
+            "{method} {path} is not in openapi.json"
+        );
+        let uri = path
+            .replace("{id}", "entra-sign-ins:k000001")
+            .replace("{query}", "consent_grants");
+        let body = match (*method, *path) {
+            ("patch", _) => Some(br#"{"add":["x"]}"#.to_vec()),
+            ("post", "/analytics/{query}") => {
+                Some(br#"{"start_date":"2024-05-01","end_date":"2024-05-07"}"#.to_vec())
+            }
+            ("post", _) => Some(br#"{"text":"x"}"#.to_vec()),
+            _ => None,
+        };
+        let r = call(&f.router, &method.to_uppercase(), &uri, Some("admin"), body).await;
+        assert!(
+            r.status.is_success(),
+            "{method} {path} is not served: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }

@@ -312,8 +312,15 @@ fn planted() -> Vec<AuditEvent> {
     g.events
 }
 
+/// What one pull stored: events new to the store and events it already held.
+#[derive(Debug, PartialEq, Eq)]
+struct Pulled {
+    new: usize,
+    duplicates: usize,
+}
+
 /// Stores events the way a pull does: through the curating event store.
-async fn pull(store: &dyn EventStore, events: &[AuditEvent]) -> (usize, usize) {
+async fn pull(store: &dyn EventStore, events: &[AuditEvent]) -> Pulled {
     let mut new = 0;
     let mut dup = 0;
     for page in events.chunks(17) {
@@ -328,7 +335,10 @@ async fn pull(store: &dyn EventStore, events: &[AuditEvent]) -> (usize, usize) {
             if fresh { new += 1 } else { dup += 1 }
         }
     }
-    (new, dup)
+    Pulled {
+        new,
+        duplicates: dup,
+    }
 }
 
 fn python() -> PathBuf {
@@ -394,16 +404,31 @@ async fn every_query_answers_exactly_what_was_planted_and_a_second_pull_changes_
         Arc::new(DirObjects(data.to_path_buf())),
     );
 
-    assert_eq!(pull(store.as_ref(), &events).await, (total, 0));
+    assert_eq!(
+        pull(store.as_ref(), &events).await,
+        Pulled {
+            new: total,
+            duplicates: 0
+        }
+    );
     assert_eq!(count(data, "events"), total.to_string());
     assert_eq!(count(data, "curated_events"), total.to_string());
 
     // The same windows again, and an overlapping half: every row is written again (curated is
     // written before the dedupe), the view still counts each event once.
-    assert_eq!(pull(store.as_ref(), &events).await, (0, total));
+    assert_eq!(
+        pull(store.as_ref(), &events).await,
+        Pulled {
+            new: 0,
+            duplicates: total
+        }
+    );
     assert_eq!(
         pull(store.as_ref(), &events[total / 2..]).await,
-        (0, total - total / 2)
+        Pulled {
+            new: 0,
+            duplicates: total - total / 2
+        }
     );
     assert_eq!(
         count(data, "curated_events"),

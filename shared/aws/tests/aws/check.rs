@@ -13,134 +13,19 @@
 //! `AUDITLAKE_HOT_RETENTION_DAYS` and `AUDITLAKE_INITIAL_LOOKBACK_DAYS` (stack parameters), and
 //! the source's own list (`AUDITLAKE_SIGNIN_KINDS`, `AUDITLAKE_CONTENT_TYPES`). The tuning knobs
 //! (`LAG_SECS`, `WRITE_CONCURRENCY`, ...) keep their code defaults; an operator may add them.
+//!
+//! This module is the checker; `template` runs it over the real template and `mistakes` over
+//! broken copies of it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aws::permissions::{self, FunctionCalls, Resource};
 use domain::config::{PULLER_VARS, QUERY_VARS};
 use domain::model::Source;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn real_template() -> String {
-    std::fs::read_to_string(root().join("template.yaml")).unwrap()
-}
-
-// ------------------------------------------------------------------------------------- parsing
-
-/// Parses a CloudFormation YAML template, turning short tags into their long form: `!Ref X` ->
-/// `{"Ref": "X"}`, `!GetAtt A.B` -> `{"Fn::GetAtt": ["A", "B"]}`, `!Sub s` -> `{"Fn::Sub": s}`.
-fn parse(text: &str) -> Result<Value, String> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
-    Ok(untag(doc))
-}
-
-fn untag(v: serde_yaml::Value) -> Value {
-    use serde_yaml::Value as Y;
-    match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => serde_json::from_str(&n.to_string()).unwrap_or(Value::Null),
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(items.into_iter().map(untag).collect()),
-        Y::Mapping(m) => {
-            let mut out = Map::new();
-            for (k, v) in m {
-                let key = match untag(k) {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                out.insert(key, untag(v));
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => {
-            let tag = t.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let inner = untag(t.value);
-            let mut out = Map::new();
-            match name {
-                "Ref" => {
-                    out.insert("Ref".into(), inner);
-                }
-                "GetAtt" => {
-                    let parts = match inner {
-                        Value::String(s) => match s.split_once('.') {
-                            Some((a, b)) => vec![Value::from(a), Value::from(b)],
-                            None => vec![Value::from(s)],
-                        },
-                        other => return json_fn("GetAtt", other),
-                    };
-                    out.insert("Fn::GetAtt".into(), Value::Array(parts));
-                }
-                other => {
-                    out.insert(format!("Fn::{other}"), inner);
-                }
-            }
-            Value::Object(out)
-        }
-    }
-}
-
-fn json_fn(name: &str, v: Value) -> Value {
-    let mut m = Map::new();
-    m.insert(format!("Fn::{name}"), v);
-    Value::Object(m)
-}
-
-fn is_no_value(v: &Value) -> bool {
-    v.get("Ref").and_then(Value::as_str) == Some("AWS::NoValue")
-}
-
-/// The alternatives an expression can take: both branches of `Fn::If` (without `AWS::NoValue`),
-/// each with the conditions that select it.
-fn branches(v: &Value, conds: &[String]) -> Vec<(Value, Vec<String>)> {
-    if let Some(args) = v.get("Fn::If").and_then(Value::as_array)
-        && args.len() == 3
-    {
-        let cond = args[0].as_str().unwrap_or("?").to_string();
-        let mut yes = conds.to_vec();
-        yes.push(cond.clone());
-        let mut no = conds.to_vec();
-        no.push(format!("!{cond}"));
-        let mut out = branches(&args[1], &yes);
-        out.extend(branches(&args[2], &no));
-        return out;
-    }
-    if is_no_value(v) {
-        return Vec::new();
-    }
-    vec![(v.clone(), conds.to_vec())]
-}
-
-/// A resource expression as one string: `"*"`, `"Ref KmsKeyArn"`, `"GetAtt EventsTable.Arn"`,
-/// `"Sub ${LakeBucket.Arn}/raw/*"`.
-fn render(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(m) if m.len() == 1 => {
-            let (k, inner) = m.iter().next().unwrap();
-            let name = k.trim_start_matches("Fn::");
-            match (name, inner) {
-                ("GetAtt", Value::Array(parts)) => format!(
-                    "GetAtt {}",
-                    parts
-                        .iter()
-                        .map(|p| p.as_str().unwrap_or("?"))
-                        .collect::<Vec<_>>()
-                        .join(".")
-                ),
-                (_, Value::String(s)) => format!("{name} {s}"),
-                (_, other) => format!("{name} {other}"),
-            }
-        }
-        other => other.to_string(),
-    }
-}
+use crate::cfn::{branches, parse, render};
 
 /// The template expressions a resource of the calls list is granted by.
 fn expressions(r: Resource) -> Vec<String> {
@@ -194,13 +79,13 @@ fn expressions(r: Resource) -> Vec<String> {
 
 /// What the check found.
 #[derive(Debug, Default)]
-struct Report {
+pub struct Report {
     /// Functions fully checked.
-    checked: Vec<String>,
+    pub checked: Vec<String>,
     /// `name: why` of functions skipped.
-    skipped: Vec<String>,
+    pub skipped: Vec<String>,
     /// One line per problem, each naming the function.
-    problems: Vec<String>,
+    pub problems: Vec<String>,
 }
 
 /// Variables only one source reads; another source's function must not be given them.
@@ -421,7 +306,7 @@ fn check_iam(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
 
 /// Checks every function of `template` against the calls list and configuration; functions
 /// whose crate is not under `functions_dir` are skipped.
-fn check(template: &str, functions_dir: &Path) -> Report {
+pub fn check(template: &str, functions_dir: &Path) -> Report {
     let mut report = Report::default();
     let doc = match parse(template) {
         Ok(d) => d,
@@ -511,204 +396,4 @@ fn check(template: &str, functions_dir: &Path) -> Report {
         }
     }
     report
-}
-
-// --------------------------------------------------------------------------------------- tests
-
-fn functions_dir() -> PathBuf {
-    root().join("functions")
-}
-
-#[test]
-fn the_template_matches_the_calls_list_and_the_configuration() {
-    let report = check(&real_template(), &functions_dir());
-    for s in &report.skipped {
-        eprintln!("skipped {s}");
-    }
-    assert!(
-        report.problems.is_empty(),
-        "template.yaml disagrees with the code:\n  {}",
-        report.problems.join("\n  ")
-    );
-    for s in Source::ALL {
-        let name = permissions::puller(s).name;
-        assert!(
-            report.checked.iter().any(|c| c == name),
-            "{name} was not checked: {report:?}"
-        );
-    }
-}
-
-/// Replaces the first occurrence of `from` (which must exist) in the real template.
-fn broken(from: &str, to: &str) -> String {
-    let t = real_template();
-    assert!(
-        t.contains(from),
-        "fixture text not in template.yaml: {from}"
-    );
-    t.replacen(from, to, 1)
-}
-
-const DIRECTORY_AUDITS_INSERTS: &str = "            - Sid: EventInserts\n              Effect: Allow\n              Action: dynamodb:PutItem\n";
-
-#[test]
-fn an_action_beyond_the_calls_list_is_named() {
-    let t = broken(
-        DIRECTORY_AUDITS_INSERTS,
-        "            - Sid: EventInserts\n              Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]\n",
-    );
-    let report = check(&t, &functions_dir());
-    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
-    let p = &report.problems[0];
-    assert!(
-        p.starts_with("pull-entra-directory-audits:")
-            && p.contains("dynamodb:DeleteItem on GetAtt EventsTable.Arn")
-            && p.contains("not in its calls list"),
-        "{p}"
-    );
-}
-
-#[test]
-fn a_wildcard_action_or_resource_is_named() {
-    let t = broken(
-        DIRECTORY_AUDITS_INSERTS,
-        "            - Sid: EventInserts\n              Effect: Allow\n              Action: dynamodb:*\n",
-    );
-    let problems = check(&t, &functions_dir()).problems.join("\n");
-    assert!(
-        problems.contains("pull-entra-directory-audits: statement EventInserts grants the wildcard action dynamodb:*"),
-        "{problems}"
-    );
-    // The PutItem the code makes on the events table is now missing as well.
-    assert!(
-        problems.contains("its calls list has dynamodb:PutItem on GetAtt EventsTable.Arn"),
-        "{problems}"
-    );
-
-    let t = broken(
-        "              Action: dynamodb:PutItem\n              Resource: !GetAtt EventsTable.Arn\n",
-        "              Action: dynamodb:PutItem\n              Resource: \"*\"\n",
-    );
-    let problems = check(&t, &functions_dir()).problems.join("\n");
-    assert!(
-        problems.contains("pull-entra-directory-audits: statement EventInserts grants dynamodb:PutItem on every resource (*)"),
-        "{problems}"
-    );
-}
-
-#[test]
-fn a_missing_call_is_named() {
-    let t = broken("                - dynamodb:UpdateItem\n", "");
-    let problems = check(&t, &functions_dir()).problems;
-    assert_eq!(
-        problems,
-        vec![
-            "pull-entra-directory-audits: its calls list has dynamodb:UpdateItem on GetAtt \
-             StateTable.Arn, which its IAM statements do not grant"
-                .to_string()
-        ]
-    );
-}
-
-#[test]
-fn kms_outside_its_condition_is_named() {
-    let t = broken(
-        "            - Sid: EventInserts\n",
-        "            - Sid: Kms\n              Effect: Allow\n              Action: kms:GenerateDataKey\n              Resource: !Ref KmsKeyArn\n            - Sid: EventInserts\n",
-    );
-    let problems = check(&t, &functions_dir()).problems.join("\n");
-    assert!(
-        problems.contains("pull-entra-directory-audits: kms:GenerateDataKey on Ref KmsKeyArn must be granted only under the UseKmsKey condition"),
-        "{problems}"
-    );
-}
-
-#[test]
-fn a_variable_the_configuration_does_not_parse_is_named() {
-    let t = broken(
-        "          AUDITLAKE_CLOUD: !Ref Cloud\n",
-        "          AUDITLAKE_CLOUD: !Ref Cloud\n          AUDITLAKE_COLOUR: blue\n          AUDITLAKE_CONTENT_TYPES: Audit.General\n          AUDITLAKE_GRAPH_URL: http://127.0.0.1:1\n",
-    );
-    let problems = check(&t, &functions_dir()).problems;
-    assert_eq!(
-        problems,
-        vec![
-            "pull-entra-directory-audits: environment sets AUDITLAKE_COLOUR, which its configuration does not parse".to_string(),
-            "pull-entra-directory-audits: environment sets AUDITLAKE_CONTENT_TYPES, which its configuration does not parse".to_string(),
-            "pull-entra-directory-audits: environment sets AUDITLAKE_GRAPH_URL, which a deployed function must never get".to_string(),
-        ]
-    );
-    let t = broken("          AUDITLAKE_BUCKET: !Ref LakeBucket\n", "");
-    let problems = check(&t, &functions_dir()).problems;
-    assert_eq!(
-        problems,
-        vec![
-            "pull-entra-directory-audits: environment lacks AUDITLAKE_BUCKET, which its configuration requires"
-                .to_string()
-        ]
-    );
-}
-
-#[test]
-fn a_function_without_its_crate_is_skipped_with_a_message_and_checked_once_it_exists() {
-    let dir = tempfile::tempdir().unwrap();
-    for s in Source::ALL {
-        std::fs::create_dir(dir.path().join(permissions::puller(s).name)).unwrap();
-    }
-    let template = real_template();
-    let report = check(&template, dir.path());
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
-    assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
-    assert!(
-        report.skipped[0].starts_with("query-api: functions/query-api is not in this checkout"),
-        "{:?}",
-        report.skipped
-    );
-
-    // With its crate present the query API is checked like any other function.
-    std::fs::create_dir(dir.path().join("query-api")).unwrap();
-    let report = check(&template, dir.path());
-    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
-    assert!(report.checked.iter().any(|c| c == "query-api"));
-    let t = template.replacen(
-        "                - dynamodb:BatchGetItem\n                - dynamodb:Query\n",
-        "                - dynamodb:BatchGetItem\n                - dynamodb:Query\n                - dynamodb:Scan\n",
-        1,
-    );
-    let problems = check(&t, dir.path()).problems;
-    assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].starts_with("query-api: IAM grants dynamodb:Scan"));
-}
-
-#[test]
-fn a_function_missing_from_the_template_or_the_calls_list_is_named() {
-    let t = broken(
-        "        Binary: pull-intune-audit\n",
-        "        Binary: pull-intune-audit-v2\n",
-    );
-    let problems = check(&t, &functions_dir()).problems;
-    assert!(problems.contains(&"pull-intune-audit-v2 (PullIntuneAuditFunction): not in the calls list (shared/aws/src/permissions.rs)".to_string()), "{problems:?}");
-    assert!(
-        problems
-            .contains(&"pull-intune-audit: in the calls list but not in template.yaml".to_string()),
-        "{problems:?}"
-    );
-}
-
-#[test]
-fn short_tags_parse_into_their_long_form() {
-    let v = parse(
-        "A: !Ref X\nB: !GetAtt T.Arn\nC: !Sub \"${T.Arn}/x\"\nD: !If [C, !Ref Y, !Ref AWS::NoValue]\nE: !Join [\",\", [a, b]]\n",
-    )
-    .unwrap();
-    assert_eq!(v["A"], serde_json::json!({"Ref": "X"}));
-    assert_eq!(v["B"], serde_json::json!({"Fn::GetAtt": ["T", "Arn"]}));
-    assert_eq!(render(&v["C"]), "Sub ${T.Arn}/x");
-    let b = branches(&v["D"], &[]);
-    assert_eq!(
-        b,
-        vec![(serde_json::json!({"Ref": "Y"}), vec!["C".to_string()])]
-    );
-    assert_eq!(v["E"], serde_json::json!({"Fn::Join": [",", ["a", "b"]]}));
 }

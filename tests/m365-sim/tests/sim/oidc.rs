@@ -12,11 +12,8 @@ use m365_sim::{RunningSim, SimConfig, start};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use crate::support::{CLIENT_ID, NOW, TENANT, TestResult, client};
 
-const TENANT: &str = "8f3c5a2e-6b1d-4c9e-a7f0-2d4b6e8a1c35";
-const CLIENT_ID: &str = "5e7d9c1b-3a2f-4e6d-8c0b-1a9f7e5d3c21";
-const NOW: &str = "2026-07-17T12:00:00Z";
 /// [`NOW`] in seconds.
 const NOW_SECS: i64 = 1_784_289_600;
 /// `openssl x509 -in tests/fixtures/certs/issuer.pem -outform DER | openssl dgst -sha1 -binary
@@ -38,13 +35,6 @@ fn config(f: impl FnOnce(&mut SimConfig)) -> SimConfig {
     };
     f(&mut c);
     c
-}
-
-fn client() -> Client {
-    Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default()
 }
 
 async fn get_json(
@@ -364,8 +354,8 @@ async fn bad_user_token_requests_are_400s() -> TestResult {
 async fn a_configured_issuer_key_and_audience_are_used() -> TestResult {
     let pem = format!(
         "{}{}",
-        include_str!("../../fixtures/certs/client.key"),
-        include_str!("../../fixtures/certs/client.crt")
+        include_str!("../../../fixtures/certs/client.key"),
+        include_str!("../../../fixtures/certs/client.crt")
     );
     let sim = started(|c| {
         c.issuer_key_pem = Some(pem);
@@ -388,8 +378,8 @@ async fn a_configured_issuer_key_and_audience_are_used() -> TestResult {
     let bad = config(|c| {
         c.issuer_key_pem = Some(format!(
             "{}{}",
-            include_str!("../../fixtures/certs/client.key"),
-            include_str!("../../fixtures/certs/other.crt")
+            include_str!("../../../fixtures/certs/client.key"),
+            include_str!("../../../fixtures/certs/other.crt")
         ));
     });
     let err = bad.validate().err().unwrap_or_default();
@@ -414,8 +404,8 @@ async fn binary_takes_the_audience_and_issuer_key_flags() -> TestResult {
         &key_file,
         format!(
             "{}{}",
-            include_str!("../../fixtures/certs/client.rsa.key"),
-            include_str!("../../fixtures/certs/client.crt")
+            include_str!("../../../fixtures/certs/client.rsa.key"),
+            include_str!("../../../fixtures/certs/client.crt")
         ),
     )?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_m365-sim"))

@@ -1,0 +1,122 @@
+//! Broken copies of `template.yaml`, each named by the check: an action beyond the calls list, a
+//! wildcard action or resource, a missing call, KMS outside its condition, a variable the
+//! configuration does not parse (or a required one missing), and a function missing from the
+//! template or from the calls list.
+
+use crate::check::check;
+use crate::support::{broken, functions_dir};
+
+const DIRECTORY_AUDITS_INSERTS: &str = "            - Sid: EventInserts\n              Effect: Allow\n              Action: dynamodb:PutItem\n";
+
+#[test]
+fn an_action_beyond_the_calls_list_is_named() {
+    let t = broken(
+        DIRECTORY_AUDITS_INSERTS,
+        "            - Sid: EventInserts\n              Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]\n",
+    );
+    let report = check(&t, &functions_dir());
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    let p = &report.problems[0];
+    assert!(
+        p.starts_with("pull-entra-directory-audits:")
+            && p.contains("dynamodb:DeleteItem on GetAtt EventsTable.Arn")
+            && p.contains("not in its calls list"),
+        "{p}"
+    );
+}
+
+#[test]
+fn a_wildcard_action_or_resource_is_named() {
+    let t = broken(
+        DIRECTORY_AUDITS_INSERTS,
+        "            - Sid: EventInserts\n              Effect: Allow\n              Action: dynamodb:*\n",
+    );
+    let problems = check(&t, &functions_dir()).problems.join("\n");
+    assert!(
+        problems.contains("pull-entra-directory-audits: statement EventInserts grants the wildcard action dynamodb:*"),
+        "{problems}"
+    );
+    // The PutItem the code makes on the events table is now missing as well.
+    assert!(
+        problems.contains("its calls list has dynamodb:PutItem on GetAtt EventsTable.Arn"),
+        "{problems}"
+    );
+
+    let t = broken(
+        "              Action: dynamodb:PutItem\n              Resource: !GetAtt EventsTable.Arn\n",
+        "              Action: dynamodb:PutItem\n              Resource: \"*\"\n",
+    );
+    let problems = check(&t, &functions_dir()).problems.join("\n");
+    assert!(
+        problems.contains("pull-entra-directory-audits: statement EventInserts grants dynamodb:PutItem on every resource (*)"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_missing_call_is_named() {
+    let t = broken("                - dynamodb:UpdateItem\n", "");
+    let problems = check(&t, &functions_dir()).problems;
+    assert_eq!(
+        problems,
+        vec![
+            "pull-entra-directory-audits: its calls list has dynamodb:UpdateItem on GetAtt \
+             StateTable.Arn, which its IAM statements do not grant"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn kms_outside_its_condition_is_named() {
+    let t = broken(
+        "            - Sid: EventInserts\n",
+        "            - Sid: Kms\n              Effect: Allow\n              Action: kms:GenerateDataKey\n              Resource: !Ref KmsKeyArn\n            - Sid: EventInserts\n",
+    );
+    let problems = check(&t, &functions_dir()).problems.join("\n");
+    assert!(
+        problems.contains("pull-entra-directory-audits: kms:GenerateDataKey on Ref KmsKeyArn must be granted only under the UseKmsKey condition"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_variable_the_configuration_does_not_parse_is_named() {
+    let t = broken(
+        "          AUDITLAKE_CLOUD: !Ref Cloud\n",
+        "          AUDITLAKE_CLOUD: !Ref Cloud\n          AUDITLAKE_COLOUR: blue\n          AUDITLAKE_CONTENT_TYPES: Audit.General\n          AUDITLAKE_GRAPH_URL: http://127.0.0.1:1\n",
+    );
+    let problems = check(&t, &functions_dir()).problems;
+    assert_eq!(
+        problems,
+        vec![
+            "pull-entra-directory-audits: environment sets AUDITLAKE_COLOUR, which its configuration does not parse".to_string(),
+            "pull-entra-directory-audits: environment sets AUDITLAKE_CONTENT_TYPES, which its configuration does not parse".to_string(),
+            "pull-entra-directory-audits: environment sets AUDITLAKE_GRAPH_URL, which a deployed function must never get".to_string(),
+        ]
+    );
+    let t = broken("          AUDITLAKE_BUCKET: !Ref LakeBucket\n", "");
+    let problems = check(&t, &functions_dir()).problems;
+    assert_eq!(
+        problems,
+        vec![
+            "pull-entra-directory-audits: environment lacks AUDITLAKE_BUCKET, which its configuration requires"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn a_function_missing_from_the_template_or_the_calls_list_is_named() {
+    let t = broken(
+        "        Binary: pull-intune-audit\n",
+        "        Binary: pull-intune-audit-v2\n",
+    );
+    let problems = check(&t, &functions_dir()).problems;
+    assert!(problems.contains(&"pull-intune-audit-v2 (PullIntuneAuditFunction): not in the calls list (shared/aws/src/permissions.rs)".to_string()), "{problems:?}");
+    assert!(
+        problems
+            .contains(&"pull-intune-audit: in the calls list but not in template.yaml".to_string()),
+        "{problems:?}"
+    );
+}

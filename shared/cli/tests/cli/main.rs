@@ -1,0 +1,13 @@
+//! Integration tests of the `auditlake` binary, run as a process the way an operator runs it:
+//! `auditlake normalize` for every source on the hand-written fixtures in `tests/fixtures/`,
+//! conformance of every source's normalizer against the shared corpus of published records (read
+//! in place, never copied, when present; required when `CI` is set), and `auditlake run` and
+//! `auditlake serve` refusing bad configuration.
+
+mod corpus;
+mod graph_sources_conformance;
+mod m365_activity;
+mod normalize;
+mod run_command;
+mod serve;
+mod support;

@@ -1,0 +1,3 @@
+//! Integration tests of the `domain` crate: checks that need nothing but the pure core.
+
+mod documentation;
