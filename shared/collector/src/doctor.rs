@@ -363,7 +363,7 @@ async fn check_streams(
                 Ok(p) => Finding {
                     severity: Severity::Ok,
                     source: Some(source),
-                    stream: stream.clone(),
+                    stream,
                     code: "ReadOk".into(),
                     message: format!(
                         "{source}{}: readable ({} {} in the last hour)",

@@ -214,7 +214,7 @@ impl Pipeline {
         let source = self.source.source();
         let run_id = uuid::Uuid::new_v4().simple().to_string();
         let mut run = Run {
-            key: StreamKey::new(self.tenant_id.clone(), source, stream.clone()),
+            key: StreamKey::new(self.tenant_id.clone(), source, stream),
             run_id: run_id.clone(),
             deadline,
             summary: RunSummary {
@@ -400,7 +400,7 @@ impl Pipeline {
 
     async fn pull_window(&self, run: &mut Run<'_>, window: Window) -> Result<(), Stop> {
         let source = self.source.clone();
-        let stream = run.key.stream.clone();
+        let stream = run.key.stream;
         // The source checks the deadline before each request and drains what is in flight, so
         // every page it yields is stored (work already fetched is never thrown away).
         let mut pages = source.pages(stream, window, run.deadline);

@@ -123,7 +123,7 @@ const PULLER_REQUIRED: &[&str] = &[
 fn query_api_vars() -> BTreeSet<&'static str> {
     QUERY_VARS
         .iter()
-        .map(|v| v.0)
+        .map(|v| v.name)
         .filter(|v| !matches!(*v, "AUDITLAKE_AUTH_DISABLED" | "AUDITLAKE_LOGIN_URL"))
         .collect()
 }
@@ -151,7 +151,7 @@ fn check_env(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                 .collect();
             let parsed = PULLER_VARS
                 .iter()
-                .map(|v| v.0)
+                .map(|v| v.name)
                 .filter(|v| !others.contains(v))
                 .collect();
             (parsed, PULLER_REQUIRED.to_vec())

@@ -19,7 +19,7 @@ async fn first_run_pulls_the_lookback_in_hour_chunks_and_stores_raw_bytes_unchan
     let h = Harness::new(morning(), 2, "2024-05-10T12:05:00Z");
     let s = h.scheduled().await;
 
-    assert_eq!(s.mode, "scheduled");
+    assert_eq!(s.mode.name(), "scheduled");
     assert_eq!(s.error, None);
     assert_eq!(s.skipped, None);
     assert_eq!(s.gap, None, "the initial lookback is not a gap");

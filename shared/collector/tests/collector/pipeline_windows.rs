@@ -19,7 +19,7 @@ async fn a_backfill_pulls_only_its_range_and_never_moves_the_watermark() {
     let s = h
         .backfill("2024-05-10T10:00:00Z", "2024-05-10T11:00:00Z")
         .await;
-    assert_eq!(s.mode, "backfill");
+    assert_eq!(s.mode.name(), "backfill");
     assert!(s.complete);
     assert_eq!(s.gap, None);
     assert_eq!(s.lag_secs, None);

@@ -173,7 +173,7 @@ impl SourcePuller for FakeGraph {
         Source::EntraDirectoryAudits
     }
 
-    fn streams(&self) -> Vec<Option<String>> {
+    fn streams(&self) -> Vec<Option<domain::stream::Stream>> {
         vec![None]
     }
 
@@ -187,7 +187,7 @@ impl SourcePuller for FakeGraph {
 
     fn pages<'a>(
         &'a self,
-        _stream: Option<&'a str>,
+        _stream: Option<domain::stream::Stream>,
         window: Window,
         deadline: &'a Deadline,
     ) -> PageStream<'a> {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{AuditEvent, ErrorInfo, Gap, RunMode, RunSummary, Source};
+use crate::model::{AuditEvent, ErrorInfo, Gap, RunSummary, Source};
 use crate::stream::Stream;
 
 /// A storage failure, with the operation and resource it concerned.
@@ -282,7 +282,7 @@ mod tests {
             source: Source::EntraDirectoryAudits,
             stream: None,
             run_id: "r".into(),
-            mode: RunMode::Scheduled,
+            mode: crate::model::RunMode::Scheduled,
             window_start: None,
             window_end: None,
             windows: 0,

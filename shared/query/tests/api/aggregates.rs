@@ -78,7 +78,9 @@ async fn sources_show_each_streams_health() {
     let key = StreamKey::new(
         TENANT,
         Source::EntraSignIns,
-        Some("servicePrincipal".into()),
+        Some(domain::stream::Stream::SignIn(
+            domain::stream::SignInKind::ServicePrincipal,
+        )),
     );
     let summary: domain::model::RunSummary = serde_json::from_value(json!({
         "source": "entra-sign-ins", "stream": "servicePrincipal", "run_id": "r1", "mode": "scheduled",

@@ -114,7 +114,7 @@ async fn served_document() -> Value {
             auth_disabled: true,
             hot_retention: TimeDelta::days(90),
             read_budget: 100,
-            signin_kinds: vec!["interactiveUser".into()],
+            signin_kinds: vec![domain::stream::SignInKind::InteractiveUser],
             analytics_limit: std::time::Duration::from_secs(25),
         },
         b"test cursor key",
@@ -222,4 +222,43 @@ async fn the_openapi_document_lists_every_route_the_router_serves() {
         );
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+/// `Comment` is declared in the core without a schema derive; the document's `Comment` schema is
+/// a mirror beside the routes. The two must name the same fields, the same ones required.
+#[tokio::test]
+async fn the_comment_schema_matches_the_comment_the_api_serializes() {
+    let doc = served_document().await;
+    let schema = &doc["components"]["schemas"]["Comment"];
+    let mut declared: Vec<&str> = schema["properties"]
+        .as_object()
+        .expect("Comment has properties")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    declared.sort();
+    let comment = domain::read::Comment {
+        id: "c".into(),
+        author: "a".into(),
+        author_name: None,
+        text: "t".into(),
+        created_at: "2024-05-10T12:00:00.000Z".into(),
+    };
+    let json = serde_json::to_value(&comment).unwrap();
+    let mut serialized: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    serialized.sort();
+    assert_eq!(declared, serialized);
+    let mut required: Vec<&str> = schema["required"]
+        .as_array()
+        .expect("Comment lists required fields")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    required.sort();
+    assert_eq!(required, ["author", "created_at", "id", "text"]);
 }

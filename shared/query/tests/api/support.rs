@@ -132,7 +132,10 @@ pub fn fixture_with(
             auth_disabled: disabled,
             hot_retention: TimeDelta::days(90),
             read_budget: budget,
-            signin_kinds: vec!["interactiveUser".into(), "servicePrincipal".into()],
+            signin_kinds: vec![
+                domain::stream::SignInKind::InteractiveUser,
+                domain::stream::SignInKind::ServicePrincipal,
+            ],
             analytics_limit: std::time::Duration::from_secs(2),
         },
         b"test cursor key",

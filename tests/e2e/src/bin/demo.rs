@@ -213,7 +213,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         for stream in app.pipeline().source.streams() {
-            let key = StreamKey::new(tenant.clone(), *source, stream.clone());
+            let key = StreamKey::new(tenant.clone(), *source, stream);
             let watermark = ports
                 .state
                 .watermark(&key)

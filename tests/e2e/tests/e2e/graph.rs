@@ -368,7 +368,8 @@ async fn every_graph_source_and_stream_exactly_once_under_faults_within_budgets(
             _ => vec![None],
         };
         for stream in streams {
-            let key = StreamKey::new(env.key.tenant.clone(), source, stream.clone());
+            let typed = stream.as_deref().map(|s| s.parse().expect("a stream name"));
+            let key = StreamKey::new(env.key.tenant.clone(), source, typed);
             let wm = env
                 .ports
                 .state

@@ -41,7 +41,11 @@ async fn m365_env(sim_config: SimConfig, extra: &[(&str, &str)]) -> M365Env {
 
 impl M365Env {
     fn key(&self, ct: &str) -> StreamKey {
-        StreamKey::new(self.tenant.clone(), M365, Some(ct.to_string()))
+        StreamKey::new(
+            self.tenant.clone(),
+            M365,
+            Some(ct.parse().expect("a content type")),
+        )
     }
 }
 
@@ -216,7 +220,7 @@ async fn every_content_type_exactly_once_over_a_week_of_quirks() {
         .iter()
         .filter_map(|s| {
             Some((
-                s.stream.clone()?,
+                s.stream?.name().to_string(),
                 domain::model::parse_time(s.window_start.as_deref()?)?,
             ))
         })
@@ -457,7 +461,7 @@ mod doctor {
         .await;
         let dlp: Vec<&Finding> = f.iter().filter(|f| f.severity == Severity::Error).collect();
         assert_eq!(dlp.len(), 1, "{f:#?}");
-        assert_eq!(dlp[0].stream.as_deref(), Some("DLP.All"));
+        assert_eq!(dlp[0].stream.map(|s| s.name()), Some("DLP.All"));
         assert_eq!(dlp[0].code, "AF10001");
         assert!(
             dlp[0].message.contains("ActivityFeed.ReadDlp"),
