@@ -3,9 +3,11 @@
 //! it). In-memory adapters of the storage and query ports ([`memory`], [`memory_read`]), a
 //! [`clock::ManualClock`], [`tokens::StaticTokens`] for the query API's auth paths, provisioning
 //! of a local stack's tables, bucket and parameters ([`provision`]), and the local DuckDB engine of
-//! the hunting queries ([`local_engine`]).
+//! the hunting queries ([`local_engine`]), and where the shared corpus of sample events is
+//! ([`corpus`]).
 
 pub mod clock;
+pub mod corpus;
 pub mod local_engine;
 pub mod memory;
 pub mod memory_read;

@@ -389,16 +389,4 @@ pub fn spans(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Called when the shared corpus folder `dir` is absent: with `CI` set this fails the test (a CI
-/// run must check conformance); elsewhere it prints a note and the test returns early.
-pub fn corpus_missing(dir: &std::path::Path, what: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "corpus not found at {}: CI is set, so {what} must be checked",
-        dir.display()
-    );
-    eprintln!(
-        "note: corpus not found at {}; {what} not checked on this machine",
-        dir.display()
-    );
-}
+pub use testkit::corpus::corpus_missing;
