@@ -33,25 +33,33 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server` from the project's virtual environment (or `AUDITLAKE_MOTO_SERVER`).
+    /// Starts moto from the project's virtual environment through `tests/e2e/moto_server_atomic.py`
+    /// (moto_server with DynamoDB's conditional writes made atomic, as DynamoDB's are), or the
+    /// `moto_server` named by `AUDITLAKE_MOTO_SERVER`.
     pub async fn start() -> Result<Moto, String> {
-        let bin = std::env::var_os("AUDITLAKE_MOTO_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join(".venv/bin/moto_server"));
-        if !bin.exists() {
-            return Err(format!(
-                "moto_server not found at {}: run scripts/test or scripts/demo, which install the pinned Python tools into .venv",
-                bin.display()
-            ));
-        }
+        let mut cmd = match std::env::var_os("AUDITLAKE_MOTO_SERVER") {
+            Some(bin) => Command::new(bin),
+            None => {
+                let python = repo_root().join(".venv/bin/python");
+                if !python.exists() {
+                    return Err(format!(
+                        "no Python tools at {}: run scripts/test or scripts/demo, which install the pinned Python tools (moto) into .venv",
+                        python.display()
+                    ));
+                }
+                let mut c = Command::new(python);
+                c.arg(repo_root().join("tests/e2e/moto_server_atomic.py"));
+                c
+            }
+        };
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let child = Command::new(&bin)
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+            .map_err(|e| format!("cannot start moto: {e}"))?;
         let moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
