@@ -84,7 +84,7 @@ fn run(mut c: Command) -> String {
 /// The graphs of the real workspace.
 fn workspace() -> Graph {
     let mut c = cargo();
-    c.args(["metadata", "--format-version", "1", "--no-deps", "--locked"]);
+    c.args(["metadata", "--format-version", "1", "--no-deps"]);
     let meta: Value = serde_json::from_str(&run(c)).expect("cargo metadata is JSON");
     let mut direct = BTreeMap::new();
     for p in meta["packages"].as_array().expect("packages") {
@@ -101,7 +101,7 @@ fn workspace() -> Graph {
     let mut closure = BTreeMap::new();
     for name in direct.keys() {
         let mut c = cargo();
-        c.args(["tree", "--locked", "-e", "normal", "--prefix", "none"]);
+        c.args(["tree", "-e", "normal", "--prefix", "none"]);
         c.args(["--format", "{p}", "-p", name]);
         let deps = run(c)
             .lines()
