@@ -155,3 +155,123 @@ impl Authenticator for Disabled {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(roles: &[&str], groups: &[&str]) -> Principal {
+        Principal {
+            subject: "11111111-2222-3333-4444-555555555555".into(),
+            name: None,
+            upn: None,
+            roles: roles.iter().map(|s| s.to_string()).collect(),
+            groups: groups.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn effective_role_takes_the_highest_grant_from_roles_and_groups() {
+        let groups = vec![
+            (
+                "aaaaaaaa-0000-0000-0000-000000000001".to_string(),
+                Role::Read,
+            ),
+            (
+                "aaaaaaaa-0000-0000-0000-000000000002".to_string(),
+                Role::Admin,
+            ),
+            (
+                "aaaaaaaa-0000-0000-0000-000000000003".to_string(),
+                Role::Annotate,
+            ),
+        ];
+        let cases: Vec<(Principal, Option<Role>)> = vec![
+            (principal(&[], &[]), None),
+            (principal(&["auditlake.read"], &[]), Some(Role::Read)),
+            (
+                principal(&["auditlake.annotate"], &[]),
+                Some(Role::Annotate),
+            ),
+            (
+                principal(
+                    &["auditlake.read", "auditlake.admin", "auditlake.annotate"],
+                    &[],
+                ),
+                Some(Role::Admin),
+            ),
+            // Unknown or differently spelt roles grant nothing.
+            (
+                principal(
+                    &["auditlake.superuser", "Auditlake.Admin", "auditlake.admin "],
+                    &[],
+                ),
+                None,
+            ),
+            // Groups: by object id, in any letter case; unmapped groups grant nothing.
+            (
+                principal(&[], &["aaaaaaaa-0000-0000-0000-000000000001"]),
+                Some(Role::Read),
+            ),
+            (
+                principal(&[], &["AAAAAAAA-0000-0000-0000-000000000003", "bbbb"]),
+                Some(Role::Annotate),
+            ),
+            (principal(&[], &["bbbb"]), None),
+            // The highest of both wins, whichever side grants it.
+            (
+                principal(
+                    &["auditlake.read"],
+                    &["aaaaaaaa-0000-0000-0000-000000000002"],
+                ),
+                Some(Role::Admin),
+            ),
+            (
+                principal(
+                    &["auditlake.admin"],
+                    &["aaaaaaaa-0000-0000-0000-000000000001"],
+                ),
+                Some(Role::Admin),
+            ),
+            (
+                principal(
+                    &["auditlake.annotate"],
+                    &["aaaaaaaa-0000-0000-0000-000000000001"],
+                ),
+                Some(Role::Annotate),
+            ),
+        ];
+        for (p, want) in cases {
+            assert_eq!(effective_role(&p, &groups), want, "{p:?}");
+        }
+        assert_eq!(
+            effective_role(
+                &principal(&[], &["aaaaaaaa-0000-0000-0000-000000000002"]),
+                &[]
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn roles_are_ordered_and_named_as_registered() {
+        assert!(Role::Admin > Role::Annotate && Role::Annotate > Role::Read);
+        assert!(Role::Admin.grants(Role::Read) && Role::Annotate.grants(Role::Annotate));
+        assert!(!Role::Read.grants(Role::Annotate) && !Role::Annotate.grants(Role::Admin));
+        for (role, name) in [
+            (Role::Read, "auditlake.read"),
+            (Role::Annotate, "auditlake.annotate"),
+            (Role::Admin, "auditlake.admin"),
+        ] {
+            assert_eq!(role.as_str(), name);
+            assert_eq!(role.to_string(), name);
+            assert_eq!(name.parse::<Role>(), Ok(role));
+        }
+        assert!(
+            "admin"
+                .parse::<Role>()
+                .unwrap_err()
+                .contains("unknown role 'admin'")
+        );
+    }
+}

@@ -3,8 +3,8 @@
 //! adapter implements (raw, event, state and parameter stores, the content ledger, the query
 //! API's reader and annotator in [`read`], the analytics engine, the clock, the authenticator in
 //! [`access`]), the hunting-query catalog, and the normalizers. It does no I/O, reads no
-//! environment variables and depends on neither tokio, reqwest nor the AWS SDK: a test in
-//! `shared/cli/tests` checks that against `cargo metadata`.
+//! environment variables and depends on neither tokio, reqwest nor the AWS SDK:
+//! `shared/cli/tests/cli/layers.rs` checks that against Cargo.
 
 pub use async_trait::async_trait;
 
