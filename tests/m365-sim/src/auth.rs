@@ -29,7 +29,7 @@
 //!    `https`, `/{tenant}/oauth2/v2.0/token`; on the v1 endpoint `/{tenant}/oauth2/token` too),
 //!    compared without regard to case (else AADSTS700023, "Client assertion audience claim does
 //!    not match Realm issuer"); the codes of steps 5 and 6 are those Azure SDK's troubleshooting
-//!    guide lists, since the contract table does not;
+//!    guide lists, since Microsoft's error-code table does not;
 //! 7. `nbf - 5 min <= now < exp + 5 min` on the **virtual** clock (else AADSTS700024, "Client
 //!    assertion is not within its valid time range"); `nbf` and `exp` are required (a missing
 //!    one is AADSTS50027);

@@ -1,5 +1,5 @@
-//! Certificate credentials at the token endpoint (contract 1.2): client assertions signed
-//! with the test keys of `tests/fixtures/certs` (PS256 and RS256, v2 and v1), and each way an
+//! Certificate credentials at the token endpoint: client assertions signed with the test keys
+//! of `tests/fixtures/certs` (PS256 and RS256, v2 and v1), and each way an
 //! assertion is refused with Entra's code: wrong key, unregistered certificate, wrong `aud`,
 //! `iss` or `sub`, outside its time range on the virtual clock, replayed `jti`, unsupported
 //! `alg`, PS256 while the tenant refuses it; the secret keeps working beside a certificate;
