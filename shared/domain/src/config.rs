@@ -474,14 +474,23 @@ impl Reader {
         }
     }
 
+    /// An endpoint override: https, or plain http to a loopback address only (a local
+    /// simulator), since tokens and secrets travel to it.
     fn url(&mut self, var: &Var) -> Option<String> {
         let raw = self.optional(var)?;
         match url::Url::parse(&raw) {
-            Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {
+            Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {
                 Some(raw.trim_end_matches('/').to_string())
             }
+            Ok(u) if u.scheme() == "http" => {
+                self.problem(
+                    var,
+                    format!("`{raw}` is plain http to a host that is not loopback; use https"),
+                );
+                None
+            }
             _ => {
-                self.problem(var, format!("`{raw}` is not an http(s) URL"));
+                self.problem(var, format!("`{raw}` is not an https URL"));
                 None
             }
         }
@@ -840,6 +849,16 @@ impl QueryConfig {
     }
 }
 
+/// True for `localhost` and the loopback addresses (127.0.0.0/8, ::1).
+fn is_loopback(u: &url::Url) -> bool {
+    match u.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -969,6 +988,32 @@ mod tests {
             c.endpoints.graph_scope,
             "https://graph.microsoft.us/.default"
         );
+    }
+
+    #[test]
+    fn endpoint_overrides_are_https_or_loopback_http() {
+        // Tokens and the client secret go to these hosts: plain http is for a local simulator.
+        for ok in [
+            "https://graph.example",
+            "http://localhost:8080",
+            "http://[::1]:9",
+            "http://127.0.0.2:9",
+        ] {
+            let mut v = minimal();
+            v.push(("AUDITLAKE_GRAPH_URL".into(), ok.into()));
+            assert!(PullerConfig::from_vars(v).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://graph.example",
+            "http://10.0.0.5:8080",
+            "ftp://127.0.0.1/",
+            "graph",
+        ] {
+            let mut v = minimal();
+            v.push(("AUDITLAKE_MANAGEMENT_URL".into(), bad.into()));
+            let err = PullerConfig::from_vars(v).unwrap_err().to_string();
+            assert!(err.contains("AUDITLAKE_MANAGEMENT_URL"), "{bad}: {err}");
+        }
     }
 
     #[test]

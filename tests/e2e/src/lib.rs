@@ -320,6 +320,19 @@ impl SimControl {
         Ok(())
     }
 
+    /// Points next-page links (Graph's `@odata.nextLink`, the Management API's `NextPageUri`)
+    /// at `base`, or back at the simulator with `None`.
+    pub async fn set_paging_base(&self, base: Option<&str>) -> Result<(), String> {
+        self.http
+            .post(format!("{}/_sim/paging-base", self.base))
+            .json(&serde_json::json!({ "base": base }))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("POST /_sim/paging-base: {e}"))?;
+        Ok(())
+    }
+
     /// The simulator's request counters.
     pub async fn stats(&self) -> Result<serde_json::Value, String> {
         self.http

@@ -3,7 +3,8 @@
 //! the exactly-once promise against the simulator's ground truth.
 //!
 //! One module per area under `e2e/`: the Graph pullers (`graph`), the Management Activity API
-//! puller (`m365`), DynamoDB leases and checkpoints (`state`), the retrying client and token cache
+//! puller (`m365`), next-page links to elsewhere refused (`hostile_links`), DynamoDB leases and
+//! checkpoints (`state`), the retrying client and token cache
 //! (`http_client`), certificate credentials (`certificate_auth`), `auditlake doctor` (`doctor`)
 //! and the query API (`query`). The harness they share (`use super::*`) is here: moto provisioned
 //! as the stack, the simulator, and a puller's configuration and ports on the simulator's clock.
@@ -14,6 +15,8 @@ mod certificate_auth;
 mod doctor;
 #[path = "e2e/graph.rs"]
 mod graph;
+#[path = "e2e/hostile_links.rs"]
+mod hostile_links;
 #[path = "e2e/http_client.rs"]
 mod http_client;
 #[path = "e2e/m365.rs"]

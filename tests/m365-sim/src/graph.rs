@@ -809,7 +809,8 @@ pub async fn list(
             }
             params.push(format!("$skiptoken={}", token.encode()));
             Some(format!(
-                "{base}/{version}/{}?{}",
+                "{}/{version}/{}?{}",
+                state.paging_base_or(base.clone()),
                 res.path,
                 params.join("&")
             ))

@@ -22,6 +22,10 @@
 //!   `"blobs":[{"content_type","content_id","content_created","listed_at","expiration",
 //!   "fetches","records"}]` (times as in the listing, `records` = the number of records the blob
 //!   serves) and `"expired_content_ids"` (blobs expired by `until` and never fetched, sorted);
+//! - `GET|POST /_sim/paging-base`: where next-page links point (`{"base": URL}`, or `null` for this
+//!   simulator, the default): a hostile Graph page or Management API listing whose
+//!   `@odata.nextLink` / `NextPageUri` names another host, port or scheme, for the collector's
+//!   refusal to carry its token there;
 //! - `GET /_sim/stats`: counters, with the Management API's under `mgmt`:
 //!   `{"listings","blob_fetches","blobs_fetched_twice","expired_fetches",
 //!   "subscription_starts":{type:n},"disabled":{type:n},"af429","missing_publisher"}`.
@@ -79,6 +83,8 @@ pub struct SimState {
     pub stats: Stats,
     /// The Office 365 Management Activity API.
     pub mgmt: MgmtState,
+    /// Where next-page links point when set (`/_sim/paging-base`); `None`: this simulator.
+    pub paging_base: std::sync::Mutex<Option<String>>,
 }
 
 impl SimState {
@@ -106,8 +112,18 @@ impl SimState {
             },
             budgets: Budgets::new(),
             stats: Stats::default(),
+            paging_base: std::sync::Mutex::new(None),
             config,
         }
+    }
+
+    /// The base of next-page links: the override of `/_sim/paging-base`, else `own`.
+    pub fn paging_base_or(&self, own: String) -> String {
+        self.paging_base
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or(own)
     }
 }
 
@@ -121,7 +137,11 @@ pub fn router(state: Arc<SimState>) -> Router {
         .route("/_sim/sources", get(list_sources))
         .route("/_sim/truth/{source}", get(truth))
         .route("/_sim/stats", get(stats))
-        .route("/_sim/faults", get(faults_get).post(faults_post));
+        .route("/_sim/faults", get(faults_get).post(faults_post))
+        .route(
+            "/_sim/paging-base",
+            get(paging_base_get).post(paging_base_post),
+        );
     for (i, source) in SOURCES.iter().enumerate() {
         match source.api() {
             SourceApi::Graph(res) => {
@@ -257,6 +277,37 @@ struct FaultRates {
     fault_5xx: f64,
     /// Unchanged when absent.
     latency_ms: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct PagingBase {
+    base: Option<String>,
+}
+
+/// `GET /_sim/paging-base`: `{"base": URL or null}`.
+async fn paging_base_get(State(state): State<Arc<SimState>>) -> Response {
+    let base = state
+        .paging_base
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    axum::Json(serde_json::json!({ "base": base })).into_response()
+}
+
+/// `POST /_sim/paging-base` with `{"base": URL}` or `{"base": null}`.
+async fn paging_base_post(State(state): State<Arc<SimState>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<PagingBase>(&body) {
+        Ok(PagingBase { base }) => {
+            *state.paging_base.lock().unwrap_or_else(|p| p.into_inner()) =
+                base.map(|b| b.trim_end_matches('/').to_string());
+            paging_base_get(State(state)).await
+        }
+        Err(e) => sim_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Body must be {{\"base\": URL or null}}: {e}"),
+        ),
+    }
 }
 
 /// `GET /_sim/faults`: the current fault probabilities.

@@ -2,6 +2,10 @@
 //! and `le`, `$top`, then `@odata.nextLink` followed verbatim until the last page. The skip token
 //! is never persisted: a window cut short is pulled again whole (ARCHITECTURE.md, "Windows, lag and overlap").
 //!
+//! A next link is followed only on the configured Graph origin (scheme, host and port): the
+//! request carries the tenant-wide bearer token, so a page naming any other place (another host,
+//! another port, plain http) ends the window with a protocol error in health instead.
+//!
 //! [`GraphCollection`] is the one [`SourcePuller`] for every Graph source; each source module
 //! supplies a [`GraphSpec`] with its API facts (path per stream, time field, chunk, history).
 
@@ -108,7 +112,7 @@ impl<S: GraphSpec> SourcePuller for GraphCollection<S> {
             q.extra_filter.as_deref(),
             self.page_size,
         ) {
-            Ok(url) => pages(self.client.clone(), url, deadline),
+            Ok(url) => pages(self.client.clone(), url, &self.root, deadline),
             Err(e) => Box::pin(futures::stream::once(async move { Err(e) })),
         }
     }
@@ -148,17 +152,53 @@ pub fn window_url(
     Ok(url.to_string())
 }
 
-/// Streams the pages starting at `first_url`.
+/// `next`, a page's `@odata.nextLink`, when it is on `root`'s origin; a protocol error naming
+/// where it pointed otherwise.
+pub fn checked_next_link(root: &reqwest::Url, next: &str) -> Result<String, SourceError> {
+    let refuse = |why: String| {
+        SourceError::Api(ApiError::Protocol {
+            service: "Microsoft Graph",
+            message: format!(
+                "refusing to follow @odata.nextLink {why}; only {} is trusted with the token",
+                root.origin().ascii_serialization()
+            ),
+        })
+    };
+    let url = reqwest::Url::parse(next).map_err(|e| refuse(format!("that is not a URL ({e})")))?;
+    if url.origin() != root.origin() {
+        return Err(refuse(format!(
+            "to another origin ({})",
+            url.origin().ascii_serialization()
+        )));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(refuse("carrying credentials in the URL".into()));
+    }
+    Ok(url.to_string())
+}
+
+/// Streams the pages starting at `first_url`, following next links only on `root`'s origin.
 pub fn pages<'a>(
     client: Arc<ApiClient>,
     first_url: String,
+    root: &str,
     deadline: &'a Deadline,
 ) -> PageStream<'a> {
-    Box::pin(stream::try_unfold(Some(first_url), move |next| {
+    let root = match reqwest::Url::parse(root) {
+        Ok(r) => r,
+        Err(e) => {
+            let e = SourceError::Protocol(format!("bad Graph root {root}: {e}"));
+            return Box::pin(futures::stream::once(async move { Err(e) }));
+        }
+    };
+    Box::pin(stream::try_unfold(Next::Url(first_url), move |next| {
+        let root = root.clone();
         let client = client.clone();
         async move {
-            let Some(url) = next else {
-                return Ok(None);
+            let url = match next {
+                Next::Url(url) => url,
+                Next::Done => return Ok(None),
+                Next::Refused(e) => return Err(e),
             };
             if deadline.passed() {
                 return Err(SourceError::Api(ApiError::Deadline {
@@ -172,21 +212,64 @@ pub fn pages<'a>(
                     message: format!("page is not a Graph collection: {e}"),
                 })
             })?;
+            // The page itself came from Graph and is kept; a refused next link fails the window
+            // after it.
+            let next = match page.next_link {
+                None => Next::Done,
+                Some(n) => match checked_next_link(&root, &n) {
+                    Ok(url) => Next::Url(url),
+                    Err(e) => Next::Refused(e),
+                },
+            };
             Ok(Some((
                 Page {
                     records: page.value,
                     ..Page::default()
                 },
-                page.next_link,
+                next,
             )))
         }
     }))
+}
+
+/// Where paging goes after a page.
+enum Next {
+    Url(String),
+    Done,
+    Refused(SourceError),
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn next_links_are_followed_only_on_the_configured_origin() {
+        let root = reqwest::Url::parse("https://graph.microsoft.com").unwrap();
+        let ok = "https://graph.microsoft.com/v1.0/auditLogs/signIns?$skiptoken=abc";
+        assert_eq!(checked_next_link(&root, ok).unwrap(), ok);
+        for bad in [
+            "http://graph.microsoft.com/v1.0/auditLogs/signIns?$skiptoken=abc",
+            "https://graph.microsoft.com:8443/v1.0/x",
+            "https://graph.microsoft.com.evil.example/v1.0/x",
+            "https://evil.example/v1.0/x",
+            "https://user:pw@graph.microsoft.com/v1.0/x",
+            "//evil.example/x",
+            "/v1.0/x",
+            "file:///etc/passwd",
+        ] {
+            let err = checked_next_link(&root, bad).unwrap_err().to_string();
+            assert!(
+                err.contains("refusing to follow @odata.nextLink"),
+                "{bad}: {err}"
+            );
+        }
+        // The simulator's origin is a loopback port over http; another port is another origin.
+        let sim = reqwest::Url::parse("http://127.0.0.1:8080").unwrap();
+        assert!(checked_next_link(&sim, "http://127.0.0.1:8080/v1.0/x?p=2").is_ok());
+        assert!(checked_next_link(&sim, "http://127.0.0.1:8081/v1.0/x?p=2").is_err());
+    }
 
     #[test]
     fn window_urls_use_ge_and_le() {

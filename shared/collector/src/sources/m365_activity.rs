@@ -273,6 +273,11 @@ impl M365Activity {
                 root.host_str().unwrap_or("?")
             )));
         }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(SourceError::Protocol(
+                "refusing to follow a Management API URL that carries credentials".into(),
+            ));
+        }
         let has_publisher = parsed
             .query_pairs()
             .any(|(k, _)| k.eq_ignore_ascii_case("PublisherIdentifier"));

@@ -201,6 +201,37 @@ async fn the_query_api_over_moto_pages_reads_annotates_and_counts() {
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["tags"], json!(["case:7"]));
+    // The per-event limit of 50 tags is a condition of DynamoDB's write: 49 more fit, one
+    // beyond is refused, re-adding one already there is no growth, a removal makes room.
+    let tag = |i: usize| format!("t{i:02}");
+    let patch = |body: Value| {
+        let (http, url) = (http.clone(), format!("{base}/events/{id}/tags"));
+        async move { http.patch(url).json(&body).send().await.unwrap() }
+    };
+    let r = patch(json!({"add": (0..49).map(tag).collect::<Vec<_>>()})).await;
+    assert_eq!(r.status(), 200);
+    let r = patch(json!({"add": ["one-too-many"]})).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "too_many_tags"
+    );
+    let r = patch(json!({"add": [tag(0), "case:7"]})).await;
+    assert_eq!(r.status(), 200, "re-adding tags it has");
+    let r = patch(json!({"add": ["one-more"], "remove": [tag(0)]})).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        50
+    );
+    let r = patch(
+        json!({"remove": (1..49).map(tag).chain(["one-more".to_string()]).collect::<Vec<_>>()}),
+    )
+    .await;
+    assert_eq!(r.json::<Value>().await.unwrap()["tags"], json!(["case:7"]));
     let r = http
         .post(format!("{base}/events/{id}/comments"))
         .json(&json!({"text": "benign"}))

@@ -538,8 +538,13 @@ async fn content(
             .as_deref()
             .map(|p| format!("&PublisherIdentifier={}", q_encode(p)))
             .unwrap_or_default();
+        let next_feed = format!(
+            "{}/api/v1.0/{}/activity/feed",
+            state.paging_base_or(base.clone()),
+            m.tenant_id
+        );
         let url = format!(
-            "{feed}/subscriptions/content?contentType={}&startTime={}&endTime={}{publisher}&nextPage={token}",
+            "{next_feed}/subscriptions/content?contentType={}&startTime={}&endTime={}{publisher}&nextPage={token}",
             CONTENT_TYPES.get(ct).map_or("", |c| c.name),
             q_encode(&start_s),
             q_encode(&end_s),
