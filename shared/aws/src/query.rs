@@ -16,12 +16,24 @@ use futures::{StreamExt, TryStreamExt, stream};
 use super::describe;
 use domain::model::{AuditEvent, Source};
 use domain::read::{
-    AggregateRow, Annotator, Comment, EventFilter, EventReader, EventRecord, Lookup, ReadPage,
-    TsRange,
+    AggregateRow, Aggregates, Annotator, Comment, EventFilter, EventReader, EventRecord, Lookup,
+    ReadPage, TagUpdate, TsRange,
 };
 use domain::store::{StoreError, StoredEvent, keys};
 
 type Item = HashMap<String, AttributeValue>;
+
+/// Days of counters read at once by [`EventReader::aggregates`].
+const AGGREGATE_CONCURRENCY: usize = 8;
+
+/// The condition a tags `ADD` is written on.
+#[derive(Debug, Clone, Copy)]
+enum TagCondition {
+    /// The set holds at most this many tags (or does not exist).
+    Room(usize),
+    /// The set holds exactly this many (0: does not exist).
+    Size(usize),
+}
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -126,6 +138,74 @@ impl DynamoQueryStore {
             }
         }
         Ok((out, requests))
+    }
+
+    /// `ADD` or `DELETE` of tags on the event's tags item, on a condition; the tags afterwards,
+    /// or `None` when the condition failed.
+    async fn tag_update(
+        &self,
+        pk: &str,
+        verb: &str,
+        list: &[String],
+        condition: Option<TagCondition>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(keys::TAGS_SK))
+            .update_expression(format!("{verb} tags :t"))
+            .expression_attribute_values(":t", AttributeValue::Ss(list.to_vec()))
+            .return_values(ReturnValue::AllNew);
+        match condition {
+            None => {}
+            Some(TagCondition::Room(room)) => {
+                req = req
+                    .condition_expression("attribute_not_exists(tags) OR size(tags) <= :room")
+                    .expression_attribute_values(":room", AttributeValue::N(room.to_string()));
+            }
+            Some(TagCondition::Size(0)) => {
+                req = req.condition_expression("attribute_not_exists(tags)");
+            }
+            Some(TagCondition::Size(n)) => {
+                req = req
+                    .condition_expression("size(tags) = :n")
+                    .expression_attribute_values(":n", AttributeValue::N(n.to_string()));
+            }
+        }
+        match req.send().await {
+            Ok(out) => Ok(Some(
+                out.attributes
+                    .and_then(|a| a.get("tags").and_then(|v| v.as_ss().ok()).cloned())
+                    .unwrap_or_default(),
+            )),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.err("UpdateItem", e)),
+        }
+    }
+
+    /// The event's tags, read consistently.
+    async fn current_tags(&self, pk: &str) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(keys::TAGS_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.err("GetItem", e))?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("tags").and_then(|v| v.as_ss().ok()).cloned())
+            .unwrap_or_default())
     }
 
     async fn event_exists(&self, pk: &str) -> Result<bool, StoreError> {
@@ -371,39 +451,73 @@ impl EventReader for DynamoQueryStore {
         Ok((found, requests))
     }
 
-    async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError> {
-        let per_day = stream::iter(days.iter().copied())
-            .map(|day| async move {
-                let items: Vec<Item> = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", s(keys::aggregate_pk(day)))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(|e| self.err("Query", e))?;
-                Ok::<_, StoreError>(
-                    items
-                        .iter()
-                        .filter_map(|i| {
+    async fn aggregates(
+        &self,
+        days: &[NaiveDate],
+        max_requests: u32,
+    ) -> Result<Aggregates, StoreError> {
+        // Days are read AGGREGATE_CONCURRENCY at a time, each page taking one request from the
+        // budget; a day whose pages the budget cannot finish is dropped, and so is every day
+        // after it, so the answer is exact for the days it names.
+        let budget = std::sync::atomic::AtomicU32::new(max_requests);
+        let take = || {
+            budget
+                .fetch_update(
+                    std::sync::atomic::Ordering::SeqCst,
+                    std::sync::atomic::Ordering::SeqCst,
+                    |left| left.checked_sub(1),
+                )
+                .is_ok()
+        };
+        let per_day: Vec<Option<Vec<AggregateRow>>> = stream::iter(days.iter().copied())
+            .map(|day| {
+                let take = &take;
+                async move {
+                    let mut rows = Vec::new();
+                    let mut start: Option<Item> = None;
+                    loop {
+                        if !take() {
+                            return Ok::<_, StoreError>(None);
+                        }
+                        let out = self
+                            .client
+                            .query()
+                            .table_name(&self.table)
+                            .key_condition_expression("pk = :pk")
+                            .expression_attribute_values(":pk", s(keys::aggregate_pk(day)))
+                            .set_exclusive_start_key(start.take())
+                            .send()
+                            .await
+                            .map_err(|e| self.err("Query", e))?;
+                        rows.extend(out.items().iter().filter_map(|i| {
                             Some(AggregateRow {
                                 day,
                                 dim: get_s(i, "dim")?.to_string(),
                                 value: get_s(i, "value")?.to_string(),
                                 count: i.get("n")?.as_n().ok()?.parse().ok()?,
                             })
-                        })
-                        .collect::<Vec<_>>(),
-                )
+                        }));
+                        match out.last_evaluated_key {
+                            Some(k) if !k.is_empty() => start = Some(k),
+                            _ => return Ok(Some(rows)),
+                        }
+                    }
+                }
             })
-            .buffered(8)
-            .try_collect::<Vec<_>>()
+            .buffered(AGGREGATE_CONCURRENCY)
+            .try_collect()
             .await?;
-        Ok(per_day.into_iter().flatten().collect())
+        let requests = max_requests - budget.load(std::sync::atomic::Ordering::SeqCst);
+        let mut out = Aggregates {
+            requests,
+            ..Aggregates::default()
+        };
+        for day in per_day {
+            let Some(rows) = day else { break };
+            out.rows.extend(rows);
+            out.days_read += 1;
+        }
+        Ok(out)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -418,41 +532,66 @@ impl Annotator for DynamoQueryStore {
         id: &str,
         add: &[String],
         remove: &[String],
-    ) -> Result<Option<Vec<String>>, StoreError> {
+        max: usize,
+    ) -> Result<TagUpdate, StoreError> {
         let Some((source, key)) = keys::parse_event_id(id) else {
-            return Ok(None);
+            return Ok(TagUpdate::NoEvent);
         };
         let pk = keys::event_pk(source, key);
         if !self.event_exists(&pk).await? {
-            return Ok(None);
+            return Ok(TagUpdate::NoEvent);
         }
-        // ADD and DELETE of one attribute cannot share an update expression: two calls.
+        if add.len() > max {
+            return Ok(TagUpdate::TooMany { limit: max });
+        }
+        // ADD and DELETE of one attribute cannot share an update expression: two calls, the
+        // removal first so that it makes room.
         let mut tags = None;
-        for (verb, list) in [("ADD", add), ("DELETE", remove)] {
-            if list.is_empty() {
-                continue;
-            }
-            let out = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(&pk))
-                .key("sk", s(keys::TAGS_SK))
-                .update_expression(format!("{verb} tags :t"))
-                .expression_attribute_values(":t", AttributeValue::Ss(list.to_vec()))
-                .return_values(ReturnValue::AllNew)
-                .send()
-                .await
-                .map_err(|e| self.err("UpdateItem", e))?;
+        if !remove.is_empty() {
             tags = Some(
-                out.attributes
-                    .and_then(|a| a.get("tags").and_then(|v| v.as_ss().ok()).cloned())
+                self.tag_update(&pk, "DELETE", remove, None)
+                    .await?
                     .unwrap_or_default(),
             );
         }
+        if !add.is_empty() {
+            // The limit is a condition of the write itself. First the cheap bound (room for all
+            // of `add` even if none is there yet); when that fails, read the set and, if the
+            // union still fits, write on the condition that the set's size has not changed.
+            let mut condition = TagCondition::Room(max - add.len());
+            let mut attempts = 0;
+            loop {
+                match self.tag_update(&pk, "ADD", add, Some(condition)).await? {
+                    Some(after) => {
+                        tags = Some(after);
+                        break;
+                    }
+                    None => {
+                        attempts += 1;
+                        let current = self.current_tags(&pk).await?;
+                        let union = current
+                            .iter()
+                            .chain(add)
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .len();
+                        if union > max {
+                            return Ok(TagUpdate::TooMany { limit: max });
+                        }
+                        if attempts > 4 {
+                            return Err(StoreError::backend(
+                                "UpdateItem",
+                                &self.table,
+                                "the tags kept changing under concurrent updates",
+                            ));
+                        }
+                        condition = TagCondition::Size(current.len());
+                    }
+                }
+            }
+        }
         let mut tags = tags.unwrap_or_default();
         tags.sort();
-        Ok(Some(tags))
+        Ok(TagUpdate::Done(tags))
     }
 
     async fn add_comment(&self, id: &str, c: &Comment) -> Result<bool, StoreError> {

@@ -145,6 +145,16 @@ pub struct AggregateRow {
     pub count: u64,
 }
 
+/// The counters of a prefix of the days asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aggregates {
+    pub rows: Vec<AggregateRow>,
+    /// How many of the days asked for (from the first) the rows cover completely.
+    pub days_read: usize,
+    /// Requests sent.
+    pub requests: u32,
+}
+
 /// The API's reads.
 #[async_trait]
 pub trait EventReader: Send + Sync {
@@ -178,23 +188,43 @@ pub trait EventReader: Send + Sync {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<(Vec<(NaiveDate, Source)>, u32), StoreError>;
-    /// Every counter of the given days.
-    async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError>;
+    /// Every counter of the given days, read in the order given, within `max_requests`
+    /// requests: the answer holds the first [`Aggregates::days_read`] days whole and nothing of
+    /// the rest.
+    async fn aggregates(
+        &self,
+        days: &[NaiveDate],
+        max_requests: u32,
+    ) -> Result<Aggregates, StoreError>;
     /// One cheap read, to tell whether the store answers.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// What a tag update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagUpdate {
+    /// Applied; the event's tags afterwards, sorted.
+    Done(Vec<String>),
+    /// There is no such event.
+    NoEvent,
+    /// Applying it would give the event more than the limit; nothing was added (removals,
+    /// applied first, stand).
+    TooMany { limit: usize },
 }
 
 /// The API's writes: annotations, which ingestion never touches.
 #[async_trait]
 pub trait Annotator: Send + Sync {
-    /// Adds and removes tags of an existing event; returns its tags afterwards, or `None` when
-    /// there is no such event.
+    /// Removes `remove`, then adds `add` unless the event would then carry more than `max` tags
+    /// (checked atomically with the write: two concurrent requests cannot together pass it).
+    /// `add` and `remove` are each free of duplicates and disjoint (the caller checks).
     async fn update_tags(
         &self,
         id: &str,
         add: &[String],
         remove: &[String],
-    ) -> Result<Option<Vec<String>>, StoreError>;
+        max: usize,
+    ) -> Result<TagUpdate, StoreError>;
     /// Adds a comment to an existing event; `false` when there is no such event.
     async fn add_comment(&self, id: &str, comment: &Comment) -> Result<bool, StoreError>;
 }

@@ -44,7 +44,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_parameter`, `unknown_parameter`, `invalid_cursor`,
-    /// `invalid_body`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
+    /// `invalid_body`, `too_many_tags`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
     /// `payload_too_large`, `unavailable`, `upstream_failed`, `timeout`, `internal`.
     pub code: String,
     /// What is wrong, in a sentence.

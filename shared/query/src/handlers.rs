@@ -12,7 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use axum::{Extension, Json, Router};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -23,7 +23,7 @@ use super::error::{ApiError, ErrorBody};
 use super::list::{ListParams, Scan, list};
 use super::{AUTH_DISABLED_HEADER, MAX_BODY_BYTES, QueryApp};
 use domain::model::{AuditEvent, EventResult, Source, fmt_time};
-use domain::read::{Comment, EventFilter};
+use domain::read::{Comment, EventFilter, TagUpdate};
 use domain::store::{Health, StreamKey, keys};
 use domain::stream::{ContentType, Stream};
 
@@ -58,6 +58,16 @@ const MAX_TAG_CHARS: usize = 64;
 const MAX_COMMENT_CHARS: usize = 4000;
 /// `days` of `/filter-options` and `/summary`.
 const MAX_DAYS: u32 = 366;
+/// Values of the filters that name a field exactly (`stream`, `service`, `actor`, `operation`,
+/// `ip`): longer ones match nothing, and as index keys DynamoDB would refuse them.
+const MAX_FILTER_BYTES: usize = 1024;
+/// The JSON of the events of one answer stops growing past this: a Lambda response is at most
+/// 6 MB, and the page around the events (cursor, scan, headers) stays far below the rest. A page
+/// ends early when the next event would cross it (at least one event is always sent; one stored
+/// event is at most 400 KB) and its cursor goes on from there.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+/// The rows of a dimension `/filter-options` and `/summary` return, most frequent first.
+const TOP_VALUES: usize = 100;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -235,18 +245,48 @@ fn params(
     Ok(out)
 }
 
+/// The earliest and latest instants `start` and `end` may name: the Unix epoch, and the last
+/// instant nanoseconds since it fit an `i64` (2262-04-11T23:47:16Z), past which time arithmetic
+/// in the stores and the SDK overflows and a listing would silently find nothing.
+fn instant_bounds() -> (DateTime<Utc>, DateTime<Utc>) {
+    (
+        DateTime::UNIX_EPOCH,
+        DateTime::from_timestamp_nanos(i64::MAX)
+            .duration_trunc(TimeDelta::seconds(1))
+            .unwrap_or(DateTime::UNIX_EPOCH),
+    )
+}
+
 fn parse_instant(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        t.with_timezone(&Utc)
+    } else if let Ok(d) = NaiveDate::parse_from_str(v, "%Y-%m-%d")
         && let Some(t) = d.and_hms_opt(0, 0, 0)
     {
-        return Ok(t.and_utc());
+        t.and_utc()
+    } else {
+        return Err(ApiError::invalid(format!(
+            "`{name}`: `{}` is not an RFC 3339 time such as 2024-05-01T00:00:00Z, nor a date such as 2024-05-01",
+            shown(v)
+        )));
+    };
+    let (first, last) = instant_bounds();
+    if t < first || t > last {
+        return Err(ApiError::invalid(format!(
+            "`{name}` must be from {} to {}",
+            fmt_time(first),
+            fmt_time(last)
+        )));
     }
-    Err(ApiError::invalid(format!(
-        "`{name}`: `{v}` is not an RFC 3339 time such as 2024-05-01T00:00:00Z, nor a date such as 2024-05-01"
-    )))
+    Ok(t)
+}
+
+/// An input value as an error message may echo it: at most 100 characters.
+fn shown(v: &str) -> String {
+    match v.char_indices().nth(100) {
+        Some((i, _)) => format!("{}…", &v[..i]),
+        None => v.to_string(),
+    }
 }
 
 fn parse_days(p: &HashMap<String, String>, default: u32) -> Result<u32, ApiError> {
@@ -371,6 +411,13 @@ async fn list_events(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Json<Page>, ApiError> {
     let p = params(query, &EVENT_PARAMS)?;
+    for k in ["stream", "service", "actor", "operation", "ip"] {
+        if p.get(k).is_some_and(|v| v.len() > MAX_FILTER_BYTES) {
+            return Err(ApiError::invalid(format!(
+                "`{k}` is longer than {MAX_FILTER_BYTES} bytes"
+            )));
+        }
+    }
     let mut filter = EventFilter {
         source: p
             .get("source")
@@ -422,8 +469,10 @@ async fn list_events(
         .map(|v| parse_instant("start", v))
         .transpose()?;
     let end = p.get("end").map(|v| parse_instant("end", v)).transpose()?;
-    // The filters as given, canonical: the cursor is bound to them.
-    let canonical: Vec<String> = EVENT_PARAMS
+    // The filters as given, canonical: the cursor is bound to them. The encoding is JSON (a list
+    // of name and value pairs), so no value can spell another filter: with `name=value` lines, an
+    // `operation` of "x\nresult=success" read the same as two filters.
+    let canonical: Vec<(&str, String)> = EVENT_PARAMS
         .iter()
         .filter(|k| !matches!(**k, "cursor" | "page_size"))
         .filter_map(|k| {
@@ -433,10 +482,10 @@ async fn list_events(
                 "actor" | "ip" | "q" => p.get(*k).map(|v| v.to_lowercase()),
                 _ => p.get(*k).cloned(),
             }?;
-            Some(format!("{k}={v}"))
+            Some((*k, v))
         })
         .collect();
-    let digest = CursorCodec::digest(&canonical.join("\n"));
+    let digest = CursorCodec::digest(&serde_json::to_string(&canonical).unwrap_or_default());
     let cursor = p
         .get("cursor")
         .map(|c| app.cursors.decode(c, &digest))
@@ -482,6 +531,7 @@ async fn list_events(
             page_size,
             before: cursor.map(|c| c.before),
             budget: app.settings.read_budget,
+            max_bytes: MAX_PAGE_BYTES,
         },
     )
     .await?;
@@ -531,7 +581,9 @@ struct CommentSchema {
 fn check_id(id: &str) -> Result<(), ApiError> {
     keys::parse_event_id(id).map(|_| ()).ok_or_else(|| {
         ApiError::invalid(format!(
-            "`{id}` is not an event id (`<source>:<dedupe_key>`, e.g. entra-directory-audits:abc)"
+            "`{}` is not an event id (`<source>:<dedupe_key>`, the key 1 to {} letters, digits or - . _ ~; e.g. entra-directory-audits:abc)",
+            shown(id),
+            keys::MAX_DEDUPE_KEY_BYTES
         ))
     })
 }
@@ -613,6 +665,10 @@ struct FilterOptions {
     to: String,
     /// Always true: counters are bumped on insert, not recounted.
     approximate: bool,
+    /// True when the read budget ran out before every day was counted: `from` is then the
+    /// oldest day counted. Ask for fewer days for a whole answer.
+    partial: bool,
+    /// Each list: the 100 most frequent values.
     sources: Vec<ValueCount>,
     services: Vec<ValueCount>,
     operations: Vec<ValueCount>,
@@ -620,18 +676,30 @@ struct FilterOptions {
     actors: Vec<ValueCount>,
 }
 
-/// The last `days` days (today included) and their per-dimension totals.
-async fn counted(
-    app: &QueryApp,
-    days: u32,
-) -> Result<(NaiveDate, NaiveDate, BTreeMap<String, Vec<ValueCount>>), ApiError> {
+/// The per-dimension totals of the last `days` days (today included), newest first, as far as
+/// the read budget reaches.
+struct Counted {
+    /// The oldest day counted whole, and today.
+    from: NaiveDate,
+    to: NaiveDate,
+    /// Fewer days than asked were counted: the read budget ran out.
+    partial: bool,
+    /// Per dimension, the [`TOP_VALUES`] most frequent values.
+    dims: BTreeMap<String, Vec<ValueCount>>,
+}
+
+async fn counted(app: &QueryApp, days: u32) -> Result<Counted, ApiError> {
     let today = app.ports.clock.now().date_naive();
     let list: Vec<NaiveDate> = (0..days)
         .filter_map(|i| today.checked_sub_days(chrono::Days::new(u64::from(i))))
         .collect();
-    let rows = app.ports.reader.aggregates(&list).await?;
+    let read = app
+        .ports
+        .reader
+        .aggregates(&list, app.settings.read_budget)
+        .await?;
     let mut sums: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for r in rows {
+    for r in read.rows {
         *sums.entry(r.dim).or_default().entry(r.value).or_insert(0) += r.count;
     }
     let dims = sums
@@ -642,11 +710,30 @@ async fn counted(
                 .map(|(value, count)| ValueCount { value, count })
                 .collect();
             v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+            v.truncate(TOP_VALUES);
             (dim, v)
         })
         .collect();
-    let from = list.last().copied().unwrap_or(today);
-    Ok((from, today, dims))
+    let partial = read.days_read < list.len();
+    if partial {
+        tracing::info!(
+            days,
+            days_read = read.days_read,
+            requests = read.requests,
+            "Counters read partly: the read budget ran out."
+        );
+    }
+    let from = read
+        .days_read
+        .checked_sub(1)
+        .and_then(|i| list.get(i).copied())
+        .unwrap_or(today);
+    Ok(Counted {
+        from,
+        to: today,
+        partial,
+        dims,
+    })
 }
 
 /// Distinct sources, services, operations, results and actors (for filter pickers), from the
@@ -661,12 +748,18 @@ async fn filter_options(
 ) -> Result<Json<FilterOptions>, ApiError> {
     let p = params(query, &["days"])?;
     let days = parse_days(&p, 30)?;
-    let (from, to, mut dims) = counted(&app, days).await?;
+    let Counted {
+        from,
+        to,
+        partial,
+        mut dims,
+    } = counted(&app, days).await?;
     let mut take = |d: &str| dims.remove(d).unwrap_or_default();
     Ok(Json(FilterOptions {
         from: from.to_string(),
         to: to.to_string(),
         approximate: true,
+        partial,
         sources: take("source"),
         services: take("service"),
         operations: take("operation"),
@@ -683,12 +776,16 @@ struct Summary {
     to: String,
     /// Always true: exact answers come from Athena.
     approximate: bool,
+    /// True when the read budget ran out before every day was counted: `from` is then the
+    /// oldest day counted, and `total` covers `from` to `to`.
+    partial: bool,
+    /// Events from `from` to `to`, every source.
     total: u64,
     by_source: Vec<ValueCount>,
     by_service: Vec<ValueCount>,
     by_operation: Vec<ValueCount>,
     by_result: Vec<ValueCount>,
-    /// The 100 most active actors.
+    /// Each `by_` list: the 100 most frequent values; `by_actor` the most active actors.
     by_actor: Vec<ValueCount>,
 }
 
@@ -703,16 +800,21 @@ async fn summary(
 ) -> Result<Json<Summary>, ApiError> {
     let p = params(query, &["days"])?;
     let days = parse_days(&p, 7)?;
-    let (from, to, mut dims) = counted(&app, days).await?;
+    let Counted {
+        from,
+        to,
+        partial,
+        mut dims,
+    } = counted(&app, days).await?;
     let mut take = |d: &str| dims.remove(d).unwrap_or_default();
     let by_source = take("source");
-    let mut by_actor = take("actor");
-    by_actor.truncate(100);
+    let by_actor = take("actor");
     Ok(Json(Summary {
         days,
         from: from.to_string(),
         to: to.to_string(),
         approximate: true,
+        partial,
         total: by_source.iter().map(|v| v.count).sum(),
         by_source,
         by_service: take("service"),
@@ -842,13 +944,38 @@ async fn patch_tags(
     }
     check_tags(&body.add)?;
     check_tags(&body.remove)?;
-    let tags = app
+    // DynamoDB refuses a string set with repeats, so they are refused here rather than turning
+    // into a 503; a tag both added and removed has no meaning.
+    for (name, list) in [("add", &body.add), ("remove", &body.remove)] {
+        let mut seen = std::collections::HashSet::new();
+        if let Some(t) = list.iter().find(|t| !seen.insert(t.as_str())) {
+            return Err(ApiError::BadRequest {
+                code: "invalid_body",
+                message: format!("tag `{t}` is in `{name}` more than once"),
+            });
+        }
+    }
+    if let Some(t) = body.add.iter().find(|t| body.remove.contains(t)) {
+        return Err(ApiError::BadRequest {
+            code: "invalid_body",
+            message: format!("tag `{t}` is in both `add` and `remove`"),
+        });
+    }
+    match app
         .ports
         .annotator
-        .update_tags(&id, &body.add, &body.remove)
+        .update_tags(&id, &body.add, &body.remove, MAX_TAGS)
         .await?
-        .ok_or_else(|| no_event(&id))?;
-    Ok(Json(TagsView { id, tags }))
+    {
+        TagUpdate::Done(tags) => Ok(Json(TagsView { id, tags })),
+        TagUpdate::NoEvent => Err(no_event(&id)),
+        TagUpdate::TooMany { limit } => Err(ApiError::BadRequest {
+            code: "too_many_tags",
+            message: format!(
+                "an event carries at most {limit} tags; remove some before adding these"
+            ),
+        }),
+    }
 }
 
 /// A new comment.
@@ -948,6 +1075,27 @@ async fn analytics_catalog(State(app): State<QueryApp>) -> Json<Catalog> {
 /// Largest number of rows one answer carries; more are cut and `truncated` is set.
 const MAX_ANALYTICS_ROWS: usize = 5000;
 
+/// The first rows within `max_rows` and `max_bytes` of JSON (a row is never split); `true` when
+/// some were cut.
+fn cap_rows(
+    mut rows: Vec<Vec<Option<String>>>,
+    max_rows: usize,
+    max_bytes: usize,
+) -> (Vec<Vec<Option<String>>>, bool) {
+    let mut total = 0usize;
+    let mut keep = rows.len().min(max_rows);
+    for (i, row) in rows.iter().take(keep).enumerate() {
+        total += 1 + serde_json::to_vec(row).map_or(0, |v| v.len());
+        if total > max_bytes {
+            keep = i;
+            break;
+        }
+    }
+    let truncated = keep < rows.len();
+    rows.truncate(keep);
+    (rows, truncated)
+}
+
 /// A column of a hunting query's answer.
 #[derive(Debug, Serialize, ToSchema)]
 struct ResultColumn {
@@ -964,7 +1112,7 @@ struct AnalyticsResult {
     columns: Vec<ResultColumn>,
     #[schema(value_type = Vec<Vec<Option<String>>>)]
     rows: Vec<Vec<Option<String>>>,
-    /// More rows than the answer carries were found.
+    /// More rows were found than the answer carries (at most 5,000 rows and 4 MiB of JSON).
     truncated: bool,
     elapsed_ms: u64,
 }
@@ -1044,9 +1192,7 @@ async fn run_analytics(
             )),
         }
     })?;
-    let truncated = table.rows.len() > MAX_ANALYTICS_ROWS;
-    let mut rows = table.rows;
-    rows.truncate(MAX_ANALYTICS_ROWS);
+    let (rows, truncated) = cap_rows(table.rows, MAX_ANALYTICS_ROWS, MAX_PAGE_BYTES);
     tracing::info!(query = %name, caller = %principal.subject, rows = rows.len(), truncated, elapsed_ms, "Hunting query answered.");
     Ok(Json(AnalyticsResult {
         query: name,

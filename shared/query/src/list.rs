@@ -26,6 +26,9 @@ pub struct ListParams {
     pub before: Option<String>,
     /// Database requests this call may send.
     pub budget: u32,
+    /// The page ends early, its cursor going on, before its events' JSON would pass this many
+    /// bytes (at least one event is always listed).
+    pub max_bytes: usize,
 }
 
 /// How much a call read, and whether it stopped on its budget.
@@ -201,9 +204,36 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
             }
         }
     };
+    let (events, next_before) = cap_bytes(events, next_before, p.max_bytes);
     Ok(Listing {
         events,
         next_before,
         scan,
     })
+}
+
+/// Keeps the longest prefix of `events` whose JSON stays within `max_bytes` (at least one
+/// event); when some are dropped, the listing resumes below the last one kept, so the next page
+/// starts with the first dropped.
+fn cap_bytes(
+    mut events: Vec<AuditEvent>,
+    next_before: Option<String>,
+    max_bytes: usize,
+) -> (Vec<AuditEvent>, Option<String>) {
+    let mut total = 0usize;
+    let mut keep = events.len();
+    for (i, e) in events.iter().enumerate() {
+        // A comma between events, and the event's own JSON.
+        total += 1 + serde_json::to_vec(e).map_or(0, |v| v.len());
+        if total > max_bytes && i > 0 {
+            keep = i;
+            break;
+        }
+    }
+    if keep == events.len() {
+        return (events, next_before);
+    }
+    events.truncate(keep);
+    let resume = events.last().map(sk);
+    (events, resume)
 }

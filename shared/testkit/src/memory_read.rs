@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::memory::{MemoryEventStore, lock};
 use domain::model::{AuditEvent, Source};
 use domain::read::{
-    AggregateRow, Annotator, Comment, EventFilter, EventReader, EventRecord, Lookup, ReadPage,
-    TsRange,
+    AggregateRow, Aggregates, Annotator, Comment, EventFilter, EventReader, EventRecord, Lookup,
+    ReadPage, TagUpdate, TsRange,
 };
 use domain::store::{StoreError, keys};
 
@@ -140,17 +140,27 @@ impl EventReader for MemoryEventStore {
         Ok((found, 1))
     }
 
-    async fn aggregates(&self, days: &[NaiveDate]) -> Result<Vec<AggregateRow>, StoreError> {
-        Ok(lock(&self.aggregates)
-            .iter()
-            .filter(|((day, _, _), _)| days.contains(day))
-            .map(|((day, dim, value), n)| AggregateRow {
-                day: *day,
-                dim: dim.clone(),
-                value: value.clone(),
-                count: *n,
-            })
-            .collect())
+    /// One request per day, as a day's counters fit one Query page here.
+    async fn aggregates(
+        &self,
+        days: &[NaiveDate],
+        max_requests: u32,
+    ) -> Result<Aggregates, StoreError> {
+        let read = &days[..days.len().min(max_requests as usize)];
+        Ok(Aggregates {
+            rows: lock(&self.aggregates)
+                .iter()
+                .filter(|((day, _, _), _)| read.contains(day))
+                .map(|((day, dim, value), n)| AggregateRow {
+                    day: *day,
+                    dim: dim.clone(),
+                    value: value.clone(),
+                    count: *n,
+                })
+                .collect(),
+            days_read: read.len(),
+            requests: read.len() as u32,
+        })
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -165,21 +175,29 @@ impl Annotator for MemoryEventStore {
         id: &str,
         add: &[String],
         remove: &[String],
-    ) -> Result<Option<Vec<String>>, StoreError> {
+        max: usize,
+    ) -> Result<TagUpdate, StoreError> {
         let Some((source, key)) = keys::parse_event_id(id) else {
-            return Ok(None);
+            return Ok(TagUpdate::NoEvent);
         };
         let pk = keys::event_pk(source, key);
         if !lock(&self.events).contains_key(&pk) {
-            return Ok(None);
+            return Ok(TagUpdate::NoEvent);
         }
         let mut tags = lock(&self.tags);
         let set = tags.entry(pk).or_default();
-        set.extend(add.iter().cloned());
         for t in remove {
             set.remove(t);
         }
-        Ok(Some(set.iter().cloned().collect()))
+        let after = set
+            .iter()
+            .chain(add)
+            .collect::<std::collections::BTreeSet<_>>();
+        if after.len() > max {
+            return Ok(TagUpdate::TooMany { limit: max });
+        }
+        set.extend(add.iter().cloned());
+        Ok(TagUpdate::Done(set.iter().cloned().collect()))
     }
 
     async fn add_comment(&self, id: &str, comment: &Comment) -> Result<bool, StoreError> {

@@ -84,10 +84,7 @@ pub fn text_any(v: &Value, keys: &[&str]) -> Option<String> {
 
 /// True when a string is safe as-is in a URL path segment and a DynamoDB key.
 fn url_safe(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 200
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    crate::store::keys::is_dedupe_key(s)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -32,6 +32,24 @@ pub const IP_INDEX: &str = "by_ip";
 pub const CHECKPOINT_SK: &str = "checkpoint";
 pub const HEALTH_SK: &str = "health";
 
+/// DynamoDB's limits on key values, in UTF-8 bytes: a partition key (of the table or an index)
+/// and a sort key. A Query naming a longer value is refused by DynamoDB (though not by every
+/// emulator), so the API checks values against these before asking.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
+/// The longest dedupe key: a source's own id is used as-is up to this length.
+pub const MAX_DEDUPE_KEY_BYTES: usize = 200;
+
+/// True when `s` can be a dedupe key: 1 to [`MAX_DEDUPE_KEY_BYTES`] bytes of ASCII letters,
+/// digits and `- . _ ~` (safe as-is in a URL path segment and a DynamoDB key). Every key
+/// [`crate::normalize::dedupe_key`] makes is one; the hashed form `h-<hex>` is too.
+pub fn is_dedupe_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_DEDUPE_KEY_BYTES
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
 /// Base-table partition key of an event.
 pub fn event_pk(source: Source, dedupe_key: &str) -> String {
     format!("{}#{dedupe_key}", source.name())
@@ -42,11 +60,12 @@ pub fn event_id(source: Source, dedupe_key: &str) -> String {
     format!("{}:{dedupe_key}", source.name())
 }
 
-/// Splits an event id back into source and dedupe key.
+/// Splits an event id back into source and dedupe key; `None` unless the key is one
+/// [`is_dedupe_key`] accepts (so no id reaching the store can exceed a key limit).
 pub fn parse_event_id(id: &str) -> Option<(Source, &str)> {
     let (source, key) = id.split_once(':')?;
     let source = source.parse().ok()?;
-    (!key.is_empty()).then_some((source, key))
+    is_dedupe_key(key).then_some((source, key))
 }
 
 /// The hour bucket an event time falls in: `2024-01-02T03`.
@@ -211,6 +230,29 @@ mod tests {
         );
         assert_eq!(parse_event_id("nope:x"), None);
         assert_eq!(parse_event_id("entra-directory-audits:"), None);
+    }
+
+    #[test]
+    fn event_ids_past_the_key_limits_or_outside_the_key_alphabet_are_not_ids() {
+        // A dedupe key is at most 200 bytes, so no event id can reach DynamoDB's 2048-byte
+        // partition-key limit; longer or odd ids are refused before any store is asked.
+        let longest = "k".repeat(MAX_DEDUPE_KEY_BYTES);
+        let id = event_id(Source::IntuneAudit, &longest);
+        assert!(parse_event_id(&id).is_some());
+        assert!(event_pk(Source::IntuneAudit, &longest).len() <= MAX_PARTITION_KEY_BYTES);
+        assert!(time_sk(Utc::now(), &id).len() <= MAX_SORT_KEY_BYTES);
+        let too_long = format!("intune-audit:{longest}k");
+        assert_eq!(parse_event_id(&too_long), None);
+        let huge = format!("intune-audit:{}", "k".repeat(3000));
+        assert_eq!(parse_event_id(&huge), None);
+        for odd in [
+            "intune-audit:a b",
+            "intune-audit:a#b",
+            "intune-audit:a:b",
+            "intune-audit:é",
+        ] {
+            assert_eq!(parse_event_id(odd), None, "{odd}");
+        }
     }
 
     #[test]

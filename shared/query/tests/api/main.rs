@@ -1,7 +1,8 @@
 //! The query API's integration tests, over its axum router with the in-memory stores, a manual
 //! clock and `StaticTokens` (no network, no AWS): every filter of the listing, paging with signed
 //! cursors while events arrive, the read budget, every bad input, 401 against 403, annotations
-//! surviving re-ingest, the aggregates, hunting queries, and the OpenAPI document against the
+//! surviving re-ingest, the aggregates, hunting queries, what a hostile caller could do (response
+//! size, read budgets, inputs DynamoDB refuses, cursor rebinding), and the OpenAPI document against the
 //! routes and the pinned validator.
 
 mod aggregates;
@@ -9,6 +10,7 @@ mod analytics;
 mod annotations;
 mod auth;
 mod bad_input;
+mod hardening;
 mod listing;
 mod openapi;
 mod paging;
