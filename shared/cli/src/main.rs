@@ -80,6 +80,10 @@ enum Command {
         /// Address to listen on (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
+        /// With AUDITLAKE_AUTH_DISABLED=true, listen on an address that is not loopback anyway:
+        /// anyone who can reach it reads and annotates every event. Refused without this flag.
+        #[arg(long)]
+        unauthenticated_on_network: bool,
     },
     /// Check the app registration and each Graph source's access (token, permissions, licences,
     /// provisioning, credential expiry) and explain what is wrong. Configuration as for `run`.
@@ -234,7 +238,7 @@ async fn doctor(sources: Vec<Source>, json: bool) -> ExitCode {
     }
 }
 
-async fn serve(addr: &str) -> ExitCode {
+async fn serve(addr: &str, unauthenticated_on_network: bool) -> ExitCode {
     let config = match domain::config::QueryConfig::from_vars(std::env::vars()) {
         Ok(c) => c,
         Err(e) => {
@@ -242,6 +246,24 @@ async fn serve(addr: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Without authentication the API is open to whoever reaches the port: loopback only, unless
+    // asked twice (the variable and the flag).
+    if config.auth_disabled && !unauthenticated_on_network {
+        match tokio::net::lookup_host(addr).await {
+            Ok(mut resolved) => {
+                if let Some(a) = resolved.find(|a| !a.ip().is_loopback()) {
+                    eprintln!(
+                        "auditlake: refusing to serve without authentication on {a}, which is not a loopback address: anyone who reaches it could read and annotate every event. Listen on 127.0.0.1, turn authentication on, or pass --unauthenticated-on-network as well."
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+            Err(e) => {
+                eprintln!("auditlake: cannot resolve {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let sdk = aws::load_sdk_config().await;
     let app = match query::query_app(&sdk, &config).await {
         Ok(a) => a,
@@ -413,9 +435,12 @@ async fn main() -> ExitCode {
             doctor(sources, json).await
         }
         Command::Import { source, files } => import(source, files).await,
-        Command::Serve { addr } => {
+        Command::Serve {
+            addr,
+            unauthenticated_on_network,
+        } => {
             runtime::telemetry::init(false);
-            serve(&addr).await
+            serve(&addr, unauthenticated_on_network).await
         }
     }
 }
