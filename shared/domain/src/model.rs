@@ -100,12 +100,31 @@ pub fn fmt_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Parses the time formats Microsoft sends: RFC 3339 with any offset and up to 7+ fractional
-/// digits (Graph), and zone-less `2015-06-29T20:03:19[.fff]` (Management API), read as UTC.
+/// Parses the time formats Microsoft's records and exports carry, read as UTC: RFC 3339 with `Z`
+/// or any offset (`+01:00`, `+0100`), or no zone at all (the Management API's
+/// `2015-06-29T20:03:19`), with 0 to 9 fractional digits, and a space instead of `T` (Azure
+/// Monitor and Log Analytics exports: `2024-09-23 14:33:09.049661100`).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
+    // `T` and a space both separate date and time; one spelling is parsed below.
+    let spaced;
+    let s = if s.len() > 10 && s.as_bytes()[10] == b' ' && s.is_char_boundary(11) {
+        spaced = format!("{}T{}", &s[..10], s[11..].trim_start());
+        spaced.as_str()
+    } else {
+        s
+    };
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f %z",
+        "%Y-%m-%dT%H:%M%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
     }
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
@@ -115,6 +134,12 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
             return Some(t.and_utc());
         }
+    }
+    // `Z` after a zone-less form chrono's RFC 3339 parser refused (no seconds: `...T10:15Z`).
+    if let Some(bare) = s.strip_suffix(['Z', 'z'])
+        && let Ok(t) = NaiveDateTime::parse_from_str(bare, "%Y-%m-%dT%H:%M")
+    {
+        return Some(t.and_utc());
     }
     None
 }

@@ -9,6 +9,7 @@ mod corpus;
 mod graph_sources_conformance;
 mod layers;
 mod m365_activity;
+mod message_trace_exports;
 mod normalize;
 mod run_command;
 mod serve;

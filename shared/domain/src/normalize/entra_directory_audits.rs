@@ -5,21 +5,20 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Context, NormalizeError, dedupe_key, text, text_any};
+use super::{Context, NormalizeError, dedupe_key, field, result_of, text, text_any};
 use crate::model::{Actor, ActorKind, AuditEvent, EventResult, Source, Target, parse_time};
 use crate::store::keys;
 
-fn result(v: &Value) -> EventResult {
-    match text(v, "result").map(|s| s.to_ascii_lowercase()).as_deref() {
-        Some("success") => EventResult::Success,
-        Some("failure") | Some("timeout") => EventResult::Failure,
-        _ => EventResult::Unknown,
-    }
+/// `result` in any of Microsoft's spellings ([`super::result_word`]); an unknown word is kept as
+/// the reason when `resultReason` is empty.
+fn result(v: &Value) -> (EventResult, Option<String>) {
+    let (result, word) = result_of(text(v, "result").as_deref());
+    (result, text(v, "resultReason").or(word))
 }
 
 fn actor(initiated_by: Option<&Value>) -> (Actor, Option<String>) {
     let user = initiated_by
-        .and_then(|i| i.get("user"))
+        .and_then(|i| field(i, "user"))
         .filter(|u| u.is_object());
     if let Some(u) = user
         && (text(u, "id").is_some() || text(u, "userPrincipalName").is_some())
@@ -36,7 +35,7 @@ fn actor(initiated_by: Option<&Value>) -> (Actor, Option<String>) {
         );
     }
     let app = initiated_by
-        .and_then(|i| i.get("app"))
+        .and_then(|i| field(i, "app"))
         .filter(|a| a.is_object());
     if let Some(a) = app
         && (text(a, "servicePrincipalId").is_some()
@@ -71,19 +70,17 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
         text(v, "activityDisplayName").ok_or(NormalizeError::Missing("activityDisplayName"))?;
     let record_id = text(v, "id");
     let dedupe_key = dedupe_key(record_id.as_deref(), v);
-    let (actor, client_ip) = actor(v.get("initiatedBy"));
+    let (actor, client_ip) = actor(field(v, "initiatedBy"));
 
     let mut targets = Vec::new();
     let mut modified = Vec::new();
-    for t in v
-        .get("targetResources")
+    for t in field(v, "targetResources")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
         let name = text(t, "displayName").or_else(|| text(t, "userPrincipalName"));
-        for p in t
-            .get("modifiedProperties")
+        for p in field(t, "modifiedProperties")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -104,8 +101,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
 
     let mut additional = Map::new();
     let mut user_agent = None;
-    for kv in v
-        .get("additionalDetails")
+    for kv in field(v, "additionalDetails")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -127,9 +123,8 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     };
     put("correlation_id", text(v, "correlationId"));
     put("operation_type", text(v, "operationType"));
-    if let Some(u) = v
-        .get("initiatedBy")
-        .and_then(|i| i.get("user"))
+    if let Some(u) = field(v, "initiatedBy")
+        .and_then(|i| field(i, "user"))
         .filter(|u| u.is_object())
     {
         put("user_type", text(u, "userType"));
@@ -142,6 +137,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
         details.insert("modified_properties".into(), Value::Array(modified));
     }
 
+    let (result, result_reason) = result(v);
     Ok(AuditEvent {
         id: keys::event_id(Source::EntraDirectoryAudits, &dedupe_key),
         record_id,
@@ -152,8 +148,8 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
         service: text(v, "loggedByService"),
         category: text(v, "category"),
         operation,
-        result: result(v),
-        result_reason: text(v, "resultReason"),
+        result,
+        result_reason,
         actor,
         targets,
         client_ip,

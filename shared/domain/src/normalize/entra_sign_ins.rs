@@ -36,7 +36,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Context, NormalizeError, dedupe_key, text};
+use super::{Context, NormalizeError, dedupe_key, field, text};
 use crate::model::{
     Actor, ActorKind, AuditEvent, EventResult, Location, Source, Target, parse_time,
 };
@@ -71,8 +71,7 @@ fn kind(v: &Value, stream: Option<&str>) -> Kind {
     if let Some(k) = stream.and_then(|s| s.parse::<Kind>().ok()) {
         return k;
     }
-    if let Some(k) = v
-        .get("signInEventTypes")
+    if let Some(k) = field(v, "signInEventTypes")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -81,15 +80,14 @@ fn kind(v: &Value, stream: Option<&str>) -> Kind {
     {
         return k;
     }
-    let interactive = v.get("isInteractive").and_then(Value::as_bool);
+    let interactive = field(v, "isInteractive").and_then(Value::as_bool);
     if interactive == Some(true) {
         return Kind::InteractiveUser;
     }
     if !has_user(v)
         && (text(v, "servicePrincipalId").is_some() || text(v, "servicePrincipalName").is_some())
     {
-        let msi = v
-            .get("managedServiceIdentity")
+        let msi = field(v, "managedServiceIdentity")
             .and_then(|m| text(m, "msiType"))
             .is_some_and(|t| !t.eq_ignore_ascii_case("none"));
         return if msi {
@@ -108,7 +106,7 @@ fn kind(v: &Value, stream: Option<&str>) -> Kind {
 
 /// `status.errorCode` as a number (Graph sends an integer; some exports a numeric string).
 fn error_code(v: &Value) -> Option<i64> {
-    match v.get("status")?.get("errorCode")? {
+    match field(field(v, "status")?, "errorCode")? {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -157,11 +155,11 @@ fn number(v: Option<&Value>) -> Option<f64> {
 }
 
 fn location(v: &Value) -> Option<Location> {
-    let l = v.get("location").filter(|l| l.is_object())?;
-    let geo = l.get("geoCoordinates").filter(|g| g.is_object());
+    let l = field(v, "location").filter(|l| l.is_object())?;
+    let geo = field(l, "geoCoordinates").filter(|g| g.is_object());
     let (mut lat, mut lon) = (
-        number(geo.and_then(|g| g.get("latitude"))),
-        number(geo.and_then(|g| g.get("longitude"))),
+        number(geo.and_then(|g| field(g, "latitude"))),
+        number(geo.and_then(|g| field(g, "longitude"))),
     );
     if lat == Some(0.0) && lon == Some(0.0) {
         (lat, lon) = (None, None);
@@ -211,13 +209,12 @@ fn string(v: &Value, key: &str) -> Option<Value> {
 }
 
 fn boolean(v: &Value, key: &str) -> Option<Value> {
-    v.get(key).and_then(Value::as_bool).map(Value::Bool)
+    field(v, key).and_then(Value::as_bool).map(Value::Bool)
 }
 
 /// The non-sentinel strings of an array field; `None` when there are none.
 fn strings(v: &Value, key: &str) -> Option<Value> {
-    let items: Vec<Value> = v
-        .get(key)
+    let items: Vec<Value> = field(v, key)
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -230,7 +227,7 @@ fn strings(v: &Value, key: &str) -> Option<Value> {
 }
 
 fn device(v: &Value) -> Option<Value> {
-    let d = v.get("deviceDetail").filter(|d| d.is_object())?;
+    let d = field(v, "deviceDetail").filter(|d| d.is_object())?;
     compact(vec![
         ("id", string(d, "deviceId")),
         ("name", string(d, "displayName")),
@@ -246,8 +243,7 @@ fn device(v: &Value) -> Option<Value> {
 /// applied" (`notApplied`, `notEnabled`, `reportOnlyNotApplied`), as `{name, result}`.
 fn applied_policies(v: &Value) -> Option<Value> {
     let skip = ["notapplied", "notenabled", "reportonlynotapplied"];
-    let items: Vec<Value> = v
-        .get("appliedConditionalAccessPolicies")
+    let items: Vec<Value> = field(v, "appliedConditionalAccessPolicies")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -268,7 +264,7 @@ fn applied_policies(v: &Value) -> Option<Value> {
 
 /// The steps of beta's `authenticationDetails`, compacted.
 fn auth_steps(v: &Value) -> Vec<Value> {
-    v.get("authenticationDetails")
+    field(v, "authenticationDetails")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -286,7 +282,7 @@ fn auth_steps(v: &Value) -> Vec<Value> {
 /// The second factor: `mfaDetail` when the record has one; else, for a sign-in that required
 /// MFA, the last successful step of `authenticationDetails` that is not the password.
 fn mfa(v: &Value, steps: &[Value]) -> Option<Value> {
-    if let Some(m) = v.get("mfaDetail").filter(|m| m.is_object())
+    if let Some(m) = field(v, "mfaDetail").filter(|m| m.is_object())
         && let Some(m) = compact(vec![
             ("auth_method", string(m, "authMethod")),
             ("auth_detail", string(m, "authDetail")),
@@ -301,13 +297,13 @@ fn mfa(v: &Value, steps: &[Value]) -> Option<Value> {
     }
     let step = steps.iter().rev().find(|s| {
         s["succeeded"] == Value::Bool(true)
-            && s.get("method")
+            && field(s, "method")
                 .and_then(Value::as_str)
                 .is_some_and(|m| !m.eq_ignore_ascii_case("Password"))
     })?;
     compact(vec![
-        ("auth_method", step.get("method").cloned()),
-        ("auth_detail", step.get("detail").cloned()),
+        ("auth_method", field(step, "method").cloned()),
+        ("auth_detail", field(step, "detail").cloned()),
     ])
 }
 
@@ -325,7 +321,7 @@ fn risk(v: &Value) -> Option<Value> {
 }
 
 fn details(v: &Value, kind: Kind, code: Option<i64>) -> Map<String, Value> {
-    let status = v.get("status").filter(|s| s.is_object());
+    let status = field(v, "status").filter(|s| s.is_object());
     let steps = auth_steps(v);
     let failed = code.is_some_and(|c| c != 0);
     let entries = vec![
@@ -382,12 +378,11 @@ fn details(v: &Value, kind: Kind, code: Option<i64>) -> Map<String, Value> {
         ("user_type", string(v, "userType")),
         (
             "managed_identity_type",
-            v.get("managedServiceIdentity")
-                .and_then(|m| string(m, "msiType")),
+            field(v, "managedServiceIdentity").and_then(|m| string(m, "msiType")),
         ),
         (
             "autonomous_system_number",
-            v.get("autonomousSystemNumber")
+            field(v, "autonomousSystemNumber")
                 .filter(|n| n.is_number())
                 .cloned(),
         ),
@@ -414,7 +409,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     let result = result(code);
     let result_reason = match code {
         Some(c) if c != 0 => Some(
-            match v.get("status").and_then(|s| text(s, "failureReason")) {
+            match field(v, "status").and_then(|s| text(s, "failureReason")) {
                 Some(reason) => format!("{reason} (error {c})"),
                 None => format!("error {c}"),
             },

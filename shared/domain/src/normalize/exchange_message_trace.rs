@@ -19,13 +19,14 @@
 //! - `details`: `message_id`, `subject`, `size` (bytes), `to_ip`, `status` (as given),
 //!   `sender_address`, `recipient_address`.
 //!
-//! Only Graph's camelCase rows are read. The legacy Reporting Web Service and PowerShell
-//! `Get-MessageTraceV2` rows (`Received`, `SenderAddress`, ...) have no `receivedDateTime` and
-//! are quarantined as such.
+//! Graph's camelCase rows, and the rows users hold from PowerShell's `Get-MessageTraceV2`
+//! (`ConvertTo-Json`) and the retired Reporting Web Service (`Received`, `SenderAddress`,
+//! `MessageTraceId`, ...): keys are matched ignoring case, the time is `receivedDateTime` or
+//! `Received`, and a row without Graph's `id` is named by `MessageTraceId` and the recipient.
 
 use serde_json::{Map, Value};
 
-use super::{Context, NormalizeError, dedupe_key, text};
+use super::{Context, NormalizeError, dedupe_key, field, text};
 use crate::model::{Actor, ActorKind, AuditEvent, EventResult, Source, Target, parse_time};
 use crate::store::keys;
 
@@ -41,13 +42,25 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     if !v.is_object() {
         return Err(NormalizeError::NotAnObject);
     }
-    let raw_time =
-        text(v, "receivedDateTime").ok_or(NormalizeError::Missing("receivedDateTime"))?;
+    // Graph's `receivedDateTime`, or `Received` of Get-MessageTraceV2 and the Reporting Web
+    // Service (keys are matched ignoring case, so `SenderAddress` reads as `senderAddress`).
+    let (time_field, raw_time) = ["receivedDateTime", "Received"]
+        .iter()
+        .find_map(|f| text(v, f).map(|t| (*f, t)))
+        .ok_or(NormalizeError::Missing("receivedDateTime (or Received)"))?;
     let time = parse_time(&raw_time).ok_or(NormalizeError::BadTime {
-        field: "receivedDateTime",
+        field: time_field,
         value: raw_time,
     })?;
-    let record_id = text(v, "id");
+    // PowerShell and Reporting Web Service rows have no row id: a row is one message to one
+    // recipient, so the message trace id and the recipient together name it.
+    let record_id = text(v, "id").or_else(|| {
+        Some(format!(
+            "{}:{}",
+            text(v, "MessageTraceId")?,
+            text(v, "RecipientAddress")?.to_ascii_lowercase()
+        ))
+    });
     let dedupe_key = dedupe_key(record_id.as_deref(), v);
     let sender = text(v, "senderAddress");
     let recipient = text(v, "recipientAddress");
@@ -83,7 +96,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     put("subject", text(v, "subject").map(Value::String));
     put(
         "size",
-        match v.get("size") {
+        match field(v, "size") {
             Some(n @ Value::Number(_)) => Some(n.clone()),
             Some(Value::String(s)) => s.trim().parse::<u64>().ok().map(Value::from),
             _ => None,
@@ -246,12 +259,44 @@ mod tests {
     }
 
     #[test]
-    fn rows_without_a_graph_time_are_refused() {
-        let legacy = json!({"MessageTraceId": "m1", "Received": "2024-05-22T16:20:31.1234567",
-                            "SenderAddress": "a@b.example", "Status": "Delivered"});
+    fn powershell_and_reporting_web_service_rows_normalize_like_graphs() {
+        // Get-MessageTraceV2 | ConvertTo-Json, with PowerShell's `@data.type` sidecar keys.
+        let v2 = json!({"MessageTraceId": "m1", "Received@data.type": "System.DateTime",
+                        "Received": "2024-05-22T16:20:31.1234567Z",
+                        "SenderAddress": "a@b.example", "RecipientAddress": "C@D.example",
+                        "Status": "FilteredAsSpam", "FromIP": "203.0.113.9", "ToIP": "",
+                        "Subject": "hi", "Size@data.type": "System.Int32", "Size": 321,
+                        "MessageId": "<x@y>"});
+        let e = normalize(&v2, ctx()).unwrap();
+        assert_eq!(fmt_time(e.time), "2024-05-22T16:20:31.123Z");
+        assert_eq!(e.record_id.as_deref(), Some("m1:c@d.example"));
+        assert_eq!(e.actor.upn.as_deref(), Some("a@b.example"));
+        assert_eq!(e.targets[0].name.as_deref(), Some("C@D.example"));
+        assert_eq!(e.result, EventResult::Failure);
+        assert_eq!(e.result_reason.as_deref(), Some("FilteredAsSpam"));
+        assert_eq!(e.client_ip.as_deref(), Some("203.0.113.9"));
+        assert_eq!(e.details["size"], 321);
+        assert_eq!(e.details["message_id"], "<x@y>");
+        assert!(!e.details.contains_key("to_ip"), "an empty ToIP is absent");
+        // The Reporting Web Service's row: a zone-less time, read as UTC.
+        let rws = json!({"MessageTraceId": "m2", "Received": "2022-09-05T18:10:13.4907658",
+                         "RecipientAddress": "r@x.example", "SenderAddress": "s@x.example",
+                         "Status": "Delivered", "Index": 0, "Organization": "x.example"});
+        let e = normalize(&rws, ctx()).unwrap();
+        assert_eq!(fmt_time(e.time), "2022-09-05T18:10:13.490Z");
+        assert_eq!(e.result, EventResult::Success);
+        // The same row to another recipient is another event.
+        let mut other = rws.clone();
+        other["RecipientAddress"] = json!("q@x.example");
+        assert_ne!(normalize(&other, ctx()).unwrap().id, e.id);
+    }
+
+    #[test]
+    fn rows_without_any_time_are_refused() {
+        let no_time = json!({"MessageTraceId": "m1", "SenderAddress": "a@b.example"});
         assert_eq!(
-            normalize(&legacy, ctx()).unwrap_err(),
-            NormalizeError::Missing("receivedDateTime")
+            normalize(&no_time, ctx()).unwrap_err(),
+            NormalizeError::Missing("receivedDateTime (or Received)")
         );
         let mut bad = delivered();
         bad["receivedDateTime"] = json!("22/05/2024");

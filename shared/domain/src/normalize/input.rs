@@ -27,14 +27,24 @@ pub enum Item {
 
 type RawMap = std::collections::HashMap<String, Box<RawValue>>;
 
+/// A key of `map` equal to `key` ignoring ASCII case (exports lower-case the envelope's keys).
+fn key_ci<'m>(map: &'m RawMap, key: &str) -> Option<&'m RawValue> {
+    map.get(key)
+        .or_else(|| {
+            map.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                .map(|(_, v)| v)
+        })
+        .map(|v| &**v)
+}
+
 fn is_envelope_record(map: &RawMap) -> bool {
-    map.get("properties")
-        .is_some_and(|p| p.get().trim_start().starts_with('{'))
-        && (map.contains_key("operationName") || map.contains_key("resourceId"))
+    key_ci(map, "properties").is_some_and(|p| p.get().trim_start().starts_with('{'))
+        && (key_ci(map, "operationName").is_some() || key_ci(map, "resourceId").is_some())
 }
 
 fn array_in(map: &RawMap, key: &str) -> Option<Vec<Box<RawValue>>> {
-    serde_json::from_str(map.get(key)?.get()).ok()
+    serde_json::from_str(key_ci(map, key)?.get()).ok()
 }
 
 fn emit_all(items: Vec<Box<RawValue>>, position: &str, envelope: bool, out: &mut dyn FnMut(Item)) {
@@ -105,31 +115,99 @@ fn ndjson_line(line: &str, name: &str, line_no: u64, out: &mut dyn FnMut(Item)) 
     }
 }
 
-/// Reads every item from `input` (named `name` in positions), calling `out` for each.
+/// One line of input: text, or bytes that are not UTF-8.
+enum Line {
+    Text(String),
+    /// Not UTF-8 from this byte of the line on (0-based).
+    NotUtf8 {
+        at: usize,
+    },
+}
+
+/// The next line (with its newline), `None` at the end.
+fn next_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<Line>> {
+    buf.clear();
+    if reader.read_until(b'\n', buf)? == 0 {
+        return Ok(None);
+    }
+    Ok(Some(line_of(buf)))
+}
+
+fn line_of(bytes: &[u8]) -> Line {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => Line::Text(s.to_string()),
+        Err(e) => Line::NotUtf8 {
+            at: e.valid_up_to(),
+        },
+    }
+}
+
+fn not_utf8(name: &str, line_no: u64, at: usize) -> Item {
+    Item::Invalid {
+        position: format!("{name}:line {line_no}"),
+        reason: format!(
+            "not UTF-8 text (an invalid byte at byte {} of the line)",
+            at + 1
+        ),
+    }
+}
+
+/// Handles one line of NDJSON, text or not.
+fn any_line(line: &Line, name: &str, line_no: u64, out: &mut dyn FnMut(Item)) {
+    match line {
+        Line::Text(t) => ndjson_line(t, name, line_no, out),
+        Line::NotUtf8 { at } => out(not_utf8(name, line_no, *at)),
+    }
+}
+
+/// Reads every item from `input` (named `name` in positions), calling `out` for each. A line
+/// that is not UTF-8 or not JSON is one [`Item::Invalid`] with its position; reading goes on.
 pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io::Result<()> {
     let mut reader = BufReader::new(input);
-    let mut line = String::new();
+    let mut buf = Vec::new();
     let mut line_no = 0u64;
     // Find the first non-blank line to tell NDJSON from one JSON document.
-    loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
+    let mut line = loop {
+        let Some(l) = next_line(&mut reader, &mut buf)? else {
             return Ok(());
-        }
+        };
         line_no += 1;
-        if line_no == 1 && line.starts_with('\u{feff}') {
-            // A UTF-8 byte-order mark (Windows PowerShell's `Out-File`) is not part of the JSON.
-            line.drain(..'\u{feff}'.len_utf8());
+        match l {
+            Line::Text(mut t) => {
+                if line_no == 1 && t.starts_with('\u{feff}') {
+                    // A UTF-8 byte-order mark (Windows PowerShell's `Out-File`) is not JSON.
+                    t.drain(..'\u{feff}'.len_utf8());
+                }
+                if !t.trim().is_empty() {
+                    break t;
+                }
+            }
+            Line::NotUtf8 { at } => {
+                // Not text, so not the start of one document: NDJSON from here.
+                out(not_utf8(name, line_no, at));
+                while let Some(l) = next_line(&mut reader, &mut buf)? {
+                    line_no += 1;
+                    any_line(&l, name, line_no, out);
+                }
+                return Ok(());
+            }
         }
-        if !line.trim().is_empty() {
-            break;
-        }
-    }
+    };
     let first_is_complete = serde_json::from_str::<Box<RawValue>>(line.trim()).is_ok();
     if !first_is_complete {
         // One (pretty-printed) JSON document.
-        let mut doc = std::mem::take(&mut line);
-        reader.read_to_string(&mut doc)?;
+        let mut bytes = std::mem::take(&mut line).into_bytes();
+        reader.read_to_end(&mut bytes)?;
+        let doc = match String::from_utf8(bytes) {
+            Ok(doc) => doc,
+            Err(e) => {
+                // Not text as a whole: NDJSON with a bad line, read line by line.
+                for (i, l) in e.as_bytes().split(|b| *b == b'\n').enumerate() {
+                    any_line(&line_of(l), name, line_no + i as u64, out);
+                }
+                return Ok(());
+            }
+        };
         match serde_json::from_str::<Box<RawValue>>(doc.trim()) {
             Ok(raw) => expand(raw, &format!("{name}:"), out),
             // Not one document, yet later lines are whole JSON values: NDJSON whose first line
@@ -146,14 +224,12 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
         }
         return Ok(());
     }
-    loop {
-        ndjson_line(&line, name, line_no, out);
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
+    ndjson_line(&line, name, line_no, out);
+    while let Some(l) = next_line(&mut reader, &mut buf)? {
         line_no += 1;
+        any_line(&l, name, line_no, out);
     }
+    Ok(())
 }
 
 #[cfg(test)]

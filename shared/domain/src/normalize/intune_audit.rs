@@ -23,19 +23,14 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Context, NormalizeError, dedupe_key, is_sentinel, text, text_any};
+use super::{Context, NormalizeError, dedupe_key, field, is_sentinel, result_of, text, text_any};
 use crate::model::{Actor, ActorKind, AuditEvent, EventResult, Source, Target, parse_time};
 use crate::store::keys;
 
-fn result(v: &Value) -> EventResult {
-    match text(v, "activityResult")
-        .map(|s| s.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("success") => EventResult::Success,
-        Some("failure" | "failed" | "fail") => EventResult::Failure,
-        _ => EventResult::Unknown,
-    }
+/// `activityResult` in any of Microsoft's spellings ([`super::result_word`]); an unknown word
+/// is kept as the reason.
+fn result(v: &Value) -> (EventResult, Option<String>) {
+    result_of(text(v, "activityResult").as_deref())
 }
 
 fn actor(a: Option<&Value>) -> Actor {
@@ -81,20 +76,18 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     )?;
     let record_id = text(v, "id");
     let dedupe_key = dedupe_key(record_id.as_deref(), v);
-    let by = v.get("actor").filter(|a| a.is_object());
+    let by = field(v, "actor").filter(|a| a.is_object());
     let actor = actor(by);
 
     let mut targets = Vec::new();
     let mut modified = Vec::new();
-    for r in v
-        .get("resources")
+    for r in field(v, "resources")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
         let (id, name) = (text(r, "resourceId"), text(r, "displayName"));
-        for p in r
-            .get("modifiedProperties")
+        for p in field(r, "modifiedProperties")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -132,8 +125,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
             );
         }
         put("service_principal_name", text(a, "servicePrincipalName"));
-        let permissions: Vec<Value> = a
-            .get("userPermissions")
+        let permissions: Vec<Value> = field(a, "userPermissions")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
@@ -150,6 +142,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
         details.insert("modified_properties".into(), Value::Array(modified));
     }
 
+    let (result, result_reason) = result(v);
     Ok(AuditEvent {
         id: keys::event_id(Source::IntuneAudit, &dedupe_key),
         record_id,
@@ -160,8 +153,8 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
         service: text(v, "componentName"),
         category: text(v, "category"),
         operation,
-        result: result(v),
-        result_reason: None,
+        result,
+        result_reason,
         actor,
         targets,
         client_ip: by.and_then(|a| text(a, "ipAddress")),

@@ -34,7 +34,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use super::{Context, NormalizeError, dedupe_key, is_sentinel, text, text_any};
+use super::{Context, NormalizeError, dedupe_key, field, is_sentinel, result_of, text, text_any};
 use crate::model::{Actor, ActorKind, AuditEvent, EventResult, Source, Target, parse_time};
 use crate::store::keys;
 
@@ -172,7 +172,7 @@ pub fn record_type_name(n: i64) -> Option<&'static str> {
 
 /// An integer field sent as a number or as a numeric string.
 fn int(v: &Value, key: &str) -> Option<i64> {
-    match v.get(key)? {
+    match field(v, key)? {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -181,7 +181,7 @@ fn int(v: &Value, key: &str) -> Option<i64> {
 
 /// A boolean field sent as a boolean or as `"True"`/`"False"`.
 fn boolean(v: &Value, key: &str) -> Option<bool> {
-    match v.get(key)? {
+    match field(v, key)? {
         Value::Bool(b) => Some(*b),
         Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
         Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
@@ -190,11 +190,14 @@ fn boolean(v: &Value, key: &str) -> Option<bool> {
 }
 
 fn array<'a>(v: &'a Value, key: &str) -> impl Iterator<Item = &'a Value> {
-    v.get(key).and_then(Value::as_array).into_iter().flatten()
+    field(v, key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
 }
 
 fn object<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
-    v.get(key).filter(|o| o.is_object())
+    field(v, key).filter(|o| o.is_object())
 }
 
 fn is_guid(s: &str) -> bool {
@@ -283,7 +286,7 @@ fn n(v: Option<i64>) -> Option<Value> {
 
 /// `Folder` and `ParentFolder` are objects with a `Path`; some exports send the path alone.
 fn folder_path(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
+    match field(v, key)? {
         o @ Value::Object(_) => text(o, "Path").or_else(|| text(o, "Name")),
         _ => text(v, key),
     }
@@ -315,14 +318,7 @@ fn result(v: &Value, aad: bool) -> (EventResult, Option<String>) {
             return (EventResult::Failure, reason);
         }
     }
-    let status = text(v, "ResultStatus").map(|s| s.to_ascii_lowercase());
-    let result = match status.as_deref() {
-        Some("succeeded" | "success" | "true") => EventResult::Success,
-        Some("failed" | "failure" | "false") => EventResult::Failure,
-        Some("partiallysucceeded") => EventResult::Partial,
-        _ => EventResult::Unknown,
-    };
-    (result, None)
+    result_of(text(v, "ResultStatus").as_deref())
 }
 
 /// `UserType` as a number; Graph's audit-log rows name it instead.
@@ -362,8 +358,25 @@ fn actor(v: &Value, aad: bool) -> Actor {
             k.eq_ignore_ascii_case("DlpAgent") || k.eq_ignore_ascii_case("SecurityComplianceAlerts")
         })
     };
-    let kind = if system_key(&user_key) || system_key(&user_id) {
+    // SharePoint's own app (`app@sharepoint`, user key `i:0i.t|ms.sp.ext|...|app@sharepoint`)
+    // is an app whatever `UserType` says; Windows' local system account is the system.
+    let is = |k: &Option<String>, f: &dyn Fn(&str) -> bool| k.as_deref().is_some_and(f);
+    let sharepoint_app = is(&user_id, &|u| u.eq_ignore_ascii_case("app@sharepoint"))
+        || is(&user_key, &|k| {
+            k.to_ascii_lowercase().ends_with("|app@sharepoint")
+        });
+    let local_system = |s: &str| {
+        s.eq_ignore_ascii_case("S-1-5-18")
+            || s.to_ascii_uppercase().starts_with("NT AUTHORITY\\SYSTEM")
+    };
+    let kind = if system_key(&user_key)
+        || system_key(&user_id)
+        || is(&user_id, &local_system)
+        || is(&user_key, &local_system)
+    {
         ActorKind::System
+    } else if sharepoint_app {
+        ActorKind::App
     } else {
         match user_type(v) {
             Some(0 | 2 | 3 | 9 | 10) => ActorKind::User,
@@ -497,7 +510,7 @@ fn targets(v: &Value, aad: bool) -> Vec<Target> {
 fn client_ip(v: &Value) -> Option<String> {
     ["ClientIP", "ClientIPAddress", "ActorIpAddress"]
         .iter()
-        .find_map(|k| match v.get(*k)? {
+        .find_map(|k| match field(v, k)? {
             Value::String(s) => clean_ip(s),
             _ => None,
         })
@@ -785,7 +798,7 @@ fn details(v: &Value, record_type: Option<i64>, aad: bool) -> Map<String, Value>
     }
     put(
         "data",
-        match v.get("Data") {
+        match field(v, "Data") {
             Some(Value::String(t)) if !is_sentinel(t) => Some(
                 serde_json::from_str::<Value>(t)
                     .ok()
@@ -802,7 +815,7 @@ fn details(v: &Value, record_type: Option<i64>, aad: bool) -> Map<String, Value>
 /// The Management API record itself: the record, or the `auditData` of a Graph audit-log row.
 fn record(v: &Value) -> &Value {
     match object(v, "auditData") {
-        Some(inner) if v.get("CreationTime").is_none() => inner,
+        Some(inner) if field(v, "CreationTime").is_none() => inner,
         _ => v,
     }
 }

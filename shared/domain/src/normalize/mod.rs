@@ -67,9 +67,60 @@ pub fn is_sentinel(s: &str) -> bool {
             .any(|x| t.eq_ignore_ascii_case(x))
 }
 
-/// A string field, with sentinels read as absent.
+/// Field `key` of an object: the exact spelling, else the first key equal to it ignoring ASCII
+/// case (Azure Monitor and some exports lower-case keys: `operationname`, `creationtime`).
+pub fn field<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    let map = v.as_object()?;
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// What a result word of any of Microsoft's spellings means: `success`, `Succeeded`,
+/// `Successful`, `True` are success; `failure`, `Failed`, `False`, `timeout` failure;
+/// `PartiallySucceeded`, `partial` partial; a number is a sign-in style error code (0: success,
+/// anything else: failure). `None` for a word that is none of these (kept as the reason).
+pub fn result_word(word: &str) -> Option<crate::model::EventResult> {
+    use crate::model::EventResult;
+    let w = word.trim();
+    if let Ok(code) = w.parse::<i64>() {
+        return Some(if code == 0 {
+            EventResult::Success
+        } else {
+            EventResult::Failure
+        });
+    }
+    let w = w.to_ascii_lowercase();
+    match w.as_str() {
+        "success" | "succeeded" | "successful" | "true" | "ok" => Some(EventResult::Success),
+        "failure" | "failed" | "false" | "timeout" | "fail" => Some(EventResult::Failure),
+        "partiallysucceeded" | "partialsuccess" | "partial" | "partiallysuccessful" => {
+            Some(EventResult::Partial)
+        }
+        _ => None,
+    }
+}
+
+/// A result field read with [`result_word`]: the result, and the word itself as the reason when
+/// it means nothing known (so an analyst still sees it).
+pub fn result_of(word: Option<&str>) -> (crate::model::EventResult, Option<String>) {
+    match word {
+        None => (crate::model::EventResult::Unknown, None),
+        Some(w) => match result_word(w) {
+            Some(r) => (r, None),
+            None => (
+                crate::model::EventResult::Unknown,
+                Some(w.trim().to_string()),
+            ),
+        },
+    }
+}
+
+/// A string field, with sentinels read as absent; the key matched as [`field`] does.
 pub fn text(v: &Value, key: &str) -> Option<String> {
-    match v.get(key)? {
+    match field(v, key)? {
         Value::String(s) if !is_sentinel(s) => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
@@ -202,18 +253,14 @@ pub fn normalize_envelope(
     raw: &RawValue,
     ctx: Context<'_>,
 ) -> Result<AuditEvent, NormalizeError> {
-    let env: std::collections::HashMap<String, Box<RawValue>> =
+    let env: Value =
         serde_json::from_str(raw.get()).map_err(|e| NormalizeError::Json(e.to_string()))?;
-    let properties = env
-        .get("properties")
+    let mut properties = field(&env, "properties")
+        .filter(|p| p.is_object())
+        .cloned()
         .ok_or(NormalizeError::Missing("properties"))?;
-    let field = |k: &str| -> Option<String> {
-        env.get(k)
-            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
-            .filter(|s| !is_sentinel(s))
-    };
-    let tenant = field("tenantId");
-    let category = field("category");
+    let tenant = text(&env, "tenantId");
+    let category = text(&env, "category");
     let ctx = Context {
         tenant_id: tenant.as_deref().unwrap_or(ctx.tenant_id),
         stream: ctx
@@ -221,7 +268,55 @@ pub fn normalize_envelope(
             .or_else(|| category.as_deref().and_then(stream_of_category)),
         ingested_at: ctx.ingested_at,
     };
-    let mut event = normalize(source, properties, ctx)?;
+    // Where the inner record lacks them, the envelope's time and operation stand in.
+    let (time_field, operation_field) = match source {
+        Source::EntraSignIns => ("createdDateTime", None),
+        _ => ("activityDateTime", Some("activityDisplayName")),
+    };
+    let fill = |props: &mut Value, inner: &str, outer: &str| {
+        if text(props, inner).is_none()
+            && let (Some(value), Some(map)) = (text(&env, outer), props.as_object_mut())
+        {
+            map.insert(inner.to_string(), Value::String(value));
+        }
+    };
+    fill(&mut properties, time_field, "time");
+    if let Some(op) = operation_field {
+        fill(&mut properties, op, "operationName");
+    }
+    let mut event = match source {
+        Source::EntraDirectoryAudits => entra_directory_audits::normalize(&properties, ctx),
+        Source::EntraSignIns => entra_sign_ins::normalize(&properties, ctx),
+        Source::IntuneAudit => intune_audit::normalize(&properties, ctx),
+        Source::ExchangeMessageTrace => exchange_message_trace::normalize(&properties, ctx),
+        Source::M365Activity => m365_activity::normalize(&properties, ctx),
+    }
+    .map_err(|e| match e {
+        // The envelope's `time` was tried too.
+        NormalizeError::Missing(f) if f == time_field => {
+            NormalizeError::Missing(if source == Source::EntraSignIns {
+                "properties.createdDateTime (or the envelope's time)"
+            } else {
+                "properties.activityDateTime (or the envelope's time)"
+            })
+        }
+        other => other,
+    })?;
+    // A result the inner record does not say: the envelope's `resultType` (a sign-in's error
+    // code, or a word) or `resultSignature`.
+    if event.result == crate::model::EventResult::Unknown {
+        for key in ["resultType", "resultSignature"] {
+            if let Some(word) = text(&env, key)
+                && let Some(r) = result_word(&word)
+            {
+                event.result = r;
+                if r != crate::model::EventResult::Success && event.result_reason.is_none() {
+                    event.result_reason = text(&env, "resultDescription").or(Some(word));
+                }
+                break;
+            }
+        }
+    }
     event.raw = Some(raw.to_owned());
     Ok(event)
 }

@@ -1,3 +1,4 @@
 //! Integration tests of the `domain` crate: checks that need nothing but the pure core.
 
 mod documentation;
+mod lenient;
