@@ -1,14 +1,15 @@
 //! The query API's integration tests, over its axum router with the in-memory stores, a manual
 //! clock and `StaticTokens` (no network, no AWS): every filter of the listing, paging with signed
 //! cursors while events arrive, the read budget, every bad input, 401 against 403, annotations
-//! surviving re-ingest, the aggregates, hunting queries, and the OpenAPI document against the
-//! routes and the pinned validator.
+//! surviving re-ingest, the aggregates, hunting queries, the OpenAPI document against the
+//! routes and the pinned validator, and the stack's CORS methods against the routes.
 
 mod aggregates;
 mod analytics;
 mod annotations;
 mod auth;
 mod bad_input;
+mod cors;
 mod listing;
 mod openapi;
 mod paging;
