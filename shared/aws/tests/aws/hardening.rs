@@ -192,7 +192,8 @@ fn api_problems(doc: &Value) -> Vec<String> {
             number(&default_of(doc, open)),
             number(&default_of(doc, data)),
         );
-        if !(o * 10.0 <= d) {
+        // A default that is missing or not a number (NaN) fails too.
+        if o.is_nan() || d.is_nan() || o * 10.0 > d {
             out.push(format!(
                 "{open} defaults to {o}, not a tenth or less of {data} ({d})"
             ));
