@@ -11,6 +11,41 @@
 
 use domain::model::Source;
 
+/// The `Sid` of the Deny statement every function's role carries (template.yaml).
+pub const TAMPER_SID: &str = "NoTamperingWithTheAuditStore";
+
+/// What no function may do to the lake bucket or its access-log bucket, their objects included:
+/// delete an object or a version, change or bypass a retention or legal hold, or change the
+/// bucket's configuration (policy, versioning, Object Lock, logging, lifecycle, encryption,
+/// replication, deletion). Every role denies exactly these on both buckets, so a policy attached
+/// later cannot grant them; no call in [`all`] may be one of them (`*` matches any suffix, as in
+/// IAM). Lifecycle expiry is S3's own doing and is not affected.
+pub const TAMPER_ACTIONS: &[&str] = &[
+    "s3:DeleteObject",
+    "s3:DeleteObjectVersion",
+    "s3:PutObjectRetention",
+    "s3:PutObjectLegalHold",
+    "s3:BypassGovernanceRetention",
+    "s3:PutBucket*",
+    "s3:DeleteBucket*",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutReplicationConfiguration",
+];
+
+/// Whether `action` is one of [`TAMPER_ACTIONS`] (IAM matching: case-insensitive, a trailing
+/// `*` matches any suffix).
+pub fn is_tampering(action: &str) -> bool {
+    let action = action.to_ascii_lowercase();
+    TAMPER_ACTIONS.iter().any(|pattern| {
+        let pattern = pattern.to_ascii_lowercase();
+        match pattern.strip_suffix('*') {
+            Some(prefix) => action.starts_with(prefix),
+            None => action == pattern,
+        }
+    })
+}
+
 /// What a call acts on, named the way the template names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Resource {
@@ -270,7 +305,13 @@ pub fn query_api() -> FunctionCalls {
                 action: "kms:Decrypt",
                 resources: vec![Resource::BucketKmsKey],
                 why: "reading raw and curated objects written under the bucket's customer key, \
-                      when it has one",
+                      when it has one, and the query results Athena encrypts with it",
+            },
+            Call {
+                action: "kms:GenerateDataKey",
+                resources: vec![Resource::BucketKmsKey],
+                why: "Athena writes the results with the caller's credentials, SSE-KMS under the \
+                      customer key when the bucket has one (the workgroup's encryption)",
             },
         ],
     }
@@ -310,6 +351,22 @@ mod tests {
                 assert!(!c.resources.is_empty(), "{}: {}", f.name, c.action);
             }
         }
+    }
+
+    #[test]
+    fn no_function_makes_a_call_that_could_tamper_with_the_audit_store() {
+        for f in all() {
+            for c in &f.calls {
+                assert!(!is_tampering(c.action), "{}: {}", f.name, c.action);
+            }
+        }
+        // The matching is IAM's: exact names, a trailing wildcard, any case.
+        assert!(is_tampering("s3:DeleteObjectVersion"));
+        assert!(is_tampering("s3:putbucketpolicy"));
+        assert!(is_tampering("s3:PutBucketObjectLockConfiguration"));
+        assert!(is_tampering("s3:DeleteBucket"));
+        assert!(!is_tampering("s3:PutObject"));
+        assert!(!is_tampering("s3:DeleteObjectTagging"));
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //!   puller, a subset of `PULLER_VARS` without another source's own variables and without the
 //!   endpoint overrides (tests only), including every required one;
 //! - its IAM statements grant exactly the calls in `aws::permissions` (no more, no less):
-//!   inline documents only, `Allow` only, no `*` in an action or as a resource, KMS only under
-//!   the `UseKmsKey` condition.
+//!   inline documents only, no `*` in an allowed action or as a resource, KMS only under the
+//!   `UseKmsKey` condition, no allowed action that could tamper with the audit store;
+//! - its one `Deny` statement, `permissions::TAMPER_SID`, denies exactly
+//!   `permissions::TAMPER_ACTIONS` on both buckets and their objects (any other `Deny` is named,
+//!   so the check cannot be satisfied by a statement it does not understand).
 //!
 //! A function whose crate (`functions/<name>`) is not in this checkout is skipped with a message,
 //! so the template can describe a function that lands in another branch.
@@ -20,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use aws::permissions::{self, FunctionCalls, Resource};
+use aws::permissions::{self, FunctionCalls, Resource, TAMPER_ACTIONS, TAMPER_SID};
 use domain::config::{PULLER_VARS, QUERY_VARS};
 use domain::model::Source;
 use serde_json::Value;
@@ -198,10 +201,57 @@ fn as_list(v: &Value) -> Vec<Value> {
     }
 }
 
+/// What the tamper Deny covers: the lake bucket, the access-log bucket and their objects.
+const TAMPER_RESOURCES: &[&str] = &[
+    "GetAtt LakeBucket.Arn",
+    "Sub ${LakeBucket.Arn}/*",
+    "GetAtt AccessLogBucket.Arn",
+    "Sub ${AccessLogBucket.Arn}/*",
+];
+
+/// The tamper Deny statement: exactly `TAMPER_ACTIONS` on exactly `TAMPER_RESOURCES`, under no
+/// condition (a conditional Deny would lapse with its condition).
+fn check_deny(name: &str, stmt: &Value, conds: &[String], problems: &mut Vec<String>) {
+    let rendered = |key: &str| -> BTreeSet<String> {
+        stmt.get(key)
+            .map(as_list)
+            .unwrap_or_default()
+            .iter()
+            .map(render)
+            .collect()
+    };
+    let want: BTreeSet<String> = TAMPER_ACTIONS.iter().map(|a| a.to_string()).collect();
+    let actions = rendered("Action");
+    for a in want.difference(&actions) {
+        problems.push(format!("{name}: statement {TAMPER_SID} does not deny {a}"));
+    }
+    for a in actions.difference(&want) {
+        problems.push(format!(
+            "{name}: statement {TAMPER_SID} denies {a}, which is not in permissions::TAMPER_ACTIONS"
+        ));
+    }
+    let want: BTreeSet<String> = TAMPER_RESOURCES.iter().map(|r| r.to_string()).collect();
+    let resources = rendered("Resource");
+    for r in want.difference(&resources) {
+        problems.push(format!("{name}: statement {TAMPER_SID} does not cover {r}"));
+    }
+    for r in resources.difference(&want) {
+        problems.push(format!(
+            "{name}: statement {TAMPER_SID} names {r}, a resource it should not"
+        ));
+    }
+    if !conds.is_empty() || stmt.get("Condition").is_some() {
+        problems.push(format!(
+            "{name}: statement {TAMPER_SID} must hold unconditionally"
+        ));
+    }
+}
+
 fn check_iam(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
     let name = f.name;
     // (action, rendered resource) -> the conditions of each statement granting it.
     let mut granted: BTreeMap<(String, String), Vec<Vec<String>>> = BTreeMap::new();
+    let mut denies = 0;
     for policy in props
         .get("Policies")
         .map(as_list)
@@ -222,8 +272,20 @@ fn check_iam(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                     .get("Sid")
                     .and_then(Value::as_str)
                     .unwrap_or("(no Sid)");
-                if stmt.get("Effect").and_then(Value::as_str) != Some("Allow") {
-                    problems.push(format!("{name}: statement {sid} is not Effect: Allow"));
+                match stmt.get("Effect").and_then(Value::as_str) {
+                    Some("Allow") => {}
+                    Some("Deny") if sid == TAMPER_SID => {
+                        denies += 1;
+                        check_deny(name, &stmt, &conds, problems);
+                        continue;
+                    }
+                    _ => {
+                        problems.push(format!(
+                            "{name}: statement {sid} is neither Effect: Allow nor the Deny \
+                             {TAMPER_SID}"
+                        ));
+                        continue;
+                    }
                 }
                 if stmt.get("NotAction").is_some() || stmt.get("NotResource").is_some() {
                     problems.push(format!(
@@ -254,6 +316,12 @@ fn check_iam(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                             "{name}: statement {sid} grants the wildcard action {a}"
                         ));
                     }
+                    if permissions::is_tampering(a) {
+                        problems.push(format!(
+                            "{name}: statement {sid} allows {a}, which no function may have \
+                             (permissions::TAMPER_ACTIONS)"
+                        ));
+                    }
                     for (r, rconds) in &resources {
                         if r == "*" {
                             problems.push(format!(
@@ -268,6 +336,12 @@ fn check_iam(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                 }
             }
         }
+    }
+
+    if denies != 1 {
+        problems.push(format!(
+            "{name}: needs exactly one Deny statement {TAMPER_SID} (found {denies})"
+        ));
     }
 
     let mut wanted: BTreeSet<(String, String)> = BTreeSet::new();

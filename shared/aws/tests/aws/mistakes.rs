@@ -1,7 +1,8 @@
 //! Broken copies of `template.yaml`, each named by the check: an action beyond the calls list, a
 //! wildcard action or resource, a missing call, KMS outside its condition, a variable the
-//! configuration does not parse (or a required one missing), and a function missing from the
-//! template or from the calls list.
+//! configuration does not parse (or a required one missing), a function missing from the
+//! template or from the calls list, and a role that may tamper with the audit store (its Deny
+//! missing or narrowed, a delete allowed).
 
 use crate::check::check;
 use crate::support::{broken, functions_dir};
@@ -118,5 +119,66 @@ fn a_function_missing_from_the_template_or_the_calls_list_is_named() {
         problems
             .contains(&"pull-intune-audit: in the calls list but not in template.yaml".to_string()),
         "{problems:?}"
+    );
+}
+
+const DIRECTORY_AUDITS_DENY: &str =
+    "            - Sid: NoTamperingWithTheAuditStore\n              Effect: Deny\n";
+
+#[test]
+fn a_role_without_the_tamper_deny_or_with_a_narrower_one_is_named() {
+    let t = broken(
+        DIRECTORY_AUDITS_DENY,
+        "            - Sid: SomethingElse\n              Effect: Deny\n",
+    );
+    let problems = check(&t, &functions_dir()).problems;
+    assert_eq!(
+        problems,
+        vec![
+            "pull-entra-directory-audits: statement SomethingElse is neither Effect: Allow nor \
+             the Deny NoTamperingWithTheAuditStore"
+                .to_string(),
+            "pull-entra-directory-audits: needs exactly one Deny statement \
+             NoTamperingWithTheAuditStore (found 0)"
+                .to_string(),
+        ]
+    );
+
+    let t = broken("                - s3:DeleteObjectVersion\n", "");
+    let problems = check(&t, &functions_dir()).problems;
+    assert_eq!(
+        problems,
+        vec![
+            "pull-entra-directory-audits: statement NoTamperingWithTheAuditStore does not deny \
+             s3:DeleteObjectVersion"
+                .to_string()
+        ]
+    );
+
+    let t = broken("                - !Sub \"${AccessLogBucket.Arn}/*\"\n", "");
+    let problems = check(&t, &functions_dir()).problems;
+    assert_eq!(
+        problems,
+        vec![
+            "pull-entra-directory-audits: statement NoTamperingWithTheAuditStore does not cover \
+             Sub ${AccessLogBucket.Arn}/*"
+                .to_string()
+        ]
+    );
+}
+
+#[test]
+fn an_allowed_delete_of_a_raw_object_is_named() {
+    let t = broken(
+        "              Action: s3:PutObject\n",
+        "              Action: [s3:PutObject, s3:DeleteObject]\n",
+    );
+    let problems = check(&t, &functions_dir()).problems.join("\n");
+    assert!(
+        problems.contains(
+            "pull-entra-directory-audits: statement RawAndQuarantineWrites allows s3:DeleteObject, \
+             which no function may have"
+        ),
+        "{problems}"
     );
 }

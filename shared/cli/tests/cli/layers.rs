@@ -3,6 +3,12 @@
 //! for what each one really builds (features resolved for that package alone, as `sam build`
 //! builds one function at a time). The rules are a pure function over those graphs, so a planted
 //! violation of each rule is checked to be caught too.
+//!
+//! Also the TLS stack: no package of the workspace, for any target, with dev and build
+//! dependencies, builds the AWS SDK's legacy one (rustls 0.21, rustls-webpki 0.101, hyper 0.14,
+//! h2 0.3; RustSec advisories on h2 0.3 and rustls-webpki 0.101). It came in through the SDK
+//! clients' `rustls` default feature while every call went through the new stack; the workspace
+//! `Cargo.toml` turns it off, and this fails if a feature or a new dependency brings it back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -112,6 +118,89 @@ fn workspace() -> Graph {
         closure.insert(name.clone(), deps);
     }
     Graph { direct, closure }
+}
+
+/// Versions of the legacy TLS stack, as `(crate, version prefix)`.
+const LEGACY_TLS: &[(&str, &str)] = &[
+    ("h2", "0.3."),
+    ("hyper", "0.14."),
+    ("hyper-rustls", "0.24."),
+    ("rustls", "0.21."),
+    ("rustls-webpki", "0.101."),
+];
+
+/// Each package of `packages` (`(name, version)`) that belongs to the legacy TLS stack.
+fn legacy_tls(packages: &BTreeSet<(String, String)>) -> Vec<String> {
+    packages
+        .iter()
+        .filter(|(name, version)| {
+            LEGACY_TLS
+                .iter()
+                .any(|(n, prefix)| name == n && version.starts_with(prefix))
+        })
+        .map(|(name, version)| format!("the workspace builds `{name} {version}`"))
+        .collect()
+}
+
+/// Every `(name, version)` the workspace builds: all packages, all targets, normal, build and dev
+/// dependencies (what Cargo.lock and cargo-audit see).
+fn built_packages() -> BTreeSet<(String, String)> {
+    let mut c = cargo();
+    c.args([
+        "tree",
+        "--workspace",
+        "--target",
+        "all",
+        "-e",
+        "normal,build,dev",
+    ]);
+    c.args(["--prefix", "none", "--format", "{p}"]);
+    run(c)
+        .lines()
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let name = words.next()?;
+            let version = words.next()?.strip_prefix('v')?;
+            Some((name.to_string(), version.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn no_package_builds_the_legacy_tls_stack() {
+    let packages = built_packages();
+    assert!(
+        packages
+            .iter()
+            .any(|(n, v)| n == "rustls" && v.starts_with("0.23.")),
+        "cargo tree read nothing: {} packages",
+        packages.len()
+    );
+    let found = legacy_tls(&packages);
+    assert!(
+        found.is_empty(),
+        "legacy TLS stack is back:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn a_planted_legacy_tls_crate_is_caught() {
+    let mut packages = built_packages();
+    for (name, version) in [
+        ("h2", "0.3.27"),
+        ("rustls-webpki", "0.101.7"),
+        ("h2", "0.4.20"),
+    ] {
+        packages.insert((name.to_string(), version.to_string()));
+    }
+    assert_eq!(
+        legacy_tls(&packages),
+        vec![
+            "the workspace builds `h2 0.3.27`".to_string(),
+            "the workspace builds `rustls-webpki 0.101.7`".to_string(),
+        ]
+    );
 }
 
 #[test]

@@ -2,14 +2,15 @@
 //! clock and `StaticTokens` (no network, no AWS): every filter of the listing, paging with signed
 //! cursors while events arrive, the read budget, every bad input, 401 against 403, annotations
 //! surviving re-ingest, the aggregates, hunting queries, what a hostile caller could do (response
-//! size, read budgets, inputs DynamoDB refuses, cursor rebinding), and the OpenAPI document against the
-//! routes and the pinned validator.
+//! size, read budgets, inputs DynamoDB refuses, cursor rebinding), the OpenAPI document against
+//! the routes and the pinned validator, and the stack's CORS methods against the routes.
 
 mod aggregates;
 mod analytics;
 mod annotations;
 mod auth;
 mod bad_input;
+mod cors;
 mod hardening;
 mod listing;
 mod openapi;

@@ -1,0 +1,50 @@
+//! The stack's CORS configuration (`template.yaml`, `QueryHttpApi.CorsConfiguration`) allows
+//! exactly the methods the router serves ([`query::ROUTES`]): a method the API does not serve
+//! would be offered to browsers for nothing, and one it serves but CORS omits (PATCH, the tags)
+//! cannot be called from a browser at all. The template is read as text here (this crate parses
+//! no YAML); `shared/aws/tests/aws/hardening.rs` checks the rest of the configuration.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use query::ROUTES;
+
+/// The methods of the template's one `AllowMethods: [..]` line, upper case.
+fn template_methods(template: &str) -> BTreeSet<String> {
+    let lines: Vec<&str> = template
+        .lines()
+        .filter(|l| l.trim_start().starts_with("AllowMethods:"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one AllowMethods line in template.yaml: {lines:?}"
+    );
+    let list = lines[0]
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(inside, _)| inside)
+        .expect("AllowMethods is a flow list [A, B]");
+    list.split(',')
+        .map(|m| m.trim().to_ascii_uppercase())
+        .filter(|m| !m.is_empty())
+        .collect()
+}
+
+#[test]
+fn cors_allows_exactly_the_methods_the_router_serves() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let template = std::fs::read_to_string(path).expect("template.yaml");
+    let served: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|(method, _)| method.to_ascii_uppercase())
+        .collect();
+    assert_eq!(template_methods(&template), served);
+}
+
+#[test]
+fn the_methods_line_is_read_as_written() {
+    let t = "      CorsConfiguration:\n          AllowMethods: [GET, post, PUT]\n";
+    let want: BTreeSet<String> = ["GET", "POST", "PUT"].map(String::from).into();
+    assert_eq!(template_methods(t), want);
+}
