@@ -349,7 +349,8 @@ def schemathesis_probe(t, api, token):
     ]
     started = time.monotonic()
     try:
-        run = subprocess.run(command, capture_output=True, text=True, timeout=SCHEMATHESIS_TIME_LIMIT_SECS)
+        # In its own directory: schemathesis leaves a `.schemathesis/` cache in the working one.
+        run = subprocess.run(command, capture_output=True, text=True, timeout=SCHEMATHESIS_TIME_LIMIT_SECS, cwd=work)
     except subprocess.TimeoutExpired:
         t.record("schemathesis/finished", False, f"did not finish within {SCHEMATHESIS_TIME_LIMIT_SECS} s")
         shutil.rmtree(work, ignore_errors=True)
