@@ -10,25 +10,18 @@ Starts the demo, reads stdout up to `ready`, and checks:
 - SIGTERM stops the demo cleanly (exit status 0).
 
 Usage: .venv/bin/python tests/demo/test_serve.py [demo flags, e.g. --ticks 2]
-Only the standard library; loopback only.
+Only the standard library (and demo_serve.py beside it); loopback only.
 """
 
 import json
-import os
-import queue
 import re
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CONTRACT = ["simulator", "aws", "query-api", "token"]
+from demo_serve import CONTRACT, Demo, DemoError
+
 SOURCES = [
     "entra-directory-audits",
     "entra-sign-ins",
@@ -36,7 +29,6 @@ SOURCES = [
     "exchange-message-trace",
     "m365-activity",
 ]
-READY_WITHIN_SECS = 1500
 
 
 def fail(message):
@@ -80,35 +72,13 @@ def list_all(api, token, source):
 
 
 def main():
-    stderr_log = tempfile.NamedTemporaryFile("w+", prefix="demo-serve-", suffix=".log", delete=False)
-    demo = subprocess.Popen(
-        [os.path.join(ROOT, "scripts", "demo"), "--serve", *sys.argv[1:]],
-        stdout=subprocess.PIPE,
-        stderr=stderr_log,
-        text=True,
-        start_new_session=True,
-    )
-    lines = queue.Queue()
-
-    def pump():
-        for line in demo.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
+    demo = Demo(sys.argv[1:])
     try:
-        printed = []
-        deadline = time.monotonic() + READY_WITHIN_SECS
-        while True:
-            try:
-                line = lines.get(timeout=max(1.0, deadline - time.monotonic()))
-            except queue.Empty:
-                fail(f"no `ready` within {READY_WITHIN_SECS} s (demo log: {stderr_log.name})")
-            if line is None:
-                fail(f"the demo exited before `ready` (status {demo.wait()}; log: {stderr_log.name})")
-            if line == "ready":
-                break
-            printed.append(line)
+        try:
+            demo.start()
+        except DemoError as e:
+            fail(str(e))
+        printed = demo.printed
         keys = [l.split(": ", 1)[0] for l in printed]
         if keys != CONTRACT:
             fail(f"stdout before `ready` should be exactly {CONTRACT}, got {printed}")
@@ -120,9 +90,7 @@ def main():
         if token.count(".") != 2:
             fail(f"the token is not a JWT: {token[:40]}...")
 
-        stderr_log.flush()
-        with open(stderr_log.name) as f:
-            log = f.read()
+        log = demo.log_text()
         stored = {
             m.group(1): int(m.group(3))
             for m in re.finditer(r"^\s+(\S+)\s+(\d+) listed,\s+(\d+) stored: the same events", log, re.M)
@@ -157,10 +125,8 @@ def main():
         if status != 404:
             fail(f"POST /analytics/no_such_query: {status} {error}")
 
-        os.kill(demo.pid, signal.SIGTERM)
-        try:
-            code = demo.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        code = demo.stop(timeout=60)
+        if code is None:
             fail("the demo did not stop within 60 s of SIGTERM")
         if code != 0:
             fail(f"the demo exited with status {code} after SIGTERM")
@@ -169,10 +135,8 @@ def main():
             f"token, each source as stored; hunting queries answer; SIGTERM stops it"
         )
     finally:
-        if demo.poll() is None:
-            os.killpg(demo.pid, signal.SIGKILL)
-            demo.wait()
-    os.unlink(stderr_log.name)
+        demo.kill()
+    demo.remove_log()
 
 
 if __name__ == "__main__":

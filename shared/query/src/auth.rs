@@ -27,7 +27,33 @@
 //!    its app id URI);
 //! 7. `exp` (required) and `nbf` (when present), with a small leeway, against the [`Clock`]
 //!    port, so tests on the simulator's virtual clock work;
-//! 8. a subject (`oid`, else `sub`).
+//! 8. it is an access token for an API, not an ID token (below);
+//! 9. a subject (`oid`, else `sub`).
+//!
+//! **Access tokens only.** An ID token proves to a *client* who signed in; it is not a grant to
+//! call an API, yet it is signed by the same keys and carries the same issuer. When a browser
+//! console is registered as the same app as the API, its ID tokens even carry an accepted `aud`
+//! (the client id) and the user's app `roles`. So a token is refused unless it has the shape of an
+//! Entra v2.0 access token:
+//! - the header's `typ`, when present, is `JWT` (what Entra sets on both kinds) or `at+jwt`
+//!   (RFC 9068's access-token type), ignoring case and an `application/` prefix; any other type
+//!   (`logout+jwt`, `secevent+jwt`, ...) names another kind of token (RFC 8725, explicit
+//!   typing). Checked with the algorithm, before any key is looked up;
+//! - no `nonce`, `at_hash` or `c_hash` claim: OpenID Connect puts them in ID tokens only (MSAL
+//!   sends a nonce with every sign-in, so Entra's ID tokens carry it). The `nonce` Entra puts in
+//!   the *header* of its Microsoft Graph tokens is not a claim and is not looked at (such tokens
+//!   fail the audience check anyway);
+//! - `idtyp` (an optional claim of Entra access tokens), when present, is `user` or `app`;
+//! - `azp`, the client the token was issued to: every v2.0 access token names it, while an ID
+//!   token is issued *to* the client and names it only as `aud`;
+//! - a grant: `scp` (delegated scopes, a non-empty string) or `roles` (a non-empty array). A
+//!   user's token always carries the scope the client asked for (a deployment whose users get
+//!   their role through a group must expose a delegated scope, e.g. `access_as_user`); an
+//!   app-only token carries the application roles it was granted. A token with neither grants
+//!   nothing here, and ID tokens never carry `scp`.
+//!
+//! These checks come after the signature, issuer, audience and lifetime, so a forged or foreign
+//! token learns nothing from them.
 //!
 //! **Keys.** The JWKS URL is given or discovered once from
 //! `{issuer}/.well-known/openid-configuration` (whose `issuer` must match). The key set is cached
@@ -223,6 +249,58 @@ fn numeric_date(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, 
     }
 }
 
+/// Header `typ` values of an access token: Entra's `JWT` and RFC 9068's `at+jwt`.
+const ACCESS_TOKEN_TYPES: [&str; 2] = ["jwt", "at+jwt"];
+
+/// Claims only ID tokens carry (OpenID Connect Core 1.0, sections 2 and 3.3.2.11).
+const ID_TOKEN_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
+
+/// The header's `typ`, when present, names an access token (see the module docs).
+fn check_type(header: &Map<String, Value>) -> Result<(), AuthError> {
+    let typ = match header.get("typ") {
+        None => return Ok(()),
+        Some(Value::String(t)) => t.to_ascii_lowercase(),
+        Some(_) => return Err(invalid("malformed token: the header's typ is not a string")),
+    };
+    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
+    if ACCESS_TOKEN_TYPES.contains(&typ) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "not an access token: the header's typ is neither JWT nor at+jwt",
+        ))
+    }
+}
+
+/// The claims are an access token's, not an ID token's (see the module docs).
+fn check_access_token(claims: &Map<String, Value>) -> Result<(), AuthError> {
+    if let Some(claim) = ID_TOKEN_CLAIMS.iter().find(|c| claims.contains_key(**c)) {
+        return Err(invalid(format!(
+            "an ID token, not an access token (it carries {claim}): send the access token issued for this API"
+        )));
+    }
+    match claims.get("idtyp") {
+        None => {}
+        Some(Value::String(t)) if t == "user" || t == "app" => {}
+        Some(_) => {
+            return Err(invalid(
+                "not an access token: idtyp is neither user nor app",
+            ));
+        }
+    }
+    if text(claims, "azp").is_none() {
+        return Err(invalid(
+            "not an access token: it names no client (azp), as ID tokens do not",
+        ));
+    }
+    if text(claims, "scp").is_none() && strings(claims, "roles").is_empty() {
+        return Err(invalid(
+            "not an access token for this API: it grants no scope (scp) and no app role (roles)",
+        ));
+    }
+    Ok(())
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer(header: Option<&str>) -> Result<&str, AuthError> {
     let value = header.map(str::trim).unwrap_or_default();
@@ -324,6 +402,7 @@ impl EntraVerifier {
             Ok(alg) => return Err(invalid(format!("algorithm {alg:?} is not allowed"))),
             Err(_) => return Err(invalid("the token's algorithm is not allowed")),
         };
+        check_type(&header)?;
         if header.contains_key("crit") {
             return Err(invalid(
                 "the token has critical header parameters (crit) this verifier does not understand",
@@ -353,6 +432,7 @@ impl EntraVerifier {
             return Err(invalid("signature does not verify"));
         }
         self.check_claims(&claims)?;
+        check_access_token(&claims)?;
         let subject = text(&claims, "oid")
             .or_else(|| text(&claims, "sub"))
             .ok_or_else(|| invalid("the token has no subject (oid or sub)"))?;
@@ -543,4 +623,8 @@ impl Authenticator for EntraVerifier {
 }
 
 #[cfg(test)]
+mod fixture;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod token_kind_tests;

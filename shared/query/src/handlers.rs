@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+use super::api_doc::Contract;
 use super::auth::{Principal, Role, effective_role};
 use super::cursor::{Cursor, CursorCodec};
 use super::error::{ApiError, ErrorBody};
@@ -75,7 +76,7 @@ const TOP_VALUES: usize = 100;
         title = "auditlake query API",
         description = "Search, review and annotate Microsoft 365 / Entra ID audit events. Bearer tokens from Entra ID; roles auditlake.read, auditlake.annotate, auditlake.admin."
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &Contract),
     paths(
         health, version, openapi, list_events, get_event, filter_options, sources, summary,
         patch_tags, post_comment, analytics_catalog, run_analytics
@@ -311,7 +312,8 @@ struct HealthView {
 
 /// Whether the API and its stores answer. No token needed.
 #[utoipa::path(get, path = "/health", responses(
-    (status = 200, body = HealthView), (status = 503, body = HealthView)))]
+    (status = 200, description = "Every store answered", body = HealthView),
+    (status = 503, description = "A store did not answer (`status`: `degraded`)", body = HealthView)))]
 async fn health(State(app): State<QueryApp>) -> Response {
     let probe = StreamKey::new(
         app.settings.tenant_id.clone(),
@@ -347,7 +349,8 @@ struct VersionView {
 }
 
 /// The running version. No token needed.
-#[utoipa::path(get, path = "/version", responses((status = 200, body = VersionView)))]
+#[utoipa::path(get, path = "/version", responses(
+    (status = 200, description = "The running version", body = VersionView)))]
 async fn version() -> Json<VersionView> {
     Json(VersionView {
         name: "auditlake".into(),
@@ -390,21 +393,28 @@ const EVENT_PARAMS: [&str; 12] = [
 /// Search events, newest first, one page at a time.
 #[utoipa::path(get, path = "/events",
     params(
-        ("source" = Option<String>, Query, description = "Source name, e.g. entra-directory-audits"),
-        ("stream" = Option<String>, Query, description = "Stream (sign-in kind, content type)"),
+        ("source" = inline(Option<crate::api_doc::SourceName>), Query, description = "Source name"),
+        ("stream" = Option<String>, Query, description = "Stream (sign-in kind, content type), exact"),
         ("service" = Option<String>, Query, description = "Service, exact"),
         ("actor" = Option<String>, Query, description = "Actor UPN, object id, display name or app id (ignoring case)"),
         ("operation" = Option<String>, Query, description = "Operation, exact"),
-        ("result" = Option<String>, Query, description = "success, failure, partial or unknown"),
-        ("ip" = Option<String>, Query, description = "Client IP"),
-        ("start" = Option<String>, Query, description = "Inclusive; RFC 3339 or a date. Default: the hot retention back (q: 24 hours)"),
-        ("end" = Option<String>, Query, description = "Exclusive; RFC 3339 or a date. Default: now"),
-        ("q" = Option<String>, Query, description = "Free text over the normalized fields and the raw record, at most 7 days"),
-        ("page_size" = Option<u32>, Query, description = "1 to 500, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("result" = inline(Option<crate::api_doc::ResultName>), Query, description = "The event's outcome"),
+        ("ip" = Option<String>, Query, description = "Client IP (ignoring case)"),
+        ("start" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+            description = "Inclusive; RFC 3339 or a date (midnight UTC). Before `end`. Default: the hot retention back from `end` (with `q`: 24 hours)"),
+        ("end" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+            description = "Exclusive; RFC 3339 or a date (midnight UTC), at most 2262-04-11T23:59:59Z (later ones are a 400). Default: now (plus 5 minutes of clock skew)"),
+        ("q" = Option<String>, Query, max_length = 200,
+            description = "Free text over the normalized fields and the raw record (ignoring case), at most 200 characters; `end` - `start` at most 7 days"),
+        ("page_size" = Option<u32>, Query, minimum = 1, maximum = 500,
+            description = "Events per page, 1 to 500, default 50. A page may hold fewer (a byte cap on the answer, or the read budget: see `scan`) and still have a `next_cursor`"),
+        ("cursor" = Option<String>, Query,
+            description = "`next_cursor` of the previous page, sent with the same filters (another filter, an altered or a foreign cursor is a 400 `invalid_cursor`)"),
     ),
-    responses((status = 200, body = Page), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses(
+        (status = 200, description = "A page, newest first", body = Page),
+        (status = 400, description = "An unknown or repeated parameter, a value out of its range (above), `start` not before `end`, `q` over more than 7 days, `end` after 2262-04-11, or a cursor that is altered, foreign or from other filters (`invalid_parameter`, `unknown_parameter`, `invalid_cursor`)", body = ErrorBody),
+        crate::api_doc::Guarded, crate::api_doc::StoreFailed),
     security(("bearer" = [])))]
 async fn list_events(
     State(app): State<QueryApp>,
@@ -594,9 +604,13 @@ fn no_event(id: &str) -> ApiError {
 
 /// One event: the normalized event with its raw record, tags and comments.
 #[utoipa::path(get, path = "/events/{id}",
-    params(("id" = String, Path, description = "Event id, `<source>:<dedupe_key>`")),
-    responses((status = 200, body = EventView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|m365-activity):.+$",
+        description = "Event id, `<source>:<dedupe_key>`, at most 2048 bytes (DynamoDB's partition key limit)")),
+    responses(
+        (status = 200, description = "The event with its raw record, tags and comments", body = EventView),
+        (status = 400, description = "Not an event id: no known source before the `:`, nothing after it, or longer than 2048 bytes (`invalid_parameter`)", body = ErrorBody),
+        (status = 404, description = "No such event (`not_found`)", body = ErrorBody),
+        crate::api_doc::Guarded, crate::api_doc::StoreFailed),
     security(("bearer" = [])))]
 async fn get_event(
     State(app): State<QueryApp>,
@@ -739,8 +753,11 @@ async fn counted(app: &QueryApp, days: u32) -> Result<Counted, ApiError> {
 /// Distinct sources, services, operations, results and actors (for filter pickers), from the
 /// per-day counters kept on insert; approximate.
 #[utoipa::path(get, path = "/filter-options",
-    params(("days" = Option<u32>, Query, description = "Days back, today included: 1 to 366, default 30")),
-    responses((status = 200, body = FilterOptions), (status = 400, body = ErrorBody)),
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 366, description = "Days back, today included: 1 to 366, default 30")),
+    responses(
+        (status = 200, description = "Distinct values with counts; `partial` when the read budget ran out first", body = FilterOptions),
+        (status = 400, description = "An unknown or repeated parameter, or `days` not a whole number from 1 to 366 (`invalid_parameter`, `unknown_parameter`)", body = ErrorBody),
+        crate::api_doc::Guarded, crate::api_doc::StoreFailed),
     security(("bearer" = [])))]
 async fn filter_options(
     State(app): State<QueryApp>,
@@ -791,8 +808,11 @@ struct Summary {
 
 /// Event counts over the last N days, from the per-day counters; approximate.
 #[utoipa::path(get, path = "/summary",
-    params(("days" = Option<u32>, Query, description = "Days back, today included: 1 to 366, default 7")),
-    responses((status = 200, body = Summary), (status = 400, body = ErrorBody)),
+    params(("days" = Option<u32>, Query, minimum = 1, maximum = 366, description = "Days back, today included: 1 to 366, default 7")),
+    responses(
+        (status = 200, description = "Counts; `partial` when the read budget ran out first", body = Summary),
+        (status = 400, description = "An unknown or repeated parameter, or `days` not a whole number from 1 to 366 (`invalid_parameter`, `unknown_parameter`)", body = ErrorBody),
+        crate::api_doc::Guarded, crate::api_doc::StoreFailed),
     security(("bearer" = [])))]
 async fn summary(
     State(app): State<QueryApp>,
@@ -841,7 +861,9 @@ struct SourcesView {
 
 /// Each source and stream's health, from the state table.
 #[utoipa::path(get, path = "/sources",
-    responses((status = 200, body = SourcesView)),
+    responses(
+        (status = 200, description = "Every source and stream, with its health record or null", body = SourcesView),
+        crate::api_doc::Guarded, crate::api_doc::StoreFailed),
     security(("bearer" = [])))]
 async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesView>, ApiError> {
     let mut keys = Vec::new();
@@ -886,9 +908,14 @@ async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesView>, ApiEr
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TagsBody {
+    /// Tags to add: each 1 to 64 letters, digits, spaces or - _ . : /, none twice; an event
+    /// holds at most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     add: Vec<String>,
+    /// Tags to remove (absent ones are ignored); at most 50 tags in `add` and `remove` together.
     #[serde(default)]
+    #[schema(max_items = 50)]
     remove: Vec<String>,
 }
 
@@ -918,11 +945,15 @@ fn check_tags(tags: &[String]) -> Result<(), ApiError> {
 
 /// Adds and removes tags (annotate role); returns the event's tags.
 #[utoipa::path(patch, path = "/events/{id}/tags",
-    params(("id" = String, Path, description = "Event id")),
+    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|m365-activity):.+$",
+        description = "Event id, `<source>:<dedupe_key>`, at most 2048 bytes")),
     request_body = TagsBody,
-    responses((status = 200, body = TagsView), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody)),
+    responses(
+        (status = 200, description = "The event's tags after the change", body = TagsView),
+        (status = 400, description = "Not an event id; a body that is not the JSON object (unknown field, wrong type); neither `add` nor `remove`; over 50 tags in one request; a tag given twice; a tag that is empty, longer than 64 characters or has other characters than letters, digits, spaces and - _ . : /; or a change that would leave the event with over 50 tags (`invalid_parameter`, `invalid_body`)", body = ErrorBody),
+        (status = 404, description = "No such event (`not_found`)", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB (`payload_too_large`)", body = ErrorBody),
+        crate::api_doc::Guarded, crate::api_doc::StoreFailed),
     security(("bearer" = [])))]
 async fn patch_tags(
     State(app): State<QueryApp>,
@@ -982,16 +1013,22 @@ async fn patch_tags(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CommentBody {
+    /// 1 to 4000 characters once trimmed.
+    #[schema(min_length = 1, max_length = 4000)]
     text: String,
 }
 
 /// Comments on an event (annotate role); the author is the token's subject.
 #[utoipa::path(post, path = "/events/{id}/comments",
-    params(("id" = String, Path, description = "Event id")),
+    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|m365-activity):.+$",
+        description = "Event id, `<source>:<dedupe_key>`, at most 2048 bytes")),
     request_body = CommentBody,
-    responses((status = 201, body = CommentSchema), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody)),
+    responses(
+        (status = 201, description = "The comment as stored", body = CommentSchema),
+        (status = 400, description = "Not an event id; a body that is not the JSON object (unknown field, wrong type); or `text` empty once trimmed or over 4000 characters (`invalid_parameter`, `invalid_body`)", body = ErrorBody),
+        (status = 404, description = "No such event (`not_found`)", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB (`payload_too_large`)", body = ErrorBody),
+        crate::api_doc::Guarded, crate::api_doc::StoreFailed),
     security(("bearer" = [])))]
 async fn post_comment(
     State(app): State<QueryApp>,
@@ -1047,7 +1084,9 @@ struct Catalog {
 }
 
 /// The hunting queries and their parameters.
-#[utoipa::path(get, path = "/analytics", responses((status = 200, body = Catalog)),
+#[utoipa::path(get, path = "/analytics", responses(
+        (status = 200, description = "The hunting queries and whether this deployment runs them", body = Catalog),
+        crate::api_doc::Guarded),
     security(("bearer" = [])))]
 async fn analytics_catalog(State(app): State<QueryApp>) -> Json<Catalog> {
     let queries = domain::analytics::catalog()
@@ -1148,11 +1187,15 @@ impl<S: Send + Sync> FromRequest<S> for ParamsBody {
 /// parameters (never spliced into the SQL), within the deployment's time limit.
 #[utoipa::path(post, path = "/analytics/{query}",
     params(("query" = String, Path, description = "A hunting query's name (see GET /analytics)")),
-    request_body(content = Object, description = "The query's parameters by name, e.g. {\"start_date\": \"2024-05-01\", \"end_date\": \"2024-05-07\", \"min_failures\": 3}"),
-    responses((status = 200, body = AnalyticsResult), (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody),
-        (status = 503, body = ErrorBody), (status = 504, body = ErrorBody)),
+    request_body(content = Object, description = "The query's parameters by name, e.g. {\"start_date\": \"2024-05-01\", \"end_date\": \"2024-05-07\", \"min_failures\": 3}; an empty body for none"),
+    responses(
+        (status = 200, description = "The answer, at most 5000 rows (`truncated` when there were more)", body = AnalyticsResult),
+        (status = 400, description = "A body that is not a JSON object, or a parameter missing, unknown or of the wrong type (`invalid_body`, `invalid_parameter`)", body = ErrorBody),
+        (status = 404, description = "No hunting query of that name (`not_found`)", body = ErrorBody),
+        (status = 413, description = "A body over 64 KiB (`payload_too_large`)", body = ErrorBody),
+        (status = 502, description = "The analytics engine could not run the query (`upstream_failed`)", body = ErrorBody),
+        (status = 504, description = "The query ran past the deployment's time limit and was stopped (`timeout`)", body = ErrorBody),
+        crate::api_doc::Guarded),
     security(("bearer" = [])))]
 async fn run_analytics(
     State(app): State<QueryApp>,

@@ -11,6 +11,7 @@
 //! role a 403. With auth explicitly disabled every response carries `x-auditlake-auth: disabled`.
 
 pub mod analytics;
+mod api_doc;
 pub mod auth;
 pub mod cursor;
 pub mod error;

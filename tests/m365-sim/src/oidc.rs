@@ -15,8 +15,10 @@
 //!   token is a v2.0 access token signed RS256 by the issuer key, header `typ`, `alg`, `kid`,
 //!   `x5t`; claims `aud`, `iss`, `iat` = `nbf` = the **virtual** now, `exp`, `azp` (the
 //!   simulator's client id), `azpacr`, `name`, `oid`, `preferred_username`, `roles` and `groups`
-//!   (each only when not empty, as Entra omits them), `sub` (pairwise: base64url SHA-256 of `oid`
-//!   and `aud`), `tid`, `uti`, `ver: "2.0"`. The `oid` defaults to a GUID derived from the seed
+//!   (each only when not empty, as Entra omits them), `scp` ([`USER_TOKEN_SCOPE`]: the delegated
+//!   scope a client signing the user in asks for, which every Entra user access token carries and
+//!   the query API requires of a token without roles), `sub` (pairwise: base64url SHA-256 of
+//!   `oid` and `aud`), `tid`, `uti`, `ver: "2.0"`. The `oid` defaults to a GUID derived from the seed
 //!   and the `upn`, so the same user gets the same id in every run. Unknown fields are a 400.
 //!
 //! The signing key and its certificate are [`SimConfig::issuer_key_pem`], by default the
@@ -47,6 +49,8 @@ use crate::wire::b64url_encode;
 pub const DEFAULT_API_AUDIENCE: &str = "api://auditlake";
 /// The TEST-ONLY issuer key and certificate used when the configuration names none.
 pub const DEFAULT_ISSUER_PEM: &str = include_str!("../../fixtures/certs/issuer.pem");
+/// The delegated scope (`scp`) of user tokens: the one the query API's app registration exposes.
+pub const USER_TOKEN_SCOPE: &str = "access_as_user";
 /// Default lifetime of a user token, seconds.
 pub const USER_TOKEN_LIFETIME_SECS: i64 = 3599;
 /// Longest lifetime `/_sim/user-token` issues, seconds.
@@ -429,6 +433,7 @@ async fn user_token(
         "oid": oid,
         "preferred_username": upn,
         "rh": "0.sim",
+        "scp": USER_TOKEN_SCOPE,
         "sub": sub,
         "tid": cfg.tenant,
         "uti": b64url_encode(uuid::Uuid::new_v4().as_bytes()),

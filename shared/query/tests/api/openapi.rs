@@ -262,3 +262,350 @@ async fn the_comment_schema_matches_the_comment_the_api_serializes() {
     required.sort();
     assert_eq!(required, ["author", "created_at", "id", "text"]);
 }
+
+/// A token check that cannot reach its issuer: every guarded route answers 503.
+struct IssuerDown;
+
+#[async_trait::async_trait]
+impl query::auth::Authenticator for IssuerDown {
+    async fn authenticate(
+        &self,
+        _: Option<&str>,
+    ) -> Result<query::auth::Principal, query::auth::AuthError> {
+        Err(query::auth::AuthError::Unavailable(
+            "the key set cannot be fetched".into(),
+        ))
+    }
+}
+
+/// The operation `method path` of the document.
+fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
+    &doc["paths"][path][method]
+}
+
+/// The status codes `method path` documents, each with the error body when it is an error.
+fn documented(doc: &Value, method: &str, path: &str) -> Vec<u16> {
+    let responses = operation(doc, method, path)["responses"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{method} {path} documents no responses"));
+    let mut codes: Vec<u16> = responses.keys().filter_map(|k| k.parse().ok()).collect();
+    codes.sort();
+    for code in codes.iter().filter(|c| **c >= 400) {
+        let schema = &responses[&code.to_string()]["content"]["application/json"]["schema"];
+        let name = schema["$ref"].as_str().unwrap_or_default();
+        let health = path == "/health" && name.ends_with("/HealthView");
+        assert!(
+            name.ends_with("/ErrorBody") || health,
+            "{method} {path} {code}: documented without the JSON error body: {schema}"
+        );
+    }
+    codes
+}
+
+/// Statuses each guarded route must document, whatever the request: 401 (no or a bad token,
+/// with `WWW-Authenticate`), 403 (the role), 503 (the issuer's keys cannot be fetched), and for
+/// the routes that read or write the stores 500 (a corrupt item). And 400 where the route reads
+/// input (query parameters, a path id or a body).
+const MUST_DOCUMENT: &[(&str, &str, &[u16])] = &[
+    ("get", "/events", &[400, 401, 403, 500, 503]),
+    ("get", "/events/{id}", &[400, 401, 403, 404, 500, 503]),
+    ("get", "/filter-options", &[400, 401, 403, 500, 503]),
+    ("get", "/sources", &[401, 403, 500, 503]),
+    ("get", "/summary", &[400, 401, 403, 500, 503]),
+    (
+        "patch",
+        "/events/{id}/tags",
+        &[400, 401, 403, 404, 413, 500, 503],
+    ),
+    (
+        "post",
+        "/events/{id}/comments",
+        &[400, 401, 403, 404, 413, 500, 503],
+    ),
+    ("get", "/analytics", &[401, 403, 503]),
+    (
+        "post",
+        "/analytics/{query}",
+        &[400, 401, 403, 404, 413, 502, 503, 504],
+    ),
+    ("get", "/health", &[503]),
+];
+
+#[tokio::test]
+async fn every_route_documents_the_failures_it_can_answer() {
+    let doc = served_document().await;
+    for (method, path, must) in MUST_DOCUMENT {
+        let codes = documented(&doc, method, path);
+        for code in *must {
+            assert!(
+                codes.contains(code),
+                "{method} {path} does not document {code} (documents {codes:?})"
+            );
+        }
+        let op = operation(&doc, method, path);
+        if codes.contains(&401) {
+            assert!(
+                op["responses"]["401"]["headers"]["WWW-Authenticate"].is_object(),
+                "{method} {path}: the 401 does not document WWW-Authenticate"
+            );
+            assert_eq!(op["security"], serde_json::json!([{"bearer": []}]));
+        }
+    }
+    // Every guarded route of the router is in the table.
+    let guarded = ROUTES
+        .iter()
+        .filter(|(_, p)| !["/health", "/version", "/openapi.json"].contains(p))
+        .count();
+    assert_eq!(guarded + 1, MUST_DOCUMENT.len());
+}
+
+/// Provokes the failures from outside and checks the document names each status answered.
+#[tokio::test]
+async fn every_failure_the_router_answers_is_documented() {
+    let doc = served_document().await;
+    let f = fixture();
+    seed(&f).await;
+    let down = crate::support::fixture_with(100, Arc::new(IssuerDown), false);
+    let big = Some(vec![b' '; query::MAX_BODY_BYTES + 1]);
+    let tags = || Some(br#"{"add":["x"]}"#.to_vec());
+    let comment = || Some(br#"{"text":"x"}"#.to_vec());
+    let hunt = || Some(br#"{"start_date":"2024-05-01","end_date":"2024-05-07"}"#.to_vec());
+    type Probe = (&'static str, &'static str, String, Option<Vec<u8>>, u16);
+    let id = "entra-sign-ins:k000001";
+    let mut probes: Vec<Probe> = vec![
+        ("get", "/events", "/events?page_size=0".into(), None, 400),
+        ("get", "/events", "/events?nope=1".into(), None, 400),
+        ("get", "/events", "/events?cursor=abc".into(), None, 400),
+        ("get", "/events/{id}", "/events/nope".into(), None, 400),
+        (
+            "get",
+            "/events/{id}",
+            "/events/entra-sign-ins:missing".into(),
+            None,
+            404,
+        ),
+        (
+            "get",
+            "/filter-options",
+            "/filter-options?days=0".into(),
+            None,
+            400,
+        ),
+        ("get", "/summary", "/summary?days=367".into(), None, 400),
+        (
+            "patch",
+            "/events/{id}/tags",
+            "/events/nope/tags".into(),
+            tags(),
+            400,
+        ),
+        (
+            "patch",
+            "/events/{id}/tags",
+            format!("/events/{id}/tags"),
+            Some(b"{}".to_vec()),
+            400,
+        ),
+        (
+            "patch",
+            "/events/{id}/tags",
+            "/events/entra-sign-ins:missing/tags".into(),
+            tags(),
+            404,
+        ),
+        (
+            "patch",
+            "/events/{id}/tags",
+            format!("/events/{id}/tags"),
+            big.clone(),
+            413,
+        ),
+        (
+            "post",
+            "/events/{id}/comments",
+            format!("/events/{id}/comments"),
+            Some(br#"{"text":" "}"#.to_vec()),
+            400,
+        ),
+        (
+            "post",
+            "/events/{id}/comments",
+            "/events/entra-sign-ins:missing/comments".into(),
+            comment(),
+            404,
+        ),
+        (
+            "post",
+            "/events/{id}/comments",
+            format!("/events/{id}/comments"),
+            big.clone(),
+            413,
+        ),
+        (
+            "post",
+            "/analytics/{query}",
+            "/analytics/consent_grants".into(),
+            Some(b"[1]".to_vec()),
+            400,
+        ),
+        (
+            "post",
+            "/analytics/{query}",
+            "/analytics/no_such".into(),
+            hunt(),
+            404,
+        ),
+        (
+            "post",
+            "/analytics/{query}",
+            "/analytics/consent_grants".into(),
+            big,
+            413,
+        ),
+    ];
+    // Every guarded route: no token (401), a token without the role (403), the issuer down (503).
+    for (method, path) in ROUTES {
+        if ["/health", "/version", "/openapi.json"].contains(path) {
+            continue;
+        }
+        let uri = path
+            .replace("{id}", id)
+            .replace("{query}", "consent_grants");
+        let body = match (*method, *path) {
+            ("patch", _) => tags(),
+            ("post", "/analytics/{query}") => hunt(),
+            ("post", _) => comment(),
+            _ => None,
+        };
+        for status in [401, 403, 503] {
+            probes.push((method, path, uri.clone(), body.clone(), status));
+        }
+    }
+    for (method, path, uri, body, want) in probes {
+        let (router, token) = match want {
+            401 => (&f.router, None),
+            403 if method == "get" => (&f.router, Some("nobody")),
+            403 => (&f.router, Some("reader")),
+            503 => (&down.router, Some("admin")),
+            _ => (&f.router, Some("admin")),
+        };
+        let r = call(router, &method.to_uppercase(), &uri, token, body).await;
+        assert_eq!(r.status.as_u16(), want, "{method} {uri}: {}", r.body);
+        assert!(
+            r.body["error"]["code"].is_string(),
+            "{method} {uri}: {want} without the error body: {}",
+            r.body
+        );
+        let codes = documented(&doc, method, path);
+        assert!(
+            codes.contains(&want),
+            "{method} {path} answered {want} ({uri}) but documents only {codes:?}"
+        );
+    }
+}
+
+/// The limits the handlers enforce are in the document, and the vocabularies match the core's.
+#[tokio::test]
+async fn the_document_states_the_limits_and_vocabularies() {
+    let doc = served_document().await;
+    let param = |method: &str, path: &str, name: &str| -> Value {
+        operation(&doc, method, path)["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))["schema"]
+            .clone()
+    };
+    let events = |name: &str| param("get", "/events", name);
+    assert_eq!(
+        (
+            events("page_size")["minimum"].as_u64(),
+            events("page_size")["maximum"].as_u64()
+        ),
+        (Some(1), Some(500))
+    );
+    assert_eq!(events("q")["maxLength"].as_u64(), Some(200));
+    for path in ["/filter-options", "/summary"] {
+        let days = param("get", path, "days");
+        assert_eq!(
+            (days["minimum"].as_u64(), days["maximum"].as_u64()),
+            (Some(1), Some(366)),
+            "{path}"
+        );
+    }
+    for (method, path) in [
+        ("get", "/events/{id}"),
+        ("patch", "/events/{id}/tags"),
+        ("post", "/events/{id}/comments"),
+    ] {
+        let id = param(method, path, "id");
+        assert_eq!(id["maxLength"].as_u64(), Some(2048), "{method} {path}");
+        let pattern = id["pattern"].as_str().unwrap();
+        for s in domain::model::Source::ALL {
+            assert!(
+                pattern.contains(&format!("{}|", s.name()))
+                    || pattern.contains(&format!("{}):", s.name())),
+                "{pattern} lacks {s}"
+            );
+        }
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let sources: Vec<String> = domain::model::Source::ALL
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
+    let source = events("source");
+    let source = if source["enum"].is_array() {
+        source
+    } else {
+        source["oneOf"][0].clone()
+    };
+    assert_eq!(names(&source), sources);
+    let results: Vec<String> = ["success", "failure", "partial", "unknown"]
+        .iter()
+        .map(|r| {
+            let parsed: domain::model::EventResult =
+                serde_json::from_value(Value::from(*r)).unwrap();
+            serde_json::to_value(parsed)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let result = events("result");
+    let result = if result["enum"].is_array() {
+        result
+    } else {
+        result["oneOf"][0].clone()
+    };
+    assert_eq!(names(&result), results);
+
+    let schemas = &doc["components"]["schemas"];
+    for body in ["add", "remove"] {
+        assert_eq!(
+            schemas["TagsBody"]["properties"][body]["maxItems"].as_u64(),
+            Some(50)
+        );
+    }
+    let text = &schemas["CommentBody"]["properties"]["text"];
+    assert_eq!(
+        (text["minLength"].as_u64(), text["maxLength"].as_u64()),
+        (Some(1), Some(4000))
+    );
+    for name in ["Summary", "FilterOptions"] {
+        assert!(
+            schemas[name]["properties"]["partial"]["type"] == "boolean",
+            "{name} does not document `partial`: {}",
+            schemas[name]
+        );
+    }
+}

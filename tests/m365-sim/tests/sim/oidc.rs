@@ -243,6 +243,7 @@ async fn user_tokens_verify_and_carry_roles_groups_and_virtual_times() -> TestRe
     assert_eq!(claims["tid"], TENANT);
     assert_eq!(claims["ver"], "2.0");
     assert_eq!(claims["azp"], CLIENT_ID);
+    assert_eq!(claims["scp"], "access_as_user");
     assert_eq!(
         claims["roles"],
         json!(["auditlake.read", "auditlake.annotate"])
