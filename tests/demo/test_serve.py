@@ -7,20 +7,25 @@ Starts the demo, reads stdout up to `ready`, and checks:
   once each, as many as the demo says the pullers stored;
 - without a token the API answers 401; the catalog and one hunting query answer over
   `POST /analytics`;
+- with `--attack`, tests/attack/test_attack.py then attacks the same running demo (one demo start
+  for both checks, as scripts/test runs them), and must pass;
 - SIGTERM stops the demo cleanly (exit status 0).
 
-Usage: .venv/bin/python tests/demo/test_serve.py [demo flags, e.g. --ticks 2]
+Usage: .venv/bin/python tests/demo/test_serve.py [--attack] [demo flags, e.g. --ticks 2]
 Only the standard library (and demo_serve.py beside it); loopback only.
 """
 
 import json
+import os
 import re
+import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from demo_serve import CONTRACT, Demo, DemoError
+from demo_serve import CONTRACT, ROOT, Demo, DemoError
 
 SOURCES = [
     "entra-directory-audits",
@@ -71,8 +76,24 @@ def list_all(api, token, source):
     fail(f"GET /events?source={source} did not end")
 
 
+def attack(printed):
+    """Runs the attack battery against this demo; True when every probe passed."""
+    with tempfile.NamedTemporaryFile("w", prefix="demo-stdout-", suffix=".txt", delete=False) as f:
+        f.write("\n".join(printed + ["ready"]) + "\n")
+        saved = f.name
+    try:
+        battery = os.path.join(ROOT, "tests", "attack", "test_attack.py")
+        env = dict(os.environ, AUDITLAKE_DEMO_STDOUT=saved)
+        return subprocess.run([sys.executable, battery], env=env).returncode == 0
+    finally:
+        os.unlink(saved)
+
+
 def main():
-    demo = Demo(sys.argv[1:])
+    args = sys.argv[1:]
+    with_attack = "--attack" in args
+    args = [a for a in args if a != "--attack"]
+    demo = Demo(args)
     try:
         try:
             demo.start()
@@ -124,6 +145,9 @@ def main():
         status, error = call("POST", f"{api}/analytics/no_such_query", token, {})
         if status != 404:
             fail(f"POST /analytics/no_such_query: {status} {error}")
+
+        if with_attack and not attack(printed):
+            fail("the attack battery found problems (its lines above name them)")
 
         code = demo.stop(timeout=60)
         if code is None:

@@ -1,14 +1,9 @@
 //! Pieces of the OpenAPI document that many routes share (issue 12, item 11: the document names
 //! every status a route can answer and every limit it enforces): the failures of a route behind
 //! the role check ([`Guarded`]: 401, 403, 503) and of one that reads the stores ([`StoreFailed`]:
-//! 500), the closed vocabularies a filter takes ([`SourceName`], [`ResultName`]), and
-//! [`Contract`], which adds to the document what the contract promises beyond the derives: the
-//! `partial` flag of `/summary` and `/filter-options` (set when their read budget ran out), kept
-//! as an optional property until the handlers serialize it. `tests/api/openapi.rs` holds these
-//! against the router and the core's enums.
+//! 500), and the closed vocabularies a filter takes ([`SourceName`], [`ResultName`]).
+//! `tests/api/openapi.rs` holds these against the router and the core's enums.
 
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
-use utoipa::openapi::{OpenApi, RefOr};
 use utoipa::{IntoResponses, ToSchema};
 
 use super::error::ErrorBody;
@@ -72,34 +67,4 @@ pub enum ResultName {
     Failure,
     Partial,
     Unknown,
-}
-
-/// The schemas that carry the `partial` flag.
-const PARTIAL_SCHEMAS: [&str; 2] = ["Summary", "FilterOptions"];
-
-/// Adds the contract's promises the derives do not (yet) state; see the module docs.
-pub struct Contract;
-
-impl utoipa::Modify for Contract {
-    fn modify(&self, doc: &mut OpenApi) {
-        let Some(components) = doc.components.as_mut() else {
-            return;
-        };
-        for name in PARTIAL_SCHEMAS {
-            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
-                object
-                    .properties
-                    .entry("partial".into())
-                    .or_insert_with(|| {
-                        ObjectBuilder::new()
-                        .schema_type(Type::Boolean)
-                        .description(Some(
-                            "True when the call stopped on its read budget before counting every \
-                             day: the counts cover only part of the range; ask for fewer `days`.",
-                        ))
-                        .into()
-                    });
-            }
-        }
-    }
 }

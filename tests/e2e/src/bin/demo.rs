@@ -281,6 +281,11 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
                 "AUDITLAKE_API_AUDIENCE",
                 m365_sim::oidc::DEFAULT_API_AUDIENCE,
             ),
+            // moto answers each Query by walking the table (0.2 to 2 s here, milliseconds on
+            // DynamoDB), so the default budget of 100 requests could keep one call past API
+            // Gateway's 30 s; a smaller one keeps every call of the demo (and of the attack
+            // battery's fuzzing) well inside it, paging on with cursors instead.
+            ("AUDITLAKE_API_READ_BUDGET", "25"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     )
