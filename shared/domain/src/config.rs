@@ -235,7 +235,7 @@ pub mod vars {
         name: "AUDITLAKE_ALLOWED_GROUPS",
         default: None,
         range: None,
-        meaning: "Groups granting roles, as `groupObjectId=role` pairs separated by commas (role: read, annotate, admin).",
+        meaning: "Groups granting roles, comma-separated: a group object id (read), or `groupObjectId=role` (role: read, annotate, admin).",
     };
 
     pub const AUTH_DISABLED: Var = Var {
@@ -779,7 +779,13 @@ impl QueryConfig {
         let mut allowed_groups = Vec::new();
         if let Some(raw) = r.optional(&vars::ALLOWED_GROUPS) {
             for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let role = pair.split_once('=').and_then(|(g, role)| {
+                // A bare group id (what the template's `ApiAllowedGroups` documents) grants read.
+                let pair_or_read = if pair.contains('=') {
+                    pair.to_string()
+                } else {
+                    format!("{pair}=read")
+                };
+                let role = pair_or_read.split_once('=').and_then(|(g, role)| {
                     let role = match role.trim().trim_start_matches("auditlake.") {
                         "read" => Role::Read,
                         "annotate" => Role::Annotate,
@@ -793,7 +799,7 @@ impl QueryConfig {
                     None => r.problem(
                         &vars::ALLOWED_GROUPS,
                         format!(
-                            "`{pair}` is not `groupObjectId=role` with role read, annotate or admin"
+                            "`{pair}` is not a group object id, nor `groupObjectId=role` with role read, annotate or admin"
                         ),
                     ),
                 }
@@ -1084,13 +1090,21 @@ mod tests {
             ("AUDITLAKE_STATE_TABLE", "s"),
             ("AUDITLAKE_API_AUDIENCE", "api://auditlake"),
             ("AUDITLAKE_LOGIN_URL", "http://127.0.0.1:9/"),
-            ("AUDITLAKE_ALLOWED_GROUPS", "g1=read, g2=auditlake.admin"),
+            (
+                "AUDITLAKE_ALLOWED_GROUPS",
+                "g1=read, g2=auditlake.admin, 5f1c0b7e-0000-4000-8000-00000000000a",
+            ),
         ]))
         .unwrap();
         use crate::access::Role;
+        // A bare group object id, as the template's ApiAllowedGroups documents it, grants read.
         assert_eq!(
             c.allowed_groups,
-            vec![("g1".into(), Role::Read), ("g2".into(), Role::Admin)]
+            vec![
+                ("g1".into(), Role::Read),
+                ("g2".into(), Role::Admin),
+                ("5f1c0b7e-0000-4000-8000-00000000000a".into(), Role::Read)
+            ]
         );
         assert_eq!(
             c.issuer,
