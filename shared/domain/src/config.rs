@@ -700,6 +700,7 @@ pub const QUERY_VARS: &[Var] = &[
     vars::LOGIN_URL,
     vars::HOT_RETENTION_DAYS,
     vars::SIGNIN_KINDS,
+    vars::CONTENT_TYPES,
     vars::BUCKET,
     vars::ATHENA_WORKGROUP,
     vars::ATHENA_DATABASE,
@@ -728,6 +729,8 @@ pub struct QueryConfig {
     pub hot_retention: TimeDelta,
     pub read_budget: u32,
     pub signin_kinds: Vec<SignInKind>,
+    /// The Management API content types the stack collects (`/sources` lists these only).
+    pub content_types: Vec<ContentType>,
     /// The raw layer's bucket, for events kept by reference.
     pub bucket: Option<String>,
     /// `None`: hunting queries are not configured (`POST /analytics/{query}` answers 503).
@@ -809,6 +812,7 @@ impl QueryConfig {
         let retention = r.number(&vars::HOT_RETENTION_DAYS);
         let read_budget = r.number(&vars::API_READ_BUDGET);
         let signin_kinds = r.list(&vars::SIGNIN_KINDS);
+        let content_types = r.list(&vars::CONTENT_TYPES);
         let athena = match (
             r.optional(&vars::ATHENA_WORKGROUP),
             r.optional(&vars::ATHENA_DATABASE),
@@ -847,6 +851,7 @@ impl QueryConfig {
             hot_retention: TimeDelta::days(retention as i64),
             read_budget: read_budget as u32,
             signin_kinds,
+            content_types,
             bucket,
             athena,
             analytics_timeout: std::time::Duration::from_secs(analytics_timeout),

@@ -25,7 +25,7 @@ use super::{AUTH_DISABLED_HEADER, MAX_BODY_BYTES, QueryApp};
 use domain::model::{AuditEvent, EventResult, Source, fmt_time};
 use domain::read::{Comment, EventFilter, TagUpdate};
 use domain::store::{Health, StreamKey, keys};
-use domain::stream::{ContentType, Stream};
+use domain::stream::Stream;
 
 /// Every `(method, path)` the router serves, as the OpenAPI document names them.
 pub const ROUTES: &[(&str, &str)] = &[
@@ -903,9 +903,11 @@ async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesView>, ApiEr
                 .iter()
                 .map(|&k| Some(Stream::SignIn(k)))
                 .collect(),
-            Source::M365Activity => ContentType::ALL
-                .into_iter()
-                .map(|c| Some(Stream::Content(c)))
+            Source::M365Activity => app
+                .settings
+                .content_types
+                .iter()
+                .map(|&c| Some(Stream::Content(c)))
                 .collect(),
             _ => vec![None],
         };

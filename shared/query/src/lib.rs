@@ -103,6 +103,8 @@ pub struct QuerySettings {
     pub read_budget: u32,
     /// Streams listed by `/sources`, per source.
     pub signin_kinds: Vec<SignInKind>,
+    /// The Management API content types the stack collects.
+    pub content_types: Vec<domain::stream::ContentType>,
     /// Time limit of one hunting query.
     pub analytics_limit: std::time::Duration,
 }
@@ -116,6 +118,7 @@ impl QuerySettings {
             hot_retention: c.hot_retention,
             read_budget: c.read_budget,
             signin_kinds: c.signin_kinds.clone(),
+            content_types: c.content_types.clone(),
             analytics_limit: c.analytics_timeout,
         }
     }

@@ -165,6 +165,7 @@ async fn the_router_refuses_every_bad_token_and_tells_401_from_403() -> TestResu
             hot_retention: chrono::TimeDelta::days(90),
             read_budget: 100,
             signin_kinds: Vec::new(),
+            content_types: Vec::new(),
             analytics_limit: std::time::Duration::from_secs(25),
         },
         b"test-cursor-key-test-cursor-key!",

@@ -115,6 +115,7 @@ async fn served_document() -> Value {
             hot_retention: TimeDelta::days(90),
             read_budget: 100,
             signin_kinds: vec![domain::stream::SignInKind::InteractiveUser],
+            content_types: Vec::new(),
             analytics_limit: std::time::Duration::from_secs(25),
         },
         b"test cursor key",

@@ -136,6 +136,7 @@ pub fn fixture_with(
                 domain::stream::SignInKind::InteractiveUser,
                 domain::stream::SignInKind::ServicePrincipal,
             ],
+            content_types: domain::stream::ContentType::ALL.to_vec(),
             analytics_limit: std::time::Duration::from_secs(2),
         },
         b"test cursor key",
@@ -157,6 +158,7 @@ pub fn settings(limit_ms: u64) -> QuerySettings {
         hot_retention: TimeDelta::days(90),
         read_budget: 100,
         signin_kinds: Vec::new(),
+        content_types: domain::stream::ContentType::ALL.to_vec(),
         analytics_limit: std::time::Duration::from_millis(limit_ms),
     }
 }
