@@ -5,7 +5,8 @@
 //! `ApiAllowedGroups`, some sign-in kinds and content types switched off, a shorter hot
 //! retention), then parsed by the function's own configuration: `PullerConfig` for a puller,
 //! `QueryConfig` for the query API. A stack deployed as documented must start, and must get the
-//! settings it was deployed with; a planted mismatch is caught.
+//! settings it was deployed with; a planted mismatch is caught. And every template parameter has
+//! its row in README's deploy table.
 
 use std::collections::BTreeMap;
 
@@ -331,4 +332,42 @@ fn a_planted_mismatch_between_template_and_configuration_is_caught() {
             .any(|l| l.contains("does not start") && l.contains("AUDITLAKE_ALLOWED_GROUPS")),
         "{p:?}"
     );
+}
+
+/// The template parameters README's deploy table ("The parameters asked for") does not name.
+fn undocumented_parameters(template: &str, readme: &str) -> Vec<String> {
+    let doc = parse(template).expect("template.yaml parses");
+    let start = readme
+        .find("The parameters asked for")
+        .expect("README's deploy parameter table");
+    let rows: String = readme[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| l.split('|').nth(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    doc["Parameters"]
+        .as_object()
+        .expect("Parameters")
+        .keys()
+        .filter(|p| !rows.contains(&format!("`{p}`")))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn every_template_parameter_is_in_the_readmes_deploy_table() {
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).unwrap();
+    let missing = undocumented_parameters(&real_template(), &readme);
+    assert!(
+        missing.is_empty(),
+        "README's deploy table omits {missing:?}"
+    );
+    // A parameter added without a row is named.
+    let planted = broken(
+        "\nParameters:\n",
+        "\nParameters:\n  PlantedKnob:\n    Type: String\n    Default: x\n",
+    );
+    assert_eq!(undocumented_parameters(&planted, &readme), ["PlantedKnob"]);
 }
