@@ -151,4 +151,38 @@ mod tests {
             "https://login.microsoftonline.us/t/oauth2/v2.0/token"
         );
     }
+
+    #[test]
+    fn gcc_keeps_commercial_entra_and_graph_with_its_own_management_host() {
+        // GCC tenants sign in and use Graph in the commercial cloud; only the Management
+        // Activity API has a host of its own. Its token scope follows that host, a choice: which
+        // resource Microsoft expects there is not stated (m365-api-contract.md, table 1.5).
+        let e = Cloud::Gcc.endpoints();
+        assert_eq!(e.login, "https://login.microsoftonline.com");
+        assert_eq!(e.graph, "https://graph.microsoft.com");
+        assert_eq!(e.management, "https://manage-gcc.office.com");
+        assert_eq!(e.graph_scope, "https://graph.microsoft.com/.default");
+        assert_eq!(e.management_scope, "https://manage-gcc.office.com/.default");
+        assert_eq!(
+            e.token_url("t"),
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token"
+        );
+    }
+
+    #[test]
+    fn china_uses_21vianets_hosts_for_sign_in_graph_and_management() {
+        let e = Cloud::China.endpoints();
+        assert_eq!(e.login, "https://login.chinacloudapi.cn");
+        assert_eq!(e.graph, "https://microsoftgraph.chinacloudapi.cn");
+        assert_eq!(e.management, "https://manage.office365.cn");
+        assert_eq!(
+            e.graph_scope,
+            "https://microsoftgraph.chinacloudapi.cn/.default"
+        );
+        assert_eq!(e.management_scope, "https://manage.office365.cn/.default");
+        assert_eq!(
+            e.token_url("t"),
+            "https://login.chinacloudapi.cn/t/oauth2/v2.0/token"
+        );
+    }
 }
