@@ -156,7 +156,7 @@ mod tests {
     fn gcc_keeps_commercial_entra_and_graph_with_its_own_management_host() {
         // GCC tenants sign in and use Graph in the commercial cloud; only the Management
         // Activity API has a host of its own. Its token scope follows that host, a choice: which
-        // resource Microsoft expects there is not stated (m365-api-contract.md, table 1.5).
+        // resource Microsoft expects there is not documented.
         let e = Cloud::Gcc.endpoints();
         assert_eq!(e.login, "https://login.microsoftonline.com");
         assert_eq!(e.graph, "https://graph.microsoft.com");
