@@ -26,7 +26,7 @@ impl Cloud {
         }
     }
 
-    /// The cloud's public endpoints (m365-api-contract.md, table 1.5).
+    /// The cloud's public endpoints, as Microsoft documents its national clouds.
     pub fn endpoints(self) -> Endpoints {
         let (login, graph, management) = match self {
             Cloud::Commercial => (
