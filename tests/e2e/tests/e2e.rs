@@ -4,7 +4,8 @@
 //!
 //! One module per area under `e2e/`: the Graph pullers (`graph`), the Management Activity API
 //! puller (`m365`), next-page links to elsewhere refused (`hostile_links`), DynamoDB leases and
-//! checkpoints (`state`), the retrying client and token cache
+//! checkpoints (`state`), the TTL every written item carries (`retention`), the retrying client
+//! and token cache
 //! (`http_client`), certificate credentials (`certificate_auth`), `auditlake doctor` (`doctor`)
 //! and the query API (`query`). The harness they share (`use super::*`) is here: moto provisioned
 //! as the stack, the simulator, and a puller's configuration and ports on the simulator's clock.
@@ -23,6 +24,8 @@ mod http_client;
 mod m365;
 #[path = "e2e/query.rs"]
 mod query;
+#[path = "e2e/retention.rs"]
+mod retention;
 #[path = "e2e/state.rs"]
 mod state;
 
