@@ -3,8 +3,9 @@
 //! role assignment, a consent grant, forwarding and deleting inbox rules, a mass download, an
 //! anonymous link, security-info changes, DLP matches), the real Rust writer stores them as
 //! curated Parquet through [`CuratingEventStore`] (twice, as overlapping pulls do), and every
-//! view and hunting query under `infra/athena/` runs through sqlglot and DuckDB
-//! ([`LocalEngine`]) with its answers checked exactly. Needs `.venv` (scripts/test creates it).
+//! view and hunting query under `infra/athena/`, and each QuickSight data set of `template.yaml`,
+//! runs through sqlglot and DuckDB ([`LocalEngine`]) with its answers checked exactly. Needs
+//! `.venv` (scripts/test creates it).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -393,6 +394,68 @@ fn strs(t: &Table, col: &str) -> Vec<String> {
         .collect()
 }
 
+/// Each QuickSight data set of `template.yaml`: its SQL and the columns it declares.
+fn quicksight_data_sets() -> Vec<(String, Vec<String>)> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
+    let template = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<&str> = template.lines().collect();
+    let mut out = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let Some(q) = l.trim().strip_prefix("SqlQuery: !Sub ") else {
+            continue;
+        };
+        let sql = q.trim_matches('"').replace("\\\"", "\"");
+        let columns = lines[i + 1..]
+            .iter()
+            .skip_while(|c| c.trim() == "Columns:")
+            .map_while(|c| c.trim().strip_prefix("- {Name: "))
+            .map(|c| c.split(',').next().unwrap_or_default().to_string())
+            .collect();
+        out.push((sql, columns));
+    }
+    out
+}
+
+/// The dashboard's data sets (issue 13) run through the local engine on the planted May 2024
+/// events, `current_date` pinned to 2024-05-31 and the Glue database left to the runner: each
+/// answers with the columns it declares, and with what was planted.
+fn quicksight_data_sets_answer(data: &Path, total: usize) {
+    let sets = quicksight_data_sets();
+    assert_eq!(sets.len(), 3, "the template's QuickSight data sets");
+    for (text, columns) in sets {
+        let local = text
+            .replace("\"${AnalyticsDatabaseName}\".", "")
+            .replace("current_date", "DATE '2024-05-31'");
+        let t = sql(data, &local);
+        let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        assert_eq!(names, columns, "{text}");
+        assert!(!t.rows.is_empty(), "no rows: {text}");
+        if text.contains(".sign_ins ") {
+            assert_eq!(t.rows.len(), 19, "every planted sign-in");
+        }
+        if text.contains(".events ") {
+            let sum: usize = strs(&t, "events")
+                .iter()
+                .map(|n| n.parse::<usize>().unwrap())
+                .sum();
+            assert_eq!(
+                sum, total,
+                "the operations data set counts every event once"
+            );
+        }
+        if text.contains(".directory_changes ") {
+            for op in strs(&t, "operation") {
+                assert!(
+                    op.to_lowercase().contains("role")
+                        || op.starts_with("Consent")
+                        || op.contains("security info"),
+                    "{op}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_query_answers_exactly_what_was_planted_and_a_second_pull_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -448,6 +511,7 @@ async fn every_query_answers_exactly_what_was_planted_and_a_second_pull_changes_
     assert_eq!(count(data, "directory_changes"), "5");
     assert_eq!(count(data, "mailbox_activity"), "7");
     assert_eq!(count(data, "file_sharing"), "69");
+    quicksight_data_sets_answer(data, total);
     // The timestamp round-trips at millisecond precision, in UTC.
     let t = sql(
         data,
