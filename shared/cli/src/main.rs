@@ -115,12 +115,14 @@ async fn import(source: Source, files: Vec<PathBuf>) -> ExitCode {
         &config.events_table,
         config.write_concurrency,
     );
+    let (raw, events) =
+        collector::import::lake(std::sync::Arc::new(raw), std::sync::Arc::new(events));
     let clock = runtime::clock::SystemClock;
     let target = Target {
         tenant_id: &config.tenant_id,
         source,
-        raw: &raw,
-        events: &events,
+        raw: raw.as_ref(),
+        events: events.as_ref(),
         clock: &clock,
         hot_retention: config.hot_retention,
     };

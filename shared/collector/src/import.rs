@@ -1,7 +1,8 @@
 //! `auditlake import`: loads exports an admin already has (Graph list responses, JSON arrays,
 //! NDJSON, and for Entra logs Azure Monitor diagnostic-settings exports) through the same path as
 //! a pull ([`PageWriter`]: raw to S3, normalize, quarantine, dedupe), so history Microsoft no
-//! longer keeps can be backfilled, and importing the same file twice stores nothing new. Files are
+//! longer keeps can be backfilled, and importing the same file twice stores nothing new. Imported
+//! events reach the curated Parquet layer too ([`lake`]), so Athena sees them. Files are
 //! read on a blocking thread and streamed in batches, so a file of any size runs in bounded memory.
 
 use chrono::TimeDelta;
@@ -56,6 +57,17 @@ impl ImportSummary {
         self.raw_objects += c.raw_objects;
         self.raw_bytes += c.raw_bytes;
     }
+}
+
+/// The stores an import writes to, as a pull's: `events` wrapped by the curated writer, so
+/// imported history reaches the Parquet layer Athena and the hunting queries read, as pulled
+/// history does (`app::Ports::aws` wraps the pullers' the same way).
+pub fn lake(
+    raw: std::sync::Arc<dyn RawStore>,
+    events: std::sync::Arc<dyn EventStore>,
+) -> (std::sync::Arc<dyn RawStore>, std::sync::Arc<dyn EventStore>) {
+    let curated = crate::curated::CuratingEventStore::wrap(events, raw.clone());
+    (raw, curated)
 }
 
 /// Where imported records go.
@@ -229,6 +241,42 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn imported_events_reach_the_curated_layer() {
+        use std::sync::Arc;
+        let memory_raw = Arc::new(MemoryRawStore::default());
+        let memory_events = Arc::new(MemoryEventStore::default());
+        let (raw, events) = lake(memory_raw.clone(), memory_events.clone());
+        let clock = ManualClock::new(Utc::now());
+        let target = Target {
+            tenant_id: "t",
+            source: Source::EntraDirectoryAudits,
+            raw: raw.as_ref(),
+            events: events.as_ref(),
+            clock: &clock,
+            hot_retention: TimeDelta::days(90),
+        };
+        let text: String = (0..10).map(|i| record(i) + "\n").collect();
+        let s = import_reader(
+            &target,
+            std::io::Cursor::new(text),
+            "f".into(),
+            &mut |_| {},
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.new, 10);
+        assert_eq!(memory_events.len(), 10);
+        let curated = memory_raw
+            .list("curated/source=entra-directory-audits/dt=2024-01-01/")
+            .await
+            .unwrap();
+        assert!(!curated.is_empty(), "no curated Parquet for the import");
+        let body = memory_raw.get(&curated[0]).await.unwrap();
+        assert_eq!(&body[..4], b"PAR1", "a Parquet file");
     }
 
     #[tokio::test]
