@@ -1,8 +1,8 @@
 //! Message trace as users hold it (issue 13): rows of PowerShell's `Get-MessageTraceV2`
 //! (`ConvertTo-Json`, with its `@data.type` sidecar keys) and of the retired Reporting Web
 //! Service, PascalCase with `Received`, normalize as `exchange-message-trace` events: the shared
-//! corpus folder (every record normalized, none refused) and a fixture of the project's own, each
-//! event checked against its row parsed here.
+//! corpus folder (every record normalized, none refused) and fixtures of the project's own (JSON,
+//! and CSV as Windows PowerShell's `Export-Csv` writes it), each event checked against its row.
 
 use chrono::{DateTime, NaiveDateTime};
 use serde_json::{Value, json};
@@ -67,9 +67,9 @@ fn check_row(where_: &str, e: &Value, r: &Value) {
     assert_eq!(&e["raw"], r, "{where_}: raw is the row");
 }
 
-fn normalize_and_check(path: &std::path::Path) -> usize {
-    let rows = records_in(path);
-    let out = auditlake(
+/// `auditlake normalize --source exchange-message-trace <path>`.
+fn normalize(path: &std::path::Path) -> crate::support::Outcome {
+    auditlake(
         &[
             "normalize",
             "--source",
@@ -77,7 +77,12 @@ fn normalize_and_check(path: &std::path::Path) -> usize {
             path.to_str().unwrap(),
         ],
         None,
-    );
+    )
+}
+
+fn normalize_and_check(path: &std::path::Path) -> usize {
+    let rows = records_in(path);
+    let out = normalize(path);
     assert_eq!(out.code, 0, "{}: {}", path.display(), out.stderr);
     let events = out.events();
     assert_eq!(
@@ -122,5 +127,44 @@ fn every_message_trace_row_of_the_shared_corpus_normalizes() {
     eprintln!(
         "corpus message-trace: {} files, {rows} PowerShell/RWS rows normalize",
         legacy.len()
+    );
+}
+
+#[test]
+fn powershell_export_csv_rows_normalize_and_a_short_row_is_quarantined_with_its_line() {
+    // Windows PowerShell's Export-Csv: a `#TYPE` line, CRLF, every value quoted, the time in the
+    // en-US culture's format, a comma and doubled quotes inside values, and a truncated row.
+    let path = fixture("exchange-message-trace/powershell-v2.csv");
+    let out = normalize(&path);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("powershell-v2.csv:line 5: not a CSV row"),
+        "{}",
+        out.stderr
+    );
+    let e = out.events();
+    assert_eq!(e.len(), 2);
+    assert_eq!(e[0]["time"], "2026-03-04T09:15:27.000Z");
+    assert_eq!(
+        e[0]["record_id"],
+        "7d2c1a90-3b4e-4f5a-9c8d-1e2f3a4b5c6d:ana@contoso.example"
+    );
+    assert_eq!(e[0]["result"], "failure");
+    assert_eq!(e[0]["details"]["subject"], "Quarterly figures, Q1");
+    assert_eq!(
+        e[0]["details"]["size"], 48211,
+        "a numeric string is a number"
+    );
+    assert_eq!(
+        e[0]["details"].get("to_ip"),
+        None,
+        "an empty ToIP is absent"
+    );
+    assert_eq!(e[1]["details"]["subject"], "He said \"hi\"");
+    assert_eq!(e[1]["result"], "success");
+    assert_eq!(
+        e[1]["raw"]["Received"], "2026-03-04T09:16:00.0000000Z",
+        "raw keeps the row's values"
     );
 }

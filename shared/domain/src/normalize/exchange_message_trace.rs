@@ -48,10 +48,18 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
         .iter()
         .find_map(|f| text(v, f).map(|t| (*f, t)))
         .ok_or(NormalizeError::Missing("receivedDateTime (or Received)"))?;
-    let time = parse_time(&raw_time).ok_or(NormalizeError::BadTime {
-        field: time_field,
-        value: raw_time,
-    })?;
+    // PowerShell's Export-Csv writes a DateTime in the session's culture; en-US
+    // (`3/4/2026 9:15:27 AM`) is read too, as UTC, which Get-MessageTraceV2's times are.
+    let time = parse_time(&raw_time)
+        .or_else(|| {
+            chrono::NaiveDateTime::parse_from_str(raw_time.trim(), "%m/%d/%Y %I:%M:%S %p")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+        .ok_or(NormalizeError::BadTime {
+            field: time_field,
+            value: raw_time,
+        })?;
     // PowerShell and Reporting Web Service rows have no row id: a row is one message to one
     // recipient, so the message trace id and the recipient together name it.
     let record_id = text(v, "id").or_else(|| {

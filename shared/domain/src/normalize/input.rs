@@ -193,6 +193,11 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
             }
         }
     };
+    let first = line.trim_start();
+    if first.starts_with("#TYPE") || (!first.starts_with(['{', '[']) && first.contains(',')) {
+        // Not JSON: a CSV export with a header line (PowerShell's `Export-Csv`).
+        return read_csv(line, reader, name, line_no, out);
+    }
     let first_is_complete = serde_json::from_str::<Box<RawValue>>(line.trim()).is_ok();
     if !first_is_complete {
         // One (pretty-printed) JSON document.
@@ -232,6 +237,125 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
     Ok(())
 }
 
+/// A reader that turns CRLF line ends into LF: Windows writes CSV with CRLF, and the CSV reader
+/// counts lines (the positions errors report) right only for LF. A `\r` not before `\n` stays.
+struct Lf<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    cr: bool,
+}
+
+impl<R: Read> Lf<R> {
+    fn new(inner: R) -> Self {
+        Lf {
+            inner,
+            buf: Vec::new(),
+            pos: 0,
+            cr: false,
+        }
+    }
+}
+
+impl<R: Read> Read for Lf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            let mut chunk = [0u8; 8192];
+            let n = self.inner.read(&mut chunk)?;
+            self.buf.clear();
+            self.pos = 0;
+            if n == 0 {
+                if std::mem::take(&mut self.cr) {
+                    self.buf.push(b'\r');
+                    break;
+                }
+                return Ok(0);
+            }
+            for &b in &chunk[..n] {
+                if std::mem::take(&mut self.cr) && b != b'\n' {
+                    self.buf.push(b'\r');
+                }
+                if b == b'\r' {
+                    self.cr = true;
+                } else {
+                    self.buf.push(b);
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Reads a CSV export whose first non-blank line (`first`, line `line_no`) is its header, or
+/// Windows PowerShell's `#TYPE ...` line before it: each row becomes one record, a JSON object of
+/// the header's names and the row's values as strings (the raw layer keeps that object, the
+/// file having no JSON of its own). A row that cannot be read (not UTF-8, another number of
+/// fields) is one [`Item::Invalid`] with its line; reading goes on.
+fn read_csv(
+    first: String,
+    rest: impl BufRead,
+    name: &str,
+    mut line_no: u64,
+    out: &mut dyn FnMut(Item),
+) -> std::io::Result<()> {
+    let mut head = first;
+    let mut rest = rest;
+    if head.trim_start().starts_with("#TYPE") {
+        head.clear();
+        rest.read_line(&mut head)?;
+        line_no += 1;
+    }
+    let input = Lf::new(std::io::Cursor::new(head.into_bytes()).chain(rest));
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(input);
+    let headers = match csv.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => {
+            out(Item::Invalid {
+                position: format!("{name}:line {line_no}"),
+                reason: format!("not JSON, nor a CSV header: {e}"),
+            });
+            return Ok(());
+        }
+    };
+    let mut row = csv::StringRecord::new();
+    loop {
+        // The line the next row starts on (the header is line `line_no` of the file).
+        let row_line = line_no - 1 + csv.position().line();
+        match csv.read_record(&mut row) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                let object: serde_json::Map<String, serde_json::Value> = headers
+                    .iter()
+                    .zip(row.iter())
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+                    .collect();
+                let position = format!("{name}:line {row_line}");
+                match serde_json::value::to_raw_value(&object) {
+                    Ok(raw) => out(Item::Record { position, raw }),
+                    Err(e) => out(Item::Invalid {
+                        position,
+                        reason: e.to_string(),
+                    }),
+                }
+            }
+            Err(e) => {
+                if let csv::ErrorKind::Io(io) = e.kind() {
+                    return Err(std::io::Error::new(io.kind(), io.to_string()));
+                }
+                out(Item::Invalid {
+                    position: format!("{name}:line {row_line}"),
+                    reason: format!("not a CSV row: {e}"),
+                });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +371,42 @@ mod tests {
         })
         .unwrap();
         out
+    }
+
+    #[test]
+    fn csv_rows_are_records_with_their_line_and_bad_rows_are_reported() {
+        for eol in ["\n", "\r\n"] {
+            let text = [
+                "#TYPE Deserialized.MessageTraceV2",
+                "\"Received\",\"Subject\",\"Size\"",
+                "\"2026-03-04T09:15:27Z\",\"a, b\",\"1\"",
+                "\"2026-03-04T09:16:00Z\",\"He said \"\"hi\"\"\",\"2\"",
+                "\"2026-03-04T09:17:00Z\",\"short\"",
+                "\"2026-03-04T09:18:00Z\",\"last\",\"4\"",
+                "",
+            ]
+            .join(eol);
+            let out = collect(&text);
+            assert_eq!(
+                out,
+                vec![
+                    (
+                        "f:line 3".into(),
+                        r#"R {"Received":"2026-03-04T09:15:27Z","Size":"1","Subject":"a, b"}"#.into()
+                    ),
+                    (
+                        "f:line 4".into(),
+                        r#"R {"Received":"2026-03-04T09:16:00Z","Size":"2","Subject":"He said \"hi\""}"#.into()
+                    ),
+                    ("f:line 5".into(), "I".into()),
+                    (
+                        "f:line 6".into(),
+                        r#"R {"Received":"2026-03-04T09:18:00Z","Size":"4","Subject":"last"}"#.into()
+                    ),
+                ],
+                "{eol:?}"
+            );
+        }
     }
 
     #[test]
