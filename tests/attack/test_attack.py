@@ -14,7 +14,7 @@ failure is named):
   a filter value holding a newline: each a 400.
 - input: duplicate tags, a tag set past 50 per event over two requests, an event id over
   DynamoDB's 2048-byte partition key limit, `end` after 2262-04-11, `days=366` on /summary (a 400,
-  or an answer with `partial: true`, within 10 s).
+  or an answer with its `partial` flag, within 10 s).
 - schemathesis: the served `/openapi.json` fuzzed with the printed token (and a real event id for
   the `{id}` routes): no server error, every response conforms to the document (status, content
   type, headers, body schema), every request answered within 20 s.
@@ -309,10 +309,13 @@ def input_probes(t, api, token):
         t.record("input/summary-days-366-bounded", False, f"no answer within 10 s ({e})")
         return
     took = time.monotonic() - started
-    ok = (status == 400 and t.error_code(body)) or (status == 200 and (body or {}).get("partial") is True)
+    # Bounded: refused, or answered within the time with the `partial` flag saying whether the
+    # read budget covered the year (skipping days without events, it often does; the Rust tests
+    # check the flag is set when it does not).
     partial = (body or {}).get("partial") if isinstance(body, dict) else None
+    ok = (status == 400 and t.error_code(body)) or (status == 200 and isinstance(partial, bool))
     t.record("input/summary-days-366-bounded", bool(ok) and took <= 10,
-             f"{status} in {took:.1f} s, partial={partial}" + ("" if ok else " (expected 400, or 200 with partial: true)"))
+             f"{status} in {took:.1f} s, partial={partial}" + ("" if ok else " (expected 400, or 200 with a partial flag)"))
 
 
 # ---- schemathesis ------------------------------------------------------------------------------
