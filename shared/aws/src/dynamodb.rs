@@ -1,36 +1,25 @@
-//! DynamoDB adapters: the event table (conditional put = dedupe, time/actor/IP indexes) and the
-//! state table (checkpoints with leases and versioned conditional writes, health records). Key
+//! DynamoDB adapters: the event table (a keys-only read of what a batch would re-write, then a
+//! conditional put per new event = dedupe; presence markers and counters) and the state table (checkpoints with leases and versioned conditional writes, health records). Key
 //! layouts come from [`domain::store::keys`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use chrono::{DateTime, Utc};
+use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, ReturnValue};
+use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 
+use super::counters::{self, Meter};
 use super::describe;
+use super::items::{self, Item, get_s, n, s};
 use domain::model::{AuditEvent, Source, fmt_time, parse_time};
 use domain::store::{
     EventStore, Health, HealthUpdate, Lease, StateError, StateStore, StoreError, StoredEvent,
     StreamKey, keys,
 };
-
-type Item = HashMap<String, AttributeValue>;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
-    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
-}
 
 fn get_n(item: &Item, k: &str) -> Option<i64> {
     item.get(k)
@@ -42,6 +31,9 @@ pub struct DynamoEventStore {
     client: Client,
     table: String,
     concurrency: usize,
+    /// Presence markers this process has written (they never need writing twice).
+    marked: Mutex<HashSet<(NaiveDate, Source)>>,
+    meter: Arc<Meter>,
 }
 
 impl DynamoEventStore {
@@ -50,52 +42,83 @@ impl DynamoEventStore {
             client,
             table,
             concurrency: concurrency.max(1),
+            marked: Mutex::new(HashSet::new()),
+            meter: Arc::new(Meter::default()),
         }
     }
 
-    fn item(&self, e: &StoredEvent) -> Result<Item, StoreError> {
-        let ev = &e.event;
-        let doc = serde_json::to_string(ev).map_err(|err| StoreError::Corrupt {
-            resource: ev.id.clone(),
-            message: err.to_string(),
-        })?;
-        let mut item = Item::new();
-        item.insert("pk".into(), s(keys::event_pk(ev.source, &ev.dedupe_key)));
-        item.insert("sk".into(), s(keys::EVENT_SK));
-        item.insert("tpk".into(), s(keys::time_pk(ev.source, ev.time)));
-        item.insert("ts".into(), s(keys::time_sk(ev.time, &ev.id)));
-        if let Some(a) = ev.actor.index_value() {
-            item.insert("apk".into(), s(a));
-        }
-        if let Some(ip) = &ev.client_ip {
-            item.insert("ipk".into(), s(ip.to_lowercase()));
-        }
-        item.insert("source".into(), s(ev.source.name()));
-        if let Some(st) = &ev.stream {
-            item.insert("stream".into(), s(st.clone()));
-        }
-        item.insert("time".into(), s(fmt_time(ev.time)));
-        item.insert("operation".into(), s(ev.operation.clone()));
-        item.insert("result".into(), s(ev.result.as_str()));
-        if let Some(svc) = &ev.service {
-            item.insert("service".into(), s(svc.clone()));
-        }
-        item.insert("doc".into(), s(doc));
-        item.insert("expires_at".into(), n(e.expires_at));
-        Ok(item)
+    /// The capacity DynamoDB reported for this store's calls so far.
+    pub fn meter(&self) -> Arc<Meter> {
+        self.meter.clone()
     }
 
-    fn event_of(&self, item: &Item) -> Result<AuditEvent, StoreError> {
-        let doc = get_s(item, "doc").ok_or_else(|| StoreError::Corrupt {
-            resource: format!("{} item {:?}", self.table, get_s(item, "pk")),
-            message: "no doc attribute".into(),
-        })?;
-        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt {
-            resource: format!("{} item {:?}", self.table, get_s(item, "pk")),
-            message: e.to_string(),
-        })
+    /// The keys among `wanted` that are already stored: per hour bucket, one keys-only Query over
+    /// the span of the batch's sort keys (paged). This is what makes a re-read cost no write: a
+    /// window's overlap, a retried chunk or a backfill of stored events is recognised by a read
+    /// (billed by the size of what it reads, 4 KB per half unit) instead of a failed conditional
+    /// put (billed like a write of the whole item). The conditional put stays the dedupe; this only
+    /// skips puts that would fail.
+    async fn stored_keys(
+        &self,
+        wanted: &[(String, String)],
+    ) -> Result<HashSet<(String, String)>, StoreError> {
+        // Owned strings: the futures below must not borrow from this call's locals.
+        let mut spans: BTreeMap<String, (String, String)> = BTreeMap::new();
+        for (pk, sk) in wanted {
+            let span = spans
+                .entry(pk.clone())
+                .or_insert_with(|| (sk.clone(), sk.clone()));
+            if *sk < span.0 {
+                span.0 = sk.clone();
+            }
+            if *sk > span.1 {
+                span.1 = sk.clone();
+            }
+        }
+        let wanted: HashSet<&(String, String)> = wanted.iter().collect();
+        let found: Vec<Vec<(String, String)>> = stream::iter(spans)
+            .map(|(pk, (lo, hi))| async move {
+                let mut sks = Vec::new();
+                let mut start: Option<Item> = None;
+                loop {
+                    let out = self
+                        .client
+                        .query()
+                        .table_name(&self.table)
+                        .key_condition_expression("pk = :p AND sk BETWEEN :lo AND :hi")
+                        .expression_attribute_values(":p", s(&pk))
+                        .expression_attribute_values(":lo", s(&lo))
+                        .expression_attribute_values(":hi", s(&hi))
+                        .projection_expression("sk")
+                        .set_exclusive_start_key(start.take())
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                        .await
+                        .map_err(|e| StoreError::backend("Query", &self.table, describe(&e)))?;
+                    self.meter.read(out.consumed_capacity());
+                    sks.extend(
+                        out.items()
+                            .iter()
+                            .filter_map(|i| get_s(i, items::SK))
+                            .map(|sk| (pk.clone(), sk.to_string())),
+                    );
+                    match out.last_evaluated_key {
+                        Some(k) if !k.is_empty() => start = Some(k),
+                        _ => return Ok::<_, StoreError>(sks),
+                    }
+                }
+            })
+            .buffered(self.concurrency)
+            .try_collect()
+            .await?;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .filter(|key| wanted.contains(key))
+            .collect())
     }
 
+    /// Conditional put (first write wins): `Ok(false)` when the item exists already.
     async fn put_one(&self, item: Item) -> Result<bool, StoreError> {
         let res = self
             .client
@@ -103,14 +126,20 @@ impl DynamoEventStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match res {
-            Ok(_) => Ok(true),
+            Ok(out) => {
+                self.meter.write(out.consumed_capacity());
+                Ok(true)
+            }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
+                // Billed too (like a write of the item), though the answer does not say so.
+                self.meter.write(None);
                 Ok(false)
             }
             Err(e) => Err(StoreError::backend("PutItem", &self.table, describe(&e))),
@@ -121,41 +150,61 @@ impl DynamoEventStore {
 #[async_trait]
 impl EventStore for DynamoEventStore {
     async fn put_new(&self, events: Vec<StoredEvent>) -> Result<Vec<bool>, StoreError> {
-        let items = events
-            .iter()
-            .map(|e| self.item(e))
-            .collect::<Result<Vec<_>, _>>()?;
+        let keys_of: Vec<(String, String)> =
+            events.iter().map(|e| items::event_key(&e.event)).collect();
+        let stored = self.stored_keys(&keys_of).await?;
+        let todo: Vec<usize> = (0..events.len())
+            .filter(|i| !stored.contains(&keys_of[*i]))
+            .collect();
+        let fresh: Vec<StoredEvent> = todo.iter().map(|i| events[*i].clone()).collect();
         // Presence markers first: a listing may skip a day without one.
-        super::query::mark_present(&self.client, &self.table, &events).await?;
-        let outcomes: Vec<bool> = stream::iter(items)
+        counters::mark_present(&self.client, &self.table, &fresh, &self.marked, &self.meter)
+            .await?;
+        let puts = fresh
+            .iter()
+            .map(items::event_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let put_outcomes: Vec<bool> = stream::iter(puts)
             .map(|item| self.put_one(item))
             .buffered(self.concurrency)
             .try_collect()
             .await?;
+        let mut outcomes = vec![false; events.len()];
+        for (i, new) in todo.iter().zip(&put_outcomes) {
+            outcomes[*i] = *new;
+        }
         // Only events whose conditional put succeeded count in the query API's aggregates.
-        let inserted: Vec<&StoredEvent> = events
+        let inserted: Vec<&StoredEvent> = fresh
             .iter()
-            .zip(&outcomes)
+            .zip(&put_outcomes)
             .filter_map(|(e, new)| new.then_some(e))
             .collect();
-        super::query::bump_aggregates(&self.client, &self.table, &inserted, self.concurrency).await;
+        counters::bump_aggregates(
+            &self.client,
+            &self.table,
+            &inserted,
+            self.concurrency,
+            &self.meter,
+        )
+        .await;
         Ok(outcomes)
     }
 
     async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        let Some(key) = keys::parse_event_id(id) else {
             return Ok(None);
         };
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(keys::event_pk(source, key)))
-            .key("sk", s(keys::EVENT_SK))
+            .set_key(Some(items::key_map(&key.pk(), &key.sk())))
             .send()
             .await
             .map_err(|e| StoreError::backend("GetItem", &self.table, describe(&e)))?;
-        out.item().map(|i| self.event_of(i)).transpose()
+        out.item()
+            .map(|i| items::event_of(&self.table, i))
+            .transpose()
     }
 
     async fn list_by_time(
@@ -171,10 +220,9 @@ impl EventStore for DynamoEventStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::TIME_INDEX)
-                .key_condition_expression("tpk = :p AND ts BETWEEN :a AND :b")
-                .expression_attribute_values(":p", s(keys::time_pk(source, hour)))
-                .expression_attribute_values(":a", s(fmt_time(start)))
+                .key_condition_expression("pk = :p AND sk BETWEEN :a AND :b")
+                .expression_attribute_values(":p", s(keys::event_pk(source, hour)))
+                .expression_attribute_values(":a", s(fmt_time(keys::key_second(start))))
                 .expression_attribute_values(":b", s(fmt_time(end)))
                 .into_paginator()
                 .send();
@@ -182,7 +230,10 @@ impl EventStore for DynamoEventStore {
                 let page =
                     page.map_err(|e| StoreError::backend("Query", &self.table, describe(&e)))?;
                 for item in page.items() {
-                    out.push(self.event_of(item)?);
+                    let e = items::event_of(&self.table, item)?;
+                    if e.time >= start && e.time < end {
+                        out.push(e);
+                    }
                 }
             }
             hour = next_hour(hour);

@@ -8,7 +8,11 @@
 
 #[cfg(feature = "athena")]
 mod athena;
+pub mod codec;
+pub mod cost;
+mod counters;
 mod dynamodb;
+pub mod items;
 mod ledger;
 pub mod permissions;
 mod query;
@@ -21,6 +25,7 @@ pub use aws_config::SdkConfig;
 
 #[cfg(feature = "athena")]
 pub use athena::AthenaEngine;
+pub use counters::{Consumed, Meter};
 pub use dynamodb::{DynamoEventStore, DynamoStateStore};
 pub use ledger::DynamoLedger;
 pub use query::DynamoQueryStore;

@@ -59,6 +59,12 @@ pub enum Resource {
     CuratedPrefix(Source),
     /// The events table itself (`AUDITLAKE_EVENTS_TABLE`).
     EventsTable,
+    /// The events table's items outside the `note#` partitions: events, presence markers,
+    /// counters (IAM: the table under `ForAllValues:StringNotLike dynamodb:LeadingKeys note#*`).
+    IngestItems,
+    /// The events table's `note#` partitions only: tags and comments (IAM: the table under
+    /// `ForAllValues:StringLike dynamodb:LeadingKeys note#*`).
+    AnnotationItems,
     /// One global secondary index of the events table.
     EventsIndex(&'static str),
     /// The state table (`AUDITLAKE_STATE_TABLE`): checkpoints, health, the content ledger.
@@ -141,20 +147,28 @@ pub fn puller(source: Source) -> FunctionCalls {
         },
         Call {
             action: "dynamodb:PutItem",
-            resources: vec![Resource::EventsTable, Resource::StateTable],
-            why: "DynamoEventStore::put_new (conditional put = dedupe); health records and \
-                  content-ledger entries in the state table",
+            resources: vec![Resource::IngestItems, Resource::StateTable],
+            why: "DynamoEventStore::put_new (conditional put = dedupe), presence markers and actor \
+                  top lists (aws::counters); health records and content-ledger entries in the \
+                  state table",
+        },
+        Call {
+            action: "dynamodb:Query",
+            resources: vec![Resource::EventsTable],
+            why: "DynamoEventStore::stored_keys: which of a batch's events are stored already \
+                  (keys only, per hour bucket), so a re-read costs no write",
         },
         Call {
             action: "dynamodb:GetItem",
-            resources: vec![Resource::StateTable],
-            why: "DynamoStateStore: the checkpoint (lease lost) and the health record it updates",
+            resources: vec![Resource::StateTable, Resource::EventsTable],
+            why: "DynamoStateStore: the checkpoint (lease lost) and the health record it updates; \
+                  an actor top list before its rewrite (aws::counters)",
         },
         Call {
             action: "dynamodb:UpdateItem",
-            resources: vec![Resource::EventsTable, Resource::StateTable],
+            resources: vec![Resource::IngestItems, Resource::StateTable],
             why: "DynamoStateStore: acquire, advance and release the checkpoint lease; the query \
-                  API's per-day counters, bumped for each newly stored event (aws::query)",
+                  API's per-day counters, bumped for each newly stored event (aws::counters)",
         },
         Call {
             action: "ssm:GetParameters",
@@ -182,7 +196,6 @@ pub fn puller(source: Source) -> FunctionCalls {
 /// hunting queries through Athena.
 pub fn query_api() -> FunctionCalls {
     let indexes = [
-        domain::store::keys::TIME_INDEX,
         domain::store::keys::ACTOR_INDEX,
         domain::store::keys::IP_INDEX,
     ];
@@ -195,8 +208,8 @@ pub fn query_api() -> FunctionCalls {
             Call {
                 action: "dynamodb:Query",
                 resources: query_on,
-                why: "event searches on the time, actor and IP indexes; an event's item \
-                      collection (event, tags, comments)",
+                why: "event searches on the table's hour buckets and the actor and IP indexes; \
+                      an event's annotations (its note# partition)",
             },
             Call {
                 action: "dynamodb:GetItem",
@@ -210,12 +223,12 @@ pub fn query_api() -> FunctionCalls {
             },
             Call {
                 action: "dynamodb:PutItem",
-                resources: vec![Resource::EventsTable],
+                resources: vec![Resource::AnnotationItems],
                 why: "comments",
             },
             Call {
                 action: "dynamodb:UpdateItem",
-                resources: vec![Resource::EventsTable],
+                resources: vec![Resource::AnnotationItems],
                 why: "tags",
             },
             Call {
@@ -367,6 +380,38 @@ mod tests {
         assert!(is_tampering("s3:DeleteBucket"));
         assert!(!is_tampering("s3:PutObject"));
         assert!(!is_tampering("s3:DeleteObjectTagging"));
+    }
+
+    #[test]
+    fn no_function_writes_both_events_and_annotations() {
+        // Ingestion writes events and never annotations; the query API writes annotations and
+        // never an event (issue 12: a stolen API token or a hostile record cannot rewrite the
+        // audit trail in DynamoDB).
+        let writes = [
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        ];
+        for f in all() {
+            let grants = f.grants();
+            let writes_to = |r: Resource| writes.iter().any(|w| grants.contains(&(*w, r)));
+            assert!(
+                !writes_to(Resource::EventsTable),
+                "{}: unscoped write",
+                f.name
+            );
+            assert!(
+                !(writes_to(Resource::IngestItems) && writes_to(Resource::AnnotationItems)),
+                "{}",
+                f.name
+            );
+            assert_eq!(
+                writes_to(Resource::AnnotationItems),
+                f.source.is_none(),
+                "{}",
+                f.name
+            );
+        }
     }
 
     #[test]

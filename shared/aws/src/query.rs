@@ -1,9 +1,8 @@
-//! DynamoDB adapter of the query ports ([`domain::read`]): hour buckets of the `by_time`
-//! index (projection ALL: one Query request per page of items), the `by_actor` and `by_ip`
-//! indexes (keys only: a Query, then BatchGetItem of the base items), one event's item
-//! collection (event, tags, comments: one Query on `pk`), the per-day aggregate counters (one
-//! Query per day) and the annotation writes. Also the counter bumps the event store makes after a
-//! successful first insert ([`bump_aggregates`]).
+//! DynamoDB adapter of the query ports ([`domain::read`]): hour buckets of the events table
+//! itself (keyed by time: one Query request per page of items), the `by_actor` and `by_ip`
+//! indexes (keys only: a Query, then BatchGetItem of the base items), one event (a GetItem of the
+//! item its id names) with its annotations (one Query on its `note#` partition), the per-day
+//! aggregates (one Query per day) and the annotation writes, which touch `note#` items only.
 
 use std::collections::HashMap;
 
@@ -13,15 +12,15 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::{StreamExt, TryStreamExt, stream};
 
+use super::counters;
 use super::describe;
+use super::items::{self, Item, get_s, s};
 use domain::model::{AuditEvent, Source};
 use domain::read::{
     AggregateRow, Aggregates, Annotator, Comment, EventFilter, EventReader, EventRecord, Lookup,
     ReadPage, TagUpdate, TsRange,
 };
-use domain::store::{StoreError, StoredEvent, keys};
-
-type Item = HashMap<String, AttributeValue>;
+use domain::store::{StoreError, keys};
 
 /// Days of counters read at once by [`EventReader::aggregates`].
 const AGGREGATE_CONCURRENCY: usize = 8;
@@ -33,14 +32,6 @@ enum TagCondition {
     Room(usize),
     /// The set holds exactly this many (0: does not exist).
     Size(usize),
-}
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn get_s<'a>(item: &'a Item, k: &str) -> Option<&'a str> {
-    item.get(k).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
 /// Items per request when nothing filters them (a page of events, not a megabyte).
@@ -70,28 +61,21 @@ impl DynamoQueryStore {
     }
 
     fn event_of(&self, item: &Item) -> Result<AuditEvent, StoreError> {
-        let corrupt = |message: String| StoreError::Corrupt {
-            resource: format!("{} item {:?}", self.table, get_s(item, "pk")),
-            message,
-        };
-        let doc = get_s(item, "doc").ok_or_else(|| corrupt("no doc attribute".into()))?;
-        serde_json::from_str(doc).map_err(|e| corrupt(e.to_string()))
+        items::event_of(&self.table, item)
     }
 
     /// Reads base items by key (BatchGetItem, 100 per call, unprocessed keys retried); returns
-    /// them by `pk` and the number of requests sent.
-    async fn batch_get(&self, pks: &[String]) -> Result<(HashMap<String, Item>, u32), StoreError> {
+    /// them by `(pk, sk)` and the number of requests sent.
+    async fn batch_get(
+        &self,
+        wanted: &[(String, String)],
+    ) -> Result<(HashMap<(String, String), Item>, u32), StoreError> {
         let mut out = HashMap::new();
         let mut requests = 0;
-        for chunk in pks.chunks(100) {
+        for chunk in wanted.chunks(100) {
             let mut keys: Vec<Item> = chunk
                 .iter()
-                .map(|pk| {
-                    HashMap::from([
-                        ("pk".to_string(), s(pk)),
-                        ("sk".to_string(), s(keys::EVENT_SK)),
-                    ])
-                })
+                .map(|(pk, sk)| items::key_map(pk, sk))
                 .collect();
             for attempt in 0..8 {
                 if keys.is_empty() {
@@ -118,8 +102,8 @@ impl DynamoQueryStore {
                     .remove(&self.table)
                     .unwrap_or_default()
                 {
-                    if let Some(pk) = get_s(&item, "pk") {
-                        out.insert(pk.to_string(), item);
+                    if let Some(key) = items::key_of(&item) {
+                        out.insert(key, item);
                     }
                 }
                 keys = res
@@ -208,13 +192,12 @@ impl DynamoQueryStore {
             .unwrap_or_default())
     }
 
-    async fn event_exists(&self, pk: &str) -> Result<bool, StoreError> {
+    async fn event_exists(&self, key: &keys::EventKey<'_>) -> Result<bool, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(keys::EVENT_SK))
+            .set_key(Some(items::key_map(&key.pk(), &key.sk())))
             .projection_expression("pk")
             .send()
             .await
@@ -238,15 +221,15 @@ impl EventReader for DynamoQueryStore {
         let mut conds = Vec::new();
         let mut names = HashMap::new();
         let mut values = HashMap::from([
-            (":p".to_string(), s(keys::time_pk(source, hour))),
+            (":p".to_string(), s(keys::event_pk(source, hour))),
             (":lo".to_string(), s(range.lo.clone())),
             (":hi".to_string(), s(range.hi.clone())),
         ]);
         let exact = [
-            ("stream", filter.stream.clone()),
-            ("service", filter.service.clone()),
-            ("operation", filter.operation.clone()),
-            ("result", filter.result.map(|r| r.as_str().to_string())),
+            (items::STREAM, filter.stream.clone()),
+            (items::SERVICE, filter.service.clone()),
+            (items::OPERATION, filter.operation.clone()),
+            (items::RESULT, filter.result.map(|r| r.as_str().to_string())),
         ];
         for (attr, v) in exact {
             if let Some(v) = v {
@@ -262,8 +245,7 @@ impl EventReader for DynamoQueryStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(keys::TIME_INDEX)
-                .key_condition_expression("tpk = :p AND ts BETWEEN :lo AND :hi")
+                .key_condition_expression("pk = :p AND sk BETWEEN :lo AND :hi")
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(false)
                 .set_limit(page_limit(limit, filter))
@@ -277,7 +259,7 @@ impl EventReader for DynamoQueryStore {
             page.requests += 1;
             page.examined += out.scanned_count as u64;
             for item in out.items() {
-                let ts = get_s(item, "ts").unwrap_or_default().to_string();
+                let ts = get_s(item, items::SK).unwrap_or_default().to_string();
                 if ts >= range.hi {
                     continue;
                 }
@@ -296,7 +278,7 @@ impl EventReader for DynamoQueryStore {
                     return Ok(page);
                 }
                 Some(lek) => {
-                    page.resume = get_s(&lek, "ts").map(String::from);
+                    page.resume = get_s(&lek, items::SK).map(String::from);
                     if page.requests >= max_requests {
                         return Ok(page);
                     }
@@ -315,8 +297,8 @@ impl EventReader for DynamoQueryStore {
         max_requests: u32,
     ) -> Result<ReadPage, StoreError> {
         let (index, attr, value) = match lookup {
-            Lookup::Actor(a) => (keys::ACTOR_INDEX, "apk", a.to_lowercase()),
-            Lookup::Ip(ip) => (keys::IP_INDEX, "ipk", ip.to_lowercase()),
+            Lookup::Actor(a) => (keys::ACTOR_INDEX, items::ACTOR, a.to_lowercase()),
+            Lookup::Ip(ip) => (keys::IP_INDEX, items::IP, ip.to_lowercase()),
         };
         let mut page = ReadPage::default();
         let mut start_key: Option<Item> = None;
@@ -326,7 +308,7 @@ impl EventReader for DynamoQueryStore {
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression(format!("{attr} = :v AND ts BETWEEN :lo AND :hi"))
+                .key_condition_expression(format!("{attr} = :v AND sk BETWEEN :lo AND :hi"))
                 .expression_attribute_values(":v", s(value.clone()))
                 .expression_attribute_values(":lo", s(range.lo.clone()))
                 .expression_attribute_values(":hi", s(range.hi.clone()))
@@ -340,16 +322,18 @@ impl EventReader for DynamoQueryStore {
             let rows: Vec<(String, String)> = out
                 .items()
                 .iter()
-                .filter_map(|i| Some((get_s(i, "ts")?.to_string(), get_s(i, "pk")?.to_string())))
-                .filter(|(ts, _)| *ts < range.hi)
+                .filter_map(items::key_of)
+                .filter(|(_, sk)| *sk < range.hi)
                 .collect();
-            let pks: Vec<String> = rows.iter().map(|(_, pk)| pk.clone()).collect();
-            let (items, requests) = self.batch_get(&pks).await?;
+            let (found, requests) = self.batch_get(&rows).await?;
             page.requests += requests;
-            for (ts, pk) in rows {
+            for key in rows {
                 page.examined += 1;
                 // An item deleted (TTL) between the index read and the get is skipped.
-                let Some(item) = items.get(&pk) else { continue };
+                let Some(item) = found.get(&key) else {
+                    continue;
+                };
+                let ts = key.1;
                 let e = self.event_of(item)?;
                 if filter.matches(&e) {
                     page.events.push(e);
@@ -365,7 +349,7 @@ impl EventReader for DynamoQueryStore {
                     return Ok(page);
                 }
                 Some(lek) => {
-                    page.resume = get_s(&lek, "ts").map(String::from);
+                    page.resume = get_s(&lek, items::SK).map(String::from);
                     if page.requests >= max_requests {
                         return Ok(page);
                     }
@@ -376,27 +360,38 @@ impl EventReader for DynamoQueryStore {
     }
 
     async fn record(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        let Some(key) = keys::parse_event_id(id) else {
             return Ok(None);
         };
-        let items: Vec<Item> = self
+        let got = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key_map(&key.pk(), &key.sk())))
+            .send()
+            .await
+            .map_err(|e| self.err("GetItem", e))?;
+        let Some(item) = got.item() else {
+            return Ok(None);
+        };
+        let event = self.event_of(item)?;
+        // The annotations: the event's `note#` partition, which ingestion never writes.
+        let notes: Vec<Item> = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(keys::event_pk(source, key)))
+            .expression_attribute_values(":pk", s(keys::note_pk(id)))
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
             .map_err(|e| self.err("Query", e))?;
-        let mut event = None;
         let mut tags = Vec::new();
         let mut comments = Vec::new();
-        for item in &items {
+        for item in &notes {
             match get_s(item, "sk").unwrap_or_default() {
-                keys::EVENT_SK => event = Some(self.event_of(item)?),
                 keys::TAGS_SK => {
                     tags = item
                         .get("tags")
@@ -415,7 +410,7 @@ impl EventReader for DynamoQueryStore {
             }
         }
         tags.sort();
-        Ok(event.map(|event| EventRecord {
+        Ok(Some(EventRecord {
             event,
             tags,
             comments,
@@ -489,14 +484,30 @@ impl EventReader for DynamoQueryStore {
                             .send()
                             .await
                             .map_err(|e| self.err("Query", e))?;
-                        rows.extend(out.items().iter().filter_map(|i| {
-                            Some(AggregateRow {
-                                day,
-                                dim: get_s(i, "dim")?.to_string(),
-                                value: get_s(i, "value")?.to_string(),
-                                count: i.get("n")?.as_n().ok()?.parse().ok()?,
-                            })
-                        }));
+                        for i in out.items() {
+                            if counters::is_top_list(i) {
+                                // One actor top list per source and stream: an actor in several
+                                // shows up as several rows, which the API adds up.
+                                let (list, _) = counters::read_top_list(i);
+                                rows.extend(list.counts.into_iter().map(|(value, count)| {
+                                    AggregateRow {
+                                        day,
+                                        dim: "actor".to_string(),
+                                        value,
+                                        count,
+                                    }
+                                }));
+                                continue;
+                            }
+                            rows.extend((|| {
+                                Some(AggregateRow {
+                                    day,
+                                    dim: get_s(i, "dim")?.to_string(),
+                                    value: get_s(i, "value")?.to_string(),
+                                    count: i.get("n")?.as_n().ok()?.parse().ok()?,
+                                })
+                            })());
+                        }
                         match out.last_evaluated_key {
                             Some(k) if !k.is_empty() => start = Some(k),
                             _ => return Ok(Some(rows)),
@@ -521,7 +532,12 @@ impl EventReader for DynamoQueryStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.event_exists("ping#").await.map(|_| ())
+        let key = keys::EventKey {
+            source: Source::EntraDirectoryAudits,
+            second: chrono::DateTime::UNIX_EPOCH,
+            dedupe_key: "ping",
+        };
+        self.event_exists(&key).await.map(|_| ())
     }
 }
 
@@ -534,13 +550,13 @@ impl Annotator for DynamoQueryStore {
         remove: &[String],
         max: usize,
     ) -> Result<TagUpdate, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        let Some(key) = keys::parse_event_id(id) else {
             return Ok(TagUpdate::NoEvent);
         };
-        let pk = keys::event_pk(source, key);
-        if !self.event_exists(&pk).await? {
+        if !self.event_exists(&key).await? {
             return Ok(TagUpdate::NoEvent);
         }
+        let pk = keys::note_pk(id);
         if add.len() > max {
             return Ok(TagUpdate::TooMany { limit: max });
         }
@@ -595,13 +611,13 @@ impl Annotator for DynamoQueryStore {
     }
 
     async fn add_comment(&self, id: &str, c: &Comment) -> Result<bool, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        let Some(key) = keys::parse_event_id(id) else {
             return Ok(false);
         };
-        let pk = keys::event_pk(source, key);
-        if !self.event_exists(&pk).await? {
+        if !self.event_exists(&key).await? {
             return Ok(false);
         }
+        let pk = keys::note_pk(id);
         let mut item = Item::from([
             ("pk".to_string(), s(&pk)),
             (
@@ -624,82 +640,5 @@ impl Annotator for DynamoQueryStore {
             .await
             .map_err(|e| self.err("PutItem", e))?;
         Ok(true)
-    }
-}
-
-/// Writes the presence marker of every (day, source) of a batch, before its events are put.
-pub(crate) async fn mark_present(
-    client: &Client,
-    table: &str,
-    events: &[StoredEvent],
-) -> Result<(), StoreError> {
-    let expires_at = events.iter().map(|e| e.expires_at).max().unwrap_or(0);
-    let mut calls = Vec::new();
-    for (day, source) in keys::source_days(events.iter().map(|e| &e.event)) {
-        calls.push(
-            client
-                .put_item()
-                .table_name(table)
-                .item("pk", s(keys::PRESENCE_PK))
-                .item("sk", s(keys::presence_sk(day, source)))
-                .item("expires_at", AttributeValue::N(expires_at.to_string()))
-                .send(),
-        );
-    }
-    for r in futures::future::join_all(calls).await {
-        r.map_err(|e| StoreError::backend("PutItem", table, describe(&e)))?;
-    }
-    Ok(())
-}
-
-/// Bumps the per-day counters for events that were just inserted for the first time: one
-/// UpdateItem (`ADD n`) per distinct (day, dimension, value) of the batch, `concurrency` at a
-/// time. A failure is logged and not returned: the events are stored, and the counters are
-/// documented as approximate.
-pub(crate) async fn bump_aggregates(
-    client: &Client,
-    table: &str,
-    inserted: &[&StoredEvent],
-    concurrency: usize,
-) {
-    if inserted.is_empty() {
-        return;
-    }
-    let expires_at = inserted.iter().map(|e| e.expires_at).max().unwrap_or(0);
-    let counts: Vec<_> = keys::aggregate_counts(inserted.iter().map(|e| &e.event))
-        .into_iter()
-        .collect();
-    let mut failures = Vec::new();
-    for chunk in counts.chunks(concurrency.max(1)) {
-        let mut calls = Vec::new();
-        for ((day, dim, value), n) in chunk {
-            calls.push(
-                client
-                    .update_item()
-                    .table_name(table)
-                    .key("pk", s(keys::aggregate_pk(*day)))
-                    .key("sk", s(keys::aggregate_sk(dim, value)))
-                    .update_expression("ADD n :n SET dim = :d, #v = :v, expires_at = :x")
-                    .expression_attribute_names("#v", "value")
-                    .expression_attribute_values(":n", AttributeValue::N(n.to_string()))
-                    .expression_attribute_values(":d", s(*dim))
-                    .expression_attribute_values(":v", s(value.clone()))
-                    .expression_attribute_values(":x", AttributeValue::N(expires_at.to_string()))
-                    .send(),
-            );
-        }
-        for r in futures::future::join_all(calls).await {
-            if let Err(e) = r {
-                failures.push(describe(&e));
-            }
-        }
-    }
-    if let Some(first) = failures.first() {
-        tracing::warn!(
-            table,
-            failed = failures.len(),
-            error = %first,
-            "Aggregate counters not all bumped; filter options and summaries undercount."
-        );
     }
 }

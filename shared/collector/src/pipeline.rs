@@ -28,8 +28,8 @@ use domain::store::{
 use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline};
 
-/// Records whose raw JSON is larger than this are stored in DynamoDB with `raw_ref` instead of
-/// `raw`, keeping items well under DynamoDB's 400 KB limit.
+/// Records whose raw JSON is larger than this are not carried inline in the event at all (the
+/// curated layer then has only `raw_ref`); the hot store always keeps `raw_ref` alone.
 pub const INLINE_RAW_LIMIT: usize = 300_000;
 /// Extra lease time beyond the run's deadline, so a crashed run's lease expires soon after.
 const LEASE_MARGIN: TimeDelta = TimeDelta::minutes(2);
@@ -514,13 +514,16 @@ impl PageWriter<'_> {
             };
             match normalized {
                 Ok(mut event) => {
+                    // Every event knows where its raw record is: the hot store keeps the
+                    // reference instead of the record (aws::codec); the curated layer keeps
+                    // the record itself, unless it is past the inline limit.
                     if record.get().len() > INLINE_RAW_LIMIT {
                         event.raw = None;
-                        event.raw_ref = Some(RawRef {
-                            key: raw_key.clone(),
-                            line: line as u64 + 1,
-                        });
                     }
+                    event.raw_ref = Some(RawRef {
+                        key: raw_key.clone(),
+                        line: line as u64 + 1,
+                    });
                     good.push(StoredEvent { event, expires_at });
                 }
                 Err(e) => bad.push(serde_json::json!({

@@ -245,7 +245,7 @@ pub struct RawRef {
 /// The normalized event of the contract (snake_case JSON).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditEvent {
-    /// `<source>:<dedupe_key>`, URL-safe.
+    /// `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (event time to the second), URL-safe.
     pub id: String,
     pub record_id: Option<String>,
     pub source: Source,

@@ -601,7 +601,7 @@ struct CommentSchema {
 fn check_id(id: &str) -> Result<(), ApiError> {
     keys::parse_event_id(id).map(|_| ()).ok_or_else(|| {
         ApiError::invalid(format!(
-            "`{}` is not an event id (`<source>:<dedupe_key>`, the key 1 to {} letters, digits or - . _ ~; e.g. entra-directory-audits:abc)",
+            "`{}` is not an event id (`<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>`, the key 1 to {} letters, digits or - . _ ~; e.g. entra-directory-audits:20240304T050607Z-abc)",
             shown(id),
             keys::MAX_DEDUPE_KEY_BYTES
         ))
@@ -615,7 +615,7 @@ fn no_event(id: &str) -> ApiError {
 /// One event: the normalized event with its raw record, tags and comments.
 #[utoipa::path(get, path = "/events/{id}",
     params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|m365-activity):.+$",
-        description = "Event id, `<source>:<dedupe_key>`, at most 2048 bytes (DynamoDB's partition key limit)")),
+        description = "Event id, `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (the event time to the second), at most 2048 bytes (DynamoDB's partition key limit)")),
     responses(
         (status = 200, description = "The event with its raw record, tags and comments", body = EventView),
         (status = 400, description = "Not an event id: no known source before the `:`, nothing after it, or longer than 2048 bytes (`invalid_parameter`)", body = ErrorBody),

@@ -67,7 +67,7 @@ fn hour_below(hi: &str) -> Option<DateTime<Utc>> {
 }
 
 fn sk(e: &AuditEvent) -> String {
-    keys::time_sk(e.time, &e.id)
+    keys::sort_key(e)
 }
 
 /// The index a filter set is best answered by, if any: the IP index for `ip`, the actor index
@@ -86,7 +86,10 @@ pub fn lookup_for(filter: &EventFilter) -> Option<Lookup> {
 
 /// Lists one page.
 pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, StoreError> {
-    let lo = fmt_time(p.start);
+    // Sort keys carry the event time to the second: the range is read from the start's second
+    // and every event is checked against the exact bounds (`in_range`).
+    let lo = fmt_time(keys::key_second(p.start));
+    let in_range = |e: &AuditEvent| e.time >= p.start && e.time < p.end;
     let mut hi = p.before.clone().unwrap_or_else(|| fmt_time(p.end));
     let lookup = lookup_for(&p.filter);
     let sources: Vec<Source> = match p.filter.source {
@@ -124,7 +127,7 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
                 let page = reader.lookup(l, &range, &p.filter, need, left).await?;
                 scan.requests += page.requests;
                 scan.examined += page.examined;
-                events.extend(page.events.into_iter().take(need));
+                events.extend(page.events.into_iter().filter(in_range).take(need));
                 hi = page.resume.unwrap_or_else(|| lo.clone());
             }
             None => {
@@ -192,7 +195,12 @@ pub async fn list(reader: &dyn EventReader, p: &ListParams) -> Result<Listing, S
                 for page in pages {
                     scan.requests += page.requests;
                     scan.examined += page.examined;
-                    round.extend(page.events.into_iter().map(|e| (sk(&e), e)));
+                    round.extend(
+                        page.events
+                            .into_iter()
+                            .filter(in_range)
+                            .map(|e| (sk(&e), e)),
+                    );
                 }
                 if let Some(b) = &boundary {
                     round.retain(|(k, _)| k >= b);

@@ -51,14 +51,15 @@ impl RawStore for MemoryRawStore {
 
 #[derive(Default)]
 pub struct MemoryEventStore {
+    /// Events by id (an id names one item: source, hour bucket and sort key).
     pub(crate) events: Mutex<BTreeMap<String, AuditEvent>>,
-    /// The indexes' shared sort key (`<time>#<id>`) -> partition key, for range reads.
-    pub(crate) by_ts: Mutex<BTreeMap<String, String>>,
+    /// `(sort key, event id)` of every event, for range reads in sort-key order.
+    pub(crate) by_ts: Mutex<std::collections::BTreeSet<(String, String)>>,
     /// `(day, source)` pairs that have events (presence markers).
     pub(crate) present: Mutex<std::collections::BTreeSet<(chrono::NaiveDate, Source)>>,
     /// Per-day counters bumped on insert: `(day, dimension, value) -> count`.
     pub(crate) aggregates: Mutex<BTreeMap<(chrono::NaiveDate, String, String), u64>>,
-    /// Annotations by event partition key; ingestion never writes them.
+    /// Annotations by event id; ingestion never writes them.
     pub(crate) tags: Mutex<HashMap<String, std::collections::BTreeSet<String>>>,
     pub(crate) comments: Mutex<HashMap<String, Vec<domain::read::Comment>>>,
 }
@@ -81,17 +82,18 @@ impl EventStore for MemoryEventStore {
         let mut inserted = Vec::new();
         let outcomes = events
             .into_iter()
-            .map(|e| {
-                let pk = keys::event_pk(e.event.source, &e.event.dedupe_key);
-                match map.entry(pk) {
-                    std::collections::btree_map::Entry::Occupied(_) => false,
-                    std::collections::btree_map::Entry::Vacant(slot) => {
-                        lock(&self.by_ts)
-                            .insert(keys::time_sk(e.event.time, &e.event.id), slot.key().clone());
-                        inserted.push(e.event.clone());
-                        slot.insert(e.event);
-                        true
+            .map(|mut e| match map.entry(e.event.id.clone()) {
+                std::collections::btree_map::Entry::Occupied(_) => false,
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    lock(&self.by_ts).insert((keys::sort_key(&e.event), slot.key().clone()));
+                    // As the DynamoDB store keeps it: the raw record by reference when there is
+                    // one (aws::codec).
+                    if e.event.raw_ref.is_some() {
+                        e.event.raw = None;
                     }
+                    inserted.push(e.event.clone());
+                    slot.insert(e.event);
+                    true
                 }
             })
             .collect();
@@ -99,16 +101,23 @@ impl EventStore for MemoryEventStore {
         for ((day, dim, value), n) in keys::aggregate_counts(&inserted) {
             *aggregates.entry((day, dim.to_string(), value)).or_insert(0) += n;
         }
+        // Exact here; DynamoDB keeps bounded top lists (aws::counters), the same for the values
+        // a test stores.
+        for ((day, _, _), counts) in keys::actor_counts(&inserted) {
+            for (value, n) in counts {
+                *aggregates
+                    .entry((day, "actor".to_string(), value))
+                    .or_insert(0) += n;
+            }
+        }
         Ok(outcomes)
     }
 
     async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        if keys::parse_event_id(id).is_none() {
             return Ok(None);
-        };
-        Ok(lock(&self.events)
-            .get(&keys::event_pk(source, key))
-            .cloned())
+        }
+        Ok(lock(&self.events).get(id).cloned())
     }
 
     async fn list_by_time(

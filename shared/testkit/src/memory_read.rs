@@ -62,9 +62,9 @@ impl MemoryEventStore {
         let events = lock(&self.events);
         let by_ts = lock(&self.by_ts);
         by_ts
-            .range(lo.to_string()..hi.to_string())
+            .range((lo.to_string(), String::new())..(hi.to_string(), String::new()))
             .rev()
-            .filter_map(|(ts, pk)| events.get(pk).map(|e| (ts, e)))
+            .filter_map(|(ts, id)| events.get(id).map(|e| (ts, e)))
             .filter(|(_, e)| keep(e))
             .map(|(ts, e)| (ts.clone(), e.clone()))
             .collect()
@@ -108,10 +108,10 @@ impl EventReader for MemoryEventStore {
     }
 
     async fn record(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        if keys::parse_event_id(id).is_none() {
             return Ok(None);
-        };
-        let pk = keys::event_pk(source, key);
+        }
+        let pk = id.to_string();
         let Some(event) = lock(&self.events).get(&pk).cloned() else {
             return Ok(None);
         };
@@ -177,10 +177,10 @@ impl Annotator for MemoryEventStore {
         remove: &[String],
         max: usize,
     ) -> Result<TagUpdate, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        if keys::parse_event_id(id).is_none() {
             return Ok(TagUpdate::NoEvent);
-        };
-        let pk = keys::event_pk(source, key);
+        }
+        let pk = id.to_string();
         if !lock(&self.events).contains_key(&pk) {
             return Ok(TagUpdate::NoEvent);
         }
@@ -201,10 +201,10 @@ impl Annotator for MemoryEventStore {
     }
 
     async fn add_comment(&self, id: &str, comment: &Comment) -> Result<bool, StoreError> {
-        let Some((source, key)) = keys::parse_event_id(id) else {
+        if keys::parse_event_id(id).is_none() {
             return Ok(false);
-        };
-        let pk = keys::event_pk(source, key);
+        }
+        let pk = id.to_string();
         if !lock(&self.events).contains_key(&pk) {
             return Ok(false);
         }

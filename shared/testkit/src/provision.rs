@@ -35,7 +35,7 @@ fn index(
     GlobalSecondaryIndex::builder()
         .index_name(name)
         .key_schema(key(pk, KeyType::Hash)?)
-        .key_schema(key("ts", KeyType::Range)?)
+        .key_schema(key("sk", KeyType::Range)?)
         .projection(Projection::builder().projection_type(projection).build())
         .build()
         .map_err(|e| StoreError::backend("CreateTable", name, e))
@@ -57,7 +57,8 @@ pub async fn ensure_bucket(sdk: &SdkConfig, bucket: &str) -> Result<(), StoreErr
     }
 }
 
-/// Creates the events table (with its indexes and TTL) unless it exists.
+/// Creates the events table (layout 2: keyed by time, keys-only actor and IP indexes; TTL) unless
+/// it exists.
 pub async fn ensure_events_table(sdk: &SdkConfig, table: &str) -> Result<(), StoreError> {
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
     let res = ddb
@@ -66,13 +67,10 @@ pub async fn ensure_events_table(sdk: &SdkConfig, table: &str) -> Result<(), Sto
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attr("pk")?)
         .attribute_definitions(attr("sk")?)
-        .attribute_definitions(attr("tpk")?)
         .attribute_definitions(attr("apk")?)
         .attribute_definitions(attr("ipk")?)
-        .attribute_definitions(attr("ts")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
-        .global_secondary_indexes(index(keys::TIME_INDEX, "tpk", ProjectionType::All)?)
         .global_secondary_indexes(index(keys::ACTOR_INDEX, "apk", ProjectionType::KeysOnly)?)
         .global_secondary_indexes(index(keys::IP_INDEX, "ipk", ProjectionType::KeysOnly)?)
         .send()

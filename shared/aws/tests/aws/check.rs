@@ -51,6 +51,12 @@ fn expressions(r: Resource) -> Vec<String> {
             s.name()
         )],
         Resource::EventsTable => vec!["GetAtt EventsTable.Arn".into()],
+        Resource::IngestItems => vec![format!(
+            "GetAtt EventsTable.Arn {INGEST_CONDITION}"
+        )],
+        Resource::AnnotationItems => vec![format!(
+            "GetAtt EventsTable.Arn {ANNOTATION_CONDITION}"
+        )],
         Resource::EventsIndex(i) => vec![format!("Sub ${{EventsTable.Arn}}/index/{i}")],
         Resource::StateTable => vec!["GetAtt StateTable.Arn".into()],
         // Secret or certificate, chosen by the UseCertificate condition: both branches grant.
@@ -76,6 +82,30 @@ fn expressions(r: Resource) -> Vec<String> {
             "Sub arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${AnalyticsDatabaseName}/*".into(),
         ],
     }
+}
+
+/// The IAM conditions that split the events table's items between ingestion and annotations,
+/// as [`iam_condition`] renders them.
+const INGEST_CONDITION: &str = "if ForAllValues:StringNotLike dynamodb:LeadingKeys note#*";
+const ANNOTATION_CONDITION: &str = "if ForAllValues:StringLike dynamodb:LeadingKeys note#*";
+
+/// A statement's IAM `Condition` block as one string (`if <operator> <key> <values>`, sorted),
+/// appended to each resource it grants, so a conditional grant only matches a resource of the
+/// calls list that names the same condition. Empty without a condition.
+fn iam_condition(stmt: &Value) -> String {
+    let Some(cond) = stmt.get("Condition").and_then(Value::as_object) else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for (op, keys) in cond {
+        for (key, values) in keys.as_object().cloned().unwrap_or_default() {
+            let mut values: Vec<String> = as_list(&values).iter().map(render).collect();
+            values.sort();
+            parts.push(format!("if {op} {key} {}", values.join(",")));
+        }
+    }
+    parts.sort();
+    parts.join(" ")
 }
 
 // ------------------------------------------------------------------------------------ checking
@@ -300,9 +330,14 @@ fn check_iam(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                     .map(render)
                     .collect();
                 let mut resources = Vec::new();
+                let iam = iam_condition(&stmt);
                 for r in stmt.get("Resource").map(as_list).unwrap_or_default() {
                     for (r, rconds) in branches(&r, &conds) {
-                        resources.push((render(&r), rconds));
+                        let r = match iam.as_str() {
+                            "" => render(&r),
+                            c => format!("{} {c}", render(&r)),
+                        };
+                        resources.push((r, rconds));
                     }
                 }
                 if actions.is_empty() || resources.is_empty() {
@@ -323,7 +358,7 @@ fn check_iam(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                         ));
                     }
                     for (r, rconds) in &resources {
-                        if r == "*" {
+                        if r == "*" || r.starts_with("* if ") {
                             problems.push(format!(
                                 "{name}: statement {sid} grants {a} on every resource (*)"
                             ));

@@ -7,20 +7,22 @@
 use crate::check::check;
 use crate::support::{broken, functions_dir};
 
-const DIRECTORY_AUDITS_INSERTS: &str = "            - Sid: EventInserts\n              Effect: Allow\n              Action: dynamodb:PutItem\n";
+const DIRECTORY_AUDITS_INSERTS: &str = "            - Sid: EventInsertsAndCounters\n              Effect: Allow\n              Action:\n                - dynamodb:PutItem\n                - dynamodb:UpdateItem\n";
 
 #[test]
 fn an_action_beyond_the_calls_list_is_named() {
     let t = broken(
         DIRECTORY_AUDITS_INSERTS,
-        "            - Sid: EventInserts\n              Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:DeleteItem]\n",
+        "            - Sid: EventInsertsAndCounters\n              Effect: Allow\n              Action: [dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:DeleteItem]\n",
     );
     let report = check(&t, &functions_dir());
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     let p = &report.problems[0];
     assert!(
         p.starts_with("pull-entra-directory-audits:")
-            && p.contains("dynamodb:DeleteItem on GetAtt EventsTable.Arn")
+            && p.contains(
+                "dynamodb:DeleteItem on GetAtt EventsTable.Arn if ForAllValues:StringNotLike"
+            )
             && p.contains("not in its calls list"),
         "{p}"
     );
@@ -30,33 +32,60 @@ fn an_action_beyond_the_calls_list_is_named() {
 fn a_wildcard_action_or_resource_is_named() {
     let t = broken(
         DIRECTORY_AUDITS_INSERTS,
-        "            - Sid: EventInserts\n              Effect: Allow\n              Action: dynamodb:*\n",
+        "            - Sid: EventInsertsAndCounters\n              Effect: Allow\n              Action: dynamodb:*\n",
     );
     let problems = check(&t, &functions_dir()).problems.join("\n");
     assert!(
-        problems.contains("pull-entra-directory-audits: statement EventInserts grants the wildcard action dynamodb:*"),
+        problems.contains("pull-entra-directory-audits: statement EventInsertsAndCounters grants the wildcard action dynamodb:*"),
         "{problems}"
     );
     // The PutItem the code makes on the events table is now missing as well.
     assert!(
-        problems.contains("its calls list has dynamodb:PutItem on GetAtt EventsTable.Arn"),
+        problems.contains("its calls list has dynamodb:PutItem on GetAtt EventsTable.Arn if"),
         "{problems}"
     );
 
     let t = broken(
-        "              Action: dynamodb:PutItem\n              Resource: !GetAtt EventsTable.Arn\n",
-        "              Action: dynamodb:PutItem\n              Resource: \"*\"\n",
+        "                - dynamodb:UpdateItem\n              Resource: !GetAtt EventsTable.Arn\n              Condition:",
+        "                - dynamodb:UpdateItem\n              Resource: \"*\"\n              Condition:",
     );
     let problems = check(&t, &functions_dir()).problems.join("\n");
     assert!(
-        problems.contains("pull-entra-directory-audits: statement EventInserts grants dynamodb:PutItem on every resource (*)"),
+        problems.contains("pull-entra-directory-audits: statement EventInsertsAndCounters grants dynamodb:PutItem on every resource (*)"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn a_write_to_the_events_table_without_its_leading_keys_condition_is_named() {
+    // The puller's condition dropped: it could write annotations.
+    let t = broken(
+        "              Resource: !GetAtt EventsTable.Arn\n              Condition:\n                ForAllValues:StringNotLike:\n                  dynamodb:LeadingKeys: [\"note#*\"]\n",
+        "              Resource: !GetAtt EventsTable.Arn\n",
+    );
+    let problems = check(&t, &functions_dir()).problems.join("\n");
+    assert!(
+        problems.contains("pull-entra-directory-audits: IAM grants dynamodb:PutItem on GetAtt EventsTable.Arn, which is not in its calls list"),
+        "{problems}"
+    );
+    // The query API's annotation writes widened from note# items to every item.
+    let t = broken(
+        "                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"note#*\"]\n",
+        "                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"*\"]\n",
+    );
+    let problems = check(&t, &functions_dir()).problems.join("\n");
+    assert!(
+        problems.contains("query-api: IAM grants dynamodb:UpdateItem on GetAtt EventsTable.Arn if ForAllValues:StringLike dynamodb:LeadingKeys *, which is not in its calls list"),
         "{problems}"
     );
 }
 
 #[test]
 fn a_missing_call_is_named() {
-    let t = broken("                - dynamodb:UpdateItem\n", "");
+    let t = broken(
+        "                - dynamodb:GetItem\n                - dynamodb:PutItem\n                - dynamodb:UpdateItem\n",
+        "                - dynamodb:GetItem\n                - dynamodb:PutItem\n",
+    );
     let problems = check(&t, &functions_dir()).problems;
     assert_eq!(
         problems,
@@ -71,8 +100,8 @@ fn a_missing_call_is_named() {
 #[test]
 fn kms_outside_its_condition_is_named() {
     let t = broken(
-        "            - Sid: EventInserts\n",
-        "            - Sid: Kms\n              Effect: Allow\n              Action: kms:GenerateDataKey\n              Resource: !Ref KmsKeyArn\n            - Sid: EventInserts\n",
+        "            - Sid: EventInsertsAndCounters\n",
+        "            - Sid: Kms\n              Effect: Allow\n              Action: kms:GenerateDataKey\n              Resource: !Ref KmsKeyArn\n            - Sid: EventInsertsAndCounters\n",
     );
     let problems = check(&t, &functions_dir()).problems.join("\n");
     assert!(

@@ -139,7 +139,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
 
     let (result, result_reason) = result(v);
     Ok(AuditEvent {
-        id: keys::event_id(Source::EntraDirectoryAudits, &dedupe_key),
+        id: keys::event_id(Source::EntraDirectoryAudits, time, &dedupe_key),
         record_id,
         source: Source::EntraDirectoryAudits,
         stream: ctx.stream.map(str::to_string),
@@ -210,7 +210,7 @@ mod tests {
         let e = normalize(&v, ctx()).unwrap();
         assert_eq!(
             e.id,
-            "entra-directory-audits:Directory_5c1e2f0a-1111-4222-8333-944455556666_AB12C_12345678"
+            "entra-directory-audits:20240430T221501Z-Directory_5c1e2f0a-1111-4222-8333-944455556666_AB12C_12345678"
         );
         assert_eq!(
             e.record_id.as_deref(),
@@ -308,6 +308,9 @@ mod tests {
         let e = normalize(&v, ctx()).unwrap();
         assert_eq!(e.record_id, None);
         assert!(e.dedupe_key.starts_with("h-"));
-        assert_eq!(e.id, format!("entra-directory-audits:{}", e.dedupe_key));
+        assert_eq!(
+            e.id,
+            format!("entra-directory-audits:20240101T000000Z-{}", e.dedupe_key)
+        );
     }
 }

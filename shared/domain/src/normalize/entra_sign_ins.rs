@@ -418,7 +418,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     };
 
     Ok(AuditEvent {
-        id: keys::event_id(Source::EntraSignIns, &dedupe_key),
+        id: keys::event_id(Source::EntraSignIns, time, &dedupe_key),
         record_id,
         source: Source::EntraSignIns,
         stream: Some(
@@ -501,7 +501,10 @@ mod tests {
     fn interactive_mfa_interrupt_is_a_failure_with_everything_analysts_hunt_on() {
         let v: Value = serde_json::from_str(INTERACTIVE).unwrap();
         let e = normalize(&v, ctx(None)).unwrap();
-        assert_eq!(e.id, "entra-sign-ins:4e1f0c2a-7a61-4d0e-9b1c-2f3a4b5c6d01");
+        assert_eq!(
+            e.id,
+            "entra-sign-ins:20240520T074112Z-4e1f0c2a-7a61-4d0e-9b1c-2f3a4b5c6d01"
+        );
         assert_eq!(fmt_time(e.time), "2024-05-20T07:41:12.881Z");
         assert_eq!(
             e.stream.as_deref(),

@@ -116,7 +116,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     put("recipient_address", recipient.map(Value::String));
 
     Ok(AuditEvent {
-        id: keys::event_id(Source::ExchangeMessageTrace, &dedupe_key),
+        id: keys::event_id(Source::ExchangeMessageTrace, time, &dedupe_key),
         record_id,
         source: Source::ExchangeMessageTrace,
         stream: ctx.stream.map(str::to_string),
@@ -176,7 +176,7 @@ mod tests {
         let e = normalize(&delivered(), ctx()).unwrap();
         assert_eq!(
             e.id,
-            "exchange-message-trace:6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
+            "exchange-message-trace:20240522T162031Z-6a7b8c9d-0e1f-4a2b-8c3d-4e5f6a7b8c9d"
         );
         assert_eq!(fmt_time(e.time), "2024-05-22T16:20:31.123Z");
         assert_eq!(e.service.as_deref(), Some("Exchange Online"));

@@ -144,7 +144,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
 
     let (result, result_reason) = result(v);
     Ok(AuditEvent {
-        id: keys::event_id(Source::IntuneAudit, &dedupe_key),
+        id: keys::event_id(Source::IntuneAudit, time, &dedupe_key),
         record_id,
         source: Source::IntuneAudit,
         stream: ctx.stream.map(str::to_string),
@@ -222,7 +222,10 @@ mod tests {
     fn a_user_change_with_modified_properties() {
         let v: Value = serde_json::from_str(USER_RECORD).unwrap();
         let e = normalize(&v, ctx()).unwrap();
-        assert_eq!(e.id, "intune-audit:2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901");
+        assert_eq!(
+            e.id,
+            "intune-audit:20240521T130544Z-2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901"
+        );
         assert_eq!(fmt_time(e.time), "2024-05-21T13:05:44.555Z");
         assert_eq!(e.service.as_deref(), Some("DeviceCompliance"));
         assert_eq!(e.category.as_deref(), Some("Compliance"));
@@ -361,6 +364,9 @@ mod tests {
         let no_id = json!({"activityDateTime": "2024-05-21T13:05:44Z", "activityType": "Create X"});
         let e = normalize(&no_id, ctx()).unwrap();
         assert_eq!(e.record_id, None);
-        assert_eq!(e.id, format!("intune-audit:{}", e.dedupe_key));
+        assert_eq!(
+            e.id,
+            format!("intune-audit:20240521T130544Z-{}", e.dedupe_key)
+        );
     }
 }

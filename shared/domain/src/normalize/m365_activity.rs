@@ -847,7 +847,7 @@ pub fn normalize(v: &Value, ctx: Context<'_>) -> Result<AuditEvent, NormalizeErr
     let (result, result_reason) = result(v, aad);
 
     Ok(AuditEvent {
-        id: keys::event_id(Source::M365Activity, &dedupe_key),
+        id: keys::event_id(Source::M365Activity, time, &dedupe_key),
         record_id,
         source: Source::M365Activity,
         stream: ctx.stream.map(str::to_string),
@@ -921,7 +921,7 @@ mod tests {
         };
         let e = super::super::normalize(Source::M365Activity, &raw, ctx).unwrap();
         assert_eq!(e.stream.as_deref(), Some("Audit.Exchange"));
-        assert_eq!(e.id, "m365-activity:r1");
+        assert_eq!(e.id, "m365-activity:20240101T000000Z-r1");
         assert_eq!(e.raw.as_ref().map(|r| r.get()), Some(raw.get()));
 
         let row = json!({"id": "r1", "createdDateTime": "2024-01-01T00:00:00Z",

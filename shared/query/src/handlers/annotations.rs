@@ -45,7 +45,7 @@ fn check_tags(tags: &[String]) -> Result<(), ApiError> {
 /// Adds and removes tags (annotate role); returns the event's tags.
 #[utoipa::path(patch, path = "/events/{id}/tags",
     params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|m365-activity):.+$",
-        description = "Event id, `<source>:<dedupe_key>`, at most 2048 bytes")),
+        description = "Event id, `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (the event time to the second), at most 2048 bytes")),
     request_body = TagsBody,
     responses(
         (status = 200, description = "The event's tags after the change", body = TagsView),
@@ -120,7 +120,7 @@ pub(super) struct CommentBody {
 /// Comments on an event (annotate role); the author is the token's subject.
 #[utoipa::path(post, path = "/events/{id}/comments",
     params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|m365-activity):.+$",
-        description = "Event id, `<source>:<dedupe_key>`, at most 2048 bytes")),
+        description = "Event id, `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (the event time to the second), at most 2048 bytes")),
     request_body = CommentBody,
     responses(
         (status = 201, description = "The comment as stored", body = CommentSchema),

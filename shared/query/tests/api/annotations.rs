@@ -10,7 +10,8 @@ use crate::support::{call, fixture, get, insert, now, seed};
 async fn tags_and_comments_round_trip_and_survive_reingest() {
     let f = fixture();
     let events = seed(&f).await;
-    let id = "intune-audit:k000002";
+    let id_owned = crate::support::seeded_id(2);
+    let id = id_owned.as_str();
     let uri = format!("/events/{id}");
     let r = call(
         &f.router,

@@ -32,7 +32,7 @@ async fn no_or_bad_token_is_401_and_a_missing_role_is_403() {
     )
     .await;
     let body = br#"{"add": ["reviewed"]}"#.to_vec();
-    let uri = "/events/entra-sign-ins:k000001/tags";
+    let uri = &format!("/events/{}/tags", crate::support::seeded_id(1));
     assert_error(
         &call(&f.router, "PATCH", uri, Some("reader"), Some(body.clone())).await,
         StatusCode::FORBIDDEN,
@@ -59,7 +59,7 @@ async fn no_or_bad_token_is_401_and_a_missing_role_is_403() {
     for token in ["reader", "annotator", "admin", "grouped"] {
         for path in [
             "/events",
-            "/events/entra-sign-ins:k000001",
+            &format!("/events/{}", crate::support::seeded_id(1)),
             "/filter-options",
             "/sources",
             "/summary",
@@ -93,7 +93,7 @@ async fn with_auth_disabled_every_response_says_so() {
     let r = call(
         &f.router,
         "POST",
-        "/events/entra-sign-ins:k000001/comments",
+        &format!("/events/{}/comments", crate::support::seeded_id(1)),
         None,
         Some(br#"{"text":"hi"}"#.to_vec()),
     )

@@ -131,10 +131,10 @@ async fn every_bad_input_is_a_4xx_naming_the_problem() {
     );
 
     assert_error(
-        &get(&f, "/events/entra-sign-ins:nope").await,
+        &get(&f, "/events/entra-sign-ins:20240101T000000Z-nope").await,
         StatusCode::NOT_FOUND,
         "not_found",
-        &["entra-sign-ins:nope"],
+        &["entra-sign-ins:20240101T000000Z-nope"],
     )
     .await;
     assert_error(
@@ -173,7 +173,7 @@ async fn every_bad_input_is_a_4xx_naming_the_problem() {
     )
     .await;
 
-    let id = "entra-sign-ins:k000001";
+    let id = &crate::support::seeded_id(1);
     let tags_uri = format!("/events/{id}/tags");
     let tags = |b: &str| {
         call(
@@ -225,7 +225,7 @@ async fn every_bad_input_is_a_4xx_naming_the_problem() {
         &call(
             &f.router,
             "PATCH",
-            "/events/entra-sign-ins:nope/tags",
+            "/events/entra-sign-ins:20240101T000000Z-nope/tags",
             Some("annotator"),
             Some(br#"{"add":["x"]}"#.to_vec()),
         )

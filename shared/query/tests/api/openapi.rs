@@ -204,7 +204,7 @@ async fn the_openapi_document_lists_every_route_the_router_serves() {
             "{method} {path} is not in openapi.json"
         );
         let uri = path
-            .replace("{id}", "entra-sign-ins:k000001")
+            .replace("{id}", &crate::support::seeded_id(1))
             .replace("{query}", "consent_grants");
         let body = match (*method, *path) {
             ("patch", _) => Some(br#"{"add":["x"]}"#.to_vec()),
@@ -372,7 +372,7 @@ async fn every_failure_the_router_answers_is_documented() {
     let comment = || Some(br#"{"text":"x"}"#.to_vec());
     let hunt = || Some(br#"{"start_date":"2024-05-01","end_date":"2024-05-07"}"#.to_vec());
     type Probe = (&'static str, &'static str, String, Option<Vec<u8>>, u16);
-    let id = "entra-sign-ins:k000001";
+    let id = &crate::support::seeded_id(1);
     let mut probes: Vec<Probe> = vec![
         ("get", "/events", "/events?page_size=0".into(), None, 400),
         ("get", "/events", "/events?nope=1".into(), None, 400),
@@ -381,7 +381,7 @@ async fn every_failure_the_router_answers_is_documented() {
         (
             "get",
             "/events/{id}",
-            "/events/entra-sign-ins:missing".into(),
+            format!("/events/{}", crate::support::MISSING_ID),
             None,
             404,
         ),
@@ -410,7 +410,7 @@ async fn every_failure_the_router_answers_is_documented() {
         (
             "patch",
             "/events/{id}/tags",
-            "/events/entra-sign-ins:missing/tags".into(),
+            format!("/events/{}/tags", crate::support::MISSING_ID),
             tags(),
             404,
         ),
@@ -431,7 +431,7 @@ async fn every_failure_the_router_answers_is_documented() {
         (
             "post",
             "/events/{id}/comments",
-            "/events/entra-sign-ins:missing/comments".into(),
+            format!("/events/{}/comments", crate::support::MISSING_ID),
             comment(),
             404,
         ),

@@ -60,7 +60,7 @@ pub fn event(s: &Spec) -> AuditEvent {
         json!(upn)
     };
     serde_json::from_value(json!({
-        "id": format!("{}:{key}", s.source.name()),
+        "id": domain::store::keys::event_id(s.source, s.time, &key),
         "record_id": key,
         "source": s.source.name(),
         "stream": stream,
@@ -207,7 +207,8 @@ pub async fn get(f: &Fixture, uri: &str) -> Reply {
     call(&f.router, "GET", uri, Some("reader"), None).await
 }
 
-/// Pages through a listing; returns the ids in order and asserts newest-first order.
+/// Pages through a listing; returns the ids in order and asserts newest-first order (by sort
+/// key: the second, then the dedupe key).
 pub async fn page_all(f: &Fixture, query: &str, page_size: usize) -> Vec<String> {
     let mut ids = Vec::new();
     let mut cursor: Option<String> = None;
@@ -222,8 +223,8 @@ pub async fn page_all(f: &Fixture, query: &str, page_size: usize) -> Vec<String>
         assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.body);
         for e in r.body["events"].as_array().unwrap() {
             let key = (
-                e["time"].as_str().unwrap().to_string(),
-                e["id"].as_str().unwrap().to_string(),
+                e["time"].as_str().unwrap()[..19].to_string(),
+                e["dedupe_key"].as_str().unwrap().to_string(),
             );
             if let Some(prev) = &last {
                 assert!(key < *prev, "not newest first: {key:?} after {prev:?}");
@@ -240,22 +241,32 @@ pub async fn page_all(f: &Fixture, query: &str, page_size: usize) -> Vec<String>
 }
 
 /// 600 events over the last 5 days across three sources, ingested an hour ago.
+const SEEDED_SOURCES: [Source; 3] = [
+    Source::EntraDirectoryAudits,
+    Source::EntraSignIns,
+    Source::IntuneAudit,
+];
+
+/// The spec of [`seed`]'s event `n`.
+fn seeded(n: usize) -> Spec {
+    Spec {
+        source: SEEDED_SOURCES[n % 3],
+        n,
+        time: now() - TimeDelta::minutes(12 * n as i64 + 1),
+        ingested: now() - TimeDelta::hours(1),
+    }
+}
+
+/// The id of [`seed`]'s event `n` (ids carry the event time).
+pub fn seeded_id(n: usize) -> String {
+    event(&seeded(n)).id
+}
+
+/// A well-formed id no stored event has.
+pub const MISSING_ID: &str = "entra-sign-ins:20240101T000000Z-missing";
+
 pub async fn seed(f: &Fixture) -> Vec<AuditEvent> {
-    let sources = [
-        Source::EntraDirectoryAudits,
-        Source::EntraSignIns,
-        Source::IntuneAudit,
-    ];
-    let events: Vec<AuditEvent> = (0..600)
-        .map(|n| {
-            event(&Spec {
-                source: sources[n % 3],
-                n,
-                time: now() - TimeDelta::minutes(12 * n as i64 + 1),
-                ingested: now() - TimeDelta::hours(1),
-            })
-        })
-        .collect();
+    let events: Vec<AuditEvent> = (0..600).map(|n| event(&seeded(n))).collect();
     insert(&f.store, events.clone()).await;
     events
 }

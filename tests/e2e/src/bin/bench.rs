@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
 use collector::app::{Ports, PullerApp};
@@ -707,65 +707,9 @@ impl EventStore for TimedEvents {
 }
 
 // ---------------------------------------------------------------------------------------------
-// pull: DynamoDB item sizes, as AWS counts them
-// (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)
-
-/// Size of a number: 1 byte per two significant digits (leading and trailing zeros trimmed),
-/// plus 1 byte.
-fn number_size(n: &str) -> usize {
-    let mantissa = n.split(['e', 'E']).next().unwrap_or("");
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let significant = digits
-        .trim_start_matches('0')
-        .trim_end_matches('0')
-        .len()
-        .max(1);
-    significant.div_ceil(2) + 1
-}
-
-/// Size of a value (without its attribute name).
-fn value_size(v: &AttributeValue) -> usize {
-    match v {
-        AttributeValue::S(s) => s.len(),
-        AttributeValue::N(n) => number_size(n),
-        AttributeValue::B(b) => b.as_ref().len(),
-        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::Ss(v) => v.iter().map(String::len).sum(),
-        AttributeValue::Ns(v) => v.iter().map(|n| number_size(n)).sum(),
-        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len()).sum(),
-        AttributeValue::L(l) => 3 + l.iter().map(|e| 1 + value_size(e)).sum::<usize>(),
-        AttributeValue::M(m) => {
-            3 + m
-                .iter()
-                .map(|(k, e)| k.len() + 1 + value_size(e))
-                .sum::<usize>()
-        }
-        _ => 0,
-    }
-}
+// pull: DynamoDB item sizes and write units, by the cost model in shared/aws/src/cost.rs
 
 type Item = std::collections::HashMap<String, AttributeValue>;
-
-/// Item size: the sum over attributes of name length plus value size.
-fn item_size(item: &Item) -> usize {
-    item.iter().map(|(k, v)| k.len() + value_size(v)).sum()
-}
-
-/// Size of the listed attributes only (a KEYS_ONLY index entry).
-fn attrs_size(item: &Item, names: &[&str]) -> usize {
-    names
-        .iter()
-        .filter_map(|n| item.get(*n).map(|v| n.len() + value_size(v)))
-        .sum()
-}
-
-/// Write units for one write of `bytes` (1 per started KB, at least 1).
-fn write_units(bytes: usize) -> u64 {
-    bytes.div_ceil(1024).max(1) as u64
-}
-
-/// Per-index-entry storage overhead DynamoDB bills.
-const STORAGE_OVERHEAD: usize = 100;
 
 #[derive(Default, Debug)]
 struct ItemFigures {
@@ -774,7 +718,6 @@ struct ItemFigures {
     max_item_bytes: u64,
     doc_bytes: u64,
     wcu_base: u64,
-    wcu_time_index: u64,
     wcu_actor_index: u64,
     wcu_ip_index: u64,
     storage_bytes: u64,
@@ -784,104 +727,65 @@ struct ItemFigures {
 }
 
 impl ItemFigures {
-    fn add(&mut self, item: &Item) -> Result<(), String> {
-        let size = item_size(item);
+    fn add(&mut self, table: &str, item: &Item) -> Result<(), String> {
+        let cost = aws::cost::event_cost(item);
         self.items += 1;
-        self.item_bytes += size as u64;
-        self.max_item_bytes = self.max_item_bytes.max(size as u64);
+        self.item_bytes += cost.item_bytes as u64;
+        self.max_item_bytes = self.max_item_bytes.max(cost.item_bytes as u64);
         let doc = item
-            .get("doc")
-            .and_then(|v| v.as_s().ok())
-            .ok_or("an event item without doc")?;
-        self.doc_bytes += doc.len() as u64;
-        // Base table; the time index projects ALL attributes, so its entry is the whole item.
-        self.wcu_base += write_units(size);
-        self.storage_bytes += (size + STORAGE_OVERHEAD) as u64;
-        if item.contains_key("tpk") && item.contains_key("ts") {
-            self.wcu_time_index += write_units(size);
-            self.storage_bytes += (size + STORAGE_OVERHEAD) as u64;
-        }
-        // The actor and IP indexes are KEYS_ONLY: base key + index key.
-        for (index_key, units) in [
-            ("apk", &mut self.wcu_actor_index),
-            ("ipk", &mut self.wcu_ip_index),
-        ] {
-            if item.contains_key(index_key) {
-                let entry = attrs_size(item, &["pk", "sk", index_key, "ts"]);
-                *units += write_units(entry);
-                self.storage_bytes += (entry + STORAGE_OVERHEAD) as u64;
-            }
-        }
-        let event: serde_json::Value =
-            serde_json::from_str(doc).map_err(|e| format!("doc is not JSON: {e}"))?;
-        let rid = event["record_id"]
-            .as_str()
-            .ok_or("an event without record_id")?;
-        self.record_ids.push(rid.to_string());
-        self.record_streams
-            .push(event["stream"].as_str().map(str::to_string));
+            .get(aws::items::DOC)
+            .and_then(|v| v.as_b().ok())
+            .ok_or("an event item without its document")?;
+        self.doc_bytes += doc.as_ref().len() as u64;
+        self.wcu_base += cost.base_write_units;
+        self.wcu_actor_index += cost.actor_index_write_units;
+        self.wcu_ip_index += cost.ip_index_write_units;
+        self.storage_bytes += cost.stored_bytes as u64;
+        let event = aws::items::event_of(table, item).map_err(|e| e.to_string())?;
+        let rid = event.record_id.ok_or("an event without record_id")?;
+        self.record_ids.push(rid);
+        self.record_streams.push(event.stream);
         Ok(())
     }
 }
 
-/// Reads back the event items with these partition keys (BatchGetItem, 100 keys a call) and
-/// measures them. (A Scan would do, but moto walks the whole table for every 1 MB page, which
-/// takes minutes at 100,000 items; a get is a dictionary lookup.)
+/// Reads back every event item of `source` with an event time in `[start, end)`: one paged
+/// Query per hour bucket of the table (moto answers a Query on the table's partition key from
+/// its index of partitions; a Scan would walk every item for each 1 MB page).
 async fn read_events(
     sdk: &aws_config::SdkConfig,
     table: &str,
-    pks: &[String],
+    source: Source,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
 ) -> Result<ItemFigures, String> {
+    use chrono::DurationRound;
     let ddb = aws_sdk_dynamodb::Client::new(sdk);
-    let err = |e: &dyn std::fmt::Display| format!("BatchGetItem {table}: {e}");
+    let err = |e: &dyn std::fmt::Display| format!("Query {table}: {e}");
     let mut f = ItemFigures::default();
     let mut last_report = Instant::now();
-    for chunk in pks.chunks(100) {
-        let mut keys: Vec<Item> = chunk
-            .iter()
-            .map(|pk| {
-                Item::from([
-                    ("pk".to_string(), AttributeValue::S(pk.clone())),
-                    (
-                        "sk".to_string(),
-                        AttributeValue::S(keys::EVENT_SK.to_string()),
-                    ),
-                ])
-            })
-            .collect();
-        for _attempt in 0..20 {
-            if keys.is_empty() {
-                break;
+    let mut hour = start
+        .duration_trunc(TimeDelta::hours(1))
+        .map_err(|e| err(&e))?;
+    while hour < end {
+        let mut pages = ddb
+            .query()
+            .table_name(table)
+            .key_condition_expression("pk = :p")
+            .expression_attribute_values(":p", AttributeValue::S(keys::event_pk(source, hour)))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| err(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            for item in page.items() {
+                f.add(table, item)?;
             }
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut keys)))
-                .build()
-                .map_err(|e| err(&e))?;
-            let out = ddb
-                .batch_get_item()
-                .request_items(table, request)
-                .send()
-                .await
-                .map_err(|e| err(&aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-            for item in out
-                .responses()
-                .and_then(|r| r.get(table))
-                .into_iter()
-                .flatten()
-            {
-                f.add(item)?;
-            }
-            if let Some(rest) = out.unprocessed_keys().and_then(|u| u.get(table)) {
-                keys = rest.keys().to_vec();
-            }
-        }
-        if !keys.is_empty() {
-            return Err(err(&"keys left unprocessed after 20 attempts"));
         }
         if last_report.elapsed() >= Duration::from_secs(5) {
-            eprintln!("pull: read back {} of {} event items", f.items, pks.len());
+            eprintln!("pull: read back {} event items (up to {hour})", f.items);
             last_report = Instant::now();
         }
+        hour += TimeDelta::hours(1);
     }
     Ok(f)
 }
@@ -889,12 +793,12 @@ async fn read_events(
 /// Number of items in a table (moto counts live; AWS refreshes it about every six hours).
 async fn item_count(sdk: &aws_config::SdkConfig, table: &str) -> Result<u64, String> {
     // Event items only: the table also holds the query API's per-day counters and presence
-    // markers (other sort keys), which are not events.
+    // markers, which have no document attribute.
     let mut pages = aws_sdk_dynamodb::Client::new(sdk)
         .scan()
         .table_name(table)
-        .filter_expression("sk = :event")
-        .expression_attribute_values(":event", AttributeValue::S(keys::EVENT_SK.to_string()))
+        .filter_expression("attribute_exists(#d)")
+        .expression_attribute_names("#d", aws::items::DOC)
         .select(aws_sdk_dynamodb::types::Select::Count)
         .into_paginator()
         .send();
@@ -1156,8 +1060,8 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     eprintln!("bench: pull done in {wall:.1} s; reading the events back and listing the bucket");
     let v0 = Instant::now();
     // The truth is fetched only now, so that nothing but the puller grows this process's memory
-    // during the pull. Each record id gives the item's key (the id is the dedupe key when it is
-    // URL-safe); the table's item count then rules out anything extra.
+    // during the pull. Every event item of the history's hour buckets is read back and compared
+    // with it; the table's item count then rules out anything extra.
     let truth_streams = truth_by_stream(&ctl, source, &streams, history_end).await?;
     let truth_ids: Vec<&String> = truth_streams.iter().flat_map(|(_, ids)| ids).collect();
     let stats = ctl.stats().await?;
@@ -1173,16 +1077,14 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         })
         .unwrap_or_default();
     let graph_requests: u64 = requests_by_route.values().sum();
-    let pks: Vec<String> = truth_ids
-        .iter()
-        .map(|id| {
-            keys::event_pk(
-                source,
-                &domain::normalize::dedupe_key(Some(id), &serde_json::Value::Null),
-            )
-        })
-        .collect();
-    let items = read_events(&sdk, &names.events_table, &pks).await?;
+    let items = read_events(
+        &sdk,
+        &names.events_table,
+        source,
+        history_start - TimeDelta::days(1),
+        history_end + TimeDelta::hours(1),
+    )
+    .await?;
     let table_items = item_count(&sdk, &names.events_table).await?;
     let (raw_objects, raw_bytes) = s3_usage(&sdk, &names.bucket, "raw/").await?;
     let (quarantine_objects, _) = s3_usage(&sdk, &names.bucket, "quarantine/").await?;
@@ -1291,8 +1193,7 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     let sim_cpu = cpu(sim_before, sim_after);
     let s3_secs = secs(&timers.s3_put_ns);
     let ddb_secs = secs(&timers.ddb_put_ns);
-    let wcu_total =
-        items.wcu_base + items.wcu_time_index + items.wcu_actor_index + items.wcu_ip_index;
+    let wcu_total = items.wcu_base + items.wcu_actor_index + items.wcu_ip_index;
 
     let figures = json!({
         "bench": "pull",
@@ -1339,7 +1240,6 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         "ddb_avg_doc_bytes": round(per(items.doc_bytes, items.items), 1),
         "ddb_wcu_per_event": round(per(wcu_total, items.items), 3),
         "ddb_wcu_base_per_event": round(per(items.wcu_base, items.items), 3),
-        "ddb_wcu_time_index_per_event": round(per(items.wcu_time_index, items.items), 3),
         "ddb_wcu_actor_index_per_event": round(per(items.wcu_actor_index, items.items), 3),
         "ddb_wcu_ip_index_per_event": round(per(items.wcu_ip_index, items.items), 3),
         "ddb_storage_bytes_per_event": round(per(items.storage_bytes, items.items), 1),
@@ -1464,10 +1364,9 @@ fn print_table(f: &serde_json::Value) {
         (
             "DynamoDB write units per event",
             format!(
-                "{} (base {} + by_time {} + by_actor {} + by_ip {})",
+                "{} (base {} + by_actor {} + by_ip {})",
                 f["ddb_wcu_per_event"],
                 f["ddb_wcu_base_per_event"],
-                f["ddb_wcu_time_index_per_event"],
                 f["ddb_wcu_actor_index_per_event"],
                 f["ddb_wcu_ip_index_per_event"]
             ),
@@ -1525,48 +1424,5 @@ async fn main() -> ExitCode {
             eprintln!("auditlake-bench: error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn number_sizes_follow_the_aws_rule() {
-        assert_eq!(number_size("7"), 2);
-        assert_eq!(number_size("123"), 3);
-        assert_eq!(number_size("1000"), 2, "trailing zeros are trimmed");
-        assert_eq!(
-            number_size("-0.0012"),
-            2,
-            "leading zeros and signs are not digits"
-        );
-        assert_eq!(number_size("1767225600"), 5);
-        assert_eq!(number_size("1.5E+10"), 2);
-    }
-
-    #[test]
-    fn item_size_sums_names_and_values() {
-        let mut map = std::collections::HashMap::new();
-        map.insert("a".to_string(), AttributeValue::Bool(true));
-        let item: Item = [
-            ("pk".to_string(), AttributeValue::S("abc".into())),
-            ("n".to_string(), AttributeValue::N("12".into())),
-            ("m".to_string(), AttributeValue::M(map)),
-        ]
-        .into_iter()
-        .collect();
-        // pk: 2 + 3; n: 1 + 2; m: 1 + (3 + "a" 1 + element 1 + bool 1).
-        assert_eq!(item_size(&item), 15);
-        assert_eq!(attrs_size(&item, &["pk", "n", "missing"]), 8);
-    }
-
-    #[test]
-    fn write_units_round_up_per_kilobyte() {
-        assert_eq!(write_units(0), 1);
-        assert_eq!(write_units(1024), 1);
-        assert_eq!(write_units(1025), 2);
-        assert_eq!(write_units(2940), 3);
     }
 }

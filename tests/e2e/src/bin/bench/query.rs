@@ -247,13 +247,12 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
             .key(
                 "pk",
                 aws_sdk_dynamodb::types::AttributeValue::S(domain::store::keys::event_pk(
-                    e.source,
-                    &e.dedupe_key,
+                    e.source, e.time,
                 )),
             )
             .key(
                 "sk",
-                aws_sdk_dynamodb::types::AttributeValue::S(domain::store::keys::EVENT_SK.into()),
+                aws_sdk_dynamodb::types::AttributeValue::S(domain::store::keys::sort_key(&e)),
             )
             .send()
             .await
@@ -264,7 +263,7 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
                 )
             })?;
         if let Some(item) = got.item() {
-            sizes.push(super::item_size(item));
+            sizes.push(aws::cost::item_size(item));
         }
     }
     if sizes.is_empty() {
