@@ -51,7 +51,7 @@ fn assert_events_match(out: &Outcome, fixture_name: &str) {
         assert_eq!(e["record_id"], r["id"]);
         assert_eq!(
             e["id"],
-            format!("entra-directory-audits:{}", r["id"].as_str().unwrap())
+            crate::support::expected_id("entra-directory-audits", e, r["id"].as_str().unwrap())
         );
         assert_eq!(&e["raw"], r, "raw is the record as received");
         assert_eq!(e["operation"], r["activityDisplayName"]);

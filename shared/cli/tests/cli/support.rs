@@ -143,3 +143,11 @@ pub fn envelope_record(envelope: &serde_json::Value) -> serde_json::Value {
 }
 
 pub use testkit::corpus::corpus_missing;
+
+/// The id an event printed by `normalize` must have: its source, its own time to the second
+/// (`YYYYMMDDTHHMMSSZ`) and its key (`shared/domain/src/store/keys.rs`, `event_id`).
+pub fn expected_id(source: &str, e: &serde_json::Value, key: &str) -> String {
+    let t = e["time"].as_str().expect("event time");
+    let compact: String = t[..19].chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+    format!("{source}:{compact}Z-{key}")
+}
