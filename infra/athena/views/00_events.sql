@@ -1,7 +1,9 @@
 -- events: the curated layer with each event exactly once. A re-pulled event (window overlap, a
--- retried chunk) can have more than one Parquet row; this keeps the first one written per id.
--- The window is partitioned by source, dt and id (one event always has the same source and event
--- date), so a filter on dt or source is pushed below it and still prunes partitions.
+-- retried chunk) can have more than one Parquet row; this keeps the first one written per event.
+-- The window is partitioned by source, dt and dedupe_key (one event always has the same source and
+-- event date), so a filter on dt or source is pushed below it and still prunes partitions. The
+-- dedupe key, not the id: event ids gained the event's second in the hot store's layout 2
+-- (ARCHITECTURE.md, "Storage"), and rows written before and after that carry both forms.
 -- Every other view and every hunting query reads this view, never curated_events directly.
 CREATE OR REPLACE VIEW events AS
 SELECT
@@ -12,7 +14,7 @@ SELECT
 FROM (
   SELECT
     c.*,
-    row_number() OVER (PARTITION BY c.source, c.dt, c.id ORDER BY c.ingested_at) AS copy_no
+    row_number() OVER (PARTITION BY c.source, c.dt, c.dedupe_key ORDER BY c.ingested_at) AS copy_no
   FROM curated_events c
 ) AS ranked
 WHERE copy_no = 1

@@ -15,32 +15,52 @@ use super::items::{EXPIRES_AT, Item, get_s, n, s};
 use domain::model::Source;
 use domain::store::{StoreError, StoredEvent, keys};
 
-/// Capacity units DynamoDB reported for the calls a store made (`ReturnConsumedCapacity =
-/// TOTAL` on every call), so the benchmark can set them beside the cost model.
+/// Capacity units of the calls a store made: what DynamoDB reported (`ReturnConsumedCapacity =
+/// TOTAL` on every call) and what the cost model ([`crate::cost`]) says each call costs, side by
+/// side for the benchmark. (moto reports a constant per call, whatever the item's size or
+/// indexes: 1 unit a write, 0.5 or 1 a read; BENCHMARKS.md says so beside its figures.)
 #[derive(Debug, Default)]
 pub struct Meter {
     inner: Mutex<Consumed>,
 }
 
-/// Read and write units reported, and the calls that reported none.
+/// Read and write units, reported and modelled, and the calls that reported none.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Consumed {
     pub read_units: f64,
     pub write_units: f64,
+    pub model_read_units: f64,
+    pub model_write_units: f64,
     pub reads: u64,
     pub writes: u64,
-    /// Calls whose answer carried no consumed capacity (an emulator may not report it).
+    /// Calls whose answer carried no consumed capacity (a failed conditional write, or an
+    /// emulator that does not report it).
     pub unreported: u64,
 }
 
+impl Consumed {
+    /// What was consumed between `earlier` and `self`.
+    pub fn since(&self, earlier: &Consumed) -> Consumed {
+        Consumed {
+            read_units: self.read_units - earlier.read_units,
+            write_units: self.write_units - earlier.write_units,
+            model_read_units: self.model_read_units - earlier.model_read_units,
+            model_write_units: self.model_write_units - earlier.model_write_units,
+            reads: self.reads - earlier.reads,
+            writes: self.writes - earlier.writes,
+            unreported: self.unreported - earlier.unreported,
+        }
+    }
+}
+
 impl Meter {
-    pub(crate) fn read(&self, cc: Option<&ConsumedCapacity>) {
-        self.add(cc, false);
+    pub(crate) fn read(&self, cc: Option<&ConsumedCapacity>, model: f64) {
+        self.add(cc, false, model);
     }
-    pub(crate) fn write(&self, cc: Option<&ConsumedCapacity>) {
-        self.add(cc, true);
+    pub(crate) fn write(&self, cc: Option<&ConsumedCapacity>, model: f64) {
+        self.add(cc, true, model);
     }
-    fn add(&self, cc: Option<&ConsumedCapacity>, write: bool) {
+    fn add(&self, cc: Option<&ConsumedCapacity>, write: bool, model: f64) {
         let units = cc.and_then(|c| c.capacity_units());
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         match (units, write) {
@@ -50,8 +70,10 @@ impl Meter {
         }
         if write {
             m.writes += 1;
+            m.model_write_units += model;
         } else {
             m.reads += 1;
+            m.model_read_units += model;
         }
     }
     pub fn consumed(&self) -> Consumed {
@@ -93,7 +115,8 @@ pub(crate) async fn mark_present(
     }
     for r in futures::future::join_all(calls).await {
         let out = r.map_err(|e| StoreError::backend("PutItem", table, describe(&e)))?;
-        meter.write(out.consumed_capacity());
+        // A marker is well under 1 KB.
+        meter.write(out.consumed_capacity(), 1.0);
     }
     marked
         .lock()
@@ -102,24 +125,62 @@ pub(crate) async fn mark_present(
     Ok(())
 }
 
-/// Bumps the per-day counters for events that were just inserted for the first time: one
-/// UpdateItem (`ADD n`) per distinct (day, dimension, value) of the batch, and one rewrite of each
-/// actor top list the batch touches. A failure is logged and not returned: the events are stored,
-/// and the counters are documented as approximate.
-pub(crate) async fn bump_aggregates(
+/// Counters of new events not yet written: the store adds each batch's and writes them at
+/// [`Pending::take`] (the end of a chunk, or past [`FLUSH_EVENTS`] events).
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    counts: BTreeMap<(NaiveDate, &'static str, String), u64>,
+    actors: BTreeMap<keys::TopListKey, BTreeMap<String, u64>>,
+    events: u64,
+    expires_at: i64,
+}
+
+/// Events whose counters a store holds at most before writing them.
+pub(crate) const FLUSH_EVENTS: u64 = 20_000;
+
+impl Pending {
+    /// Adds the counts of `inserted`; true when the pending counters should be written now.
+    pub(crate) fn add(&mut self, inserted: &[&StoredEvent]) -> bool {
+        for (k, n) in keys::aggregate_counts(inserted.iter().map(|e| &e.event)) {
+            *self.counts.entry(k).or_insert(0) += n;
+        }
+        for (k, add) in keys::actor_counts(inserted.iter().map(|e| &e.event)) {
+            let list = self.actors.entry(k).or_default();
+            for (v, n) in add {
+                *list.entry(v).or_insert(0) += n;
+            }
+        }
+        self.events += inserted.len() as u64;
+        self.expires_at = inserted
+            .iter()
+            .map(|e| e.expires_at)
+            .fold(self.expires_at, i64::max);
+        self.events >= FLUSH_EVENTS
+    }
+
+    /// The pending counters, leaving none.
+    pub(crate) fn take(&mut self) -> Pending {
+        std::mem::take(self)
+    }
+}
+
+/// Writes pending counters: one UpdateItem (`ADD n`) per distinct (day, dimension, value), and
+/// one rewrite of each actor top list touched. Why pending and not per batch: a scheduled run's
+/// batches are small (a few dozen events in a quiet five minutes), and a counter write per batch
+/// and value would cost more than the events. A failure is logged and not returned: the events
+/// are stored, and the counters are documented as approximate; so is a crash before the flush.
+pub(crate) async fn write_pending(
     client: &Client,
     table: &str,
-    inserted: &[&StoredEvent],
+    pending: Pending,
     concurrency: usize,
     meter: &Meter,
 ) {
-    if inserted.is_empty() {
+    if pending.events == 0 {
         return;
     }
-    let expires_at = inserted.iter().map(|e| e.expires_at).max().unwrap_or(0);
-    let counts: Vec<_> = keys::aggregate_counts(inserted.iter().map(|e| &e.event))
-        .into_iter()
-        .collect();
+    let expires_at = pending.expires_at;
+    let counts: Vec<_> = pending.counts.into_iter().collect();
     let mut failures = Vec::new();
     for chunk in counts.chunks(concurrency.max(1)) {
         let mut calls = Vec::new();
@@ -142,12 +203,14 @@ pub(crate) async fn bump_aggregates(
         }
         for r in futures::future::join_all(calls).await {
             match r {
-                Ok(out) => meter.write(out.consumed_capacity()),
+                // A counter (keys, count, dimension, a value of at most 200 characters, expiry)
+                // is well under 1 KB, before and after.
+                Ok(out) => meter.write(out.consumed_capacity(), 1.0),
                 Err(e) => failures.push(describe(&e)),
             }
         }
     }
-    for (key, add) in keys::actor_counts(inserted.iter().map(|e| &e.event)) {
+    for (key, add) in pending.actors {
         if let Err(e) = bump_top_list(client, table, &key, &add, expires_at, meter).await {
             failures.push(e);
         }
@@ -189,22 +252,32 @@ async fn bump_top_list(
             .send()
             .await
             .map_err(|e| describe(&e))?;
-        meter.read(got.consumed_capacity());
+        // A consistent read: one unit per started 4 KB.
+        let read = 2.0 * crate::cost::read_units(got.item().map_or(0, crate::cost::item_size));
+        meter.read(got.consumed_capacity(), read);
+        let before = got.item().map_or(0, crate::cost::item_size);
         let (list, version) = match got.item() {
             Some(item) => read_top_list(item),
             None => (keys::TopList::default(), 0),
         };
         let list = keys::merge_top(list, add, keys::TOP_LIST_LEN);
         let counts: Item = list.counts.iter().map(|(v, c)| (v.clone(), n(c))).collect();
+        let item: Item = [
+            ("pk".to_string(), s(&pk)),
+            ("sk".to_string(), s(&sk)),
+            ("top".to_string(), AttributeValue::M(counts)),
+            ("other".to_string(), n(list.other)),
+            ("v".to_string(), n(version + 1)),
+            (EXPIRES_AT.to_string(), n(expires_at)),
+        ]
+        .into_iter()
+        .collect();
+        // An overwrite is billed by the larger of the old and the new item.
+        let units = crate::cost::write_units(crate::cost::item_size(&item).max(before)) as f64;
         let mut put = client
             .put_item()
             .table_name(table)
-            .item("pk", s(&pk))
-            .item("sk", s(&sk))
-            .item("top", AttributeValue::M(counts))
-            .item("other", n(list.other))
-            .item("v", n(version + 1))
-            .item(EXPIRES_AT, n(expires_at))
+            .set_item(Some(item))
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
         put = if version == 0 {
             put.condition_expression("attribute_not_exists(pk)")
@@ -214,13 +287,14 @@ async fn bump_top_list(
         };
         match put.send().await {
             Ok(out) => {
-                meter.write(out.consumed_capacity());
+                meter.write(out.consumed_capacity(), units);
                 return Ok(());
             }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
+                meter.write(None, units);
                 continue;
             }
             Err(e) => return Err(describe(&e)),

@@ -33,6 +33,8 @@ pub struct DynamoEventStore {
     concurrency: usize,
     /// Presence markers this process has written (they never need writing twice).
     marked: Mutex<HashSet<(NaiveDate, Source)>>,
+    /// Counters of new events, written at [`EventStore::flush`].
+    pending: Mutex<counters::Pending>,
     meter: Arc<Meter>,
 }
 
@@ -43,6 +45,7 @@ impl DynamoEventStore {
             table,
             concurrency: concurrency.max(1),
             marked: Mutex::new(HashSet::new()),
+            pending: Mutex::new(counters::Pending::default()),
             meter: Arc::new(Meter::default()),
         }
     }
@@ -89,13 +92,17 @@ impl DynamoEventStore {
                         .expression_attribute_values(":p", s(&pk))
                         .expression_attribute_values(":lo", s(&lo))
                         .expression_attribute_values(":hi", s(&hi))
-                        .projection_expression("sk")
+                        // Whole items, though only their keys are needed: a projection saves
+                        // nothing (a Query is billed by the items it reads), and the sizes let
+                        // the meter model the cost.
                         .set_exclusive_start_key(start.take())
                         .return_consumed_capacity(ReturnConsumedCapacity::Total)
                         .send()
                         .await
                         .map_err(|e| StoreError::backend("Query", &self.table, describe(&e)))?;
-                    self.meter.read(out.consumed_capacity());
+                    let bytes: usize = out.items().iter().map(crate::cost::item_size).sum();
+                    self.meter
+                        .read(out.consumed_capacity(), crate::cost::read_units(bytes));
                     sks.extend(
                         out.items()
                             .iter()
@@ -120,6 +127,7 @@ impl DynamoEventStore {
 
     /// Conditional put (first write wins): `Ok(false)` when the item exists already.
     async fn put_one(&self, item: Item) -> Result<bool, StoreError> {
+        let cost = crate::cost::event_cost(&item);
         let res = self
             .client
             .put_item()
@@ -131,15 +139,17 @@ impl DynamoEventStore {
             .await;
         match res {
             Ok(out) => {
-                self.meter.write(out.consumed_capacity());
+                self.meter
+                    .write(out.consumed_capacity(), cost.write_units() as f64);
                 Ok(true)
             }
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                // Billed too (like a write of the item), though the answer does not say so.
-                self.meter.write(None);
+                // Billed too, like a write of the item (no index entry changes), though the
+                // answer does not say so.
+                self.meter.write(None, cost.base_write_units as f64);
                 Ok(false)
             }
             Err(e) => Err(StoreError::backend("PutItem", &self.table, describe(&e))),
@@ -179,15 +189,31 @@ impl EventStore for DynamoEventStore {
             .zip(&put_outcomes)
             .filter_map(|(e, new)| new.then_some(e))
             .collect();
-        counters::bump_aggregates(
+        let full = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(&inserted);
+        if full {
+            self.flush().await;
+        }
+        Ok(outcomes)
+    }
+
+    async fn flush(&self) {
+        let pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        counters::write_pending(
             &self.client,
             &self.table,
-            &inserted,
+            pending,
             self.concurrency,
             &self.meter,
         )
         .await;
-        Ok(outcomes)
     }
 
     async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError> {

@@ -22,11 +22,6 @@ pub const SK: &str = "sk";
 pub const ACTOR: &str = "apk";
 /// `by_ip`'s partition key: the client IP, lowercased.
 pub const IP: &str = "ipk";
-/// Filter attributes: the exact-match filters of a listing run inside DynamoDB on these.
-pub const STREAM: &str = "st";
-pub const SERVICE: &str = "sv";
-pub const OPERATION: &str = "op";
-pub const RESULT: &str = "rs";
 /// The document: [`codec`]'s compressed AuditEvent.
 pub const DOC: &str = "d";
 /// The TTL attribute (hot retention), in epoch seconds.
@@ -67,7 +62,7 @@ pub fn event_item(e: &StoredEvent) -> Result<Item, StoreError> {
         message: err.to_string(),
     })?;
     let (pk, sk) = event_key(ev);
-    let mut item = Item::with_capacity(10);
+    let mut item = Item::with_capacity(6);
     item.insert(PK.into(), s(pk));
     item.insert(SK.into(), s(sk));
     if let Some(a) = ev.actor.index_value() {
@@ -76,14 +71,9 @@ pub fn event_item(e: &StoredEvent) -> Result<Item, StoreError> {
     if let Some(ip) = &ev.client_ip {
         item.insert(IP.into(), s(ip.to_lowercase()));
     }
-    if let Some(st) = &ev.stream {
-        item.insert(STREAM.into(), s(st.clone()));
-    }
-    if let Some(svc) = &ev.service {
-        item.insert(SERVICE.into(), s(svc.clone()));
-    }
-    item.insert(OPERATION.into(), s(ev.operation.clone()));
-    item.insert(RESULT.into(), s(ev.result.as_str()));
+    // No filter attributes (stream, service, operation, result): a Query is billed by the items
+    // it reads whether a FilterExpression drops them or not, so they would only add bytes to
+    // every item; listings filter after decoding (`EventFilter::matches`).
     item.insert(DOC.into(), AttributeValue::B(Blob::new(doc)));
     item.insert(EXPIRES_AT.into(), n(e.expires_at));
     Ok(item)

@@ -217,31 +217,17 @@ impl EventReader for DynamoQueryStore {
         limit: usize,
         max_requests: u32,
     ) -> Result<ReadPage, StoreError> {
-        // Exact-match filters run in DynamoDB; everything is checked again by `filter.matches`.
-        let mut conds = Vec::new();
-        let mut names = HashMap::new();
-        let mut values = HashMap::from([
+        // Every filter is applied after decoding (`filter.matches`): the items carry no filter
+        // attributes (aws::items), and DynamoDB bills a Query by what it reads either way.
+        let values = HashMap::from([
             (":p".to_string(), s(keys::event_pk(source, hour))),
             (":lo".to_string(), s(range.lo.clone())),
             (":hi".to_string(), s(range.hi.clone())),
         ]);
-        let exact = [
-            (items::STREAM, filter.stream.clone()),
-            (items::SERVICE, filter.service.clone()),
-            (items::OPERATION, filter.operation.clone()),
-            (items::RESULT, filter.result.map(|r| r.as_str().to_string())),
-        ];
-        for (attr, v) in exact {
-            if let Some(v) = v {
-                conds.push(format!("#{attr} = :{attr}"));
-                names.insert(format!("#{attr}"), attr.to_string());
-                values.insert(format!(":{attr}"), s(v));
-            }
-        }
         let mut page = ReadPage::default();
         let mut start_key: Option<Item> = None;
         loop {
-            let mut q = self
+            let q = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -250,11 +236,6 @@ impl EventReader for DynamoQueryStore {
                 .scan_index_forward(false)
                 .set_limit(page_limit(limit, filter))
                 .set_exclusive_start_key(start_key.take());
-            if !conds.is_empty() {
-                q = q
-                    .filter_expression(conds.join(" AND "))
-                    .set_expression_attribute_names(Some(names.clone()));
-            }
             let out = q.send().await.map_err(|e| self.err("Query", e))?;
             page.requests += 1;
             page.examined += out.scanned_count as u64;

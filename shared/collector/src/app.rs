@@ -36,6 +36,11 @@ pub struct Ports {
 impl Ports {
     /// The AWS adapters and the system clock.
     pub fn aws(sdk: &SdkConfig, config: &PullerConfig) -> Self {
+        Self::aws_metered(sdk, config).0
+    }
+
+    /// [`Ports::aws`], and the meter of its event store's DynamoDB calls (for the benchmark).
+    pub fn aws_metered(sdk: &SdkConfig, config: &PullerConfig) -> (Self, Arc<aws::Meter>) {
         let s = AwsStores::new(
             sdk,
             &config.bucket,
@@ -43,16 +48,18 @@ impl Ports {
             &config.state_table,
             config.write_concurrency,
         );
+        let meter = s.events.meter();
         // Analytics: every batch reaches the curated Parquet layer before DynamoDB marks it seen.
         let events = crate::curated::CuratingEventStore::wrap(s.events, s.raw.clone());
-        Ports {
+        let ports = Ports {
             raw: s.raw,
             events,
             state: s.state,
             ledger: s.ledger,
             params: s.params,
             clock: Arc::new(SystemClock),
-        }
+        };
+        (ports, meter)
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -258,6 +258,10 @@ impl EventStore for CuratingEventStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         self.inner.list_by_time(source, start, end).await
     }
+
+    async fn flush(&self) {
+        self.inner.flush().await
+    }
 }
 
 #[cfg(test)]

@@ -367,7 +367,10 @@ impl Pipeline {
                 return watermark;
             }
             let t0 = Instant::now();
-            let outcome = match self.pull_window(run, chunk).await {
+            let pulled = self.pull_window(run, chunk).await;
+            // The chunk's counters, whether or not it completed: its stored events are counted.
+            self.events.flush().await;
+            let outcome = match pulled {
                 Ok(()) => match lease.as_deref_mut() {
                     Some(l) => match self.state.advance(&run.key, l, chunk.end).await {
                         Ok(next) => {

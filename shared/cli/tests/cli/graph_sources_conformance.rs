@@ -60,7 +60,11 @@ fn check_common(where_: &str, source: &str, time_field: &str, e: &Value, r: &Val
     let id = present(r.get("id"));
     assert_eq!(e["record_id"], id, "{where_}");
     if let Value::String(id) = &id {
-        assert_eq!(e["id"], crate::support::expected_id(source, e, id), "{where_}");
+        assert_eq!(
+            e["id"],
+            crate::support::expected_id(source, e, id),
+            "{where_}"
+        );
     }
     let time = r[time_field].as_str().expect("record time");
     let got = e["time"].as_str().unwrap_or_default();

@@ -376,7 +376,10 @@ fn general_blob_with_teams_an_alert_and_the_unknown() {
         key.starts_with("h-") && key.len() == 66,
         "content hash: {key}"
     );
-    assert_eq!(future["id"], crate::support::expected_id(SOURCE, future, key));
+    assert_eq!(
+        future["id"],
+        crate::support::expected_id(SOURCE, future, key)
+    );
     assert_eq!(
         future["actor"],
         json!({"kind": "app", "id": "app@sharepoint", "upn": null, "name": "app@sharepoint",
@@ -636,7 +639,11 @@ fn check(where_: &str, e: &Value, raw: &Value) {
         .as_str()
         .unwrap_or_else(|| panic!("{where_}: corpus record without Id"));
     assert_eq!(e["record_id"], id, "{where_}");
-    assert_eq!(e["id"], crate::support::expected_id(SOURCE, e, id), "{where_}");
+    assert_eq!(
+        e["id"],
+        crate::support::expected_id(SOURCE, e, id),
+        "{where_}"
+    );
     assert_eq!(
         e["time"],
         expected_time(r["CreationTime"].as_str().unwrap()),

@@ -148,6 +148,9 @@ pub use testkit::corpus::corpus_missing;
 /// (`YYYYMMDDTHHMMSSZ`) and its key (`shared/domain/src/store/keys.rs`, `event_id`).
 pub fn expected_id(source: &str, e: &serde_json::Value, key: &str) -> String {
     let t = e["time"].as_str().expect("event time");
-    let compact: String = t[..19].chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect();
+    let compact: String = t[..19]
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
     format!("{source}:{compact}Z-{key}")
 }

@@ -87,7 +87,11 @@ async fn first_run_pulls_the_lookback_in_hour_chunks_and_stores_raw_bytes_unchan
             domain::store::keys::event_id(e.source, e.time, &id),
             "the id carries the event's second"
         );
-        assert!(e.id.starts_with("entra-directory-audits:20240510T"), "{}", e.id);
+        assert!(
+            e.id.starts_with("entra-directory-audits:20240510T"),
+            "{}",
+            e.id
+        );
         assert_eq!(e.dedupe_key, id);
         assert_eq!(e.tenant_id, TENANT);
         assert_eq!(e.ingested_at, t("2024-05-10T12:05:00Z"));

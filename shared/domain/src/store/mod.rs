@@ -91,6 +91,10 @@ pub trait EventStore: Send + Sync {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Writes what the store keeps back for amortisation (the DynamoDB store's per-day counters,
+    /// accumulated over a chunk's batches); the pipeline calls it after each chunk. A failure is
+    /// the store's to log: counters are approximate, events are already stored.
+    async fn flush(&self) {}
 }
 
 /// Identifies one checkpointed stream of one source in one tenant.

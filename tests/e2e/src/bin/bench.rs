@@ -704,6 +704,10 @@ impl EventStore for TimedEvents {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         self.inner.list_by_time(source, start, end).await
     }
+
+    async fn flush(&self) {
+        self.inner.flush().await
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -919,7 +923,8 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         &extra,
     );
     let config = PullerConfig::from_vars(vars).map_err(|e| e.to_string())?;
-    let aws = Ports::aws(&sdk, &config).with_clock(clock.clone());
+    let (aws, meter) = Ports::aws_metered(&sdk, &config);
+    let aws = aws.with_clock(clock.clone());
     let timers = Arc::new(Timers::default());
     let ports = Ports {
         raw: Arc::new(TimedRaw {
@@ -1046,6 +1051,7 @@ async fn pull(args: PullArgs) -> Result<(), String> {
     }
     let wall = t0.elapsed().as_secs_f64();
     progress.abort();
+    let pull_cost = meter.consumed();
     let bench_after = proc_figures(Some("self"), ticks);
     let moto_after = proc_figures(moto_pid.as_deref(), ticks);
     let sim_after = proc_figures(sim_pid.as_deref(), ticks);
@@ -1182,6 +1188,34 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         ));
     }
 
+    // The re-read pass: the whole history again, as a backfill, every record of which is stored
+    // already. What it costs per record is what an overlap, a retried chunk or a backfill of
+    // stored events costs (the pull's own ticks re-read only their 30-minute overlaps).
+    eprintln!("bench: re-reading the whole history (a backfill of stored events)");
+    let before_reread = meter.consumed();
+    let reread = app
+        .handle(
+            &json!({"start": fmt_time(history_start), "end": fmt_time(history_end)}),
+            Deadline::none(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let reread_cost = meter.consumed().since(&before_reread);
+    let reread_records: u64 = reread.iter().map(|s| s.duplicates).sum();
+    let reread_new: u64 = reread.iter().map(|s| s.new).sum();
+    if let Some(e) = reread.iter().find_map(|s| s.error.as_ref()) {
+        problems.push(format!(
+            "the re-read pass failed: {}: {}",
+            e.code, e.message
+        ));
+    }
+    if reread_new != 0 || reread_records != items.items {
+        problems.push(format!(
+            "the re-read pass stored {reread_new} new events and re-read {reread_records} of {}",
+            items.items
+        ));
+    }
+
     let events = items.items;
     let events_per_sec = events as f64 / wall.max(1e-9);
     let cpu = |a: ProcFigures, b: ProcFigures| match (a.cpu_secs, b.cpu_secs) {
@@ -1243,6 +1277,19 @@ async fn pull(args: PullArgs) -> Result<(), String> {
         "ddb_wcu_actor_index_per_event": round(per(items.wcu_actor_index, items.items), 3),
         "ddb_wcu_ip_index_per_event": round(per(items.wcu_ip_index, items.items), 3),
         "ddb_storage_bytes_per_event": round(per(items.storage_bytes, items.items), 1),
+        // The cost model's units of every call the event store made (events, presence markers,
+        // counters, top lists, the stored-keys reads), per new event of the pull, and per record
+        // of the re-read pass; moto's own reports (a constant per call) beside them.
+        "wru_per_new_event": round(pull_cost.model_write_units / new.max(1) as f64, 3),
+        "rru_per_new_event": round(pull_cost.model_read_units / new.max(1) as f64, 3),
+        "wru_per_reread": round(reread_cost.model_write_units / reread_records.max(1) as f64, 3),
+        "rru_per_reread": round(reread_cost.model_read_units / reread_records.max(1) as f64, 3),
+        "reread_records": reread_records,
+        "ddb_calls_pull": {"writes": pull_cost.writes, "reads": pull_cost.reads,
+            "unreported": pull_cost.unreported,
+            "moto_write_units": pull_cost.write_units, "moto_read_units": pull_cost.read_units},
+        "ddb_calls_reread": {"writes": reread_cost.writes, "reads": reread_cost.reads,
+            "moto_write_units": reread_cost.write_units, "moto_read_units": reread_cost.read_units},
         "verify_secs": round(verify_secs, 1),
         "ok": problems.is_empty(),
     });
@@ -1374,6 +1421,17 @@ fn print_table(f: &serde_json::Value) {
         (
             "DynamoDB storage per event (all indexes)",
             format!("{} bytes", f["ddb_storage_bytes_per_event"]),
+        ),
+        (
+            "write / read units per new event (all told)",
+            format!("{} / {}", f["wru_per_new_event"], f["rru_per_new_event"]),
+        ),
+        (
+            "write / read units per re-read record",
+            format!(
+                "{} / {} (over {} records)",
+                f["wru_per_reread"], f["rru_per_reread"], f["reread_records"]
+            ),
         ),
     ]);
     println!(

@@ -218,6 +218,10 @@ pub async fn run(args: QueryArgs) -> Result<(), String> {
             .map_err(|e| format!("put_new: {e}"))?;
         stored += fresh.iter().filter(|f| **f).count() as u64;
         n = hi;
+        if n == args.events {
+            // The counters, as the pipeline writes them after each chunk.
+            store.flush().await;
+        }
         if n.is_multiple_of(10_000) || n == args.events {
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
