@@ -93,7 +93,7 @@ pub mod vars {
         name: "AUDITLAKE_BUCKET",
         default: None,
         range: None,
-        meaning: "S3 bucket for raw, quarantine and curated data. Query API: the bucket of the raw layer: `GET /events/{id}` then includes the raw record of events kept by reference (`raw_ref`, records over 300 KB).",
+        meaning: "S3 bucket for raw, quarantine and curated data. Query API: the bucket of the raw layer: `GET /events/{id}` then includes the raw record, which the hot store keeps by reference (`raw_ref`).",
     };
 
     pub const EVENTS_TABLE: Var = Var {

@@ -32,7 +32,9 @@ pub struct EventFilter {
     pub result: Option<EventResult>,
     /// Compared, ignoring case, with `client_ip`.
     pub ip: Option<String>,
-    /// Free text, lowercased: a substring of the event's JSON (normalized fields and raw record).
+    /// Free text, lowercased: a substring of the event's JSON as the hot store keeps it (the
+    /// normalized fields; the raw record only when it is inline, which the pipeline's events never
+    /// are: they carry `raw_ref`).
     pub q: Option<String>,
     /// The pin: only events ingested at or before it.
     pub ingested_by: Option<DateTime<Utc>>,

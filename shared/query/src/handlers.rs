@@ -415,7 +415,7 @@ const EVENT_PARAMS: [&str; 12] = [
         ("end" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
             description = "Exclusive; RFC 3339 or a date (midnight UTC), at most 2262-04-11T23:59:59Z (later ones are a 400). Default: now (plus 5 minutes of clock skew)"),
         ("q" = Option<String>, Query, max_length = 200,
-            description = "Free text over the normalized fields and the raw record (ignoring case), at most 200 characters; `end` - `start` at most 7 days"),
+            description = "Free text over the normalized fields, details included (ignoring case; the raw record is not in the hot store), at most 200 characters; `end` - `start` at most 7 days"),
         ("page_size" = Option<u32>, Query, minimum = 1, maximum = 500,
             description = "Events per page, 1 to 500, default 50. A page may hold fewer (a byte cap on the answer, or the read budget: see `scan`) and still have a `next_cursor`"),
         ("cursor" = Option<String>, Query,
@@ -572,8 +572,8 @@ async fn list_events(
 /// One event with its annotations.
 #[derive(Debug, Serialize, ToSchema)]
 struct EventView {
-    /// The AuditEvent JSON with `raw`, the record as Microsoft sent it. A record over 300 KB is
-    /// kept in the raw layer and read from there; `raw_ref` (where it is) takes `raw`'s place only
+    /// The AuditEvent JSON with `raw`, the record as Microsoft sent it, read from the raw layer
+    /// by the reference the hot store keeps; `raw_ref` (where it is) takes `raw`'s place only
     /// when it cannot be read or the API has no bucket.
     #[schema(value_type = Object)]
     event: AuditEvent,
@@ -612,7 +612,7 @@ fn no_event(id: &str) -> ApiError {
     ApiError::NotFound(format!("no event `{id}`"))
 }
 
-/// One event: the normalized event with its raw record, tags and comments.
+/// One event: the normalized event with its raw record (read from the raw layer by its reference), tags and comments.
 #[utoipa::path(get, path = "/events/{id}",
     params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|m365-activity):.+$",
         description = "Event id, `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (the event time to the second), at most 2048 bytes (DynamoDB's partition key limit)")),
