@@ -217,20 +217,7 @@ impl EventStore for DynamoEventStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<AuditEvent>, StoreError> {
-        let Some(key) = keys::parse_event_id(id) else {
-            return Ok(None);
-        };
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(items::key_map(&key.pk(), &key.sk())))
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("GetItem", &self.table, describe(&e)))?;
-        out.item()
-            .map(|i| items::event_of(&self.table, i))
-            .transpose()
+        items::get_event(&self.client, &self.table, id).await
     }
 
     async fn list_by_time(

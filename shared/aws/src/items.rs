@@ -95,3 +95,23 @@ pub fn event_of(table: &str, item: &Item) -> Result<AuditEvent, StoreError> {
         .ok_or_else(|| corrupt("no document attribute".into()))?;
     codec::decode(doc.as_ref()).map_err(|e| corrupt(e.to_string()))
 }
+
+/// The event an id names (one GetItem of its item), or `None` for an id of no stored event or
+/// not an id at all.
+pub(crate) async fn get_event(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+) -> Result<Option<AuditEvent>, StoreError> {
+    let Some(key) = keys::parse_event_id(id) else {
+        return Ok(None);
+    };
+    let out = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key_map(&key.pk(), &key.sk())))
+        .send()
+        .await
+        .map_err(|e| StoreError::backend("GetItem", table, super::describe(&e)))?;
+    out.item().map(|i| event_of(table, i)).transpose()
+}

@@ -341,21 +341,9 @@ impl EventReader for DynamoQueryStore {
     }
 
     async fn record(&self, id: &str) -> Result<Option<EventRecord>, StoreError> {
-        let Some(key) = keys::parse_event_id(id) else {
+        let Some(event) = items::get_event(&self.client, &self.table, id).await? else {
             return Ok(None);
         };
-        let got = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(items::key_map(&key.pk(), &key.sk())))
-            .send()
-            .await
-            .map_err(|e| self.err("GetItem", e))?;
-        let Some(item) = got.item() else {
-            return Ok(None);
-        };
-        let event = self.event_of(item)?;
         // The annotations: the event's `note#` partition, which ingestion never writes.
         let notes: Vec<Item> = self
             .client
