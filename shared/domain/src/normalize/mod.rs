@@ -65,6 +65,10 @@ pub fn normalize(
 /// Values Microsoft uses to mean "nothing": empty strings and literal sentinels.
 pub fn is_sentinel(s: &str) -> bool {
     let t = s.trim();
+    // No sentinel is longer than `not available`; most values are, and are done here.
+    if t.len() > "not available".len() {
+        return false;
+    }
     t.is_empty()
         || ["<null>", "null", "__null__", "not available", "n/a"]
             .iter()

@@ -1,11 +1,11 @@
 //! Normalizing a whole input (a file, stdin): the items [`input`] finds are normalized and
 //! written as AuditEvent NDJSON, each quarantined record as one line (position and reason) on the
 //! problems stream. NDJSON is read in batches of lines of bounded size; a batch is normalized
-//! into its own buffers (each line by the typed fast path, [`typed::normalize_line`], or else the
+//! into its own buffers (each line by the typed fast path, [`typed::Writer`], or else the
 //! `Value` path) and written whole, so [`normalize_file`] can spread the batches over threads and
 //! still write them in input order, with memory bounded by the batches in flight, not the input.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{Read, Write};
 use std::num::NonZeroUsize;
 use std::sync::mpsc;
 
@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use super::input::{self, Item, Start};
 use super::{Context, accepts_envelope, normalize, normalize_envelope, typed};
-use crate::model::{AuditEvent, Source};
+use crate::model::Source;
 
 /// Counts from [`normalize_reader`].
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -37,11 +37,13 @@ pub enum ReaderError {
     },
 }
 
-/// A batch is cut after this many bytes of input (or [`BATCH_LINES`] lines): large enough that
+/// A batch is cut at the first line end after this many bytes of input: large enough that
 /// handing it to a thread costs nothing next to normalizing it, small enough that the batches in
 /// flight (three per thread at most) stay a few MB.
 const BATCH_BYTES: usize = 256 * 1024;
-const BATCH_LINES: usize = 4096;
+
+/// Input is read in blocks of this size.
+const READ_BYTES: usize = 64 * 1024;
 
 /// Buffered output is written out once it passes this size while a document is read.
 const FLUSH_BYTES: usize = 1024 * 1024;
@@ -53,6 +55,7 @@ struct Job<'a> {
     tenant_id: &'a str,
     name: &'a str,
     ingested_at: DateTime<Utc>,
+    typed: &'a typed::Writer,
 }
 
 /// The events and problem lines of a run of items, with their counts and the error that stopped
@@ -73,13 +76,18 @@ impl Emitted {
     }
 }
 
+/// What every record is normalized with: no stream (an export does not say it).
+fn context(tenant_id: &str, ingested_at: DateTime<Utc>) -> Context<'_> {
+    Context {
+        tenant_id,
+        stream: None,
+        ingested_at,
+    }
+}
+
 impl Job<'_> {
     fn ctx(&self) -> Context<'_> {
-        Context {
-            tenant_id: self.tenant_id,
-            stream: None,
-            ingested_at: self.ingested_at,
-        }
+        context(self.tenant_id, self.ingested_at)
     }
 
     /// Normalizes one item of the `Value` path.
@@ -154,23 +162,21 @@ impl Job<'_> {
             return;
         }
         // A `\r` inside the line is whitespace the `Value` path turns into a space in `raw`.
-        if !record.contains('\r')
-            && let Some(event) = typed::normalize_line(self.source, record, self.ctx())
-        {
+        if !record.contains('\r') && self.typed.write(record, &mut e.out) {
             e.counts.normalized += 1;
-            if let Err(err) = write_with_raw(&mut e.out, &event, record) {
-                e.stop(ReaderError::Io(err.into()));
-            }
             return;
         }
         input::ndjson_line(text, self.name, line_no, &mut |item| self.item(item, e));
     }
 
     fn batch(&self, batch: &Batch, e: &mut Emitted) {
-        let mut start = 0;
-        for (i, &end) in batch.ends.iter().enumerate() {
-            self.line(&batch.bytes[start..end], batch.first_line_no + i as u64, e);
+        let bytes = &batch.bytes[..];
+        let (mut start, mut line_no) = (0, batch.first_line_no);
+        while start < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+            self.line(&bytes[start..end], line_no, e);
             start = end;
+            line_no += 1;
         }
     }
 }
@@ -180,63 +186,83 @@ fn problem(problems: &mut Vec<u8>, position: &str, reason: &dyn std::fmt::Displa
     let _ = writeln!(problems, "{position}: {reason}");
 }
 
-/// Writes `event` (whose `raw` is `None`) as one NDJSON line with `record` as its `raw`: the
-/// same bytes as serializing the event with `raw` set to the record, because `raw` is the last
-/// field written (`raw_ref` is `None` on this path), and a `RawValue` is written as it is. This
-/// saves copying and re-validating every record into a `RawValue`.
-fn write_with_raw(out: &mut Vec<u8>, event: &AuditEvent, record: &str) -> serde_json::Result<()> {
-    debug_assert!(event.raw.is_none() && event.raw_ref.is_none());
-    serde_json::to_writer(&mut *out, event)?;
-    debug_assert_eq!(out.last(), Some(&b'}'));
-    out.pop();
-    out.extend_from_slice(b",\"raw\":");
-    out.extend_from_slice(record.as_bytes());
-    out.extend_from_slice(b"}\n");
-    Ok(())
-}
-
-/// Consecutive lines of NDJSON input, each with its line end.
-#[derive(Default)]
+/// Consecutive whole lines of NDJSON input, each with its line end (the input's last line may
+/// have none).
 struct Batch {
     first_line_no: u64,
     bytes: Vec<u8>,
-    /// Where each line ends in `bytes`.
-    ends: Vec<usize>,
 }
 
-/// Reads the next batch: `first` (the input's first line, already read) then lines of `reader`
-/// numbered from `*line_no + 1`. Also says whether the input may go on, and the read error that
-/// ended the batch early (the lines before it are in the batch).
-fn read_batch(
-    reader: &mut impl BufRead,
+/// The NDJSON lines of an input after its first, read in blocks and cut into [`Batch`]es at a
+/// line end, so that no line is split between two batches and no line is copied on its own.
+struct Lines<R> {
+    reader: std::io::BufReader<R>,
+    /// The start of a line read past the end of the last batch.
+    carry: Vec<u8>,
+    /// Lines handed out so far (the number of the last one).
+    line_no: u64,
+    /// The input's first line, for the first batch.
     first: Option<String>,
-    line_no: &mut u64,
-) -> (Batch, bool, Option<std::io::Error>) {
-    let mut batch = Batch::default();
-    match first {
-        Some(first) => {
-            batch.first_line_no = *line_no;
-            batch.bytes = first.into_bytes();
-            batch.ends.push(batch.bytes.len());
-        }
-        None => batch.first_line_no = *line_no + 1,
-    }
-    while batch.bytes.len() < BATCH_BYTES && batch.ends.len() < BATCH_LINES {
-        match reader.read_until(b'\n', &mut batch.bytes) {
-            Ok(0) => return (batch, false, None),
-            Ok(_) => {
-                *line_no += 1;
-                batch.ends.push(batch.bytes.len());
-            }
-            Err(e) => {
-                batch
-                    .bytes
-                    .truncate(batch.ends.last().copied().unwrap_or(0));
-                return (batch, false, Some(e));
-            }
+}
+
+impl<R: Read> Lines<R> {
+    fn new(rest: Rest<R>) -> Self {
+        Lines {
+            // The first line is counted when it is handed out, in the first batch.
+            line_no: rest.line_no - u64::from(rest.first.is_some()),
+            first: rest.first,
+            reader: rest.reader,
+            carry: Vec::new(),
         }
     }
-    (batch, true, None)
+
+    /// The next batch (`None` at the end of the input), and the read error that ended the input
+    /// early: the whole lines read before it are in the batch, as a line-by-line reader would
+    /// have handed them out before failing.
+    fn next_batch(&mut self) -> (Option<Batch>, Option<std::io::Error>) {
+        let mut bytes = Vec::with_capacity(BATCH_BYTES + READ_BYTES);
+        if let Some(first) = self.first.take() {
+            bytes.extend_from_slice(first.as_bytes());
+        }
+        bytes.append(&mut self.carry);
+        let mut error = None;
+        loop {
+            if bytes.len() >= BATCH_BYTES
+                && let Some(end) = memchr::memrchr(b'\n', &bytes)
+            {
+                self.carry = bytes.split_off(end + 1);
+                break;
+            }
+            match (&mut self.reader)
+                .take(READ_BYTES as u64)
+                .read_to_end(&mut bytes)
+            {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    // The unfinished last line is lost with the input, as `read_until` loses it.
+                    bytes.truncate(memchr::memrchr(b'\n', &bytes).map_or(0, |end| end + 1));
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        if bytes.is_empty() {
+            return (None, error);
+        }
+        let first_line_no = self.line_no + 1;
+        self.line_no += memchr::memchr_iter(b'\n', &bytes).count() as u64;
+        if bytes.last() != Some(&b'\n') {
+            self.line_no += 1;
+        }
+        (
+            Some(Batch {
+                first_line_no,
+                bytes,
+            }),
+            error,
+        )
+    }
 }
 
 /// Writes `e`'s buffers to `out` and `problems` and adds its counts to `total`; its failure, if
@@ -317,27 +343,31 @@ pub fn normalize_reader(
     out: &mut dyn Write,
     problems: &mut dyn Write,
 ) -> Result<Counts, ReaderError> {
+    let ingested_at = Utc::now();
+    let typed = typed::Writer::new(source, context(tenant_id, ingested_at));
     let job = Job {
         source,
         tenant_id,
         name,
-        ingested_at: Utc::now(),
+        ingested_at,
+        typed: &typed,
     };
     let mut total = Counts::default();
-    let Some(mut rest) = begin(job, input, out, problems, &mut total)? else {
+    let Some(rest) = begin(job, input, out, problems, &mut total)? else {
         return Ok(total);
     };
-    let mut first = rest.first.take();
+    let mut lines = Lines::new(rest);
     loop {
-        let (batch, more, error) = read_batch(&mut rest.reader, first.take(), &mut rest.line_no);
-        let mut e = Emitted::default();
-        job.batch(&batch, &mut e);
-        drain(&mut e, out, problems, &mut total)?;
-        if let Some(error) = error {
-            return Err(error.into());
+        let (batch, error) = lines.next_batch();
+        if let Some(batch) = &batch {
+            let mut e = Emitted::default();
+            job.batch(batch, &mut e);
+            drain(&mut e, out, problems, &mut total)?;
         }
-        if !more {
-            return Ok(total);
+        match (batch, error) {
+            (_, Some(error)) => return Err(error.into()),
+            (None, None) => return Ok(total),
+            (Some(_), None) => {}
         }
     }
 }
@@ -358,14 +388,17 @@ pub fn normalize_file(
     if threads.get() == 1 {
         return normalize_reader(source, tenant_id, input, name, out, problems);
     }
+    let ingested_at = Utc::now();
+    let typed = typed::Writer::new(source, context(tenant_id, ingested_at));
     let job = Job {
         source,
         tenant_id,
         name,
-        ingested_at: Utc::now(),
+        ingested_at,
+        typed: &typed,
     };
     let mut total = Counts::default();
-    let Some(mut rest) = begin(job, input, out, problems, &mut total)? else {
+    let Some(rest) = begin(job, input, out, problems, &mut total)? else {
         return Ok(total);
     };
     let workers = threads.get();
@@ -388,19 +421,19 @@ pub fn normalize_file(
             });
         }
         let reading = scope.spawn(move || -> Option<std::io::Error> {
-            let mut first = rest.first.take();
+            let mut lines = Lines::new(rest);
             let mut turn = 0;
             loop {
-                let (batch, more, error) =
-                    read_batch(&mut rest.reader, first.take(), &mut rest.line_no);
-                if !batch.ends.is_empty() {
-                    if batch_senders[turn % workers].send(batch).is_err() {
-                        // The writer stopped; it has its reason.
-                        return None;
-                    }
-                    turn += 1;
+                let (batch, error) = lines.next_batch();
+                let Some(batch) = batch else {
+                    return error;
+                };
+                if batch_senders[turn % workers].send(batch).is_err() {
+                    // The writer stopped; it has its reason.
+                    return None;
                 }
-                if error.is_some() || !more {
+                turn += 1;
+                if error.is_some() {
                     return error;
                 }
             }

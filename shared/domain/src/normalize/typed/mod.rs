@@ -3,14 +3,15 @@
 //! instead of a `serde_json::Value` per record. It is only a shortcut: a record it cannot take
 //! exactly as the `Value` path would (a key in another case, a duplicate key, a missing id or
 //! time, anything that is not valid JSON) makes it answer `None`, and the caller runs the `Value`
-//! path, whose lenient reading and quarantine reasons are unchanged. Only directory audits have a
-//! typed reader so far; every other source always takes the `Value` path.
+//! path, whose lenient reading and quarantine reasons are unchanged. The event is written as JSON
+//! straight from the borrowed fields ([`Writer`]). Only directory audits have a typed reader so
+//! far; every other source always takes the `Value` path.
 //!
 //! Equivalence with the `Value` path rests on three rules kept here: every value goes through
 //! serde_json's `deserialize_any`, as `Value` does (so numbers, escapes and nesting limits are
 //! accepted or refused alike); a key the `Value` normalizer would find by its case-insensitive
 //! lookup (`super::field`) but that is not its exact spelling sends the record to the `Value`
-//! path; and [`Scalar::text`] reads a value exactly as `super::text` does. The tests in
+//! path; and [`Text`] reads a value exactly as `super::text` does. The tests in
 //! `shared/domain/tests/domain/typed_identity.rs` run both paths side by side.
 
 pub mod directory_audits;
@@ -22,15 +23,81 @@ use std::marker::PhantomData;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::Context;
-use crate::model::{AuditEvent, Source};
+use crate::model::{Source, fmt_time};
 
-/// The typed reading of one record line of `source`, or `None` when only the `Value` path can
-/// read it (or `source` has no typed reader). The event's `raw` is left `None`: the record is the
-/// line itself, which the caller writes as it is (see `super::reader`).
-pub fn normalize_line(source: Source, line: &str, ctx: Context<'_>) -> Option<AuditEvent> {
-    match source {
-        Source::EntraDirectoryAudits => directory_audits::normalize(line, ctx),
-        _ => None,
+/// Writes the AuditEvent line of one record line, byte for byte the line the `Value` path writes
+/// (`serde_json` over the `AuditEvent` it makes, with the line as `raw`), without building the
+/// `AuditEvent`: its strings are written from the borrowed record. Made once per input: the
+/// parts every event of it shares are written once, here.
+pub struct Writer {
+    source: Source,
+    /// `,"source":"…","stream":…,"tenant_id":…`
+    source_stream_tenant: Vec<u8>,
+    /// `,"ingested_at":"…"`
+    ingested_at: Vec<u8>,
+}
+
+impl Writer {
+    pub fn new(source: Source, ctx: Context<'_>) -> Self {
+        let mut source_stream_tenant = Vec::new();
+        source_stream_tenant.extend_from_slice(b",\"source\":");
+        json_str(&mut source_stream_tenant, source.name());
+        source_stream_tenant.extend_from_slice(b",\"stream\":");
+        json_opt(&mut source_stream_tenant, ctx.stream);
+        source_stream_tenant.extend_from_slice(b",\"tenant_id\":");
+        json_str(&mut source_stream_tenant, ctx.tenant_id);
+        let mut ingested_at = b",\"ingested_at\":".to_vec();
+        json_str(&mut ingested_at, &fmt_time(ctx.ingested_at));
+        Writer {
+            source,
+            source_stream_tenant,
+            ingested_at,
+        }
+    }
+
+    /// Appends the event line (with its `\n`) of `line`, one record, to `out` and says `true`;
+    /// or leaves `out` as it was and says `false` when the `Value` path must read the record (or
+    /// the source has no typed reader).
+    pub fn write(&self, line: &str, out: &mut Vec<u8>) -> bool {
+        match self.source {
+            Source::EntraDirectoryAudits => directory_audits::write(line, self, out),
+            _ => false,
+        }
+    }
+}
+
+/// A JSON string as serde_json writes it: escaped only when it holds `"`, `\\` or a control
+/// character (most of Microsoft's values hold none, and are copied as they are).
+pub fn json_str(out: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a string to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// True when `bytes` hold a byte serde_json escapes. Tested 16 bytes at a time without an early
+/// exit inside a block, which the compiler turns into vector instructions.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let escaped = |b: u8| (b < 0x20) | (b == b'"') | (b == b'\\');
+    let mut blocks = bytes.chunks_exact(16);
+    for block in &mut blocks {
+        if block.iter().fold(false, |any, &b| any | escaped(b)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&b| escaped(b))
+}
+
+/// An optional string: `null` when absent.
+pub fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => json_str(out, s),
+        None => out.extend_from_slice(b"null"),
     }
 }
 
@@ -121,72 +188,107 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
-/// A field's value as `super::text` reads it: a string (sentinels and blanks are absent), a
-/// number or a boolean; anything else (null, an object, an array) is absent.
+/// A field's value read as `super::text` reads it, once, as it is parsed: a string (trimmed;
+/// sentinels and blanks are absent), a number or a boolean as text; anything else (null, an
+/// object, an array) is absent.
 #[derive(Default)]
-pub enum Scalar<'de> {
-    Str(Cow<'de, str>),
-    Num(serde_json::Number),
-    Bool(bool),
-    #[default]
-    Absent,
+pub struct Text<'de> {
+    text: Option<Cow<'de, str>>,
+    /// The text needs no escaping in JSON: it is a number or a boolean, or a string that had no
+    /// escape in the record (serde_json then borrows it, and a JSON string without escapes holds
+    /// no quote, backslash or control character).
+    plain: bool,
 }
 
-impl Scalar<'_> {
-    /// The field as text, exactly as `super::text` gives it.
-    pub fn text(&self) -> Option<String> {
-        self.text_ref().map(Cow::into_owned)
+/// An absent value.
+pub const ABSENT: Text<'static> = Text {
+    text: None,
+    plain: true,
+};
+
+impl Text<'_> {
+    /// The text, as `super::text` gives it.
+    pub fn get(&self) -> Option<&str> {
+        self.text.as_deref()
     }
 
-    /// [`Scalar::text`] without a copy when the value is a string.
-    pub fn text_ref(&self) -> Option<Cow<'_, str>> {
-        match self {
-            Scalar::Str(s) if !super::is_sentinel(s) => Some(Cow::Borrowed(s.trim())),
-            Scalar::Num(n) => Some(Cow::Owned(n.to_string())),
-            Scalar::Bool(b) => Some(Cow::Owned(b.to_string())),
-            _ => None,
+    /// Writes the text as a JSON string, or `null` when absent.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match &self.text {
+            Some(t) if self.plain => {
+                out.push(b'"');
+                out.extend_from_slice(t.as_bytes());
+                out.push(b'"');
+            }
+            Some(t) => json_str(out, t),
+            None => out.extend_from_slice(b"null"),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Scalar<'de> {
+impl<'de> Text<'de> {
+    fn string(s: Cow<'de, str>, plain: bool) -> Self {
+        if super::is_sentinel(&s) {
+            return Text::default();
+        }
+        let text = match s {
+            Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+            Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
+            Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+        };
+        Text {
+            text: Some(text),
+            plain,
+        }
+    }
+
+    fn plain(s: String) -> Self {
+        Text {
+            text: Some(Cow::Owned(s)),
+            plain: true,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Scalar<'de>;
+            type Value = Text<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Bool(b))
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Text<'de>, E> {
+                Ok(Text::plain(b.to_string()))
             }
-            // As `Value` makes its numbers, so that `to_string` writes them alike.
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Num(n.into()))
+            // Numbers are made as `Value` makes them, so that `to_string` writes them alike.
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Text<'de>, E> {
+                Ok(Text::plain(serde_json::Number::from(n).to_string()))
             }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Num(n.into()))
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Text<'de>, E> {
+                Ok(Text::plain(serde_json::Number::from(n).to_string()))
             }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Scalar<'de>, E> {
-                Ok(serde_json::Number::from_f64(n).map_or(Scalar::Absent, Scalar::Num))
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Text<'de>, E> {
+                Ok(serde_json::Number::from_f64(n)
+                    .map_or_else(Text::default, |n| Text::plain(n.to_string())))
             }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Str(Cow::Borrowed(s)))
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text::string(Cow::Borrowed(s), true))
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Str(Cow::Owned(s.to_string())))
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
+                Ok(Text::string(Cow::Owned(s.to_string()), false))
             }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Str(Cow::Owned(s)))
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Text<'de>, E> {
+                Ok(Text::string(Cow::Owned(s), false))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Scalar<'de>, E> {
-                Ok(Scalar::Absent)
+            fn visit_unit<E: de::Error>(self) -> Result<Text<'de>, E> {
+                Ok(Text::default())
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Scalar<'de>, A::Error> {
-                SkipVisitor.visit_seq(seq).map(|_| Scalar::Absent)
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
+                SkipVisitor.visit_seq(seq).map(|_| Text::default())
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Scalar<'de>, A::Error> {
-                SkipVisitor.visit_map(map).map(|_| Scalar::Absent)
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'de>, A::Error> {
+                SkipVisitor.visit_map(map).map(|_| Text::default())
             }
         }
         d.deserialize_any(V)
