@@ -62,17 +62,18 @@ pub fn normalize(
     Ok(event)
 }
 
+/// The sentinels of [`is_sentinel`]; the longest, `not available`, is [`LONGEST_SENTINEL`] bytes.
+const SENTINELS: [&str; 5] = ["<null>", "null", "__null__", "not available", "n/a"];
+const LONGEST_SENTINEL: usize = 13;
+
 /// Values Microsoft uses to mean "nothing": empty strings and literal sentinels.
 pub fn is_sentinel(s: &str) -> bool {
     let t = s.trim();
-    // No sentinel is longer than `not available`; most values are, and are done here.
-    if t.len() > "not available".len() {
+    // Most values are longer than any sentinel, and are done here.
+    if t.len() > LONGEST_SENTINEL {
         return false;
     }
-    t.is_empty()
-        || ["<null>", "null", "__null__", "not available", "n/a"]
-            .iter()
-            .any(|x| t.eq_ignore_ascii_case(x))
+    t.is_empty() || SENTINELS.iter().any(|x| t.eq_ignore_ascii_case(x))
 }
 
 /// Field `key` of an object: the exact spelling, else the first key equal to it ignoring ASCII
@@ -307,6 +308,14 @@ pub fn normalize_envelope(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_longest_sentinel_is_counted_right() {
+        assert_eq!(
+            SENTINELS.iter().map(|s| s.len()).max(),
+            Some(LONGEST_SENTINEL)
+        );
+    }
 
     #[test]
     fn sentinels_are_absent() {

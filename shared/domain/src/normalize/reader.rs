@@ -162,7 +162,9 @@ impl Job<'_> {
             return;
         }
         // A `\r` inside the line is whitespace the `Value` path turns into a space in `raw`.
-        if !record.contains('\r') && self.typed.write(record, &mut e.out) {
+        if memchr::memchr(b'\r', record.as_bytes()).is_none()
+            && self.typed.write(record, &mut e.out)
+        {
             e.counts.normalized += 1;
             return;
         }
@@ -171,6 +173,8 @@ impl Job<'_> {
 
     fn batch(&self, batch: &Batch, e: &mut Emitted) {
         let bytes = &batch.bytes[..];
+        // An event line is about 2.3 times its record (a directory audit with its `raw`).
+        e.out.reserve(bytes.len() * 5 / 2);
         let (mut start, mut line_no) = (0, batch.first_line_no);
         while start < bytes.len() {
             let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);

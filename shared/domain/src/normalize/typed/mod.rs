@@ -228,6 +228,18 @@ impl Text<'_> {
 
 impl<'de> Text<'de> {
     fn string(s: Cow<'de, str>, plain: bool) -> Self {
+        // Most values start and end with a visible ASCII character (never whitespace, so trimming
+        // changes nothing) and are longer than any sentinel: kept as they are.
+        let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+        if s.len() > super::LONGEST_SENTINEL
+            && visible(s.as_bytes().first())
+            && visible(s.as_bytes().last())
+        {
+            return Text {
+                text: Some(s),
+                plain,
+            };
+        }
         if super::is_sentinel(&s) {
             return Text::default();
         }
