@@ -225,8 +225,11 @@ impl<R: Read> Lines<R> {
     /// The next batch (`None` at the end of the input), and the read error that ended the input
     /// early: the whole lines read before it are in the batch, as a line-by-line reader would
     /// have handed them out before failing.
-    fn next_batch(&mut self) -> (Option<Batch>, Option<std::io::Error>) {
-        let mut bytes = Vec::with_capacity(BATCH_BYTES + READ_BYTES);
+    /// `bytes` is a buffer to fill (a spent batch's, so that memory is reused, not freed and
+    /// faulted in again for every batch).
+    fn next_batch(&mut self, mut bytes: Vec<u8>) -> (Option<Batch>, Option<std::io::Error>) {
+        bytes.clear();
+        bytes.reserve(BATCH_BYTES + READ_BYTES);
         if let Some(first) = self.first.take() {
             bytes.extend_from_slice(first.as_bytes());
         }
@@ -236,7 +239,8 @@ impl<R: Read> Lines<R> {
             if bytes.len() >= BATCH_BYTES
                 && let Some(end) = memchr::memrchr(b'\n', &bytes)
             {
-                self.carry = bytes.split_off(end + 1);
+                self.carry.extend_from_slice(&bytes[end + 1..]);
+                bytes.truncate(end + 1);
                 break;
             }
             match (&mut self.reader)
@@ -363,25 +367,25 @@ pub fn normalize_reader(
         return Ok(total);
     };
     let mut lines = Lines::new(rest);
+    let (mut spare, mut e) = (Vec::new(), Emitted::default());
     loop {
-        let (batch, error) = lines.next_batch();
-        if let Some(batch) = &batch {
-            let mut e = Emitted::default();
-            job.batch(batch, &mut e);
-            drain(&mut e, out, problems, &mut total)?;
+        let (batch, error) = lines.next_batch(spare);
+        let Some(batch) = batch else {
+            return error.map_or(Ok(total), |error| Err(error.into()));
+        };
+        job.batch(&batch, &mut e);
+        drain(&mut e, out, problems, &mut total)?;
+        if let Some(error) = error {
+            return Err(error.into());
         }
-        match (batch, error) {
-            (_, Some(error)) => return Err(error.into()),
-            (None, None) => return Ok(total),
-            (Some(_), None) => {}
-        }
+        spare = batch.bytes;
     }
 }
 
 /// [`normalize_reader`] with NDJSON batches normalized on `threads` threads (one thread reads,
 /// the calling thread writes, in input order). Batch `i` goes to worker `i % threads` and its
 /// output is taken back in the same turn, so order needs no sorting and each worker has at most
-/// one batch being normalized, one read for it and one output waiting to be written.
+/// one batch being normalized, one waiting for it and one output waiting to be written.
 pub fn normalize_file(
     source: Source,
     tenant_id: &str,
@@ -411,28 +415,37 @@ pub fn normalize_file(
     std::thread::scope(|scope| {
         let mut batch_senders = Vec::with_capacity(workers);
         let mut result_receivers = Vec::with_capacity(workers);
+        let mut spent_outputs = Vec::with_capacity(workers);
+        // Spent buffers go back where they are filled (input to the reader, output to its worker):
+        // the same few buffers circulate instead of one allocation per batch.
+        let (spent_input_tx, spent_input_rx) = mpsc::channel::<Vec<u8>>();
         for _ in 0..workers {
-            // No batch waits in the channel: the reader holds the next one until its worker is
-            // free, so reading stays one batch ahead of each worker, not two.
-            let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(0);
+            let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(1);
             let (result_tx, result_rx) = mpsc::sync_channel::<Emitted>(1);
+            let (spent_output_tx, spent_output_rx) = mpsc::channel::<Emitted>();
             batch_senders.push(batch_tx);
             result_receivers.push(result_rx);
+            spent_outputs.push(spent_output_tx);
+            let spent_input_tx = spent_input_tx.clone();
             scope.spawn(move || {
                 for batch in batch_rx {
-                    let mut e = Emitted::default();
+                    let mut e = spent_output_rx.try_recv().unwrap_or_default();
                     job.batch(&batch, &mut e);
+                    // The reader may have stopped; the buffer is then dropped.
+                    let _ = spent_input_tx.send(batch.bytes);
                     if result_tx.send(e).is_err() {
                         return;
                     }
                 }
             });
         }
+        drop(spent_input_tx);
         let reading = scope.spawn(move || -> Option<std::io::Error> {
             let mut lines = Lines::new(rest);
             let mut turn = 0;
             loop {
-                let (batch, error) = lines.next_batch();
+                let spare = spent_input_rx.try_recv().unwrap_or_default();
+                let (batch, error) = lines.next_batch(spare);
                 let Some(batch) = batch else {
                     return error;
                 };
@@ -457,6 +470,8 @@ pub fn normalize_file(
             if written.is_err() {
                 break;
             }
+            // The worker may have finished; the buffers are then dropped.
+            let _ = spent_outputs[turn % workers].send(e);
         }
         // Unblocks the workers and, through them, the reader, when the writer stopped early.
         drop(result_receivers);
