@@ -2,8 +2,8 @@
 //! whose strings borrow from the line (`Cow<str>`, owned only when the JSON string has escapes),
 //! instead of a `serde_json::Value` per record. It is only a shortcut: a record it cannot take
 //! exactly as the `Value` path would (a key in another case, a duplicate key, a missing id or
-//! time, anything that is not valid JSON) makes it answer `None`, and the caller runs the `Value`
-//! path, whose lenient reading and quarantine reasons are unchanged. The event is written as JSON
+//! time, anything that is not valid JSON) makes [`Writer::write`] decline it, and the caller runs
+//! the `Value` path, whose lenient reading and quarantine reasons are unchanged. The event is written as JSON
 //! straight from the borrowed fields ([`Writer`]). Only directory audits have a typed reader so
 //! far; every other source always takes the `Value` path.
 //!
