@@ -23,7 +23,7 @@ ensure_venv() {
     if [[ -x "$VENV/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
         return 0
     fi
-    say "Installing pinned Python tools into .venv (moto, cfn-lint, cargo-lambda, duckdb, sqlglot, openapi-spec-validator)"
+    say "Installing pinned Python tools into .venv (moto, cfn-lint, cargo-lambda, duckdb, sqlglot, openapi-spec-validator, orjson, ...)"
     [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS" \
         || die "pip could not install $REQS (is PyPI reachable?)"

@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use collector::app::{Ports, PullerApp};
 use domain::config::PullerConfig;
 use domain::model::Source;
-use domain::normalize::{Counts, ReaderError, normalize_reader};
+use domain::normalize::{Counts, ReaderError, normalize_file, normalize_reader};
 use runtime::clock::Deadline;
 
 #[derive(Parser)]
@@ -308,6 +308,8 @@ fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode 
     let mut out = BufWriter::new(stdout.lock());
     let mut err = std::io::stderr();
     let mut total = Counts::default();
+    // Files are normalized on every core (in input order); stdin on this thread.
+    let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
     let inputs: Vec<PathBuf> = if files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
@@ -326,7 +328,7 @@ fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode 
             )
         } else {
             match File::open(path) {
-                Ok(f) => normalize_reader(source, tenant, f, &name, &mut out, &mut err),
+                Ok(f) => normalize_file(source, tenant, f, &name, &mut out, &mut err, threads),
                 Err(e) => {
                     eprintln!("auditlake: cannot open {name}: {e}");
                     return ExitCode::from(1);

@@ -401,3 +401,76 @@ fn a_missing_file_is_an_io_error() {
         out.stderr
     );
 }
+
+/// A file is normalized on every core, stdin on one thread: the same bytes in give the same
+/// events in the same order and the same quarantine lines (issue 14). Several hundred KB, so the
+/// file is cut into several batches; good and bad lines alternate so order and positions show.
+#[test]
+fn a_large_file_and_the_same_bytes_on_stdin_give_the_same_output() {
+    let mut input = Vec::new();
+    for i in 0..3000 {
+        let line = match i % 97 {
+            13 => "{broken".to_string(),
+            41 => String::new(),
+            _ => serde_json::json!({
+                "id": format!("Directory_{i:06}"),
+                "activityDateTime": "2024-05-10T08:15:42.3456789Z",
+                "activityDisplayName": "Update user",
+                "result": if i % 5 == 0 { "failure" } else { "success" },
+                "initiatedBy": {"user": {"id": format!("u{i}"), "userPrincipalName": format!("u{i}@contoso.example"), "ipAddress": "198.51.100.10"}},
+                "targetResources": [{"id": "t", "displayName": "Target \"quoted\"", "type": "User", "modifiedProperties": [{"displayName": "AccountEnabled", "oldValue": "[true]", "newValue": "[false]"}]}],
+                "additionalDetails": [{"key": "User-Agent", "value": "Mozilla/5.0"}],
+                // Every tenth record in another letter case: the lenient path, in the same output.
+                (if i % 10 == 0 { "LoggedByService" } else { "loggedByService" }): "Core Directory",
+            })
+            .to_string(),
+        };
+        input.extend_from_slice(line.as_bytes());
+        input.push(b'\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.ndjson");
+    std::fs::write(&path, &input).unwrap();
+    let from_file = normalize(&[&path]);
+    let from_stdin = auditlake(
+        &["normalize", "--source", "entra-directory-audits", "-"],
+        Some(input),
+    );
+    assert_eq!(from_file.code, 3, "{}", from_file.stderr);
+    assert_eq!(from_stdin.code, 3, "{}", from_stdin.stderr);
+    let events = |o: &Outcome| {
+        o.events()
+            .into_iter()
+            .map(|mut e| {
+                e["ingested_at"] = Value::Null;
+                e
+            })
+            .collect::<Vec<_>>()
+    };
+    let (file_events, stdin_events) = (events(&from_file), events(&from_stdin));
+    assert_eq!(file_events.len(), 3000 - 31 - 31, "{}", from_file.stderr);
+    assert_eq!(file_events, stdin_events);
+    let ids: Vec<&str> = file_events
+        .iter()
+        .map(|e| e["record_id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "events keep the input order");
+    assert_eq!(file_events[0]["service"], "Core Directory");
+    assert_eq!(file_events[1]["service"], "Core Directory");
+    let problems = |o: &Outcome, name: &str| -> Vec<String> {
+        o.stderr
+            .lines()
+            .filter(|l| l.starts_with(name))
+            .map(|l| l.replacen(name, "<input>", 1))
+            .collect()
+    };
+    let file_problems = problems(&from_file, &path.display().to_string());
+    assert_eq!(file_problems.len(), 31);
+    assert!(
+        file_problems[0].starts_with("<input>:line 14: not JSON"),
+        "{file_problems:?}"
+    );
+    assert_eq!(file_problems, problems(&from_stdin, "stdin"));
+}

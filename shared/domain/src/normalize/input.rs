@@ -100,7 +100,7 @@ fn is_whole_line(line: &str) -> bool {
 }
 
 /// Handles one NDJSON line (blank lines are skipped).
-fn ndjson_line(line: &str, name: &str, line_no: u64, out: &mut dyn FnMut(Item)) {
+pub(crate) fn ndjson_line(line: &str, name: &str, line_no: u64, out: &mut dyn FnMut(Item)) {
     let trimmed = line.trim();
     if trimmed.is_empty() {
         return;
@@ -142,7 +142,7 @@ fn line_of(bytes: &[u8]) -> Line {
     }
 }
 
-fn not_utf8(name: &str, line_no: u64, at: usize) -> Item {
+pub(crate) fn not_utf8(name: &str, line_no: u64, at: usize) -> Item {
     Item::Invalid {
         position: format!("{name}:line {line_no}"),
         reason: format!(
@@ -163,13 +163,53 @@ fn any_line(line: &Line, name: &str, line_no: u64, out: &mut dyn FnMut(Item)) {
 /// Reads every item from `input` (named `name` in positions), calling `out` for each. A line
 /// that is not UTF-8 or not JSON is one [`Item::Invalid`] with its position; reading goes on.
 pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io::Result<()> {
+    let Start::Ndjson {
+        first,
+        mut line_no,
+        mut reader,
+    } = start(input, name, out)?
+    else {
+        return Ok(());
+    };
+    if let Some(first) = first {
+        ndjson_line(&first, name, line_no, out);
+    }
+    let mut buf = Vec::new();
+    while let Some(l) = next_line(&mut reader, &mut buf)? {
+        line_no += 1;
+        any_line(&l, name, line_no, out);
+    }
+    Ok(())
+}
+
+/// What [`start`] left to read.
+pub(crate) enum Start<R> {
+    /// The input is read to its end.
+    Done,
+    /// The input is NDJSON: `first` is its first line (`None` when that line was not UTF-8 and
+    /// has been reported), line `line_no` of the input, and every line of `reader` follows it.
+    Ndjson {
+        first: Option<String>,
+        line_no: u64,
+        reader: BufReader<R>,
+    },
+}
+
+/// Reads the start of `input` to tell NDJSON from one JSON document or a CSV export: reads a
+/// document or CSV file to its end (calling `out` for each item), and hands back an NDJSON input
+/// after its first non-blank line, for [`read`] or a caller that reads lines in batches.
+pub(crate) fn start<R: Read>(
+    input: R,
+    name: &str,
+    out: &mut dyn FnMut(Item),
+) -> std::io::Result<Start<R>> {
     let mut reader = BufReader::new(input);
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     // Find the first non-blank line to tell NDJSON from one JSON document.
     let mut line = loop {
         let Some(l) = next_line(&mut reader, &mut buf)? else {
-            return Ok(());
+            return Ok(Start::Done);
         };
         line_no += 1;
         match l {
@@ -185,18 +225,19 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
             Line::NotUtf8 { at } => {
                 // Not text, so not the start of one document: NDJSON from here.
                 out(not_utf8(name, line_no, at));
-                while let Some(l) = next_line(&mut reader, &mut buf)? {
-                    line_no += 1;
-                    any_line(&l, name, line_no, out);
-                }
-                return Ok(());
+                return Ok(Start::Ndjson {
+                    first: None,
+                    line_no,
+                    reader,
+                });
             }
         }
     };
     let first = line.trim_start();
     if first.starts_with("#TYPE") || (!first.starts_with(['{', '[']) && first.contains(',')) {
         // Not JSON: a CSV export with a header line (PowerShell's `Export-Csv`).
-        return read_csv(line, reader, name, line_no, out);
+        read_csv(line, reader, name, line_no, out)?;
+        return Ok(Start::Done);
     }
     let first_is_complete = serde_json::from_str::<Box<RawValue>>(line.trim()).is_ok();
     if !first_is_complete {
@@ -210,7 +251,7 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
                 for (i, l) in e.as_bytes().split(|b| *b == b'\n').enumerate() {
                     any_line(&line_of(l), name, line_no + i as u64, out);
                 }
-                return Ok(());
+                return Ok(Start::Done);
             }
         };
         match serde_json::from_str::<Box<RawValue>>(doc.trim()) {
@@ -227,14 +268,13 @@ pub fn read(input: impl Read, name: &str, out: &mut dyn FnMut(Item)) -> std::io:
                 reason: format!("not JSON or NDJSON: {e}"),
             }),
         }
-        return Ok(());
+        return Ok(Start::Done);
     }
-    ndjson_line(&line, name, line_no, out);
-    while let Some(l) = next_line(&mut reader, &mut buf)? {
-        line_no += 1;
-        any_line(&l, name, line_no, out);
-    }
-    Ok(())
+    Ok(Start::Ndjson {
+        first: Some(line),
+        line_no,
+        reader,
+    })
 }
 
 /// A reader that turns CRLF line ends into LF: Windows writes CSV with CRLF, and the CSV reader

@@ -8,6 +8,10 @@ pub mod exchange_message_trace;
 pub mod input;
 pub mod intune_audit;
 pub mod m365_activity;
+mod reader;
+pub mod typed;
+
+pub use reader::{Counts, ReaderError, normalize_file, normalize_reader};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -58,13 +62,18 @@ pub fn normalize(
     Ok(event)
 }
 
+/// The sentinels of [`is_sentinel`]; the longest, `not available`, is [`LONGEST_SENTINEL`] bytes.
+const SENTINELS: [&str; 5] = ["<null>", "null", "__null__", "not available", "n/a"];
+const LONGEST_SENTINEL: usize = 13;
+
 /// Values Microsoft uses to mean "nothing": empty strings and literal sentinels.
 pub fn is_sentinel(s: &str) -> bool {
     let t = s.trim();
-    t.is_empty()
-        || ["<null>", "null", "__null__", "not available", "n/a"]
-            .iter()
-            .any(|x| t.eq_ignore_ascii_case(x))
+    // Most values are longer than any sentinel, and are done here.
+    if t.len() > LONGEST_SENTINEL {
+        return false;
+    }
+    t.is_empty() || SENTINELS.iter().any(|x| t.eq_ignore_ascii_case(x))
 }
 
 /// Field `key` of an object: the exact spelling, else the first key equal to it ignoring ASCII
@@ -186,43 +195,17 @@ pub fn canonical_json(v: &Value) -> String {
 /// SHA-256 of the sorted-key JSON when the record has no id.
 pub fn dedupe_key(record_id: Option<&str>, record: &Value) -> String {
     match record_id {
-        Some(id) if url_safe(id) => id.to_string(),
-        Some(id) => format!("h-{}", sha256_hex(id.as_bytes())),
+        Some(id) => dedupe_key_of_id(id),
         None => format!("h-{}", sha256_hex(canonical_json(record).as_bytes())),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn sentinels_are_absent() {
-        let v = json!({"a": "<null>", "b": " Not Available ", "c": "", "d": "x", "e": 3});
-        assert_eq!(text(&v, "a"), None);
-        assert_eq!(text(&v, "b"), None);
-        assert_eq!(text(&v, "c"), None);
-        assert_eq!(text(&v, "d").as_deref(), Some("x"));
-        assert_eq!(text(&v, "e").as_deref(), Some("3"));
-        assert_eq!(text(&v, "zz"), None);
-    }
-
-    #[test]
-    fn dedupe_keys_are_url_safe_and_stable() {
-        let rec = json!({"b": 1, "a": {"y": 2, "x": [1, {"q": 1, "p": 2}]}});
-        let reordered = json!({"a": {"x": [1, {"p": 2, "q": 1}], "y": 2}, "b": 1});
-        assert_eq!(dedupe_key(None, &rec), dedupe_key(None, &reordered));
-        assert_eq!(
-            dedupe_key(Some("Directory_ab-12_X_9"), &rec),
-            "Directory_ab-12_X_9"
-        );
-        let odd = dedupe_key(Some("a/b c"), &rec);
-        assert!(odd.starts_with("h-") && odd.len() == 66, "{odd}");
-        assert_ne!(
-            dedupe_key(Some("a/b c"), &rec),
-            dedupe_key(Some("a/b d"), &rec)
-        );
+/// The dedupe key of a record whose id is `id` ([`dedupe_key`]).
+pub fn dedupe_key_of_id(id: &str) -> String {
+    if url_safe(id) {
+        id.to_string()
+    } else {
+        format!("h-{}", sha256_hex(id.as_bytes()))
     }
 }
 
@@ -321,102 +304,44 @@ pub fn normalize_envelope(
     Ok(event)
 }
 
-/// Counts from [`normalize_reader`].
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Counts {
-    pub normalized: u64,
-    pub quarantined: u64,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
 
-/// Why [`normalize_reader`] stopped before the end of its input.
-#[derive(Debug, thiserror::Error)]
-pub enum ReaderError {
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-    #[error(
-        "{position}: this is an Azure Monitor diagnostic-settings record; for {for_source} auditlake reads Graph list responses, JSON arrays, single records and NDJSON (the diagnostic-settings export of this source uses a different schema)"
-    )]
-    EnvelopeUnsupported {
-        position: String,
-        for_source: Source,
-    },
-}
+    #[test]
+    fn the_longest_sentinel_is_counted_right() {
+        assert_eq!(
+            SENTINELS.iter().map(|s| s.len()).max(),
+            Some(LONGEST_SENTINEL)
+        );
+    }
 
-/// Normalizes every record in `input`, writing AuditEvent NDJSON to `out` and one line per
-/// quarantined record (position and reason) to `problems`.
-pub fn normalize_reader(
-    source: Source,
-    tenant_id: &str,
-    input: impl std::io::Read,
-    name: &str,
-    out: &mut dyn std::io::Write,
-    problems: &mut dyn std::io::Write,
-) -> Result<Counts, ReaderError> {
-    let mut counts = Counts::default();
-    let mut failure: Option<ReaderError> = None;
-    let ingested_at = Utc::now();
-    input::read(input, name, &mut |item| {
-        if failure.is_some() {
-            return;
-        }
-        let ctx = Context {
-            tenant_id,
-            stream: None,
-            ingested_at,
-        };
-        let (position, normalized) = match item {
-            input::Item::Record { position, raw } => {
-                let n = normalize(source, &raw, ctx);
-                (position, n)
-            }
-            input::Item::Envelope { position, raw } if accepts_envelope(source) => {
-                let n = normalize_envelope(source, &raw, ctx);
-                (position, n)
-            }
-            input::Item::Envelope { position, .. } => {
-                failure = Some(ReaderError::EnvelopeUnsupported {
-                    position,
-                    for_source: source,
-                });
-                return;
-            }
-            input::Item::Invalid { position, reason } => {
-                counts.quarantined += 1;
-                if let Err(e) = writeln!(problems, "{position}: {reason}") {
-                    failure = Some(ReaderError::Io(e));
-                }
-                return;
-            }
-        };
-        let result = match normalized {
-            Ok(mut event) => {
-                counts.normalized += 1;
-                // A pretty-printed input keeps its newlines inside `raw`, which would split this
-                // event over several lines; outside strings they are only whitespace, so a space
-                // keeps the record's JSON identical.
-                let flat = event
-                    .raw
-                    .as_ref()
-                    .filter(|r| r.get().contains(['\n', '\r']))
-                    .and_then(|r| RawValue::from_string(r.get().replace(['\n', '\r'], " ")).ok());
-                if flat.is_some() {
-                    event.raw = flat;
-                }
-                serde_json::to_writer(&mut *out, &event)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| out.write_all(b"\n"))
-            }
-            Err(e) => {
-                counts.quarantined += 1;
-                writeln!(problems, "{position}: {e}")
-            }
-        };
-        if let Err(e) = result {
-            failure = Some(ReaderError::Io(e));
-        }
-    })?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(counts),
+    #[test]
+    fn sentinels_are_absent() {
+        let v = json!({"a": "<null>", "b": " Not Available ", "c": "", "d": "x", "e": 3});
+        assert_eq!(text(&v, "a"), None);
+        assert_eq!(text(&v, "b"), None);
+        assert_eq!(text(&v, "c"), None);
+        assert_eq!(text(&v, "d").as_deref(), Some("x"));
+        assert_eq!(text(&v, "e").as_deref(), Some("3"));
+        assert_eq!(text(&v, "zz"), None);
+    }
+
+    #[test]
+    fn dedupe_keys_are_url_safe_and_stable() {
+        let rec = json!({"b": 1, "a": {"y": 2, "x": [1, {"q": 1, "p": 2}]}});
+        let reordered = json!({"a": {"x": [1, {"p": 2, "q": 1}], "y": 2}, "b": 1});
+        assert_eq!(dedupe_key(None, &rec), dedupe_key(None, &reordered));
+        assert_eq!(
+            dedupe_key(Some("Directory_ab-12_X_9"), &rec),
+            "Directory_ab-12_X_9"
+        );
+        let odd = dedupe_key(Some("a/b c"), &rec);
+        assert!(odd.starts_with("h-") && odd.len() == 66, "{odd}");
+        assert_ne!(
+            dedupe_key(Some("a/b c"), &rec),
+            dedupe_key(Some("a/b d"), &rec)
+        );
     }
 }

@@ -2,3 +2,4 @@
 
 mod documentation;
 mod lenient;
+mod typed_identity;

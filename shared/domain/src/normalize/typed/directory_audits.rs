@@ -1,0 +1,336 @@
+//! The typed reading of a Graph `directoryAudit` record: the AuditEvent that
+//! `super::super::entra_directory_audits::normalize` makes from a `Value`, rule for rule (actor,
+//! targets, modified properties, additional details, result), written as JSON from structs that
+//! borrow the line, in the field order of `crate::model::AuditEvent` and with `details` keys in
+//! the sorted order of its `serde_json::Map`. A record that rule would refuse (no time, a bad
+//! time, no activity) or that has no id (its dedupe key is then a hash of the whole record,
+//! sorted) is left to the `Value` path.
+
+use super::{ABSENT, Arr, Obj, Text, Writer, fields, json_opt, json_str};
+use crate::model::{ActorKind, Source, fmt_time, parse_time};
+use crate::normalize::{dedupe_key_of_id, result_of};
+use crate::store::keys;
+
+fields! {
+    /// The record: every key `entra_directory_audits::normalize` reads. `value`, `records` and
+    /// `properties` would make the input reader see a list response or an envelope instead.
+    Record {
+        id: Text<'de> = "id",
+        activity_date_time: Text<'de> = "activityDateTime",
+        activity_display_name: Text<'de> = "activityDisplayName",
+        category: Text<'de> = "category",
+        correlation_id: Text<'de> = "correlationId",
+        result: Text<'de> = "result",
+        result_reason: Text<'de> = "resultReason",
+        logged_by_service: Text<'de> = "loggedByService",
+        operation_type: Text<'de> = "operationType",
+        initiated_by: Obj<InitiatedBy<'de>> = "initiatedBy",
+        target_resources: Arr<Obj<TargetResource<'de>>> = "targetResources",
+        additional_details: Arr<Obj<KeyValue<'de>>> = "additionalDetails",
+    }
+    guards &["value", "records", "properties"]
+}
+
+fields! {
+    InitiatedBy {
+        user: Obj<User<'de>> = "user",
+        app: Obj<App<'de>> = "app",
+    }
+}
+
+fields! {
+    User {
+        id: Text<'de> = "id",
+        display_name: Text<'de> = "displayName",
+        user_principal_name: Text<'de> = "userPrincipalName",
+        ip_address: Text<'de> = "ipAddress",
+        user_type: Text<'de> = "userType",
+        home_tenant_id: Text<'de> = "homeTenantId",
+    }
+}
+
+fields! {
+    App {
+        app_id: Text<'de> = "appId",
+        display_name: Text<'de> = "displayName",
+        service_principal_id: Text<'de> = "servicePrincipalId",
+        service_principal_name: Text<'de> = "servicePrincipalName",
+    }
+}
+
+fields! {
+    /// `type` and `Type` are both read (the `Value` rule tries one, then the other).
+    TargetResource {
+        id: Text<'de> = "id",
+        display_name: Text<'de> = "displayName",
+        kind: Text<'de> = "type",
+        kind_capitalised: Text<'de> = "Type",
+        user_principal_name: Text<'de> = "userPrincipalName",
+        modified_properties: Arr<Obj<ModifiedProperty<'de>>> = "modifiedProperties",
+    }
+}
+
+fields! {
+    ModifiedProperty {
+        display_name: Text<'de> = "displayName",
+        old_value: Text<'de> = "oldValue",
+        new_value: Text<'de> = "newValue",
+    }
+}
+
+fields! {
+    KeyValue {
+        key: Text<'de> = "key",
+        value: Text<'de> = "value",
+    }
+}
+
+/// `crate::model::Actor`, borrowed.
+struct Actor<'a, 'de> {
+    kind: ActorKind,
+    id: &'a Text<'de>,
+    upn: &'a Text<'de>,
+    name: &'a Text<'de>,
+    app_id: &'a Text<'de>,
+}
+
+/// `a` when it is present, else `b`.
+fn or<'a, 'de>(a: &'a Text<'de>, b: &'a Text<'de>) -> &'a Text<'de> {
+    if a.get().is_some() { a } else { b }
+}
+
+/// The actor and the client IP, as `entra_directory_audits`'s `actor` finds them.
+fn actor<'a, 'de>(initiated_by: Option<&'a InitiatedBy<'de>>) -> (Actor<'a, 'de>, &'a Text<'de>) {
+    let user = initiated_by.and_then(|i| i.user.0.as_ref());
+    if let Some(u) = user
+        && (u.id.get().is_some() || u.user_principal_name.get().is_some())
+    {
+        return (
+            Actor {
+                kind: ActorKind::User,
+                id: &u.id,
+                upn: &u.user_principal_name,
+                name: &u.display_name,
+                app_id: &ABSENT,
+            },
+            &u.ip_address,
+        );
+    }
+    let app = initiated_by.and_then(|i| i.app.0.as_ref());
+    if let Some(a) = app
+        && (a.service_principal_id.get().is_some()
+            || a.app_id.get().is_some()
+            || a.display_name.get().is_some())
+    {
+        return (
+            Actor {
+                kind: ActorKind::App,
+                id: &a.service_principal_id,
+                upn: &ABSENT,
+                name: or(&a.display_name, &a.service_principal_name),
+                app_id: &a.app_id,
+            },
+            &ABSENT,
+        );
+    }
+    (
+        Actor {
+            kind: ActorKind::System,
+            id: &ABSENT,
+            upn: &ABSENT,
+            name: &ABSENT,
+            app_id: &ABSENT,
+        },
+        &ABSENT,
+    )
+}
+
+fn key(out: &mut Vec<u8>, first: &mut bool, key: &str) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+    json_str(out, key);
+    out.push(b':');
+}
+
+/// The name a target is shown by: its display name, else its UPN.
+fn target_name<'a, 'de>(t: &'a TargetResource<'de>) -> &'a Text<'de> {
+    or(&t.display_name, &t.user_principal_name)
+}
+
+/// Appends the event line of `line` to `out`, or says `false` (leaving `out` as it was) for the
+/// `Value` path to read the record.
+pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
+    let Ok(Obj(Some(v))) = serde_json::from_str::<Obj<Record<'_>>>(line) else {
+        return false;
+    };
+    let Some(time) = v.activity_date_time.get().and_then(parse_time) else {
+        return false;
+    };
+    let (Some(operation), Some(record_id)) = (v.activity_display_name.get(), v.id.get()) else {
+        return false;
+    };
+    // Nothing below refuses the record: the line is written whole.
+    let dedupe_key = dedupe_key_of_id(record_id);
+    let initiated_by = v.initiated_by.0.as_ref();
+    let user = initiated_by.and_then(|i| i.user.0.as_ref());
+    let (actor, client_ip) = actor(initiated_by);
+    let (result, word) = result_of(v.result.get());
+
+    // Additional details: an object keyed by each detail's key (the last of equal keys wins),
+    // and the user agent is the value of the last `User-Agent` detail, in any case.
+    let mut additional: Vec<(&str, &Text<'_>)> = Vec::new();
+    let mut user_agent = &ABSENT;
+    for Obj(kv) in &v.additional_details.0 {
+        if let Some(kv) = kv
+            && let Some(k) = kv.key.get()
+        {
+            if k.eq_ignore_ascii_case("User-Agent") {
+                user_agent = &kv.value;
+            }
+            additional.push((k, &kv.value));
+        }
+    }
+    additional.sort_by(|a, b| a.0.cmp(b.0));
+
+    out.reserve(line.len() * 2 + 512);
+    out.extend_from_slice(b"{\"id\":");
+    json_str(
+        out,
+        &keys::event_id(Source::EntraDirectoryAudits, time, &dedupe_key),
+    );
+    out.extend_from_slice(b",\"record_id\":");
+    v.id.write(out);
+    out.extend_from_slice(&w.source_stream_tenant);
+    out.extend_from_slice(b",\"time\":");
+    json_str(out, &fmt_time(time));
+    out.extend_from_slice(b",\"service\":");
+    v.logged_by_service.write(out);
+    out.extend_from_slice(b",\"category\":");
+    v.category.write(out);
+    out.extend_from_slice(b",\"operation\":");
+    json_str(out, operation);
+    out.extend_from_slice(b",\"result\":");
+    json_str(out, result.as_str());
+    out.extend_from_slice(b",\"result_reason\":");
+    match v.result_reason.get() {
+        Some(_) => v.result_reason.write(out),
+        None => json_opt(out, word.as_deref()),
+    }
+    out.extend_from_slice(b",\"actor\":{\"kind\":");
+    json_str(
+        out,
+        match actor.kind {
+            ActorKind::User => "user",
+            ActorKind::App => "app",
+            ActorKind::System => "system",
+        },
+    );
+    out.extend_from_slice(b",\"id\":");
+    actor.id.write(out);
+    out.extend_from_slice(b",\"upn\":");
+    actor.upn.write(out);
+    out.extend_from_slice(b",\"name\":");
+    actor.name.write(out);
+    out.extend_from_slice(b",\"app_id\":");
+    actor.app_id.write(out);
+    out.extend_from_slice(b"},\"targets\":[");
+    let mut modified = 0usize;
+    for (i, Obj(t)) in v.target_resources.0.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"kind\":");
+        match t {
+            Some(t) => {
+                or(&t.kind, &t.kind_capitalised).write(out);
+                out.extend_from_slice(b",\"id\":");
+                t.id.write(out);
+                out.extend_from_slice(b",\"name\":");
+                target_name(t).write(out);
+                modified += t.modified_properties.0.len();
+            }
+            None => out.extend_from_slice(b"null,\"id\":null,\"name\":null"),
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"client_ip\":");
+    client_ip.write(out);
+    out.extend_from_slice(b",\"user_agent\":");
+    user_agent.write(out);
+    out.extend_from_slice(b",\"location\":null,\"details\":{");
+
+    // `details` is a sorted map: additional_details, correlation_id, home_tenant_id,
+    // modified_properties, operation_type, user_type.
+    let mut first = true;
+    if !additional.is_empty() {
+        key(out, &mut first, "additional_details");
+        out.push(b'{');
+        let mut first_detail = true;
+        for (i, (k, val)) in additional.iter().enumerate() {
+            if additional.get(i + 1).is_some_and(|next| next.0 == *k) {
+                continue;
+            }
+            key(out, &mut first_detail, k);
+            val.write(out);
+        }
+        out.push(b'}');
+    }
+    if v.correlation_id.get().is_some() {
+        key(out, &mut first, "correlation_id");
+        v.correlation_id.write(out);
+    }
+    if let Some(u) = user
+        && u.home_tenant_id.get().is_some()
+    {
+        key(out, &mut first, "home_tenant_id");
+        u.home_tenant_id.write(out);
+    }
+    if modified > 0 {
+        key(out, &mut first, "modified_properties");
+        out.push(b'[');
+        let mut first_property = true;
+        for t in v.target_resources.0.iter().filter_map(|t| t.0.as_ref()) {
+            let target = or(target_name(t), &t.id);
+            for Obj(p) in &t.modified_properties.0 {
+                if !std::mem::take(&mut first_property) {
+                    out.push(b',');
+                }
+                match p {
+                    Some(p) => {
+                        out.extend_from_slice(b"{\"new_value\":");
+                        p.new_value.write(out);
+                        out.extend_from_slice(b",\"old_value\":");
+                        p.old_value.write(out);
+                        out.extend_from_slice(b",\"property\":");
+                        p.display_name.write(out);
+                    }
+                    None => out.extend_from_slice(
+                        b"{\"new_value\":null,\"old_value\":null,\"property\":null",
+                    ),
+                }
+                out.extend_from_slice(b",\"target\":");
+                target.write(out);
+                out.push(b'}');
+            }
+        }
+        out.push(b']');
+    }
+    if v.operation_type.get().is_some() {
+        key(out, &mut first, "operation_type");
+        v.operation_type.write(out);
+    }
+    if let Some(u) = user
+        && u.user_type.get().is_some()
+    {
+        key(out, &mut first, "user_type");
+        u.user_type.write(out);
+    }
+    out.extend_from_slice(b"},\"dedupe_key\":");
+    json_str(out, &dedupe_key);
+    out.extend_from_slice(&w.ingested_at);
+    out.extend_from_slice(b",\"raw\":");
+    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(b"}\n");
+    true
+}
