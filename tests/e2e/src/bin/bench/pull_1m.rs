@@ -340,8 +340,8 @@ fn print_table(f: &serde_json::Value) {
         ),
         ("  RSS at the end", format!("{} MiB", f["rss_end_mb"])),
         (
-            "  RSS every 5 s [events, MiB]",
-            f["rss_samples_events_mb"].to_string(),
+            "  RSS sampled every 5 s [events, MiB]",
+            thinned(&f["rss_samples_events_mb"], 12),
         ),
         (
             "peak RSS / CPU, simulator child",
@@ -355,4 +355,17 @@ fn print_table(f: &serde_json::Value) {
     for (name, value) in rows {
         println!("  {name:<48} {value}");
     }
+}
+
+/// At most `n` evenly spaced elements of a JSON array, the last one included, as JSON text.
+fn thinned(samples: &serde_json::Value, n: usize) -> String {
+    let all = samples.as_array().cloned().unwrap_or_default();
+    let step = all.len().div_ceil(n.max(1)).max(1);
+    let mut kept: Vec<serde_json::Value> = all.iter().step_by(step).cloned().collect();
+    if let Some(last) = all.last()
+        && kept.last() != Some(last)
+    {
+        kept.push(last.clone());
+    }
+    serde_json::Value::Array(kept).to_string()
 }
