@@ -113,7 +113,9 @@ pub async fn run(args: Pull1mArgs) -> Result<(), String> {
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 let (new, rss) = (events.new_events(), rss_now_kb());
-                samples.lock().map(|mut s| s.push((new, rss))).ok();
+                if let Ok(mut s) = samples.lock() {
+                    s.push((new, rss));
+                }
                 eprintln!(
                     "pull-1m: {new} events stored, RSS {:.1} MiB, {:.0} events/s",
                     rss as f64 / 1024.0,
