@@ -17,6 +17,7 @@ mod ledger;
 pub mod permissions;
 mod query;
 mod s3;
+mod sdk_http;
 mod ssm;
 
 use std::sync::Arc;
@@ -33,9 +34,14 @@ pub use s3::S3RawStore;
 pub use ssm::SsmParameters;
 
 /// The SDK configuration from the environment (credentials, region, `AWS_ENDPOINT_URL` for a
-/// local stack), as a function's `main` or the CLI loads it once.
+/// local stack), as a function's `main` or the CLI loads it once, with one HTTPS client that
+/// every service client built from it shares ([`sdk_http`]: the trust store is read at the first
+/// request, once, instead of at each client's construction).
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::load_from_env().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(sdk_http::shared_https_client())
+        .load()
+        .await
 }
 
 /// Builds an S3 client; path-style addressing when an endpoint override points at a local stack.

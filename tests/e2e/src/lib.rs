@@ -270,6 +270,38 @@ impl SimControl {
             .map_err(|e| format!("GET /_sim/truth reply: {e}"))
     }
 
+    /// How many records of the source (of one stream, when given) are visible by `until`: the
+    /// truth's size without its ids (`count=true`), which a benchmark of a million events reads
+    /// without holding the list.
+    pub async fn truth_count(
+        &self,
+        source: &str,
+        stream: Option<&str>,
+        until: DateTime<Utc>,
+    ) -> Result<u64, String> {
+        let mut query = vec![
+            ("until", domain::model::fmt_time(until)),
+            ("count", "true".to_string()),
+        ];
+        if let Some(s) = stream {
+            query.push(("stream", s.to_string()));
+        }
+        let reply: serde_json::Value = self
+            .http
+            .get(format!("{}/_sim/truth/{source}", self.base))
+            .query(&query)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET /_sim/truth?count=true: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/truth?count=true reply: {e}"))?;
+        reply["count"]
+            .as_u64()
+            .ok_or_else(|| format!("GET /_sim/truth?count=true: no count in {reply}"))
+    }
+
     /// `/_sim/truth/{source}?detail=true` as JSON (the Management API's blobs and
     /// `expired_content_ids`).
     pub async fn truth_detail(

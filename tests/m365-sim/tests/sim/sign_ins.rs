@@ -50,6 +50,21 @@ async fn sign_ins_v1_is_interactive_and_beta_selects_each_kind() -> TestResult {
         KINDS.iter().map(|k| n(k) as usize).sum::<usize>(),
         "no stream means all kinds"
     );
+    // `count=true`: the same truth as a number, without the ids (a benchmark of a million
+    // events reads it).
+    for kind in KINDS.iter().copied().map(Some).chain([None]) {
+        let mut q = vec![("count", "true")];
+        q.extend(kind.map(|k| ("stream", k)));
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/_sim/truth/{source}", sim.base_url()),
+            &q,
+        )?;
+        let counted: serde_json::Value = c.get(url).send().await?.json().await?;
+        let want = kind.map_or(all.len(), |k| n(k) as usize);
+        assert_eq!(counted["count"], want, "{kind:?}");
+        assert!(counted.get("ids").is_none(), "{counted}");
+        assert_eq!(counted["stream"], kind.map_or(json!(null), |k| json!(k)));
+    }
     // v1.0 and beta without the clause: interactive user sign-ins only.
     let (v1, _) = pull_all(&c, &url_with(&sim, SIGN_INS_V1, None, None), &token).await?;
     assert!(v1.iter().all(|r| r["isInteractive"] == true));
