@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use domain::model::{AuditEvent, Source};
-use domain::store::{EventStore, RawStore, StoreError, StoredEvent, keys};
+use domain::store::{EventStore, RawStore, StoreError, StoredEvent};
 
 use crate::memory::lock;
 
@@ -141,10 +141,11 @@ impl Fingerprints {
     }
 }
 
-/// The fingerprint of an event's key (its DynamoDB partition key, `<source>#<dedupe_key>`).
-pub fn fingerprint(source: Source, dedupe_key: &str) -> u64 {
+/// The fingerprint of an event's identity: its id (source, second and dedupe key, as its
+/// DynamoDB item key).
+pub fn fingerprint(event_id: &str) -> u64 {
     let mut h = DefaultHasher::new();
-    keys::event_pk(source, dedupe_key).hash(&mut h);
+    event_id.hash(&mut h);
     h.finish()
 }
 
@@ -186,7 +187,7 @@ impl EventStore for CountingEventStore {
         let mut seen = lock(&self.seen);
         let outcomes: Vec<bool> = events
             .iter()
-            .map(|e| seen.insert(fingerprint(e.event.source, &e.event.dedupe_key)))
+            .map(|e| seen.insert(fingerprint(&e.event.id)))
             .collect();
         let new = outcomes.iter().filter(|n| **n).count() as u64;
         self.new.fetch_add(new, Ordering::Relaxed);
