@@ -264,24 +264,65 @@ fn field_values(view: &impl Event, fields: &[String]) -> serde_json::Map<String,
         .collect()
 }
 
-/// Evaluates a finite set of events (a file, a rule test over stored events): detections in the
-/// order given, thresholds over every observation in time order (then event id) with windows in
-/// memory. Every alert, ordered by event time, then id.
+/// A finite set of events evaluated together (a file, a rule test over stored events):
+/// detections as events are pushed, thresholds at [`Batch::finish`] over every observation in
+/// time order (then event id), with windows in memory.
+pub struct Batch<'d> {
+    detector: &'d Detector,
+    alerts: Vec<Alert>,
+    observations: Vec<Observation>,
+    events: u64,
+}
+
+impl<'d> Batch<'d> {
+    pub fn new(detector: &'d Detector) -> Self {
+        Batch {
+            detector,
+            alerts: Vec::new(),
+            observations: Vec::new(),
+            events: 0,
+        }
+    }
+
+    /// Evaluates one event (memory grows with matches only, not with events).
+    pub fn push(&mut self, event: &AuditEvent, raw: Option<&Value>) {
+        let e = self.detector.evaluate(event, raw);
+        self.alerts.extend(e.alerts);
+        self.observations.extend(e.observations);
+        self.events += 1;
+    }
+
+    /// How many events were pushed.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Every alert, ordered by event time, then id.
+    pub fn finish(mut self) -> Vec<Alert> {
+        self.observations
+            .sort_by(|a, b| (a.summary.time, &a.event_id).cmp(&(b.summary.time, &b.event_id)));
+        let mut thresholds =
+            crate::threshold::Thresholds::new(crate::threshold::MemoryWindows::default());
+        let crossed: Vec<Alert> = self
+            .observations
+            .iter()
+            .filter_map(|o| thresholds.observe(o))
+            .collect();
+        self.alerts.extend(crossed);
+        self.alerts
+            .sort_by(|a, b| (a.summary.time, &a.id).cmp(&(b.summary.time, &b.id)));
+        self.alerts
+    }
+}
+
+/// [`Batch`] over `events` at once.
 pub fn evaluate_all<'a>(
     detector: &Detector,
     events: impl IntoIterator<Item = (&'a AuditEvent, Option<&'a Value>)>,
 ) -> Vec<Alert> {
-    let mut alerts = Vec::new();
-    let mut observations = Vec::new();
+    let mut batch = Batch::new(detector);
     for (event, raw) in events {
-        let e = detector.evaluate(event, raw);
-        alerts.extend(e.alerts);
-        observations.extend(e.observations);
+        batch.push(event, raw);
     }
-    observations.sort_by(|a, b| (a.summary.time, &a.event_id).cmp(&(b.summary.time, &b.event_id)));
-    let mut thresholds =
-        crate::threshold::Thresholds::new(crate::threshold::MemoryWindows::default());
-    alerts.extend(observations.iter().filter_map(|o| thresholds.observe(o)));
-    alerts.sort_by(|a, b| (a.summary.time, &a.id).cmp(&(b.summary.time, &b.id)));
-    alerts
+    batch.finish()
 }

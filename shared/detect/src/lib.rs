@@ -20,5 +20,5 @@ pub mod rule;
 pub mod threshold;
 
 pub use alert::{Alert, AlertSummary, Severity, alert_id};
-pub use engine::{Detector, Evaluation, Observation, evaluate_all};
+pub use engine::{Batch, Detector, Evaluation, Observation, evaluate_all};
 pub use rule::{RuleError, RuleMeta, RuleSet};

@@ -40,12 +40,14 @@ impl Target {
         }
     }
 
-    /// Does an event of `source` in `stream` belong here?
+    /// Does an event of `source` in `stream` belong here? An event whose stream is not known (a
+    /// file given to `auditlake detect` without `--stream`) belongs to every stream of its source:
+    /// the rule's own conditions (an operation name, a workload) still have to match.
     pub fn covers(&self, source: Source, stream: Option<&str>) -> bool {
         self.source == source
-            && match &self.streams {
-                None => true,
-                Some(list) => stream.is_some_and(|s| list.iter().any(|l| l.name() == s)),
+            && match (&self.streams, stream) {
+                (None, _) | (Some(_), None) => true,
+                (Some(list), Some(s)) => list.iter().any(|l| l.name() == s),
             }
     }
 }
@@ -140,7 +142,11 @@ mod tests {
         let t = target_of(&ls("m365", Some("exchange"), None)).unwrap();
         assert!(t.covers(Source::M365Activity, Some("Audit.Exchange")));
         assert!(!t.covers(Source::M365Activity, Some("Audit.SharePoint")));
-        assert!(!t.covers(Source::M365Activity, None));
+        assert!(
+            t.covers(Source::M365Activity, None),
+            "an unknown stream is every stream"
+        );
+        assert!(!t.covers(Source::EntraSignIns, None));
         let t = target_of(&ls(
             "auditlake",
             Some("entra-sign-ins"),

@@ -35,9 +35,11 @@ fn is_aws_sdk(name: &str) -> bool {
 fn violations(g: &Graph) -> Vec<String> {
     let mut out = Vec::new();
     let closure = |p: &str| g.closure.get(p).cloned().unwrap_or_default();
-    for dep in closure("domain") {
-        if dep == "tokio" || dep == "reqwest" || is_aws_sdk(&dep) {
-            out.push(format!("the core crate `domain` depends on `{dep}`"));
+    for core in ["domain", "detect"] {
+        for dep in closure(core) {
+            if dep == "tokio" || dep == "reqwest" || is_aws_sdk(&dep) {
+                out.push(format!("the core crate `{core}` depends on `{dep}`"));
+            }
         }
     }
     for (pkg, deps) in &g.direct {
@@ -56,7 +58,8 @@ fn violations(g: &Graph) -> Vec<String> {
     }
     for pkg in g.closure.keys().filter(|p| p.starts_with("pull-")) {
         for dep in closure(pkg) {
-            if dep == "axum" || dep == "utoipa" || dep == "aws-sdk-athena" {
+            // Collection never waits on detection, so a puller does not carry the Sigma engine.
+            if dep == "axum" || dep == "utoipa" || dep == "aws-sdk-athena" || dep == "detect" {
                 out.push(format!("the puller `{pkg}` builds `{dep}`"));
             }
         }
@@ -213,6 +216,7 @@ fn the_workspace_has_one_crate_per_layer() {
         "collector",
         "query",
         "cli",
+        "detect",
         "testkit",
     ] {
         assert!(g.direct.contains_key(krate), "no `{krate}` crate");
@@ -247,6 +251,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
     };
     add(&mut g.closure, "domain", "tokio");
     add(&mut g.closure, "domain", "aws-sdk-s3");
+    add(&mut g.closure, "detect", "tokio");
+    add(&mut g.closure, "pull-entra-sign-ins", "detect");
     add(&mut g.direct, "query", "aws-sdk-dynamodb");
     add(&mut g.direct, "collector", "testkit");
     add(&mut g.closure, "pull-m365-activity", "axum");
@@ -256,6 +262,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
     let want: BTreeSet<String> = [
         "the core crate `domain` depends on `tokio`",
         "the core crate `domain` depends on `aws-sdk-s3`",
+        "the core crate `detect` depends on `tokio`",
+        "the puller `pull-entra-sign-ins` builds `detect`",
         "`query` depends on `aws-sdk-dynamodb`: only the `aws` crate may",
         "`collector` depends on `testkit` outside [dev-dependencies]",
         "the puller `pull-m365-activity` builds `axum`",
