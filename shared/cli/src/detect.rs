@@ -6,14 +6,12 @@
 //! Exit codes (DESIGN "auditlake detect"): 0 nothing raised, 4 alerts raised, 2 a usage or rule
 //! error, 3 some records quarantined (alerts are still printed), 1 an I/O error.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use detect::{Batch, Detector, RuleError, RuleSet};
 use domain::model::{AuditEvent, Source};
-use domain::normalize::{Counts, ReaderError, normalize_file, normalize_reader};
 use domain::stream::Stream;
 
 /// Every `.yml` / `.yaml` file under `dir` (recursively), sorted, as (path, text); `dir` may be
@@ -151,45 +149,12 @@ pub fn run(args: Args<'_>) -> ExitCode {
         line: Vec::new(),
         unreadable: 0,
     };
-    let mut err = std::io::stderr();
-    let mut total = Counts::default();
-    let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
-    let inputs: Vec<PathBuf> = if files.is_empty() {
-        vec![PathBuf::from("-")]
-    } else {
-        files.to_vec()
+    let total = match crate::normalize_inputs(source, tenant, files, &mut sink) {
+        Ok(t) => t,
+        Err(code) => return code,
     };
-    for path in &inputs {
-        let name = path.display().to_string();
-        let result = if name == "-" {
-            let stdin = std::io::stdin().lock();
-            normalize_reader(source, tenant, stdin, "stdin", &mut sink, &mut err)
-        } else {
-            match File::open(path) {
-                Ok(f) => normalize_file(source, tenant, f, &name, &mut sink, &mut err, threads),
-                Err(e) => {
-                    eprintln!("auditlake: cannot open {name}: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-        };
-        match result {
-            Ok(c) => {
-                total.normalized += c.normalized;
-                total.quarantined += c.quarantined;
-            }
-            Err(e @ ReaderError::EnvelopeUnsupported { .. }) => {
-                eprintln!("auditlake: {e}");
-                return ExitCode::from(2);
-            }
-            Err(ReaderError::Io(e)) => {
-                eprintln!("auditlake: {name}: {e}");
-                return ExitCode::from(1);
-            }
-        }
-        let rest = std::mem::take(&mut sink.line);
-        sink.evaluate(&rest);
-    }
+    let rest = std::mem::take(&mut sink.line);
+    sink.evaluate(&rest);
     let events = sink.batch.events();
     let unreadable = sink.unreadable;
     let alerts = sink.batch.finish();

@@ -329,12 +329,17 @@ async fn serve(addr: &str, unauthenticated_on_network: bool) -> ExitCode {
     }
 }
 
-fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode {
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+/// Normalizes `files` (stdin when none) of `source` into `out`, reporting quarantined records on
+/// stderr; files on every core (in input order), stdin on this thread. `Err` is the exit code of
+/// a run that had to stop (its message already printed).
+pub(crate) fn normalize_inputs(
+    source: Source,
+    tenant: &str,
+    files: &[PathBuf],
+    out: &mut dyn Write,
+) -> Result<Counts, ExitCode> {
     let mut err = std::io::stderr();
     let mut total = Counts::default();
-    // Files are normalized on every core (in input order); stdin on this thread.
     let threads = std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN);
     let inputs: Vec<PathBuf> = if files.is_empty() {
         vec![PathBuf::from("-")]
@@ -344,20 +349,14 @@ fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode 
     for path in &inputs {
         let name = path.display().to_string();
         let result = if name == "-" {
-            normalize_reader(
-                source,
-                tenant,
-                std::io::stdin().lock(),
-                "stdin",
-                &mut out,
-                &mut err,
-            )
+            let stdin = std::io::stdin().lock();
+            normalize_reader(source, tenant, stdin, "stdin", out, &mut err)
         } else {
             match File::open(path) {
-                Ok(f) => normalize_file(source, tenant, f, &name, &mut out, &mut err, threads),
+                Ok(f) => normalize_file(source, tenant, f, &name, out, &mut err, threads),
                 Err(e) => {
                     eprintln!("auditlake: cannot open {name}: {e}");
-                    return ExitCode::from(1);
+                    return Err(ExitCode::from(1));
                 }
             }
         };
@@ -369,17 +368,27 @@ fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode 
             Err(e @ ReaderError::EnvelopeUnsupported { .. }) => {
                 let _ = out.flush();
                 eprintln!("auditlake: {e}");
-                return ExitCode::from(2);
+                return Err(ExitCode::from(2));
             }
             Err(ReaderError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                return ExitCode::SUCCESS;
+                return Err(ExitCode::SUCCESS);
             }
             Err(ReaderError::Io(e)) => {
                 eprintln!("auditlake: {name}: {e}");
-                return ExitCode::from(1);
+                return Err(ExitCode::from(1));
             }
         }
     }
+    Ok(total)
+}
+
+fn normalize_files(source: Source, tenant: &str, files: &[PathBuf]) -> ExitCode {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let total = match normalize_inputs(source, tenant, files, &mut out) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     if let Err(e) = out.flush()
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
