@@ -125,7 +125,7 @@ pub struct Args<'a> {
     pub files: &'a [PathBuf],
 }
 
-pub fn run(args: Args<'_>) -> ExitCode {
+pub async fn run(args: Args<'_>) -> ExitCode {
     let Args {
         source,
         stream,
@@ -157,7 +157,7 @@ pub fn run(args: Args<'_>) -> ExitCode {
     sink.evaluate(&rest);
     let events = sink.batch.events();
     let unreadable = sink.unreadable;
-    let alerts = sink.batch.finish();
+    let alerts = sink.batch.finish().await;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for a in &alerts {
         if writeln!(out, "{}", a.detect_line()).is_err() {

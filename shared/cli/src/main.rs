@@ -466,13 +466,16 @@ async fn main() -> ExitCode {
             stream,
             tenant,
             files,
-        } => detect::run(detect::Args {
-            source,
-            stream,
-            tenant: &tenant,
-            rules: rules.as_deref(),
-            files: &files,
-        }),
+        } => {
+            detect::run(detect::Args {
+                source,
+                stream,
+                tenant: &tenant,
+                rules: rules.as_deref(),
+                files: &files,
+            })
+            .await
+        }
         Command::Run {
             source,
             time_budget_secs,

@@ -1,6 +1,6 @@
 //! The detector: a [`RuleSet`] compiled into one rsigma engine per source, evaluating one event
 //! at a time. A detection rule's match is an [`Alert`] at once; a match of a rule a threshold
-//! counts is an [`Observation`], which [`crate::threshold::Thresholds`] turns into an alert when
+//! counts is an [`Observation`], which [`crate::threshold::observe`] turns into an alert when
 //! the window fills.
 
 use std::collections::{BTreeSet, HashMap};
@@ -10,10 +10,10 @@ use domain::model::{AuditEvent, Source};
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
 use serde_json::Value;
 
-use crate::alert::{Alert, AlertSummary, alert_id};
 use crate::document::{document, mapping};
 use crate::rule::{Loaded, RuleMeta, RuleSet};
 use crate::threshold::{Measure, ThresholdRule};
+use domain::alert::{Alert, AlertSummary, alert_id};
 
 /// A match of a rule that a threshold counts, with what the threshold's alert needs.
 #[derive(Debug, Clone)]
@@ -298,17 +298,16 @@ impl<'d> Batch<'d> {
     }
 
     /// Every alert, ordered by event time, then id.
-    pub fn finish(mut self) -> Vec<Alert> {
+    pub async fn finish(mut self) -> Vec<Alert> {
         self.observations
             .sort_by(|a, b| (a.summary.time, &a.event_id).cmp(&(b.summary.time, &b.event_id)));
-        let mut thresholds =
-            crate::threshold::Thresholds::new(crate::threshold::MemoryWindows::default());
-        let crossed: Vec<Alert> = self
-            .observations
-            .iter()
-            .filter_map(|o| thresholds.observe(o))
-            .collect();
-        self.alerts.extend(crossed);
+        let windows = crate::threshold::MemoryWindows::default();
+        for o in &self.observations {
+            // Memory windows do not fail.
+            if let Ok(Some(a)) = crate::threshold::observe(&windows, o).await {
+                self.alerts.push(a);
+            }
+        }
         self.alerts
             .sort_by(|a, b| (a.summary.time, &a.id).cmp(&(b.summary.time, &b.id)));
         self.alerts
@@ -316,7 +315,7 @@ impl<'d> Batch<'d> {
 }
 
 /// [`Batch`] over `events` at once.
-pub fn evaluate_all<'a>(
+pub async fn evaluate_all<'a>(
     detector: &Detector,
     events: impl IntoIterator<Item = (&'a AuditEvent, Option<&'a Value>)>,
 ) -> Vec<Alert> {
@@ -324,5 +323,5 @@ pub fn evaluate_all<'a>(
     for (event, raw) in events {
         batch.push(event, raw);
     }
-    batch.finish()
+    batch.finish().await
 }

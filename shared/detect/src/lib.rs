@@ -7,10 +7,9 @@
 //! The flow: [`RuleSet::load`] parses rule files (every problem at once, each naming its file,
 //! document and field); [`Detector::new`] compiles them per source; [`Detector::evaluate`] takes
 //! one stored event and its raw record and returns the detection alerts and the threshold
-//! observations; [`threshold::Thresholds`] turns observations into threshold alerts over a
-//! [`threshold::WindowStore`].
+//! observations; [`threshold::observe`] turns observations into threshold alerts over a
+//! `domain::alert::WindowStore`.
 
-pub mod alert;
 pub mod cases;
 pub mod document;
 pub mod engine;
@@ -19,6 +18,6 @@ pub mod pack;
 pub mod rule;
 pub mod threshold;
 
-pub use alert::{Alert, AlertSummary, Severity, alert_id};
+pub use domain::alert::{Alert, AlertSummary, Severity, alert_id};
 pub use engine::{Batch, Detector, Evaluation, Observation, evaluate_all};
 pub use rule::{RuleError, RuleMeta, RuleSet};

@@ -17,9 +17,9 @@ use rsigma_parser::{
     ConditionOperator, CorrelationCondition, CorrelationRule, CorrelationType, SigmaRule,
 };
 
-use crate::alert::Severity;
 use crate::logsource::{Target, target_of};
 use crate::threshold::{Measure, ThresholdRule};
+use domain::alert::Severity;
 
 /// What an alert says about the rule that raised it.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +221,17 @@ impl RuleSet {
 
 type FieldProblem = (&'static str, String);
 
+/// Sigma's levels are the contract's severities.
+fn severity(l: rsigma_parser::Level) -> Severity {
+    match l {
+        rsigma_parser::Level::Informational => Severity::Informational,
+        rsigma_parser::Level::Low => Severity::Low,
+        rsigma_parser::Level::Medium => Severity::Medium,
+        rsigma_parser::Level::High => Severity::High,
+        rsigma_parser::Level::Critical => Severity::Critical,
+    }
+}
+
 fn techniques(tags: &[String]) -> Vec<String> {
     tags.iter()
         .filter_map(|t| {
@@ -268,7 +279,7 @@ fn load_rule(
             id,
             title: rule.title.clone(),
             description: rule.description.clone(),
-            severity: rule.level.map_or(Severity::Medium, Severity::from),
+            severity: rule.level.map_or(Severity::Medium, severity),
             techniques: techniques(&rule.tags),
             fields: rule.fields.clone(),
             target,
@@ -376,7 +387,7 @@ fn load_correlation(
             id,
             title: c.title.clone(),
             description: c.description.clone(),
-            severity: c.level.map_or(Severity::Medium, Severity::from),
+            severity: c.level.map_or(Severity::Medium, severity),
             techniques: techniques(&c.tags),
             fields: c.fields.clone(),
             target,

@@ -1,6 +1,6 @@
 //! Threshold rules: Sigma `event_count` and `value_count` correlations over a sliding window,
-//! with their state behind [`WindowStore`] (memory for `auditlake detect`; the detection function
-//! keeps it in DynamoDB with a TTL).
+//! with their state behind domain's `WindowStore` ([`MemoryWindows`] for `auditlake detect`;
+//! the detection function keeps it in DynamoDB with a TTL).
 //!
 //! Semantics, chosen so that replaying an event changes nothing: the state of a (rule, group) is
 //! a set of members keyed by event id, so adding an event twice is one member. When an
@@ -11,16 +11,15 @@
 //! clearing recounts the same members and derives the same id, so the alert is stored once.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use domain::alert::{Alert, MAX_EVENT_IDS, Member, WindowStore, alert_id};
+use domain::store::StoreError;
 
-use crate::alert::{Alert, alert_id};
 use crate::engine::Observation;
 use crate::rule::RuleMeta;
-
-/// At most this many event ids are listed in a threshold alert (the oldest in its window).
-pub const MAX_EVENT_IDS: usize = 100;
 
 /// What a threshold counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,32 +43,6 @@ pub struct ThresholdRule {
     pub min: u64,
 }
 
-/// One event counted in a group's window.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub event_id: String,
-    pub time: DateTime<Utc>,
-    /// The counted field's value (`value_count`).
-    pub value: Option<String>,
-}
-
-/// Where a threshold's window state lives.
-pub trait WindowStore {
-    /// Adds `member` to the group's set (a no-op when its event id is there, counted or spent)
-    /// and returns the unspent members whose time is in `[since, until]`, oldest first.
-    fn add_and_read(
-        &mut self,
-        rule_id: &str,
-        group: &str,
-        member: Member,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Vec<Member>;
-    /// Marks the group's members up to and including `until` spent: counted in an alert, never
-    /// counted again, and still known, so a replayed event is not added back.
-    fn spend(&mut self, rule_id: &str, group: &str, until: DateTime<Utc>);
-}
-
 /// One group's members by (time, event id): (value, spent).
 type Group = BTreeMap<(DateTime<Utc>, String), (Option<String>, bool)>;
 
@@ -77,26 +50,28 @@ type Group = BTreeMap<(DateTime<Utc>, String), (Option<String>, bool)>;
 #[derive(Debug, Default)]
 pub struct MemoryWindows {
     /// Per (rule id, group).
-    groups: HashMap<(String, String), Group>,
+    groups: Mutex<HashMap<(String, String), Group>>,
 }
 
+#[async_trait]
 impl WindowStore for MemoryWindows {
-    fn add_and_read(
-        &mut self,
+    async fn add_and_read(
+        &self,
         rule_id: &str,
         group: &str,
         member: Member,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> Vec<Member> {
-        let set = self
-            .groups
+    ) -> Result<Vec<Member>, StoreError> {
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        let set = groups
             .entry((rule_id.to_owned(), group.to_owned()))
             .or_default();
         if !set.keys().any(|(_, id)| *id == member.event_id) {
             set.insert((member.time, member.event_id), (member.value, false));
         }
-        set.range((since, String::new())..)
+        let members = set
+            .range((since, String::new())..)
             .take_while(|((t, _), _)| *t <= until)
             .filter(|(_, (_, spent))| !spent)
             .map(|((t, id), (v, _))| Member {
@@ -104,15 +79,23 @@ impl WindowStore for MemoryWindows {
                 time: *t,
                 value: v.clone(),
             })
-            .collect()
+            .collect();
+        Ok(members)
     }
 
-    fn spend(&mut self, rule_id: &str, group: &str, until: DateTime<Utc>) {
-        if let Some(set) = self.groups.get_mut(&(rule_id.to_owned(), group.to_owned())) {
+    async fn spend(
+        &self,
+        rule_id: &str,
+        group: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut groups = self.groups.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(set) = groups.get_mut(&(rule_id.to_owned(), group.to_owned())) {
             for (_, (_, spent)) in set.range_mut(..=(until, String::from("\u{10ffff}"))) {
                 *spent = true;
             }
         }
+        Ok(())
     }
 }
 
@@ -150,32 +133,26 @@ pub fn decide(rule: &ThresholdRule, members: &[Member], crossing: &Observation) 
     })
 }
 
-/// Threshold evaluation over a [`WindowStore`].
-pub struct Thresholds<W: WindowStore> {
-    store: W,
-}
-
-impl<W: WindowStore> Thresholds<W> {
-    pub fn new(store: W) -> Self {
-        Thresholds { store }
-    }
-
-    /// Counts `obs` in its group's window; the alert, when this observation crosses the
-    /// threshold. Observations should come in time order (a late one is counted in the window
-    /// around its own time).
-    pub fn observe(&mut self, obs: &Observation) -> Option<Alert> {
-        let rule = &obs.rule;
-        let member = Member {
-            event_id: obs.event_id.clone(),
-            time: obs.summary.time,
-            value: obs.value.clone(),
-        };
-        let t = obs.summary.time;
-        let members =
-            self.store
-                .add_and_read(&rule.meta.id, &obs.group, member, t - rule.window, t);
-        let alert = decide(rule, &members, obs)?;
-        self.store.spend(&rule.meta.id, &obs.group, t);
-        Some(alert)
-    }
+/// Counts `obs` in its group's window in `store`; the alert, when this observation crosses the
+/// threshold (the members are then spent). Observations should come in time order (a late one
+/// is counted in the window around its own time).
+pub async fn observe(
+    store: &dyn WindowStore,
+    obs: &Observation,
+) -> Result<Option<Alert>, StoreError> {
+    let rule = &obs.rule;
+    let member = Member {
+        event_id: obs.event_id.clone(),
+        time: obs.summary.time,
+        value: obs.value.clone(),
+    };
+    let t = obs.summary.time;
+    let members = store
+        .add_and_read(&rule.meta.id, &obs.group, member, t - rule.window, t)
+        .await?;
+    let Some(alert) = decide(rule, &members, obs) else {
+        return Ok(None);
+    };
+    store.spend(&rule.meta.id, &obs.group, t).await?;
+    Ok(Some(alert))
 }

@@ -9,6 +9,7 @@
 pub use async_trait::async_trait;
 
 pub mod access;
+pub mod alert;
 pub mod analytics;
 pub mod clock;
 pub mod cloud;

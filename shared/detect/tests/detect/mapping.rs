@@ -17,10 +17,13 @@ fn raised(
     let set = load([("style.yml", rules)]);
     let detector = Detector::new(&set);
     let evs = events(source, stream, &[record]);
-    evaluate_all(&detector, evs.iter().map(|(e, r)| (e, Some(r))))
-        .into_iter()
-        .map(|a| a.rule_id)
-        .collect()
+    futures::executor::block_on(evaluate_all(
+        &detector,
+        evs.iter().map(|(e, r)| (e, Some(r))),
+    ))
+    .into_iter()
+    .map(|a| a.rule_id)
+    .collect()
 }
 
 #[test]

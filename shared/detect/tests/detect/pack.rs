@@ -108,7 +108,10 @@ fn every_case_raises_exactly_what_it_names() {
         for case in &file.cases {
             let records = case.expand(file.source).unwrap();
             let evs = events(file.source, case.stream.as_deref(), &records);
-            let alerts = evaluate_all(&detector, evs.iter().map(|(e, r)| (e, Some(r))));
+            let alerts = futures::executor::block_on(evaluate_all(
+                &detector,
+                evs.iter().map(|(e, r)| (e, Some(r))),
+            ));
             let mut got: Vec<String> = alerts.iter().map(|a| a.rule_id.clone()).collect();
             got.sort();
             let mut want = case.raise.clone();

@@ -1,15 +1,22 @@
-//! What a rule raises: [`Alert`], with the contract's fields (DESIGN "Alert JSON") and what an
-//! analyst needs to start (the triggering events, the actor, the operation, the rule's `fields:`
-//! values). The id is a function of the rule and the event (or, for a threshold, the rule, the
-//! group and the event that crossed it), so evaluating the same event twice, after a retry or a
-//! re-read, gives the same alert and storing it is idempotent.
+//! What a detection rule raises: [`Alert`], with the contract's fields (DESIGN "Alert JSON") and
+//! what an analyst needs to start (the triggering events, the actor, the operation, the rule's
+//! `fields:` values). The id is a function of the rule and the event (or, for a threshold, the
+//! rule, the group and the event that crossed it), so evaluating the same event twice, after a
+//! retry or a re-read, gives the same alert and storing it is idempotent.
+//!
+//! Also the ports the detection path stores through: [`AlertStore`] (an alert once, by id) and
+//! [`WindowStore`] (the members of a threshold's window). The rules themselves are the `detect`
+//! crate's; the types here are shared by it, the stores, the API and the notifiers.
 
 use std::fmt;
 use std::str::FromStr;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::store::StoreError;
 
 /// Sigma's levels, which are the contract's severities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -60,18 +67,6 @@ impl FromStr for Severity {
     }
 }
 
-impl From<rsigma_parser::Level> for Severity {
-    fn from(l: rsigma_parser::Level) -> Self {
-        match l {
-            rsigma_parser::Level::Informational => Severity::Informational,
-            rsigma_parser::Level::Low => Severity::Low,
-            rsigma_parser::Level::Medium => Severity::Medium,
-            rsigma_parser::Level::High => Severity::High,
-            rsigma_parser::Level::Critical => Severity::Critical,
-        }
-    }
-}
-
 /// The event an alert is about, in a few fields (the contract's `summary`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertSummary {
@@ -81,7 +76,7 @@ pub struct AlertSummary {
     /// Target display names (or ids), at most ten.
     pub targets: Vec<String>,
     pub source: String,
-    #[serde(with = "domain::model::time_format")]
+    #[serde(with = "crate::model::time_format")]
     pub time: DateTime<Utc>,
 }
 
@@ -98,7 +93,7 @@ pub struct Alert {
     /// Microsoft's id of that event's record.
     pub record_id: Option<String>,
     /// Every event behind the alert: the one event of a detection, the window's events of a
-    /// threshold (at most [`crate::threshold::MAX_EVENT_IDS`], oldest first).
+    /// threshold (at most [`MAX_EVENT_IDS`], oldest first).
     pub event_ids: Vec<String>,
     /// For a threshold, the group it counted, a JSON object of the group-by fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,7 +118,7 @@ impl Alert {
             "techniques": self.techniques,
             "event_id": self.event_id,
             "record_id": self.record_id,
-            "time": domain::model::fmt_time(self.summary.time),
+            "time": crate::model::fmt_time(self.summary.time),
             "actor": self.summary.actor,
         });
         if self.group.is_some() {
@@ -150,6 +145,49 @@ pub fn alert_id(rule_id: &str, parts: &[&str]) -> String {
         id.push_str(&format!("{b:02x}"));
     }
     id
+}
+
+/// At most this many event ids are listed in a threshold alert (the oldest in its window).
+pub const MAX_EVENT_IDS: usize = 100;
+
+/// Where alerts are kept.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
+    /// Stores `alert` unless one with its id is stored; true when this call stored it.
+    async fn put_new(&self, alert: &Alert, created_at: DateTime<Utc>) -> Result<bool, StoreError>;
+}
+
+/// One event counted in a threshold group's window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub event_id: String,
+    pub time: DateTime<Utc>,
+    /// The counted field's value (`value_count`).
+    pub value: Option<String>,
+}
+
+/// Where a threshold's window state lives (memory for `auditlake detect`; DynamoDB with a TTL
+/// for the detection function).
+#[async_trait]
+pub trait WindowStore: Send + Sync {
+    /// Adds `member` to the group's set (a no-op when its event id is there, counted or spent)
+    /// and returns the unspent members whose time is in `[since, until]`, oldest first.
+    async fn add_and_read(
+        &self,
+        rule_id: &str,
+        group: &str,
+        member: Member,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<Member>, StoreError>;
+    /// Marks the group's members up to and including `until` spent: counted in an alert, never
+    /// counted again, and still known, so a replayed event is not added back.
+    async fn spend(
+        &self,
+        rule_id: &str,
+        group: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]
