@@ -6,6 +6,7 @@
 //! CLI loads once ([`load_sdk_config`]); local stacks are reached through the SDK's standard
 //! `AWS_ENDPOINT_URL`.
 
+pub mod alerts;
 #[cfg(feature = "athena")]
 mod athena;
 pub mod codec;

@@ -133,10 +133,11 @@ pub fn decide(rule: &ThresholdRule, members: &[Member], crossing: &Observation) 
     })
 }
 
-/// Counts `obs` in its group's window in `store`; the alert, when this observation crosses the
-/// threshold (the members are then spent). Observations should come in time order (a late one
-/// is counted in the window around its own time).
-pub async fn observe(
+/// Counts `obs` in its group's window in `store`: the alert, when this observation crosses the
+/// threshold. The window is left as it is: store the alert, then [`settle`], so a crash between
+/// the two recounts the same members and derives the same alert id. Observations should come in
+/// time order (a late one is counted in the window around its own time).
+pub async fn count(
     store: &dyn WindowStore,
     obs: &Observation,
 ) -> Result<Option<Alert>, StoreError> {
@@ -150,9 +151,24 @@ pub async fn observe(
     let members = store
         .add_and_read(&rule.meta.id, &obs.group, member, t - rule.window, t)
         .await?;
-    let Some(alert) = decide(rule, &members, obs) else {
-        return Ok(None);
-    };
-    store.spend(&rule.meta.id, &obs.group, t).await?;
-    Ok(Some(alert))
+    Ok(decide(rule, &members, obs))
+}
+
+/// Spends the members of the alert `obs` raised (see [`count`]).
+pub async fn settle(store: &dyn WindowStore, obs: &Observation) -> Result<(), StoreError> {
+    store
+        .spend(&obs.rule.meta.id, &obs.group, obs.summary.time)
+        .await
+}
+
+/// [`count`], then [`settle`] when it raised: for stores with nothing to persist in between.
+pub async fn observe(
+    store: &dyn WindowStore,
+    obs: &Observation,
+) -> Result<Option<Alert>, StoreError> {
+    let alert = count(store, obs).await?;
+    if alert.is_some() {
+        settle(store, obs).await?;
+    }
+    Ok(alert)
 }

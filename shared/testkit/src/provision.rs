@@ -131,6 +131,12 @@ pub async fn ensure_state_table(sdk: &SdkConfig, table: &str) -> Result<(), Stor
     enable_ttl(&ddb, table).await
 }
 
+/// Creates the alerts table unless it exists: the state table's keys (`pk`, `sk`) and TTL on
+/// `expires_at` (alerts and threshold-window members expire), as `template.yaml` declares it.
+pub async fn ensure_alerts_table(sdk: &SdkConfig, table: &str) -> Result<(), StoreError> {
+    ensure_state_table(sdk, table).await
+}
+
 /// Stores a SecureString parameter (local stacks; `scripts/deploy` does this in AWS).
 pub async fn put_secure_parameter(
     sdk: &SdkConfig,

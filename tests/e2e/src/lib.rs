@@ -108,6 +108,7 @@ pub struct StackNames {
     pub bucket: String,
     pub events_table: String,
     pub state_table: String,
+    pub alerts_table: String,
     pub secret_param: String,
 }
 
@@ -117,6 +118,7 @@ impl Default for StackNames {
             bucket: "auditlake-local".into(),
             events_table: "auditlake-events".into(),
             state_table: "auditlake-state".into(),
+            alerts_table: "auditlake-alerts".into(),
             secret_param: "/auditlake/client-secret".into(),
         }
     }
@@ -135,6 +137,9 @@ pub async fn provision(
         .await
         .map_err(|e| e.to_string())?;
     provision::ensure_state_table(sdk, &names.state_table)
+        .await
+        .map_err(|e| e.to_string())?;
+    provision::ensure_alerts_table(sdk, &names.alerts_table)
         .await
         .map_err(|e| e.to_string())?;
     provision::put_secure_parameter(

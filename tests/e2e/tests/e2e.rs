@@ -12,6 +12,8 @@
 
 #[path = "e2e/certificate_auth.rs"]
 mod certificate_auth;
+#[path = "e2e/detection.rs"]
+mod detection;
 #[path = "e2e/doctor.rs"]
 mod doctor;
 #[path = "e2e/graph.rs"]

@@ -98,6 +98,7 @@ pub async fn run(args: BlobArgs) -> Result<(), String> {
             bucket: format!("auditlake-bench-blobs-{i}"),
             events_table: format!("auditlake-bench-events-{i}"),
             state_table: format!("auditlake-bench-state-{i}"),
+            alerts_table: format!("auditlake-bench-alerts-{i}"),
             secret_param: "/auditlake/client-secret".into(),
         };
         let vars = puller_vars(
