@@ -456,3 +456,20 @@ impl runtime::clock::Clock for SimClock {
         }
     }
 }
+
+/// Every item of a DynamoDB table (paged Scan), for tests that look at what was written.
+pub async fn scan_table(
+    db: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    db.scan()
+        .table_name(table)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|r| r.expect("scan"))
+        .collect()
+}

@@ -25,18 +25,8 @@ use domain::store::StoreError;
 
 use super::*;
 
-/// Every item of a table.
 async fn scan(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<aws::items::Item> {
-    db.scan()
-        .table_name(table)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .map(|r| r.expect("scan"))
-        .collect()
+    e2e::scan_table(db, table).await
 }
 
 /// The stream records of the events table's event items (and of one counter, which the app must

@@ -36,17 +36,7 @@ async fn every_item_a_pull_writes_expires_after_the_hot_retention() {
     let sdk = e2e::local_sdk_config(&env._moto.endpoint).await;
     let db = aws_sdk_dynamodb::Client::new(&sdk);
     let table = StackNames::default().events_table;
-    let items: Vec<_> = db
-        .scan()
-        .table_name(&table)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .map(|r| r.expect("scan"))
-        .collect();
+    let items = e2e::scan_table(&db, &table).await;
     let thirty_days = 30 * 86_400;
     let (mut events, mut markers, mut counters) = (0, 0, 0);
     for item in &items {
