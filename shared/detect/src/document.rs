@@ -115,7 +115,9 @@ fn alias(source: Source, field: &str) -> Option<&'static [&'static str]> {
         (Source::EntraSignIns, "Identity" | "UserName" | "Username") => &["userPrincipalName"],
         (Source::EntraSignIns, "ClientApp") => &["clientAppUsed"],
         (Source::EntraSignIns, "OperationName") => &["auditlake.operation"],
-        (Source::EntraDirectoryAudits, "OperationName") => &["activityDisplayName"],
+        (Source::EntraDirectoryAudits, "OperationName" | "operationName") => {
+            &["activityDisplayName"]
+        }
         (Source::EntraDirectoryAudits, "ResultDescription") => &["resultReason"],
         (Source::EntraDirectoryAudits, "Identity") => &[
             "initiatedBy.user.userPrincipalName",

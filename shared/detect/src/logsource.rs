@@ -5,8 +5,9 @@
 //! |---|---|
 //! | `product: azure`, `service: signinlogs` (Sentinel's `SigninLogs`; SigmaHQ uses it for every kind) | `entra-sign-ins`, every stream |
 //! | `product: azure`, `service: noninteractiveusersigninlogs` / `serviceprincipalsigninlogs` / `managedidentitysigninlogs` | that stream of `entra-sign-ins` |
-//! | `product: azure`, `service: auditlogs` | `entra-directory-audits` |
+//! | `product: azure`, `service: auditlogs` (older rules: `audit`, `entra_id`) | `entra-directory-audits` |
 //! | `product: m365` (any service: `exchange`, `threat_management`, `audit`, `sharepoint`, ...) | `m365-activity`, the content type the service names, or every one |
+//! | no product, `service: m365` / `office365` / `microsoft365` (older SigmaHQ rules) | `m365-activity` |
 //! | `product: intune` | `intune-audit` |
 //! | `product: exchange`, `service: messagetrace` | `exchange-message-trace` |
 //! | `product: auditlake`, `service: <source>`, optional `category: <stream>` | that source (and stream) |
@@ -84,11 +85,18 @@ pub fn target_of(ls: &LogSource) -> Result<Target, String> {
             Source::EntraSignIns,
             SignInKind::ManagedIdentity.into(),
         )),
-        (Some("azure"), Some("auditlogs")) => Ok(Target::all(Source::EntraDirectoryAudits)),
+        // `audit` and `entra_id` are older SigmaHQ names of the same log.
+        (Some("azure"), Some("auditlogs" | "audit" | "entra_id")) => {
+            Ok(Target::all(Source::EntraDirectoryAudits))
+        }
         (Some("m365"), service) => Ok(match service.and_then(content_type_of_service) {
             Some(ct) => Target::one(Source::M365Activity, ct.into()),
             None => Target::all(Source::M365Activity),
         }),
+        // Older SigmaHQ Microsoft 365 rules name the service and no product.
+        (None, Some("m365" | "office365" | "microsoft365")) => {
+            Ok(Target::all(Source::M365Activity))
+        }
         (Some("intune"), _) => Ok(Target::all(Source::IntuneAudit)),
         (Some("exchange"), Some("messagetrace")) => Ok(Target::all(Source::ExchangeMessageTrace)),
         (Some("auditlake"), Some(service)) => {
@@ -155,6 +163,14 @@ mod tests {
         .unwrap();
         assert!(t.covers(Source::EntraSignIns, Some("servicePrincipal")));
         assert!(!t.covers(Source::EntraSignIns, Some("interactiveUser")));
+        // Older SigmaHQ names.
+        let t = target_of(&ls("azure", Some("entra_id"), None)).unwrap();
+        assert_eq!(t, Target::all(Source::EntraDirectoryAudits));
+        let old = LogSource {
+            service: Some("Office365".into()),
+            ..Default::default()
+        };
+        assert_eq!(target_of(&old).unwrap(), Target::all(Source::M365Activity));
     }
 
     #[test]
