@@ -257,3 +257,20 @@ impl WindowStore for DynamoWindowStore {
         Ok(())
     }
 }
+
+/// The stores of the detection function, built once per container: the raw layer (rules read
+/// the raw record), the alerts and the threshold windows.
+pub fn detection_stores(
+    sdk: &aws_config::SdkConfig,
+    bucket: &str,
+    alerts_table: &str,
+    alert_retention_days: u32,
+    longest_window: Duration,
+) -> (crate::S3RawStore, DynamoAlertStore, DynamoWindowStore) {
+    let db = Client::new(sdk);
+    (
+        crate::S3RawStore::new(crate::s3_client(sdk), bucket.to_owned()),
+        DynamoAlertStore::new(db.clone(), alerts_table.to_owned(), alert_retention_days),
+        DynamoWindowStore::new(db, alerts_table.to_owned(), longest_window),
+    )
+}

@@ -90,6 +90,14 @@ pub enum Resource {
     GlueDatabase,
     /// The tables and views of the stack's Glue database.
     GlueTables,
+    /// The alerts table (`AUDITLAKE_ALERTS_TABLE`): alerts and threshold-window members.
+    AlertsTable,
+    /// The events table's stream (new items, NEW_IMAGE), which the detection function's event
+    /// source mapping reads with the function's role.
+    EventsStream,
+    /// The queue where stream batches that keep failing are recorded (the event source
+    /// mapping's on-failure destination).
+    DetectionDeadLetters,
 }
 
 /// One API call a function makes, on the resources it makes it on.
@@ -330,10 +338,76 @@ pub fn query_api() -> FunctionCalls {
     }
 }
 
+/// The detection function's calls (`functions/detect-events`, `alerting` over `aws::alerts`):
+/// the raw records of new events, alerts put once, threshold windows; and what its event source
+/// mapping does with its role (read the events table's stream, record a failed batch).
+pub fn detector() -> FunctionCalls {
+    FunctionCalls {
+        name: "detect-events",
+        source: None,
+        calls: vec![
+            Call {
+                action: "s3:GetObject",
+                resources: vec![Resource::AllRaw],
+                why: "S3RawStore::get: the raw object of a batch's events, once per object \
+                      (rules match the raw record's own fields)",
+            },
+            Call {
+                action: "kms:Decrypt",
+                resources: vec![Resource::BucketKmsKey],
+                why: "reading raw objects written under the bucket's customer key, when it has one",
+            },
+            Call {
+                action: "dynamodb:PutItem",
+                resources: vec![Resource::AlertsTable],
+                why: "DynamoAlertStore::put_new (an alert once, attribute_not_exists) and \
+                      DynamoWindowStore::add_and_read (a window member once)",
+            },
+            Call {
+                action: "dynamodb:Query",
+                resources: vec![Resource::AlertsTable],
+                why: "DynamoWindowStore: a threshold group's members in its window",
+            },
+            Call {
+                action: "dynamodb:UpdateItem",
+                resources: vec![Resource::AlertsTable],
+                why: "DynamoWindowStore::spend: members counted in an alert",
+            },
+            Call {
+                action: "dynamodb:DescribeStream",
+                resources: vec![Resource::EventsStream],
+                why: "the event source mapping reads the stream with the function's role",
+            },
+            Call {
+                action: "dynamodb:GetShardIterator",
+                resources: vec![Resource::EventsStream],
+                why: "the event source mapping reads the stream with the function's role",
+            },
+            Call {
+                action: "dynamodb:GetRecords",
+                resources: vec![Resource::EventsStream],
+                why: "the event source mapping reads the stream with the function's role",
+            },
+            Call {
+                action: "dynamodb:ListStreams",
+                resources: vec![Resource::EventsStream],
+                why: "the event source mapping reads the stream with the function's role",
+            },
+            Call {
+                action: "sqs:SendMessage",
+                resources: vec![Resource::DetectionDeadLetters],
+                why: "the event source mapping records a batch that keeps failing (its \
+                      on-failure destination)",
+            },
+        ],
+    }
+}
+
 /// Every deployed function, pullers first.
 pub fn all() -> Vec<FunctionCalls> {
     let mut out: Vec<FunctionCalls> = Source::ALL.iter().map(|s| puller(*s)).collect();
     out.push(query_api());
+    out.push(detector());
     out
 }
 
@@ -405,12 +479,19 @@ mod tests {
                 "{}",
                 f.name
             );
+            // Only the query API annotates; the detection function writes neither.
             assert_eq!(
                 writes_to(Resource::AnnotationItems),
-                f.source.is_none(),
+                f.name == query_api().name,
                 "{}",
                 f.name
             );
+            if f.name == detector().name {
+                assert!(
+                    !writes_to(Resource::IngestItems),
+                    "detection writes no event"
+                );
+            }
         }
     }
 

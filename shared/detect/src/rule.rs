@@ -189,6 +189,16 @@ impl RuleSet {
             .chain(self.thresholds.iter().map(|t| t.meta.as_ref()))
     }
 
+    /// The longest threshold window of the set (zero without thresholds): how long window
+    /// state must be kept.
+    pub fn longest_window(&self) -> Duration {
+        self.thresholds
+            .iter()
+            .map(|t| t.window)
+            .max()
+            .unwrap_or_else(Duration::zero)
+    }
+
     /// Adds `other`'s rules; an id in both is an error naming the second file.
     pub fn merge(mut self, other: RuleSet) -> Result<RuleSet, Vec<RuleError>> {
         let mut seen: HashSet<String> = self.rules().map(|r| r.id.clone()).collect();

@@ -273,6 +273,20 @@ pub mod vars {
         meaning: "Glue database of the curated tables and views the hunting queries read.",
     };
 
+    pub const ALERTS_TABLE: Var = Var {
+        name: "AUDITLAKE_ALERTS_TABLE",
+        default: None,
+        range: None,
+        meaning: "DynamoDB table of alerts and threshold-window state (the detection function).",
+    };
+
+    pub const ALERT_RETENTION_DAYS: Var = Var {
+        name: "AUDITLAKE_ALERT_RETENTION_DAYS",
+        default: Some("365"),
+        range: Some((1, 3650)),
+        meaning: "DynamoDB TTL of alerts, counted from when they are raised.",
+    };
+
     pub const ANALYTICS_TIMEOUT_SECS: Var = Var {
         name: "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
         default: Some("25"),
@@ -685,6 +699,36 @@ impl ImportConfig {
     }
 }
 
+/// Configuration of the detection function (the events table's stream).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectConfig {
+    /// The raw layer's bucket: rules match the raw record's own fields.
+    pub bucket: String,
+    pub alerts_table: String,
+    pub alert_retention_days: u32,
+}
+
+/// Every variable the detection function reads.
+pub const DETECT_VARS: &[Var] = &[vars::BUCKET, vars::ALERTS_TABLE, vars::ALERT_RETENTION_DAYS];
+
+impl DetectConfig {
+    /// Parses the detection function's configuration, reporting every problem together.
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut r = Reader::new(vars);
+        let bucket = r.required(&vars::BUCKET);
+        let alerts_table = r.required(&vars::ALERTS_TABLE);
+        let retention = r.number(&vars::ALERT_RETENTION_DAYS);
+        let config = DetectConfig {
+            bucket,
+            alerts_table,
+            alert_retention_days: retention as u32,
+        };
+        r.finish(config)
+    }
+}
+
 /// Every variable the query API (and `auditlake serve`) reads.
 pub const QUERY_VARS: &[Var] = &[
     vars::TENANT_ID,
@@ -897,7 +941,12 @@ mod tests {
 
     /// Every declared variable, once.
     fn declared() -> Vec<Var> {
-        let mut all: Vec<Var> = PULLER_VARS.iter().chain(QUERY_VARS).copied().collect();
+        let mut all: Vec<Var> = PULLER_VARS
+            .iter()
+            .chain(QUERY_VARS)
+            .chain(DETECT_VARS)
+            .copied()
+            .collect();
         all.sort_by_key(|v| v.name);
         all.dedup();
         all

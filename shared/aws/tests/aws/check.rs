@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use aws::permissions::{self, FunctionCalls, Resource, TAMPER_ACTIONS, TAMPER_SID};
-use domain::config::{PULLER_VARS, QUERY_VARS};
+use domain::config::{DETECT_VARS, PULLER_VARS, QUERY_VARS};
 use domain::model::Source;
 use serde_json::Value;
 
@@ -81,6 +81,9 @@ fn expressions(r: Resource) -> Vec<String> {
         Resource::GlueTables => vec![
             "Sub arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${AnalyticsDatabaseName}/*".into(),
         ],
+        Resource::AlertsTable => vec!["GetAtt AlertsTable.Arn".into()],
+        Resource::EventsStream => vec!["GetAtt EventsTable.StreamArn".into()],
+        Resource::DetectionDeadLetters => vec!["GetAtt DetectionDeadLetterQueue.Arn".into()],
     }
 }
 
@@ -160,6 +163,7 @@ fn query_api_vars() -> BTreeSet<&'static str> {
         .filter(|v| !matches!(*v, "AUDITLAKE_AUTH_DISABLED" | "AUDITLAKE_LOGIN_URL"))
         .collect()
 }
+const DETECT_REQUIRED: &[&str] = &["AUDITLAKE_BUCKET", "AUDITLAKE_ALERTS_TABLE"];
 const QUERY_API_REQUIRED: &[&str] = &[
     "AUDITLAKE_TENANT_ID",
     "AUDITLAKE_EVENTS_TABLE",
@@ -189,6 +193,10 @@ fn check_env(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                 .collect();
             (parsed, PULLER_REQUIRED.to_vec())
         }
+        None if name == permissions::detector().name => (
+            DETECT_VARS.iter().map(|v| v.name).collect(),
+            DETECT_REQUIRED.to_vec(),
+        ),
         None => (query_api_vars(), QUERY_API_REQUIRED.to_vec()),
     };
     for v in &vars {

@@ -266,6 +266,15 @@ fn problems(template: &str) -> Vec<String> {
                 }
                 Err(e) => expect(false, &format!("does not start: {e}")),
             },
+            None if binary == aws::permissions::detector().name => {
+                match domain::config::DetectConfig::from_vars(vars) {
+                    Ok(c) => expect(
+                        c.alert_retention_days == 365,
+                        "AlertRetentionDays not passed",
+                    ),
+                    Err(e) => expect(false, &format!("does not start: {e}")),
+                }
+            }
             None => {
                 query_checked = true;
                 match QueryConfig::from_vars(vars) {

@@ -1,0 +1,55 @@
+//! The detection function's Lambda loop: configuration, clients and the compiled built-in pack
+//! are built once per container; each invocation is one stream batch, answered with Lambda's
+//! partial batch response, and logs one summary line.
+
+use std::sync::Arc;
+
+use domain::config::DetectConfig;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+use crate::DetectionApp;
+
+/// Runs the detection function until the runtime stops it.
+pub async fn run_detector() -> Result<(), Error> {
+    runtime::telemetry::init(std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f == "JSON"));
+    let config = DetectConfig::from_vars(std::env::vars())?;
+    let rules = detect::pack::builtin().map_err(|errors| {
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        Error::from(format!(
+            "the built-in rules do not load:\n{}",
+            text.join("\n")
+        ))
+    })?;
+    let sdk = aws::load_sdk_config().await;
+    let (raw, alerts, windows) = aws::alerts::detection_stores(
+        &sdk,
+        &config.bucket,
+        &config.alerts_table,
+        config.alert_retention_days,
+        rules.longest_window(),
+    );
+    let app = DetectionApp::new(
+        detect::Detector::new(&rules),
+        Arc::new(raw),
+        Arc::new(alerts),
+        Arc::new(windows),
+        Arc::new(runtime::clock::SystemClock),
+    );
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let (response, report) = app.handle(&event.payload).await;
+        tracing::info!(
+            records = report.records,
+            events = report.events,
+            alerts_new = report.alerts_new,
+            alerts_existing = report.alerts_existing,
+            unreadable = report.unreadable,
+            without_raw = report.without_raw,
+            failed = report.failed,
+            "Detection batch done."
+        );
+        serde_json::to_value(response).map_err(Error::from)
+    }))
+    .await
+}
