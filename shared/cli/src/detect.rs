@@ -156,6 +156,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
     let rest = std::mem::take(&mut sink.line);
     sink.evaluate(&rest);
     let events = sink.batch.events();
+    let observations = sink.batch.observations();
     let unreadable = sink.unreadable;
     let alerts = sink.batch.finish().await;
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -168,7 +169,7 @@ pub async fn run(args: Args<'_>) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     eprintln!(
-        "auditlake: {events} events evaluated against {} rules, {} alerts raised, {} quarantined",
+        "auditlake: {events} events evaluated against {} rules, {} alerts raised, {} quarantined, {observations} threshold observations",
         detector.rule_count(),
         alerts.len(),
         total.quarantined

@@ -297,6 +297,12 @@ impl<'d> Batch<'d> {
         self.events
     }
 
+    /// How many threshold observations the events made (each is a window-store write and read
+    /// in the detection function).
+    pub fn observations(&self) -> usize {
+        self.observations.len()
+    }
+
     /// Every alert, ordered by event time, then id.
     pub async fn finish(mut self) -> Vec<Alert> {
         self.observations
