@@ -1,0 +1,528 @@
+//! A hand-written JSON scanner over one record line, for the typed fast path: one pass over the
+//! bytes, strings borrowed from the line (decoded only when they hold a backslash), values the
+//! reader does not want checked and skipped without being built. It accepts exactly what
+//! `serde_json` accepts when it parses the line into a `serde_json::Value` (the `Value` path), or
+//! less: anything it is not sure of (a key with an escape, deep nesting, a number it cannot judge
+//! cheaply and `serde_json` refuses) is a [`Decline`], and the record then takes the `Value` path,
+//! which reads it, or quarantines it, as before. A decline is never wrong, only slower; an
+//! acceptance must mean `serde_json` would have accepted the line too.
+//!
+//! The rules followed (serde_json 1.0's `read.rs` and `de.rs`): whitespace is space, tab, line
+//! feed and carriage return; a string may not hold a control character (below 0x20) raw; escapes
+//! are `\" \\ \/ \b \f \n \r \t` and `\uXXXX` (hex in either case), where a surrogate must be a
+//! leading one followed at once by `\u` and a trailing one; numbers are RFC 8259 numbers, and a
+//! number too large for an `f64` is an error; nesting is limited (serde_json: 128 levels; here
+//! fewer, declined).
+
+/// The scanner cannot take the line exactly as the `Value` path would: that path reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decline;
+
+pub type Scanned<T> = Result<T, Decline>;
+
+/// Nesting deeper than this is declined (serde_json's own limit is 128; the Graph shapes nest
+/// four levels).
+const MAX_DEPTH: u32 = 64;
+
+/// The key serde_json's `Value` treats as a raw-value marker; a record holding it anywhere goes
+/// to the `Value` path rather than be read differently.
+const RAW_VALUE_TOKEN: &[u8] = b"$serde_json::private::RawValue";
+
+/// A JSON string of the line: its content between the quotes, as written (escapes not decoded).
+#[derive(Debug, Clone, Copy)]
+pub struct Str<'a> {
+    pub raw: &'a str,
+    pub escapes: Escapes,
+}
+
+/// The escapes in a JSON string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escapes {
+    /// None: the content is the string's value.
+    None,
+    /// Only `\"` and `\\`: the content is the string as serde_json writes it.
+    Simple,
+    /// Others.
+    Other,
+}
+
+/// The scanner: the line and a position in it.
+pub struct Scan<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The bytes of `w` that end a run of plain string content (a quote, a backslash or a control
+/// character), as the high bit of each: eight bytes tested at once. Only the lowest flagged byte
+/// is exact (a borrow can flag bytes above it), which is the only one used. Bytes of 0x80 and
+/// above (UTF-8 sequences) are never flagged.
+#[inline(always)]
+fn specials(w: u64) -> u64 {
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    (quote.wrapping_sub(ONES) | backslash.wrapping_sub(ONES) | w.wrapping_sub(ONES * 0x20))
+        & !w
+        & HIGH
+}
+
+/// The value of one hex digit, as serde_json reads them (either case).
+#[inline]
+fn hex(b: u8) -> Option<u16> {
+    match b {
+        b'0'..=b'9' => Some(u16::from(b - b'0')),
+        b'a'..=b'f' => Some(u16::from(b - b'a' + 10)),
+        b'A'..=b'F' => Some(u16::from(b - b'A' + 10)),
+        _ => None,
+    }
+}
+
+/// The four hex digits at `b[i..i + 4]`.
+#[inline]
+fn hex4(b: &[u8], i: usize) -> Scanned<u16> {
+    let d = b.get(i..i + 4).ok_or(Decline)?;
+    let mut n = 0u16;
+    for &c in d {
+        n = (n << 4) | hex(c).ok_or(Decline)?;
+    }
+    Ok(n)
+}
+
+/// The escape starting at the backslash `b[i]`: its length in bytes and the character it
+/// stands for, refused as serde_json refuses it when the string is read as text.
+#[inline]
+fn escape(b: &[u8], i: usize) -> Scanned<(usize, char)> {
+    let c = match b.get(i + 1).ok_or(Decline)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => return unicode_escape(b, i),
+        _ => return Err(Decline),
+    };
+    Ok((2, c))
+}
+
+#[cold]
+fn unicode_escape(b: &[u8], i: usize) -> Scanned<(usize, char)> {
+    let n = hex4(b, i + 2)?;
+    match n {
+        // A trailing surrogate first: serde_json's "lone leading surrogate" error.
+        0xDC00..=0xDFFF => Err(Decline),
+        0xD800..=0xDBFF => {
+            // It must be followed by `\u` and a trailing surrogate.
+            if b.get(i + 6..i + 8) != Some(b"\\u") {
+                return Err(Decline);
+            }
+            let n2 = hex4(b, i + 8)?;
+            if !(0xDC00..=0xDFFF).contains(&n2) {
+                return Err(Decline);
+            }
+            let c = 0x1_0000 + ((u32::from(n - 0xD800) << 10) | u32::from(n2 - 0xDC00));
+            Ok((12, char::from_u32(c).ok_or(Decline)?))
+        }
+        _ => Ok((6, char::from_u32(u32::from(n)).ok_or(Decline)?)),
+    }
+}
+
+/// The value of a string whose content `raw` holds escapes (already checked by the scanner).
+pub fn unescape(raw: &str) -> Scanned<String> {
+    let b = raw.as_bytes();
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(at) = memchr::memchr(b'\\', &b[i..]) {
+        out.push_str(&raw[i..i + at]);
+        i += at;
+        let (len, c) = escape(b, i)?;
+        out.push(c);
+        i += len;
+    }
+    out.push_str(&raw[i..]);
+    Ok(out)
+}
+
+impl<'a> Scan<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Scan {
+            text,
+            b: text.as_bytes(),
+            i: 0,
+            depth: 0,
+        }
+    }
+
+    /// Skips whitespace and says which byte follows (`None` at the end of the line).
+    #[inline(always)]
+    pub fn peek(&mut self) -> Option<u8> {
+        while let Some(&c) = self.b.get(self.i) {
+            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                return Some(c);
+            }
+            self.i += 1;
+        }
+        None
+    }
+
+    /// Skips whitespace and the byte `c`, which must follow.
+    #[inline(always)]
+    fn eat(&mut self, c: u8) -> Scanned<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(Decline)
+        }
+    }
+
+    /// True when nothing but whitespace is left.
+    pub fn at_end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    /// The string that starts at the current position (its opening quote).
+    #[inline]
+    pub fn string(&mut self) -> Scanned<Str<'a>> {
+        self.eat(b'"')?;
+        let b = self.b;
+        let start = self.i;
+        // A local index (the scanner's is written back once): the loop stays in registers.
+        let mut i = start;
+        let mut escapes = Escapes::None;
+        loop {
+            // Eight bytes at a time to the next quote, backslash or control character. `i` never
+            // passes the end, so `b.len() - i` does not wrap.
+            while b.len() - i >= 8 {
+                let chunk: [u8; 8] = b[i..i + 8].try_into().map_err(|_| Decline)?;
+                let m = specials(u64::from_le_bytes(chunk));
+                if m != 0 {
+                    i += (m.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
+            match *b.get(i).ok_or(Decline)? {
+                b'"' => {
+                    // Quotes and backslashes are ASCII, so both ends are character boundaries.
+                    let raw = self.text.get(start..i).ok_or(Decline)?;
+                    self.i = i + 1;
+                    return Ok(Str { raw, escapes });
+                }
+                b'\\' => {
+                    let (len, c) = escape(b, i)?;
+                    if len != 2 || !matches!(c, '"' | '\\') {
+                        escapes = Escapes::Other;
+                    } else if escapes == Escapes::None {
+                        escapes = Escapes::Simple;
+                    }
+                    i += len;
+                }
+                0..0x20 => return Err(Decline),
+                _ => i += 1,
+            }
+        }
+    }
+
+    /// Enters the object that starts here (its `{`): `true` when a member follows (its key
+    /// next), `false` when it is empty (and has been left).
+    #[inline]
+    pub fn object(&mut self) -> Scanned<bool> {
+        self.eat(b'{')?;
+        self.enter()?;
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After a member's value: `true` when another member follows (its key next), `false` when
+    /// the object ends (and has been left).
+    #[inline]
+    pub fn next_member(&mut self) -> Scanned<bool> {
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(true)
+            }
+            Some(b'}') => {
+                self.i += 1;
+                self.depth -= 1;
+                Ok(false)
+            }
+            _ => Err(Decline),
+        }
+    }
+
+    /// True, with the key and its colon read, when the next key is `key` as written (`key` holds
+    /// no quote, backslash or control character, so the bytes compared are the whole string); if
+    /// not, nothing is read. Cheaper than [`Scan::key`] for a key that is foreseen.
+    #[inline]
+    pub fn key_is(&mut self, key: &str) -> Scanned<bool> {
+        if self.peek() != Some(b'"') {
+            return Err(Decline);
+        }
+        let (from, to) = (self.i + 1, self.i + 1 + key.len());
+        if self.b.get(from..to) != Some(key.as_bytes()) || self.b.get(to) != Some(&b'"') {
+            return Ok(false);
+        }
+        self.i = to + 1;
+        self.eat(b':')?;
+        Ok(true)
+    }
+
+    /// A key and its colon. A key with an escape is declined: its value could be a key the
+    /// reader looks for, spelt differently.
+    #[inline]
+    pub fn key(&mut self) -> Scanned<&'a str> {
+        let key = self.string()?;
+        if key.escapes != Escapes::None || key.raw.as_bytes() == RAW_VALUE_TOKEN {
+            return Err(Decline);
+        }
+        self.eat(b':')?;
+        Ok(key.raw)
+    }
+
+    /// Enters the array that starts here (its `[`): `false` when it is empty (and has been
+    /// left), else `true` with the first element next.
+    #[inline]
+    pub fn array(&mut self) -> Scanned<bool> {
+        self.eat(b'[')?;
+        self.enter()?;
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            self.depth -= 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After an element: `true` when another follows, `false` when the array ends (and has
+    /// been left).
+    #[inline]
+    pub fn next_element(&mut self) -> Scanned<bool> {
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(true)
+            }
+            Some(b']') => {
+                self.i += 1;
+                self.depth -= 1;
+                Ok(false)
+            }
+            _ => Err(Decline),
+        }
+    }
+
+    #[inline]
+    fn enter(&mut self) -> Scanned<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Decline);
+        }
+        Ok(())
+    }
+
+    /// Skips `literal` (`true`, `false`, `null`), which must be here.
+    #[inline]
+    pub fn literal(&mut self, literal: &[u8]) -> Scanned<()> {
+        if self.b.get(self.i..self.i + literal.len()) == Some(literal) {
+            self.i += literal.len();
+            Ok(())
+        } else {
+            Err(Decline)
+        }
+    }
+
+    /// The number that starts here, as written, after checking that serde_json reads it (an
+    /// `f64` that overflows is refused there). Most numbers are small integers, told apart
+    /// without parsing; any other is parsed by serde_json itself.
+    pub fn number(&mut self) -> Scanned<&'a str> {
+        let b = self.b;
+        let start = self.i;
+        let digits = |i: &mut usize| {
+            let from = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i - from
+        };
+        let mut i = start;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                digits(&mut i);
+            }
+            _ => return Err(Decline),
+        }
+        let mut simple = i - start <= 18;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if digits(&mut i) == 0 {
+                return Err(Decline);
+            }
+            simple = false;
+        }
+        if matches!(b.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(b.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            if digits(&mut i) == 0 {
+                return Err(Decline);
+            }
+            simple = false;
+        }
+        let token = &self.text[start..i];
+        if !simple && serde_json::from_str::<serde_json::Value>(token).is_err() {
+            return Err(Decline);
+        }
+        self.i = i;
+        Ok(token)
+    }
+
+    /// Skips the value that starts here, checked as serde_json checks it.
+    pub fn skip(&mut self) -> Scanned<()> {
+        match self.peek().ok_or(Decline)? {
+            b'"' => self.string().map(drop),
+            b'{' => {
+                let mut more = self.object()?;
+                while more {
+                    self.key()?;
+                    self.skip()?;
+                    more = self.next_member()?;
+                }
+                Ok(())
+            }
+            b'[' => {
+                let mut more = self.array()?;
+                while more {
+                    self.skip()?;
+                    more = self.next_element()?;
+                }
+                Ok(())
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number().map(drop),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// True when the scanner takes `json` as one whole value.
+    fn takes(json: &str) -> bool {
+        let mut s = Scan::new(json);
+        s.skip().is_ok() && s.at_end()
+    }
+
+    #[test]
+    fn specials_finds_the_first_quote_backslash_or_control_byte() {
+        for (i, special) in [b'"', b'\\', 0u8, 0x1f].into_iter().enumerate() {
+            for at in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[at] = special;
+                // A later special byte (a borrow can flag bytes above the first) never hides it.
+                if at < 7 {
+                    w[7] = b'"';
+                }
+                let m = specials(u64::from_le_bytes(w));
+                assert_eq!((m.trailing_zeros() / 8) as usize, at, "{i} at {at}");
+            }
+        }
+        assert_eq!(specials(u64::from_le_bytes(*b" ~\x7f\x80\xff\xc3\xa9!")), 0);
+    }
+
+    #[test]
+    fn takes_what_serde_json_takes_as_a_value() {
+        let cases = [
+            r#"{"a":[1,-2,3.5e10,-0,0.0,1E+2,true,false,null,"x\"y\\\/\b\f\n\r\tz"]}"#,
+            r#""\u00e9\u20AC\ud83d\ude00""#,
+            r#" { "a" : { } , "b" : [ ] } "#,
+            "{\t\"a\"\r\n:1}",
+            "18446744073709551616",
+            "123456789012345678901234567890",
+            "-9223372036854775809",
+            "1e308",
+            "\"caf\u{e9}\"",
+            // Refused by serde_json: the scanner must refuse them too.
+            "1e999",
+            "-1e999",
+            "01",
+            "1.",
+            "-",
+            ".5",
+            "1e",
+            "+1",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{1:1}",
+            "[1 2]",
+            "nul",
+            "truex",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"\\ud800\\u0041\"",
+            "\"\\ud800x\"",
+            "\"\\ud800\\n\"",
+            "\"\\x\"",
+            "\"\\u12g4\"",
+            "\"\\u12\"",
+            "\"a\u{1}b\"",
+            "\"a\tb\"",
+            "\"open",
+            "[",
+            "{\"a\":",
+            "\u{a0}1",
+            "[1]x",
+        ];
+        for json in cases {
+            let serde = serde_json::from_str::<serde_json::Value>(json).is_ok();
+            assert_eq!(takes(json), serde, "{json}");
+        }
+        let deep = "[".repeat(100) + &"]".repeat(100);
+        assert!(!takes(&deep), "deep nesting is declined");
+    }
+
+    #[test]
+    fn unescape_decodes_as_serde_json_does() {
+        for raw in [
+            r#"plain"#,
+            r#"\"Global Administrator\""#,
+            r#"a\u00e9\u20ACb\ud83d\ude00c\/\\\b\f\n\r\t"#,
+            r#"\u0000\u001F"#,
+        ] {
+            let want: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
+            assert_eq!(unescape(raw).unwrap(), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn keys_with_escapes_and_the_raw_value_token_are_declined() {
+        let mut s = Scan::new(r#"{"\u0069d":1}"#);
+        assert_eq!(s.object(), Ok(true));
+        assert_eq!(s.key_is("id"), Ok(false));
+        assert_eq!(s.key(), Err(Decline));
+        let mut s = Scan::new(r#"{"$serde_json::private::RawValue":1}"#);
+        assert_eq!(s.skip(), Err(Decline));
+        let mut s = Scan::new(r#"{"a":{"$serde_json::private::RawValue":1}}"#);
+        assert_eq!(s.skip(), Err(Decline));
+    }
+}
