@@ -163,10 +163,9 @@ impl Job<'_> {
         if record.is_empty() {
             return;
         }
-        // A `\r` inside the line is whitespace the `Value` path turns into a space in `raw`.
-        if memchr::memchr(b'\r', record.as_bytes()).is_none()
-            && self.typed.write(record, &mut e.out)
-        {
+        // (A `\r` inside the line, whitespace the `Value` path turns into a space in `raw`, makes
+        // the typed path decline it.)
+        if self.typed.write(record, &mut e.out) {
             e.counts.normalized += 1;
             return;
         }

@@ -11,7 +11,7 @@ use super::{ABSENT, Arr, Obj, Read, Skip, Text, Writer, fields, quoted};
 use std::borrow::Cow;
 
 use super::time;
-use crate::model::{ActorKind, Source};
+use crate::model::{ActorKind, EventResult, Source};
 use crate::normalize::{dedupe_key_of_id, result_of};
 use crate::store::keys;
 
@@ -193,7 +193,12 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
     let initiated_by = v.initiated_by.0.as_ref();
     let user = initiated_by.and_then(|i| i.user.0.as_ref());
     let (actor, client_ip) = actor(initiated_by);
-    let (result, word) = result_of(v.result.get().as_deref());
+    let (result, word) = match &v.result {
+        // Graph's own words, told without `result_of`'s lower-casing copy.
+        Text::Plain(w) if w == "success" => (EventResult::Success, None),
+        Text::Plain(w) if w == "failure" => (EventResult::Failure, None),
+        other => result_of(other.get().as_deref()),
+    };
 
     // Additional details: an object keyed by each detail's key (the last of equal keys wins),
     // and the user agent is the value of the last `User-Agent` detail, in any case.
@@ -217,14 +222,14 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
     out.extend_from_slice(b"{\"id\":\"");
     out.extend_from_slice(Source::EntraDirectoryAudits.name().as_bytes());
     out.push(b':');
-    time::write_id_time(out, time);
+    time::write_id_time(out, &time);
     out.push(b'-');
     out.extend_from_slice(dedupe_key.as_bytes());
     out.extend_from_slice(b"\",\"record_id\":");
     v.id.write(out);
     out.extend_from_slice(&w.source_stream_tenant);
     out.extend_from_slice(b",\"time\":");
-    time::write_time(out, time);
+    time::write_time(out, &time);
     out.extend_from_slice(b",\"service\":");
     v.logged_by_service.write(out);
     out.extend_from_slice(b",\"category\":");

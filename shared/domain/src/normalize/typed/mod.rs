@@ -184,8 +184,13 @@ impl<'a> Text<'a> {
         let b = s.as_bytes();
         let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
         if visible(b.first()) && visible(b.last()) {
+            // Nothing to trim: a sentinel only if it is one, in any case, as it stands.
             let sentinel_length = s.len() < 64 && SENTINEL_LENGTHS & (1 << s.len()) != 0;
-            if sentinel_length && super::is_sentinel(s) {
+            if sentinel_length
+                && super::SENTINELS
+                    .iter()
+                    .any(|x| x.len() == s.len() && x.eq_ignore_ascii_case(s))
+            {
                 return Text::Absent;
             }
             return Text::Plain(Cow::Borrowed(s));
@@ -229,7 +234,7 @@ impl<'a> Read<'a> for Text<'a> {
     fn read(s: &mut Scan<'a>) -> Scanned<Self> {
         match s.peek() {
             Some(b'"') => {
-                let st = s.string()?;
+                let st = s.string_here()?;
                 if st.escapes == Escapes::None {
                     Ok(Text::plain(st.raw))
                 } else {

@@ -8,7 +8,7 @@
 //! acceptance must mean `serde_json` would have accepted the line too.
 //!
 //! The rules followed (serde_json 1.0's `read.rs` and `de.rs`): whitespace is space, tab, line
-//! feed and carriage return; a string may not hold a control character (below 0x20) raw; escapes
+//! feed and carriage return (the last two declined here: see [`Scan::peek`]); a string may not hold a control character (below 0x20) raw; escapes
 //! are `\" \\ \/ \b \f \n \r \t` and `\uXXXX` (hex in either case), where a surrogate must be a
 //! leading one followed at once by `\u` and a trailing one; numbers are RFC 8259 numbers, and a
 //! number too large for an `f64` is an error; nesting is limited (serde_json: 128 levels; here
@@ -159,11 +159,25 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// Skips whitespace and says which byte follows (`None` at the end of the line).
+    /// Skips whitespace and says which byte follows (`None` at the end of the line). Only
+    /// spaces and tabs are skipped: a line feed or carriage return outside a string is JSON
+    /// whitespace too, but the `Value` path writes the record's `raw` with each of them turned
+    /// into a space, so a record holding one is left to it (the next byte is then not what any
+    /// caller expects, and it declines).
     #[inline(always)]
     pub fn peek(&mut self) -> Option<u8> {
+        // Compact JSON has no whitespace: one test for the byte that is there.
+        let c = *self.b.get(self.i)?;
+        if c > b' ' {
+            return Some(c);
+        }
+        self.peek_past_whitespace()
+    }
+
+    #[cold]
+    fn peek_past_whitespace(&mut self) -> Option<u8> {
         while let Some(&c) = self.b.get(self.i) {
-            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            if !matches!(c, b' ' | b'\t') {
                 return Some(c);
             }
             self.i += 1;
@@ -190,24 +204,39 @@ impl<'a> Scan<'a> {
     /// The string that starts at the current position (its opening quote).
     #[inline]
     pub fn string(&mut self) -> Scanned<Str<'a>> {
-        self.eat(b'"')?;
+        if self.peek() != Some(b'"') {
+            return Err(Decline);
+        }
+        self.string_here()
+    }
+
+    /// The string whose opening quote is the byte at the current position (as [`Scan::peek`]
+    /// has just said).
+    #[inline]
+    pub fn string_here(&mut self) -> Scanned<Str<'a>> {
         let b = self.b;
-        let start = self.i;
+        let start = self.i + 1;
         // A local index (the scanner's is written back once): the loop stays in registers.
         let mut i = start;
         let mut escapes = Escapes::None;
         loop {
-            // Eight bytes at a time to the next quote, backslash or control character. `i` never
-            // passes the end, so `b.len() - i` does not wrap.
-            while b.len() - i >= 8 {
-                let chunk: [u8; 8] = b[i..i + 8].try_into().map_err(|_| Decline)?;
-                let m = specials(u64::from_le_bytes(chunk));
-                if m != 0 {
-                    i += (m.trailing_zeros() / 8) as usize;
+            // Sixteen bytes at a time, as two words, to the next quote, backslash or control
+            // character.
+            while let Some(chunk) = b.get(i..).and_then(|rest| rest.first_chunk::<16>()) {
+                let (lo, hi) = chunk.split_at(8);
+                let lo = specials(u64::from_le_bytes(lo.try_into().map_err(|_| Decline)?));
+                let hi = specials(u64::from_le_bytes(hi.try_into().map_err(|_| Decline)?));
+                if lo | hi != 0 {
+                    i += if lo != 0 {
+                        (lo.trailing_zeros() / 8) as usize
+                    } else {
+                        8 + (hi.trailing_zeros() / 8) as usize
+                    };
                     break;
                 }
-                i += 8;
+                i += 16;
             }
+            // The byte found (or, near the end of the line, the next byte).
             match *b.get(i).ok_or(Decline)? {
                 b'"' => {
                     // Quotes and backslashes are ASCII, so both ends are character boundaries.
@@ -274,8 +303,12 @@ impl<'a> Scan<'a> {
         if self.b.get(from..to) != Some(key.as_bytes()) || self.b.get(to) != Some(&b'"') {
             return Ok(false);
         }
-        self.i = to + 1;
-        self.eat(b':')?;
+        if self.b.get(to + 1) == Some(&b':') {
+            self.i = to + 2;
+        } else {
+            self.i = to + 1;
+            self.eat(b':')?;
+        }
         Ok(true)
     }
 
@@ -396,7 +429,7 @@ impl<'a> Scan<'a> {
     /// Skips the value that starts here, checked as serde_json checks it.
     pub fn skip(&mut self) -> Scanned<()> {
         match self.peek().ok_or(Decline)? {
-            b'"' => self.string().map(drop),
+            b'"' => self.string_here().map(drop),
             b'{' => {
                 let mut more = self.object()?;
                 while more {
@@ -450,12 +483,21 @@ mod tests {
     }
 
     #[test]
+    fn line_ends_outside_strings_are_declined() {
+        // serde_json takes them as whitespace, but the `Value` path rewrites them in `raw`.
+        for json in ["{\"a\":\r1}", "{\"a\":1}\n", "[1,\n2]", "{\"a\"\r\n:1}"] {
+            assert!(serde_json::from_str::<serde_json::Value>(json).is_ok());
+            assert!(!takes(json), "{json:?}");
+        }
+    }
+
+    #[test]
     fn takes_what_serde_json_takes_as_a_value() {
         let cases = [
             r#"{"a":[1,-2,3.5e10,-0,0.0,1E+2,true,false,null,"x\"y\\\/\b\f\n\r\tz"]}"#,
             r#""\u00e9\u20AC\ud83d\ude00""#,
             r#" { "a" : { } , "b" : [ ] } "#,
-            "{\t\"a\"\r\n:1}",
+            "{\t\"a\"\t:\t1 }",
             "18446744073709551616",
             "123456789012345678901234567890",
             "-9223372036854775809",

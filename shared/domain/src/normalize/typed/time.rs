@@ -22,9 +22,28 @@ fn digits(b: &[u8], from: usize, to: usize) -> Option<u32> {
     Some(n)
 }
 
+/// A record's time: the instant, and its UTC calendar parts when they can be written digit by
+/// digit (a year of four digits, no leap second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time {
+    pub at: DateTime<Utc>,
+    parts: Option<Parts>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parts {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    nanos: u32,
+}
+
 /// `YYYY-MM-DDTHH:MM:SS` with 1 to 9 fractional digits or none, then `Z`: read as chrono's
 /// RFC 3339 parser reads it (seconds 60, a leap second, are left to it).
-fn graph_time(s: &str) -> Option<DateTime<Utc>> {
+fn graph_time(s: &str) -> Option<Time> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
         return None;
@@ -43,31 +62,38 @@ fn graph_time(s: &str) -> Option<DateTime<Utc>> {
         n @ 2..=10 if b[19] == b'.' => digits(b, 20, b.len() - 1)? * 10u32.pow(10 - n as u32),
         _ => return None,
     };
+    // chrono checks the date and the time of day (February 29th, hour 24 and the like).
     let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
-    Some(
-        date.and_hms_nano_opt(hour, minute, second, nanos)?
-            .and_utc(),
-    )
+    let at = date
+        .and_hms_nano_opt(hour, minute, second, nanos)?
+        .and_utc();
+    let parts = Parts {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanos,
+    };
+    Some(Time {
+        at,
+        parts: Some(parts),
+    })
 }
 
 /// The time of a record, as `parse_time` reads it.
-pub fn parse(s: &str) -> Option<DateTime<Utc>> {
-    graph_time(s).or_else(|| parse_time(s))
+pub fn parse(s: &str) -> Option<Time> {
+    graph_time(s).or_else(|| {
+        let at = parse_time(s)?;
+        Some(Time {
+            at,
+            parts: parts_of(at),
+        })
+    })
 }
 
-/// The parts of a time that [`write_time`] and [`write_id_time`] write, when they can be written
-/// digit by digit: a year of four digits and no leap second.
-struct Parts {
-    year: u32,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-    nanos: u32,
-}
-
-fn parts(t: DateTime<Utc>) -> Option<Parts> {
+fn parts_of(t: DateTime<Utc>) -> Option<Parts> {
     let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
     let nanos = t.nanosecond();
     if nanos >= 1_000_000_000 {
@@ -84,55 +110,64 @@ fn parts(t: DateTime<Utc>) -> Option<Parts> {
     })
 }
 
-/// Appends `n` as `width` decimal digits (zero-padded; `n` has no more).
+/// Writes `n` as `N` decimal digits (zero-padded; `n` has no more) into `to`.
 #[inline]
-fn push_digits(out: &mut Vec<u8>, n: u32, width: u32) {
-    let mut p = 10u32.pow(width - 1);
-    while p > 0 {
-        out.push(b'0' + (n / p % 10) as u8);
-        p /= 10;
+fn put<const N: usize>(to: &mut [u8; N], n: u32) {
+    let mut n = n;
+    for d in to.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
     }
 }
 
 /// Appends `t` as the JSON string `fmt_time` makes of it (`"2025-05-31T00:59:58.746Z"`).
-pub fn write_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    let Some(p) = parts(t) else {
+pub fn write_time(out: &mut Vec<u8>, t: &Time) {
+    let Some(p) = t.parts else {
         out.push(b'"');
-        out.extend_from_slice(fmt_time(t).as_bytes());
+        out.extend_from_slice(fmt_time(t.at).as_bytes());
         out.push(b'"');
         return;
     };
-    out.push(b'"');
-    push_digits(out, p.year, 4);
-    out.push(b'-');
-    push_digits(out, p.month, 2);
-    out.push(b'-');
-    push_digits(out, p.day, 2);
-    out.push(b'T');
-    push_digits(out, p.hour, 2);
-    out.push(b':');
-    push_digits(out, p.minute, 2);
-    out.push(b':');
-    push_digits(out, p.second, 2);
-    out.push(b'.');
-    push_digits(out, p.nanos / 1_000_000, 3);
-    out.extend_from_slice(b"Z\"");
+    let mut s = *b"\"0000-00-00T00:00:00.000Z\"";
+    let (mut year, mut two, mut millis) = ([0u8; 4], [0u8; 2], [0u8; 3]);
+    put(&mut year, p.year);
+    s[1..5].copy_from_slice(&year);
+    for (at, n) in [
+        (6, p.month),
+        (9, p.day),
+        (12, p.hour),
+        (15, p.minute),
+        (18, p.second),
+    ] {
+        put(&mut two, n);
+        s[at..at + 2].copy_from_slice(&two);
+    }
+    put(&mut millis, p.nanos / 1_000_000);
+    s[21..24].copy_from_slice(&millis);
+    out.extend_from_slice(&s);
 }
 
 /// Appends the time part of an event id (`keys::event_id`'s `%Y%m%dT%H%M%SZ`).
-pub fn write_id_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
-    let Some(p) = parts(t) else {
-        out.extend_from_slice(t.format("%Y%m%dT%H%M%SZ").to_string().as_bytes());
+pub fn write_id_time(out: &mut Vec<u8>, t: &Time) {
+    let Some(p) = t.parts else {
+        out.extend_from_slice(t.at.format("%Y%m%dT%H%M%SZ").to_string().as_bytes());
         return;
     };
-    push_digits(out, p.year, 4);
-    push_digits(out, p.month, 2);
-    push_digits(out, p.day, 2);
-    out.push(b'T');
-    push_digits(out, p.hour, 2);
-    push_digits(out, p.minute, 2);
-    push_digits(out, p.second, 2);
-    out.push(b'Z');
+    let mut s = *b"00000000T000000Z";
+    let (mut year, mut two) = ([0u8; 4], [0u8; 2]);
+    put(&mut year, p.year);
+    s[0..4].copy_from_slice(&year);
+    for (at, n) in [
+        (4, p.month),
+        (6, p.day),
+        (9, p.hour),
+        (11, p.minute),
+        (13, p.second),
+    ] {
+        put(&mut two, n);
+        s[at..at + 2].copy_from_slice(&two);
+    }
+    out.extend_from_slice(&s);
 }
 
 #[cfg(test)]
@@ -185,7 +220,12 @@ mod tests {
             ));
         }
         for s in &cases {
-            assert_eq!(parse(s), parse_time(s), "{s}");
+            let fast = parse(s);
+            assert_eq!(fast.map(|t| t.at), parse_time(s), "{s}");
+            // Parts read from the string are the instant's own.
+            if let Some(t) = fast {
+                assert_eq!(t.parts, parts_of(t.at), "{s}");
+            }
         }
     }
 
@@ -209,14 +249,19 @@ mod tests {
             let nanos = ((x >> 32) % 1_000_000_000) as u32;
             times.push(DateTime::from_timestamp(secs + 1_600_000_000, nanos).unwrap());
         }
-        for t in times {
+        for at in times {
+            let t = Time {
+                at,
+                parts: parts_of(at),
+            };
+            let t = &t;
             let mut out = Vec::new();
             write_time(&mut out, t);
-            assert_eq!(out, format!("\"{}\"", fmt_time(t)).into_bytes(), "{t:?}");
+            assert_eq!(out, format!("\"{}\"", fmt_time(at)).into_bytes(), "{t:?}");
             let mut id = b"entra-directory-audits:".to_vec();
             write_id_time(&mut id, t);
             id.extend_from_slice(b"-k");
-            let want = keys::event_id(Source::EntraDirectoryAudits, t, "k");
+            let want = keys::event_id(Source::EntraDirectoryAudits, at, "k");
             assert_eq!(String::from_utf8(id).unwrap(), want, "{t:?}");
         }
     }
