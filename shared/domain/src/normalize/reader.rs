@@ -69,6 +69,8 @@ struct Emitted {
     counts: Counts,
     failure: Option<ReaderError>,
     stopped: bool,
+    /// The typed path's vectors, kept from one batch to the next.
+    scratch: typed::Scratch,
 }
 
 impl Emitted {
@@ -149,7 +151,7 @@ impl Job<'_> {
 
     /// Normalizes one NDJSON line (with its line end), line `line_no` of the input: by the
     /// typed fast path when it takes the line, else as [`input::read`] and [`Job::item`] would.
-    fn line(&self, bytes: &[u8], line_no: u64, e: &mut Emitted) {
+    fn line<'a>(&self, bytes: &'a [u8], line_no: u64, e: &mut Emitted, pool: &mut typed::Pool<'a>) {
         if e.stopped {
             return;
         }
@@ -165,7 +167,7 @@ impl Job<'_> {
         }
         // (A `\r` inside the line, whitespace the `Value` path turns into a space in `raw`, makes
         // the typed path decline it.)
-        if self.typed.write(record, &mut e.out) {
+        if self.typed.write(record, &mut e.out, pool) {
             e.counts.normalized += 1;
             return;
         }
@@ -177,12 +179,15 @@ impl Job<'_> {
         // An event line is about 2.3 times its record (a directory audit with its `raw`).
         e.out.reserve(bytes.len() * 5 / 2);
         let (mut start, mut line_no) = (0, batch.first_line_no);
+        // The typed path's vectors, for the lines of this batch.
+        let mut pool = e.scratch.pool();
         while start < bytes.len() {
             let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
-            self.line(&bytes[start..end], line_no, e);
+            self.line(&bytes[start..end], line_no, e, &mut pool);
             start = end;
             line_no += 1;
         }
+        e.scratch.keep(pool);
     }
 }
 

@@ -57,11 +57,13 @@ pub fn is_dedupe_key(s: &str) -> bool {
             | (b == b'_')
             | (b == b'~')
     };
+    let mut blocks = s.as_bytes().chunks_exact(16);
     !s.is_empty()
         && s.len() <= MAX_DEDUPE_KEY_BYTES
-        && s.as_bytes()
-            .chunks(16)
+        && blocks
+            .by_ref()
             .all(|block| block.iter().fold(true, |ok, &b| ok & allowed(b)))
+        && blocks.remainder().iter().all(|&b| allowed(b))
 }
 
 /// The second an event's keys carry: its time with the fraction dropped. Microsoft's records

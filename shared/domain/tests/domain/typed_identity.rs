@@ -335,9 +335,14 @@ fn the_fast_path_takes_plain_graph_records_and_leaves_the_rest() {
         ingested_at: Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap(),
     };
     let writer = typed::Writer::new(Source::EntraDirectoryAudits, ctx);
+    // One scratch for every record, as a thread of the reader keeps it.
+    let scratch = std::cell::RefCell::new(typed::Scratch::default());
     let fast = |line: &str| {
         let mut out = b"kept".to_vec();
-        let taken = writer.write(line, &mut out);
+        let mut scratch = scratch.borrow_mut();
+        let mut pool = scratch.pool();
+        let taken = writer.write(line, &mut out, &mut pool);
+        scratch.keep(pool);
         assert!(out.starts_with(b"kept"), "what was in the buffer is kept");
         if !taken {
             assert_eq!(out, b"kept", "a record not taken writes nothing");
@@ -379,7 +384,7 @@ fn the_fast_path_takes_plain_graph_records_and_leaves_the_rest() {
         assert!(fast(&other).is_none(), "{other}");
     }
     let sign_ins = typed::Writer::new(Source::EntraSignIns, ctx);
-    assert!(!sign_ins.write(plain, &mut Vec::new()));
+    assert!(!sign_ins.write(plain, &mut Vec::new(), &mut typed::Pool::default()));
 }
 
 fn corpus() -> Option<PathBuf> {

@@ -7,7 +7,7 @@
 //! sorted) is left to the `Value` path.
 
 use super::scan::Scan;
-use super::{ABSENT, Arr, Obj, Read, Skip, Text, Writer, fields, quoted};
+use super::{ABSENT, Arr, Obj, Pooled, Read, Skip, Text, Writer, fields, quoted, recycle};
 use std::borrow::Cow;
 
 use super::time;
@@ -93,6 +93,51 @@ fields! {
     }
 }
 
+/// The vectors of a record's arrays, emptied, kept from one record to the next
+/// (`super::Scratch`): the vectors' types name the lifetime of the lines read, so the pool is
+/// relabelled (`Pool::relabel`, which moves nothing) for each buffer of lines.
+#[derive(Default)]
+pub struct Pool<'a> {
+    targets: Vec<Vec<Obj<TargetResource<'a>>>>,
+    properties: Vec<Vec<Obj<ModifiedProperty<'a>>>>,
+    details: Vec<Vec<Obj<KeyValue<'a>>>>,
+    /// `write_event`'s list of additional details (relabelled there, as it borrows the record).
+    additional: Vec<(Cow<'static, str>, usize)>,
+}
+
+impl<'a> Pool<'a> {
+    /// The same vectors, for records of other lines.
+    pub(super) fn relabel<'b>(self) -> Pool<'b> {
+        fn all<T, U>(v: Vec<Vec<T>>) -> Vec<Vec<U>> {
+            v.into_iter().map(recycle).collect()
+        }
+        Pool {
+            targets: all(self.targets),
+            properties: all(self.properties),
+            details: all(self.details),
+            additional: self.additional,
+        }
+    }
+}
+
+impl<'a> Pooled<'a> for Obj<TargetResource<'a>> {
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>> {
+        &mut pool.targets
+    }
+}
+
+impl<'a> Pooled<'a> for Obj<ModifiedProperty<'a>> {
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>> {
+        &mut pool.properties
+    }
+}
+
+impl<'a> Pooled<'a> for Obj<KeyValue<'a>> {
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>> {
+        &mut pool.details
+    }
+}
+
 /// `crate::model::Actor`, borrowed.
 struct Actor<'a, 'de> {
     kind: ActorKind,
@@ -166,17 +211,38 @@ fn target_name<'a, 'de>(t: &'a TargetResource<'de>) -> &'a Text<'de> {
 
 /// Appends the event line of `line` to `out`, or says `false` (leaving `out` as it was) for the
 /// `Value` path to read the record.
-pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
+pub(super) fn write<'a>(line: &'a str, w: &Writer, out: &mut Vec<u8>, pool: &mut Pool<'a>) -> bool {
     let mut scan = Scan::new(line);
     if scan.peek() != Some(b'{') {
         return false;
     }
-    let Ok(Obj(Some(v))) = Obj::<Record<'_>>::read(&mut scan) else {
+    let Ok(Obj(Some(v))) = Obj::<Record<'_>>::read(&mut scan, pool) else {
         return false;
     };
-    if !scan.at_end() {
-        return false;
+    let taken = scan.at_end() && write_event(line, &v, w, out, &mut pool.additional);
+    // The record's vectors go back to the pool for the next one.
+    let Record {
+        target_resources,
+        additional_details,
+        ..
+    } = v;
+    let mut targets = target_resources;
+    for t in targets.0.iter_mut().filter_map(|t| t.0.as_mut()) {
+        std::mem::take(&mut t.modified_properties).give(pool);
     }
+    targets.give(pool);
+    additional_details.give(pool);
+    taken
+}
+
+/// Writes the event of record `v` (line `line`), or says `false` (writing nothing).
+fn write_event<'a>(
+    line: &str,
+    v: &Record<'a>,
+    w: &Writer,
+    out: &mut Vec<u8>,
+    spare: &mut Vec<(Cow<'static, str>, usize)>,
+) -> bool {
     let Some(time) = v.activity_date_time.get().and_then(|t| time::parse(&t)) else {
         return false;
     };
@@ -202,16 +268,18 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
 
     // Additional details: an object keyed by each detail's key (the last of equal keys wins),
     // and the user agent is the value of the last `User-Agent` detail, in any case.
-    let mut additional: Vec<(Cow<'_, str>, &Text<'_>)> = Vec::new();
+    // (Each detail by its key and its index in `additional_details`.)
+    let mut additional: Vec<(Cow<'_, str>, usize)> = recycle(std::mem::take(spare));
+    let details = &v.additional_details.0;
     let mut user_agent = &ABSENT;
-    for Obj(kv) in &v.additional_details.0 {
+    for (i, Obj(kv)) in details.iter().enumerate() {
         if let Some(kv) = kv
             && let Some(k) = kv.key.get()
         {
             if k.eq_ignore_ascii_case("User-Agent") {
                 user_agent = &kv.value;
             }
-            additional.push((k, &kv.value));
+            additional.push((k, i));
         }
     }
     additional.sort_by(|a, b| a.0.cmp(&b.0));
@@ -289,7 +357,7 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
     if !additional.is_empty() {
         key(out, &mut first, b"\"additional_details\":{");
         let mut first_detail = true;
-        for (i, (k, val)) in additional.iter().enumerate() {
+        for (i, (k, at)) in additional.iter().enumerate() {
             if additional.get(i + 1).is_some_and(|next| next.0 == *k) {
                 continue;
             }
@@ -298,7 +366,9 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
             }
             super::json_str(out, k);
             out.push(b':');
-            val.write(out);
+            if let Some(Obj(Some(kv))) = details.get(*at) {
+                kv.value.write(out);
+            }
         }
         out.push(b'}');
     }
@@ -358,5 +428,6 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
     out.extend_from_slice(b",\"raw\":");
     out.extend_from_slice(line.as_bytes());
     out.extend_from_slice(b"}\n");
+    *spare = recycle(additional);
     true
 }

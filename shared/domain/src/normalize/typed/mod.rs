@@ -19,6 +19,27 @@ pub mod directory_audits;
 pub mod scan;
 mod time;
 
+pub use directory_audits::Pool;
+
+/// What a thread keeps from one batch of lines to the next: the [`Pool`] of vectors that records
+/// are read into, so that reading a record allocates nothing once the first few are read. The
+/// pool is taken for the lines of one buffer ([`Scratch::pool`]), whose lifetime its vectors'
+/// types carry, and kept again after them ([`Scratch::keep`]).
+#[derive(Default)]
+pub struct Scratch(Pool<'static>);
+
+impl Scratch {
+    /// The pool, for records borrowing from lines that live for `'a`.
+    pub fn pool<'a>(&mut self) -> Pool<'a> {
+        std::mem::take(&mut self.0).relabel()
+    }
+
+    /// Keeps `pool` for the next lines.
+    pub fn keep(&mut self, pool: Pool<'_>) {
+        self.0 = pool.relabel();
+    }
+}
+
 use std::borrow::Cow;
 
 use super::Context;
@@ -58,9 +79,10 @@ impl Writer {
     /// Appends the event line (with its `\n`) of `line`, one record, to `out` and says `true`;
     /// or leaves `out` as it was and says `false` when the `Value` path must read the record (or
     /// the source has no typed reader).
-    pub fn write(&self, line: &str, out: &mut Vec<u8>) -> bool {
+    /// `pool` is the calling thread's ([`Scratch::pool`]).
+    pub fn write<'a>(&self, line: &'a str, out: &mut Vec<u8>, pool: &mut Pool<'a>) -> bool {
         match self.source {
-            Source::EntraDirectoryAudits => directory_audits::write(line, self, out),
+            Source::EntraDirectoryAudits => directory_audits::write(line, self, out, pool),
             _ => false,
         }
     }
@@ -226,12 +248,13 @@ impl<'a> Text<'a> {
 /// see it, refusing nothing serde_json takes (other kinds of value are absent) and declining
 /// whatever the scanner declines.
 pub trait Read<'a>: Sized {
-    fn read(s: &mut Scan<'a>) -> Scanned<Self>;
+    /// Reads the value that starts here; arrays take their vectors from `pool`.
+    fn read(s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<Self>;
 }
 
 impl<'a> Read<'a> for Text<'a> {
     #[inline]
-    fn read(s: &mut Scan<'a>) -> Scanned<Self> {
+    fn read(s: &mut Scan<'a>, _: &mut Pool<'a>) -> Scanned<Self> {
         match s.peek() {
             Some(b'"') => {
                 let st = s.string_here()?;
@@ -260,7 +283,7 @@ impl<'a> Read<'a> for Text<'a> {
 pub struct Skip;
 
 impl<'a> Read<'a> for Skip {
-    fn read(s: &mut Scan<'a>) -> Scanned<Self> {
+    fn read(s: &mut Scan<'a>, _: &mut Pool<'a>) -> Scanned<Self> {
         s.skip().map(|()| Skip)
     }
 }
@@ -289,7 +312,7 @@ pub trait Fields<'a>: Default {
     /// record differently (a top-level `value` array is a list response, for example).
     const GUARDS: &'static [&'static str] = &[];
     /// Reads the value of `KEYS[index]`.
-    fn set(&mut self, index: usize, s: &mut Scan<'a>) -> Scanned<()>;
+    fn set(&mut self, index: usize, s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<()>;
 }
 
 /// Declares a struct of [`Fields`]: `name { field: Type = "jsonKey", ... }`.
@@ -309,11 +332,12 @@ macro_rules! fields {
                 &mut self,
                 index: usize,
                 s: &mut $crate::normalize::typed::scan::Scan<'de>,
+                pool: &mut $crate::normalize::typed::Pool<'de>,
             ) -> $crate::normalize::typed::scan::Scanned<()> {
                 let mut i = 0usize;
                 $(
                     if index == i {
-                        self.$field = $crate::normalize::typed::Read::read(s)?;
+                        self.$field = $crate::normalize::typed::Read::read(s, pool)?;
                         return Ok(());
                     }
                     i += 1;
@@ -337,7 +361,7 @@ impl<T> Default for Obj<T> {
 }
 
 impl<'a, T: Fields<'a>> Read<'a> for Obj<T> {
-    fn read(s: &mut Scan<'a>) -> Scanned<Self> {
+    fn read(s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<Self> {
         if s.peek() != Some(b'{') {
             return s.skip().map(|()| Obj(None));
         }
@@ -373,7 +397,7 @@ impl<'a, T: Fields<'a>> Read<'a> for Obj<T> {
                     }
                     seen |= 1 << index;
                     hint = index + 1;
-                    fields.set(index, s)?;
+                    fields.set(index, s, pool)?;
                 }
                 None => s.skip()?,
             }
@@ -393,17 +417,45 @@ impl<T> Default for Arr<T> {
     }
 }
 
-impl<'a, T: Read<'a>> Read<'a> for Arr<T> {
-    fn read(s: &mut Scan<'a>) -> Scanned<Self> {
+/// An element type of [`Arr`]: its empty vectors are kept in the [`Pool`].
+pub trait Pooled<'a>: Sized {
+    /// The vectors of this type in `pool`.
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>>;
+}
+
+impl<'a, T: Read<'a> + Pooled<'a>> Read<'a> for Arr<T> {
+    fn read(s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<Self> {
         if s.peek() != Some(b'[') {
             return s.skip().map(|()| Arr(Vec::new()));
         }
-        let mut items = Vec::new();
+        let mut items = T::stack(pool).pop().unwrap_or_default();
         let mut more = s.array()?;
         while more {
-            items.push(T::read(s)?);
+            items.push(T::read(s, pool)?);
             more = s.next_element()?;
         }
         Ok(Arr(items))
     }
+}
+
+impl<'a, T: Pooled<'a>> Arr<T> {
+    /// Gives the vector back to `pool`, emptied.
+    pub fn give(self, pool: &mut Pool<'a>) {
+        let mut items = self.0;
+        if items.capacity() > 0 {
+            items.clear();
+            T::stack(pool).push(items);
+        }
+    }
+}
+
+/// An empty vector of `U` with the allocation of `v` (emptied). Collecting a vector's own
+/// iterator into a vector of a type of the same size and alignment reuses its buffer (the
+/// standard library's in-place collection), so a vector of records that borrowed one line
+/// becomes, with no copy and no unsafe code, an empty vector for the next line's.
+pub fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
