@@ -261,8 +261,8 @@ fn write_event<'a>(
     let (actor, client_ip) = actor(initiated_by);
     let (result, word) = match &v.result {
         // Graph's own words, told without `result_of`'s lower-casing copy.
-        Text::Plain(w) if w == "success" => (EventResult::Success, None),
-        Text::Plain(w) if w == "failure" => (EventResult::Failure, None),
+        Text::Json { json, .. } if *json == "\"success\"" => (EventResult::Success, None),
+        Text::Json { json, .. } if *json == "\"failure\"" => (EventResult::Failure, None),
         other => result_of(other.get().as_deref()),
     };
 

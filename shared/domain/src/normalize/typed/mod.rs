@@ -142,16 +142,16 @@ const SENTINEL_LENGTHS: u64 = {
 pub enum Text<'a> {
     #[default]
     Absent,
-    /// Text that needs no escaping in JSON, written as it is: a number or a boolean, or a string
-    /// that had no escape in the record (a JSON string without escapes holds no quote, backslash
-    /// or control character, which are all serde_json escapes).
+    /// A JSON string as it stands in the line, quotes included, that serde_json would write the
+    /// same: its content has no escape (`escaped` false: the content is the text), or only `\"`
+    /// and `\\` (the very escapes serde_json writes for those characters; the text is decoded
+    /// when asked for, which is rare: most are Graph's `newValue`s, such as
+    /// `\"Global Administrator\"`, which are only written). Either way it starts and ends with a
+    /// visible character, so trimming changes nothing, and it is no sentinel.
+    Json { json: &'a str, escaped: bool },
+    /// Text that needs no escaping in JSON: a number or a boolean, or a string without escapes
+    /// that was trimmed.
     Plain(Cow<'a, str>),
-    /// The content of a JSON string whose only escapes are `\"` and `\\`, the very escapes
-    /// serde_json writes for those characters, so it is written as it is; it starts and ends
-    /// with a visible ASCII character, so trimming changes nothing, and holds a quote or a
-    /// backslash, so it is no sentinel. Its value is decoded only when asked for (rarely: most
-    /// are Graph's `newValue`s, such as `\"Global Administrator\"`, which are only written).
-    Escaped(&'a str),
     /// A string with other escapes, decoded (and trimmed): written escaped by serde_json.
     Decoded(String),
 }
@@ -159,14 +159,26 @@ pub enum Text<'a> {
 /// An absent value.
 pub const ABSENT: Text<'static> = Text::Absent;
 
+/// The content of a JSON string token (its quotes dropped).
+fn content(json: &str) -> &str {
+    json.get(1..json.len() - 1).unwrap_or_default()
+}
+
 impl Text<'_> {
     /// The text, as `super::text` gives it.
     pub fn get(&self) -> Option<Cow<'_, str>> {
         match self {
             Text::Absent => None,
-            Text::Plain(t) => Some(Cow::Borrowed(t)),
+            Text::Json {
+                json,
+                escaped: false,
+            } => Some(Cow::Borrowed(content(json))),
             // Checked when it was read: it cannot fail.
-            Text::Escaped(raw) => scan::unescape(raw).ok().map(Cow::Owned),
+            Text::Json {
+                json,
+                escaped: true,
+            } => scan::unescape(content(json)).ok().map(Cow::Owned),
+            Text::Plain(t) => Some(Cow::Borrowed(t)),
             Text::Decoded(t) => Some(Cow::Borrowed(t)),
         }
     }
@@ -180,8 +192,8 @@ impl Text<'_> {
     #[inline]
     pub fn write(&self, out: &mut Vec<u8>) {
         match self {
+            Text::Json { json, .. } => out.extend_from_slice(json.as_bytes()),
             Text::Plain(t) => quoted(out, t),
-            Text::Escaped(raw) => quoted(out, raw),
             Text::Decoded(t) => json_str(out, t),
             Text::Absent => out.extend_from_slice(b"null"),
         }
@@ -197,14 +209,20 @@ pub fn quoted(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// True when `b`, the first or last byte of a string's content, is a visible ASCII character.
+#[inline]
+fn visible(b: Option<&u8>) -> bool {
+    b.is_some_and(|&b| b > b' ' && b < 0x80)
+}
+
 impl<'a> Text<'a> {
-    /// A string without escapes, as `super::text` reads it.
+    /// A string without escapes (`json`, quotes included), as `super::text` reads it.
     #[inline]
-    fn plain(s: &'a str) -> Self {
+    fn plain(json: &'a str) -> Self {
         // Most values start and end with a visible ASCII character (never whitespace, so trimming
         // changes nothing) and are not as long as any sentinel: kept as they are.
+        let s = content(json);
         let b = s.as_bytes();
-        let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
         if visible(b.first()) && visible(b.last()) {
             // Nothing to trim: a sentinel only if it is one, in any case, as it stands.
             let sentinel_length = s.len() < 64 && SENTINEL_LENGTHS & (1 << s.len()) != 0;
@@ -215,7 +233,10 @@ impl<'a> Text<'a> {
             {
                 return Text::Absent;
             }
-            return Text::Plain(Cow::Borrowed(s));
+            return Text::Json {
+                json,
+                escaped: false,
+            };
         }
         if super::is_sentinel(s) {
             return Text::Absent;
@@ -223,15 +244,18 @@ impl<'a> Text<'a> {
         Text::Plain(Cow::Borrowed(s.trim()))
     }
 
-    /// A string with escapes (its content `raw`; `simple` when they are only `\"` and `\\`),
-    /// as `super::text` reads it.
-    fn escaped(raw: &'a str, simple: bool) -> Scanned<Self> {
+    /// A string with escapes (`json`, quotes included; `simple` when they are only `\"` and
+    /// `\\`), as `super::text` reads it.
+    fn escaped(json: &'a str, simple: bool) -> Scanned<Self> {
+        let raw = content(json);
         let b = raw.as_bytes();
-        let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
         // A raw end that is visible ASCII is a visible character of the value too: a quote or
-        // backslash there comes from `\"` or `\\`.
+        // backslash there comes from `\"` or `\\`. A string holding either is no sentinel.
         if simple && visible(b.first()) && visible(b.last()) {
-            return Ok(Text::Escaped(raw));
+            return Ok(Text::Json {
+                json,
+                escaped: true,
+            });
         }
         let s = scan::unescape(raw)?;
         if super::is_sentinel(&s) {
@@ -259,9 +283,9 @@ impl<'a> Read<'a> for Text<'a> {
             Some(b'"') => {
                 let st = s.string_here()?;
                 if st.escapes == Escapes::None {
-                    Ok(Text::plain(st.raw))
+                    Ok(Text::plain(st.json))
                 } else {
-                    Text::escaped(st.raw, st.escapes == Escapes::Simple)
+                    Text::escaped(st.json, st.escapes == Escapes::Simple)
                 }
             }
             Some(b't') => s

@@ -28,11 +28,19 @@ const MAX_DEPTH: u32 = 64;
 /// to the `Value` path rather than be read differently.
 const RAW_VALUE_TOKEN: &[u8] = b"$serde_json::private::RawValue";
 
-/// A JSON string of the line: its content between the quotes, as written (escapes not decoded).
+/// A JSON string of the line, as written (escapes not decoded).
 #[derive(Debug, Clone, Copy)]
 pub struct Str<'a> {
-    pub raw: &'a str,
+    /// The string with its quotes.
+    pub json: &'a str,
     pub escapes: Escapes,
+}
+
+impl<'a> Str<'a> {
+    /// The content between the quotes.
+    pub fn raw(&self) -> &'a str {
+        self.json.get(1..self.json.len() - 1).unwrap_or_default()
+    }
 }
 
 /// The escapes in a JSON string.
@@ -211,8 +219,8 @@ impl<'a> Scan<'a> {
     }
 
     /// The string whose opening quote is the byte at the current position (as [`Scan::peek`]
-    /// has just said).
-    #[inline]
+    /// has just said). Inlined: called for nearly every value, it costs less than a call.
+    #[inline(always)]
     pub fn string_here(&mut self) -> Scanned<Str<'a>> {
         let b = self.b;
         let start = self.i + 1;
@@ -240,9 +248,9 @@ impl<'a> Scan<'a> {
             match *b.get(i).ok_or(Decline)? {
                 b'"' => {
                     // Quotes and backslashes are ASCII, so both ends are character boundaries.
-                    let raw = self.text.get(start..i).ok_or(Decline)?;
+                    let json = self.text.get(start - 1..i + 1).ok_or(Decline)?;
                     self.i = i + 1;
-                    return Ok(Str { raw, escapes });
+                    return Ok(Str { json, escapes });
                 }
                 b'\\' => {
                     let (len, c) = escape(b, i)?;
@@ -317,11 +325,12 @@ impl<'a> Scan<'a> {
     #[inline]
     pub fn key(&mut self) -> Scanned<&'a str> {
         let key = self.string()?;
-        if key.escapes != Escapes::None || key.raw.as_bytes() == RAW_VALUE_TOKEN {
+        let raw = key.raw();
+        if key.escapes != Escapes::None || raw.as_bytes() == RAW_VALUE_TOKEN {
             return Err(Decline);
         }
         self.eat(b':')?;
-        Ok(key.raw)
+        Ok(raw)
     }
 
     /// Enters the array that starts here (its `[`): `false` when it is empty (and has been
