@@ -220,16 +220,18 @@ impl<'a> Text<'a> {
     #[inline]
     fn plain(json: &'a str) -> Self {
         // Most values start and end with a visible ASCII character (never whitespace, so trimming
-        // changes nothing) and are not as long as any sentinel: kept as they are.
-        let s = content(json);
-        let b = s.as_bytes();
-        if visible(b.first()) && visible(b.last()) {
+        // changes nothing) and are not as long as any sentinel: kept as they are. Tested on the
+        // bytes (the quotes are ASCII, so the content is `json[1..len - 1]`).
+        let b = json.as_bytes();
+        let content = b.get(1..b.len() - 1).unwrap_or_default();
+        let n = content.len();
+        if visible(content.first()) && visible(content.last()) {
             // Nothing to trim: a sentinel only if it is one, in any case, as it stands.
-            let sentinel_length = s.len() < 64 && SENTINEL_LENGTHS & (1 << s.len()) != 0;
+            let sentinel_length = n < 64 && SENTINEL_LENGTHS & (1 << n) != 0;
             if sentinel_length
                 && super::SENTINELS
                     .iter()
-                    .any(|x| x.len() == s.len() && x.eq_ignore_ascii_case(s))
+                    .any(|x| x.len() == n && x.as_bytes().eq_ignore_ascii_case(content))
             {
                 return Text::Absent;
             }
@@ -238,6 +240,7 @@ impl<'a> Text<'a> {
                 escaped: false,
             };
         }
+        let s = self::content(json);
         if super::is_sentinel(s) {
             return Text::Absent;
         }

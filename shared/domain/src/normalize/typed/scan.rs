@@ -308,8 +308,9 @@ impl<'a> Scan<'a> {
             return Err(Decline);
         }
         let (from, to) = (self.i + 1, self.i + 1 + key.len());
-        if self.b.get(from..to) != Some(key.as_bytes()) || self.b.get(to) != Some(&b'"') {
-            return Ok(false);
+        match self.b.get(from..to) {
+            Some(here) if here == key.as_bytes() && self.b.get(to) == Some(&b'"') => {}
+            _ => return Ok(false),
         }
         if self.b.get(to + 1) == Some(&b':') {
             self.i = to + 2;
