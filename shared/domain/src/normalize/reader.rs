@@ -155,6 +155,16 @@ impl Job<'_> {
         if e.stopped {
             return;
         }
+        // A line that starts with `{` and ends with `}` is its own trimmed record (neither is
+        // whitespace): the typed path reads its bytes, checking that they are UTF-8 as it goes,
+        // so the line is not checked a first time here. (A `\r` inside the line, whitespace the
+        // `Value` path turns into a space in `raw`, makes it decline.)
+        let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let plain = body.first() == Some(&b'{') && body.last() == Some(&b'}');
+        if plain && self.typed.write(body, &mut e.out, pool) {
+            e.counts.normalized += 1;
+            return;
+        }
         let text = match std::str::from_utf8(bytes) {
             Ok(text) => text,
             Err(err) => {
@@ -165,9 +175,7 @@ impl Job<'_> {
         if record.is_empty() {
             return;
         }
-        // (A `\r` inside the line, whitespace the `Value` path turns into a space in `raw`, makes
-        // the typed path decline it.)
-        if self.typed.write(record, &mut e.out, pool) {
+        if !plain && self.typed.write(record.as_bytes(), &mut e.out, pool) {
             e.counts.normalized += 1;
             return;
         }

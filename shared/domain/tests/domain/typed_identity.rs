@@ -347,7 +347,7 @@ fn the_fast_path_takes_plain_graph_records_and_leaves_the_rest() {
         let mut out = b"kept".to_vec();
         let mut scratch = scratch.borrow_mut();
         let mut pool = scratch.pool();
-        let taken = writer.write(line, &mut out, &mut pool);
+        let taken = writer.write(line.as_bytes(), &mut out, &mut pool);
         scratch.keep(pool);
         assert!(out.starts_with(b"kept"), "what was in the buffer is kept");
         if !taken {
@@ -390,7 +390,11 @@ fn the_fast_path_takes_plain_graph_records_and_leaves_the_rest() {
         assert!(fast(&other).is_none(), "{other}");
     }
     let sign_ins = typed::Writer::new(Source::EntraSignIns, ctx);
-    assert!(!sign_ins.write(plain, &mut Vec::new(), &mut typed::Pool::default()));
+    assert!(!sign_ins.write(
+        plain.as_bytes(),
+        &mut Vec::new(),
+        &mut typed::Pool::default()
+    ));
 }
 
 fn corpus() -> Option<PathBuf> {

@@ -211,7 +211,12 @@ fn target_name<'a, 'de>(t: &'a TargetResource<'de>) -> &'a Text<'de> {
 
 /// Appends the event line of `line` to `out`, or says `false` (leaving `out` as it was) for the
 /// `Value` path to read the record.
-pub(super) fn write<'a>(line: &'a str, w: &Writer, out: &mut Vec<u8>, pool: &mut Pool<'a>) -> bool {
+pub(super) fn write<'a>(
+    line: &'a [u8],
+    w: &Writer,
+    out: &mut Vec<u8>,
+    pool: &mut Pool<'a>,
+) -> bool {
     let mut scan = Scan::new(line);
     if scan.peek() != Some(b'{') {
         return false;
@@ -237,7 +242,7 @@ pub(super) fn write<'a>(line: &'a str, w: &Writer, out: &mut Vec<u8>, pool: &mut
 
 /// Writes the event of record `v` (line `line`), or says `false` (writing nothing).
 fn write_event<'a>(
-    line: &str,
+    line: &[u8],
     v: &Record<'a>,
     w: &Writer,
     out: &mut Vec<u8>,
@@ -261,8 +266,8 @@ fn write_event<'a>(
     let (actor, client_ip) = actor(initiated_by);
     let (result, word) = match &v.result {
         // Graph's own words, told without `result_of`'s lower-casing copy.
-        Text::Json { json, .. } if *json == "\"success\"" => (EventResult::Success, None),
-        Text::Json { json, .. } if *json == "\"failure\"" => (EventResult::Failure, None),
+        Text::Json { json, .. } if *json == b"\"success\"" => (EventResult::Success, None),
+        Text::Json { json, .. } if *json == b"\"failure\"" => (EventResult::Failure, None),
         other => result_of(other.get().as_deref()),
     };
 
@@ -426,7 +431,7 @@ fn write_event<'a>(
     out.push(b'"');
     out.extend_from_slice(&w.ingested_at);
     out.extend_from_slice(b",\"raw\":");
-    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(line);
     out.extend_from_slice(b"}\n");
     *spare = recycle(additional);
     true

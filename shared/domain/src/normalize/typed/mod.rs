@@ -80,7 +80,7 @@ impl Writer {
     /// or leaves `out` as it was and says `false` when the `Value` path must read the record (or
     /// the source has no typed reader).
     /// `pool` is the calling thread's ([`Scratch::pool`]).
-    pub fn write<'a>(&self, line: &'a str, out: &mut Vec<u8>, pool: &mut Pool<'a>) -> bool {
+    pub fn write<'a>(&self, line: &'a [u8], out: &mut Vec<u8>, pool: &mut Pool<'a>) -> bool {
         match self.source {
             Source::EntraDirectoryAudits => directory_audits::write(line, self, out, pool),
             _ => false,
@@ -148,7 +148,7 @@ pub enum Text<'a> {
     /// when asked for, which is rare: most are Graph's `newValue`s, such as
     /// `\"Global Administrator\"`, which are only written). Either way it starts and ends with a
     /// visible character, so trimming changes nothing, and it is no sentinel.
-    Json { json: &'a str, escaped: bool },
+    Json { json: &'a [u8], escaped: bool },
     /// Text that needs no escaping in JSON: a number or a boolean, or a string without escapes
     /// that was trimmed.
     Plain(Cow<'a, str>),
@@ -159,25 +159,20 @@ pub enum Text<'a> {
 /// An absent value.
 pub const ABSENT: Text<'static> = Text::Absent;
 
-/// The content of a JSON string token (its quotes dropped).
-fn content(json: &str) -> &str {
-    json.get(1..json.len() - 1).unwrap_or_default()
-}
-
 impl Text<'_> {
     /// The text, as `super::text` gives it.
     pub fn get(&self) -> Option<Cow<'_, str>> {
         match self {
             Text::Absent => None,
+            // Checked to be UTF-8, and its escapes checked, when it was read: neither fails.
             Text::Json {
                 json,
                 escaped: false,
-            } => Some(Cow::Borrowed(content(json))),
-            // Checked when it was read: it cannot fail.
+            } => scan::text(scan::content(json)).ok().map(Cow::Borrowed),
             Text::Json {
                 json,
                 escaped: true,
-            } => scan::unescape(content(json)).ok().map(Cow::Owned),
+            } => scan::unescape(scan::content(json)).ok().map(Cow::Owned),
             Text::Plain(t) => Some(Cow::Borrowed(t)),
             Text::Decoded(t) => Some(Cow::Borrowed(t)),
         }
@@ -192,7 +187,7 @@ impl Text<'_> {
     #[inline]
     pub fn write(&self, out: &mut Vec<u8>) {
         match self {
-            Text::Json { json, .. } => out.extend_from_slice(json.as_bytes()),
+            Text::Json { json, .. } => out.extend_from_slice(json),
             Text::Plain(t) => quoted(out, t),
             Text::Decoded(t) => json_str(out, t),
             Text::Absent => out.extend_from_slice(b"null"),
@@ -218,12 +213,10 @@ fn visible(b: Option<&u8>) -> bool {
 impl<'a> Text<'a> {
     /// A string without escapes (`json`, quotes included), as `super::text` reads it.
     #[inline]
-    fn plain(json: &'a str) -> Self {
+    fn plain(json: &'a [u8]) -> Scanned<Self> {
         // Most values start and end with a visible ASCII character (never whitespace, so trimming
-        // changes nothing) and are not as long as any sentinel: kept as they are. Tested on the
-        // bytes (the quotes are ASCII, so the content is `json[1..len - 1]`).
-        let b = json.as_bytes();
-        let content = b.get(1..b.len() - 1).unwrap_or_default();
+        // changes nothing) and are not as long as any sentinel: kept as they are.
+        let content = scan::content(json);
         let n = content.len();
         if visible(content.first()) && visible(content.last()) {
             // Nothing to trim: a sentinel only if it is one, in any case, as it stands.
@@ -233,25 +226,25 @@ impl<'a> Text<'a> {
                     .iter()
                     .any(|x| x.len() == n && x.as_bytes().eq_ignore_ascii_case(content))
             {
-                return Text::Absent;
+                return Ok(Text::Absent);
             }
-            return Text::Json {
+            return Ok(Text::Json {
                 json,
                 escaped: false,
-            };
+            });
         }
-        let s = self::content(json);
+        let s = scan::text(content)?;
         if super::is_sentinel(s) {
-            return Text::Absent;
+            return Ok(Text::Absent);
         }
-        Text::Plain(Cow::Borrowed(s.trim()))
+        Ok(Text::Plain(Cow::Borrowed(s.trim())))
     }
 
     /// A string with escapes (`json`, quotes included; `simple` when they are only `\"` and
     /// `\\`), as `super::text` reads it.
-    fn escaped(json: &'a str, simple: bool) -> Scanned<Self> {
-        let raw = content(json);
-        let b = raw.as_bytes();
+    fn escaped(json: &'a [u8], simple: bool) -> Scanned<Self> {
+        let raw = scan::content(json);
+        let b = raw;
         // A raw end that is visible ASCII is a visible character of the value too: a quote or
         // backslash there comes from `\"` or `\\`. A string holding either is no sentinel.
         if simple && visible(b.first()) && visible(b.last()) {
@@ -286,7 +279,7 @@ impl<'a> Read<'a> for Text<'a> {
             Some(b'"') => {
                 let st = s.string_here()?;
                 if st.escapes == Escapes::None {
-                    Ok(Text::plain(st.json))
+                    Text::plain(st.json)
                 } else {
                     Text::escaped(st.json, st.escapes == Escapes::Simple)
                 }

@@ -28,19 +28,33 @@ const MAX_DEPTH: u32 = 64;
 /// to the `Value` path rather than be read differently.
 const RAW_VALUE_TOKEN: &[u8] = b"$serde_json::private::RawValue";
 
-/// A JSON string of the line, as written (escapes not decoded).
+/// A JSON string of the line, as written (escapes not decoded). Its bytes are UTF-8 (checked
+/// when they are not all ASCII).
 #[derive(Debug, Clone, Copy)]
 pub struct Str<'a> {
     /// The string with its quotes.
-    pub json: &'a str,
+    pub json: &'a [u8],
     pub escapes: Escapes,
 }
 
 impl<'a> Str<'a> {
     /// The content between the quotes.
-    pub fn raw(&self) -> &'a str {
-        self.json.get(1..self.json.len() - 1).unwrap_or_default()
+    pub fn raw(&self) -> &'a [u8] {
+        content(self.json)
     }
+}
+
+/// The content of a JSON string token (its quotes dropped).
+#[inline]
+pub fn content(json: &[u8]) -> &[u8] {
+    json.get(1..json.len().saturating_sub(1))
+        .unwrap_or_default()
+}
+
+/// Bytes the scanner has checked to be UTF-8 (a string's, or ASCII ones), as text.
+#[inline]
+pub fn text(bytes: &[u8]) -> Scanned<&str> {
+    std::str::from_utf8(bytes).map_err(|_| Decline)
 }
 
 /// The escapes in a JSON string.
@@ -54,9 +68,10 @@ pub enum Escapes {
     Other,
 }
 
-/// The scanner: the line and a position in it.
+/// The scanner: the line and a position in it. The line is bytes, not yet known to be UTF-8:
+/// bytes outside strings must be ASCII (anything else is declined), and a string holding bytes
+/// of 0x80 or more is checked to be UTF-8, so a line the scanner takes is UTF-8 as a whole.
 pub struct Scan<'a> {
-    text: &'a str,
     b: &'a [u8],
     i: usize,
     depth: u32,
@@ -142,26 +157,24 @@ fn unicode_escape(b: &[u8], i: usize) -> Scanned<(usize, char)> {
 }
 
 /// The value of a string whose content `raw` holds escapes (already checked by the scanner).
-pub fn unescape(raw: &str) -> Scanned<String> {
-    let b = raw.as_bytes();
+pub fn unescape(raw: &[u8]) -> Scanned<String> {
     let mut out = String::with_capacity(raw.len());
     let mut i = 0;
-    while let Some(at) = memchr::memchr(b'\\', &b[i..]) {
-        out.push_str(&raw[i..i + at]);
+    while let Some(at) = memchr::memchr(b'\\', &raw[i..]) {
+        out.push_str(text(&raw[i..i + at])?);
         i += at;
-        let (len, c) = escape(b, i)?;
+        let (len, c) = escape(raw, i)?;
         out.push(c);
         i += len;
     }
-    out.push_str(&raw[i..]);
+    out.push_str(text(&raw[i..])?);
     Ok(out)
 }
 
 impl<'a> Scan<'a> {
-    pub fn new(text: &'a str) -> Self {
+    pub fn new(line: &'a [u8]) -> Self {
         Scan {
-            text,
-            b: text.as_bytes(),
+            b: line,
             i: 0,
             depth: 0,
         }
@@ -227,13 +240,18 @@ impl<'a> Scan<'a> {
         // A local index (the scanner's is written back once): the loop stays in registers.
         let mut i = start;
         let mut escapes = Escapes::None;
+        // The high bits of the bytes passed over: set when the string may hold non-ASCII bytes
+        // (the last word read can reach past its end, which only costs a needless check).
+        let mut high = 0u64;
         loop {
             // Sixteen bytes at a time, as two words, to the next quote, backslash or control
             // character.
             while let Some(chunk) = b.get(i..).and_then(|rest| rest.first_chunk::<16>()) {
                 let (lo, hi) = chunk.split_at(8);
-                let lo = specials(u64::from_le_bytes(lo.try_into().map_err(|_| Decline)?));
-                let hi = specials(u64::from_le_bytes(hi.try_into().map_err(|_| Decline)?));
+                let lo = u64::from_le_bytes(lo.try_into().map_err(|_| Decline)?);
+                let hi = u64::from_le_bytes(hi.try_into().map_err(|_| Decline)?);
+                high |= lo | hi;
+                let (lo, hi) = (specials(lo), specials(hi));
                 if lo | hi != 0 {
                     i += if lo != 0 {
                         (lo.trailing_zeros() / 8) as usize
@@ -247,8 +265,10 @@ impl<'a> Scan<'a> {
             // The byte found (or, near the end of the line, the next byte).
             match *b.get(i).ok_or(Decline)? {
                 b'"' => {
-                    // Quotes and backslashes are ASCII, so both ends are character boundaries.
-                    let json = self.text.get(start - 1..i + 1).ok_or(Decline)?;
+                    if high & HIGH != 0 {
+                        text(&b[start..i])?;
+                    }
+                    let json = b.get(start - 1..i + 1).ok_or(Decline)?;
                     self.i = i + 1;
                     return Ok(Str { json, escapes });
                 }
@@ -262,7 +282,10 @@ impl<'a> Scan<'a> {
                     i += len;
                 }
                 0..0x20 => return Err(Decline),
-                _ => i += 1,
+                c => {
+                    high |= u64::from(c) << 56;
+                    i += 1;
+                }
             }
         }
     }
@@ -327,11 +350,11 @@ impl<'a> Scan<'a> {
     pub fn key(&mut self) -> Scanned<&'a str> {
         let key = self.string()?;
         let raw = key.raw();
-        if key.escapes != Escapes::None || raw.as_bytes() == RAW_VALUE_TOKEN {
+        if key.escapes != Escapes::None || raw == RAW_VALUE_TOKEN {
             return Err(Decline);
         }
         self.eat(b':')?;
-        Ok(raw)
+        text(raw)
     }
 
     /// Enters the array that starts here (its `[`): `false` when it is empty (and has been
@@ -428,7 +451,7 @@ impl<'a> Scan<'a> {
             }
             simple = false;
         }
-        let token = &self.text[start..i];
+        let token = text(&b[start..i])?;
         if !simple && serde_json::from_str::<serde_json::Value>(token).is_err() {
             return Err(Decline);
         }
@@ -471,7 +494,7 @@ mod tests {
 
     /// True when the scanner takes `json` as one whole value.
     fn takes(json: &str) -> bool {
-        let mut s = Scan::new(json);
+        let mut s = Scan::new(json.as_bytes());
         s.skip().is_ok() && s.at_end()
     }
 
@@ -490,6 +513,32 @@ mod tests {
             }
         }
         assert_eq!(specials(u64::from_le_bytes(*b" ~\x7f\x80\xff\xc3\xa9!")), 0);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_declined_and_utf8_is_taken() {
+        let takes_bytes = |b: &[u8]| {
+            let mut s = Scan::new(b);
+            s.skip().is_ok() && s.at_end()
+        };
+        for bad in [
+            &b"\"caf\xc3\""[..],
+            b"\"\xff\"",
+            b"\"\xc3\x28\"",
+            b"\"\xed\xa0\x80\"",
+            b"\"a long string, past sixteen bytes: \xe2\x82\"",
+            b"[1,\xc2\xa0 2]",
+            b"{\"a\xff\":1}",
+        ] {
+            assert!(!takes_bytes(bad), "{bad:?}");
+        }
+        for good in [
+            "\"é\"",
+            "\"a long string, past sixteen bytes: €😀 and on\"",
+            "{\"ключ\":\"–\"}",
+        ] {
+            assert!(takes_bytes(good.as_bytes()), "{good}");
+        }
     }
 
     #[test]
@@ -562,19 +611,19 @@ mod tests {
             r#"\u0000\u001F"#,
         ] {
             let want: String = serde_json::from_str(&format!("\"{raw}\"")).unwrap();
-            assert_eq!(unescape(raw).unwrap(), want, "{raw}");
+            assert_eq!(unescape(raw.as_bytes()).unwrap(), want, "{raw}");
         }
     }
 
     #[test]
     fn keys_with_escapes_and_the_raw_value_token_are_declined() {
-        let mut s = Scan::new(r#"{"\u0069d":1}"#);
+        let mut s = Scan::new(br#"{"\u0069d":1}"#);
         assert_eq!(s.object(), Ok(true));
         assert_eq!(s.key_is("id"), Ok(false));
         assert_eq!(s.key(), Err(Decline));
-        let mut s = Scan::new(r#"{"$serde_json::private::RawValue":1}"#);
+        let mut s = Scan::new(br#"{"$serde_json::private::RawValue":1}"#);
         assert_eq!(s.skip(), Err(Decline));
-        let mut s = Scan::new(r#"{"a":{"$serde_json::private::RawValue":1}}"#);
+        let mut s = Scan::new(br#"{"a":{"$serde_json::private::RawValue":1}}"#);
         assert_eq!(s.skip(), Err(Decline));
     }
 }
