@@ -212,7 +212,7 @@ fn visible(b: Option<&u8>) -> bool {
 
 impl<'a> Text<'a> {
     /// A string without escapes (`json`, quotes included), as `super::text` reads it.
-    #[inline]
+    #[inline(always)]
     fn plain(json: &'a [u8]) -> Scanned<Self> {
         // Most values start and end with a visible ASCII character (never whitespace, so trimming
         // changes nothing) and are not as long as any sentinel: kept as they are.
@@ -273,7 +273,9 @@ pub trait Read<'a>: Sized {
 }
 
 impl<'a> Read<'a> for Text<'a> {
-    #[inline]
+    // Inlined into each field's reading: most fields are text, and a call costs about as much as
+    // reading a short one.
+    #[inline(always)]
     fn read(s: &mut Scan<'a>, _: &mut Pool<'a>) -> Scanned<Self> {
         match s.peek() {
             Some(b'"') => {
@@ -326,13 +328,54 @@ fn number(token: &str) -> Scanned<Cow<'_, str>> {
 /// The fields of one kind of JSON object that a normalizer reads, by their exact spelling.
 pub trait Fields<'a>: Default {
     /// The keys read, in the order [`Fields::set`] numbers them (and, for speed, in the order
-    /// Graph writes them: each key is looked for first where the last one was found, plus one).
+    /// Graph writes them: see [`Fields::members`]).
     const KEYS: &'static [&'static str];
     /// Keys not read here whose presence (in any case) would make the `Value` path read the
     /// record differently (a top-level `value` array is a list response, for example).
     const GUARDS: &'static [&'static str] = &[];
     /// Reads the value of `KEYS[index]`.
     fn set(&mut self, index: usize, s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<()>;
+    /// Reads the members of the object just entered (a member follows): while its keys come in
+    /// `KEYS`'s order, as Graph writes them, each is read where it is foreseen, with nothing
+    /// looked up; from the first key out of that order on, by [`members`].
+    fn members(&mut self, s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<()>;
+}
+
+/// Reads the rest of an object's members (a member follows) into `fields`, `seen` being the
+/// keys read so far (bit `i` for `KEYS[i]`).
+pub fn members<'a, T: Fields<'a>>(
+    fields: &mut T,
+    s: &mut Scan<'a>,
+    pool: &mut Pool<'a>,
+    mut seen: u64,
+) -> Scanned<()> {
+    loop {
+        let key = s.key()?;
+        match T::KEYS.iter().position(|k| *k == key) {
+            Some(index) => {
+                // `Value` keeps the last of duplicate keys; rare enough to leave to it.
+                if seen & (1 << index) != 0 {
+                    return Err(scan::Decline);
+                }
+                seen |= 1 << index;
+                fields.set(index, s, pool)?;
+            }
+            None => {
+                let other_case = T::KEYS
+                    .iter()
+                    .chain(T::GUARDS)
+                    .any(|g| g.len() == key.len() && g.eq_ignore_ascii_case(key));
+                if other_case {
+                    // A key in another case, or a guard key.
+                    return Err(scan::Decline);
+                }
+                s.skip()?;
+            }
+        }
+        if !s.next_member()? {
+            return Ok(());
+        }
+    }
 }
 
 /// Declares a struct of [`Fields`]: `name { field: Type = "jsonKey", ... }`.
@@ -365,6 +408,27 @@ macro_rules! fields {
                 let _ = i;
                 Ok(())
             }
+            fn members(
+                &mut self,
+                s: &mut $crate::normalize::typed::scan::Scan<'de>,
+                pool: &mut $crate::normalize::typed::Pool<'de>,
+            ) -> $crate::normalize::typed::scan::Scanned<()> {
+                let mut seen = 0u64;
+                let mut bit = 1u64;
+                $(
+                    if !s.key_is($key)? {
+                        return $crate::normalize::typed::members(self, s, pool, seen);
+                    }
+                    self.$field = $crate::normalize::typed::Read::read(s, pool)?;
+                    seen |= bit;
+                    bit <<= 1;
+                    if !s.next_member()? {
+                        return Ok(());
+                    }
+                )*
+                let _ = bit;
+                $crate::normalize::typed::members(self, s, pool, seen)
+            }
         }
     };
 }
@@ -386,42 +450,8 @@ impl<'a, T: Fields<'a>> Read<'a> for Obj<T> {
             return s.skip().map(|()| Obj(None));
         }
         let mut fields = T::default();
-        let mut seen = 0u64;
-        // The key foreseen next: Graph writes an object's keys in one order, `KEYS`'s.
-        let mut hint = 0;
-        let mut more = s.object()?;
-        while more {
-            let index = match T::KEYS.get(hint) {
-                Some(k) if s.key_is(k)? => Some(hint),
-                _ => {
-                    let key = s.key()?;
-                    let index = T::KEYS.iter().position(|k| *k == key);
-                    let other_case = || {
-                        T::KEYS
-                            .iter()
-                            .chain(T::GUARDS)
-                            .any(|g| g.len() == key.len() && g.eq_ignore_ascii_case(key))
-                    };
-                    if index.is_none() && other_case() {
-                        // A key in another case, or a guard key.
-                        return Err(scan::Decline);
-                    }
-                    index
-                }
-            };
-            match index {
-                Some(index) => {
-                    // `Value` keeps the last of duplicate keys; rare enough to leave to it.
-                    if seen & (1 << index) != 0 {
-                        return Err(scan::Decline);
-                    }
-                    seen |= 1 << index;
-                    hint = index + 1;
-                    fields.set(index, s, pool)?;
-                }
-                None => s.skip()?,
-            }
-            more = s.next_member()?;
+        if s.object()? {
+            fields.members(s, pool)?;
         }
         Ok(Obj(Some(fields)))
     }
