@@ -416,7 +416,8 @@ macro_rules! fields {
                 let mut seen = 0u64;
                 let mut bit = 1u64;
                 $(
-                    if !s.key_is($key)? {
+                    // `"key":` as compact JSON has it, in one comparison; else with whitespace.
+                    if !s.member_is(concat!("\"", $key, "\":").as_bytes()) && !s.key_is($key)? {
                         return $crate::normalize::typed::members(self, s, pool, seen);
                     }
                     self.$field = $crate::normalize::typed::Read::read(s, pool)?;

@@ -322,6 +322,18 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// True, with them read, when the next bytes are `member`: a key with its quotes and colon,
+    /// `"key":`, as compact JSON writes it (the key holding no quote, backslash or control
+    /// character). If not, nothing is read.
+    #[inline(always)]
+    pub fn member_is(&mut self, member: &[u8]) -> bool {
+        if self.peek().is_some() && self.b.get(self.i..self.i + member.len()) == Some(member) {
+            self.i += member.len();
+            return true;
+        }
+        false
+    }
+
     /// True, with the key and its colon read, when the next key is `key` as written (`key` holds
     /// no quote, backslash or control character, so the bytes compared are the whole string); if
     /// not, nothing is read. Cheaper than [`Scan::key`] for a key that is foreseen.
