@@ -1,6 +1,8 @@
-//! The fast path of normalize: a record read straight from its line, by a hand-written scanner
-//! ([`scan`]), into typed structs whose strings borrow from the line (`Cow<str>`, owned only when
-//! the JSON string has escapes), instead of a `serde_json::Value` per record. It is only a
+//! The fast path of normalize: a record read straight from its line's bytes, by a hand-written
+//! scanner ([`scan`]), into typed structs whose strings borrow from the line (a string with
+//! escapes is decoded, unless its only escapes are `\"` and `\\`: it is then written back as it
+//! stands and decoded only if its value is asked for), instead of a `serde_json::Value` per
+//! record. It is only a
 //! shortcut: a record it cannot take exactly as the `Value` path would (a key in another case, a
 //! duplicate key, a missing id or time, anything the scanner is not sure is JSON as serde_json
 //! reads it) makes [`Writer::write`] decline it, and the caller runs the `Value` path, whose
@@ -13,7 +15,8 @@
 //! are accepted or declined alike); a key the `Value` normalizer would find by its
 //! case-insensitive lookup (`super::field`) but that is not its exact spelling sends the record
 //! to the `Value` path; and [`Text`] reads a value exactly as `super::text` does. The tests in
-//! `shared/domain/tests/domain/typed_identity.rs` run both paths side by side.
+//! `shared/domain/tests/domain/typed_identity.rs` and `typed_scanner.rs` run both paths side by
+//! side.
 
 pub mod directory_audits;
 pub mod scan;
