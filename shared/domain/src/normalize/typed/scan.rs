@@ -1,6 +1,6 @@
 //! A hand-written JSON scanner over one record line, for the typed fast path: one pass over the
-//! bytes, strings borrowed from the line (decoded only when they hold a backslash), values the
-//! reader does not want checked and skipped without being built. It accepts exactly what
+//! line's bytes, strings borrowed from the line (decoded only when they hold a backslash), values
+//! the reader does not want checked and skipped without being built. It accepts exactly what
 //! `serde_json` accepts when it parses the line into a `serde_json::Value` (the `Value` path), or
 //! less: anything it is not sure of (a key with an escape, deep nesting, a number it cannot judge
 //! cheaply and `serde_json` refuses) is a [`Decline`], and the record then takes the `Value` path,
@@ -8,8 +8,10 @@
 //! acceptance must mean `serde_json` would have accepted the line too.
 //!
 //! The rules followed (serde_json 1.0's `read.rs` and `de.rs`): whitespace is space, tab, line
-//! feed and carriage return (the last two declined here: see [`Scan::peek`]); a string may not hold a control character (below 0x20) raw; escapes
-//! are `\" \\ \/ \b \f \n \r \t` and `\uXXXX` (hex in either case), where a surrogate must be a
+//! feed and carriage return (the last two declined here: see [`Scan::peek`]); a string may not
+//! hold a control character (below 0x20) raw, and its bytes must be UTF-8 (checked here only for
+//! a string that is not ASCII; bytes outside strings must be ASCII); escapes are
+//! `\" \\ \/ \b \f \n \r \t` and `\uXXXX` (hex in either case), where a surrogate must be a
 //! leading one followed at once by `\u` and a trailing one; numbers are RFC 8259 numbers, and a
 //! number too large for an `f64` is an error; nesting is limited (serde_json: 128 levels; here
 //! fewer, declined).
