@@ -6,7 +6,8 @@
 //! is checked record by record (a record the fast path takes must give the `Value` path's event,
 //! byte for byte) and as NDJSON through every reader (`typed_identity::assert_same`), and the
 //! cases the fast path is meant to take are checked to be taken, so that it is tested at all.
-//! Also: input read in odd pieces, interrupted and failing reads.
+//! Also: 30,000 random one- and two-byte edits of these records, and input read in odd pieces,
+//! interrupted and failing reads.
 
 use std::io::Read;
 use std::num::NonZeroUsize;
@@ -322,6 +323,47 @@ fn deep_nesting_is_left_to_the_value_path() {
         assert_eq!(got.is_some(), depth <= 50, "depth {depth}");
         assert_same(Source::EntraDirectoryAudits, line.as_bytes(), "deep.ndjson");
     }
+}
+
+/// Random single-byte edits of the cases (a byte inserted, replaced or removed, drawn from the
+/// bytes JSON gives meaning to, and some that are not UTF-8 on their own): whatever the fast path
+/// takes must be what the `Value` path makes of it, and a line that is not UTF-8 it must leave.
+#[test]
+fn random_edits_are_taken_only_as_the_value_path_reads_them() {
+    const BYTES: &[u8] = b"\"\\{}[],: \t\r\n0123456789-+.eEutrfalsn/bxX\x00\x1f\x7f\xc3\xa9\xff";
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let writer = typed::Writer::new(Source::EntraDirectoryAudits, ctx());
+    let (mut taken, mut edits) = (0, 0);
+    for round in 0..30_000 {
+        let (from, to, _) = CASES[round % CASES.len()];
+        let mut line = case(from, to).into_bytes();
+        for _ in 0..=(next() % 2) {
+            let at = (next() % line.len() as u64) as usize;
+            let b = BYTES[(next() % BYTES.len() as u64) as usize];
+            match next() % 3 {
+                0 => line.insert(at, b),
+                1 => line[at] = b,
+                _ => drop(line.remove(at)),
+            }
+        }
+        edits += 1;
+        let mut out = Vec::new();
+        if !writer.write(&line, &mut out, &mut typed::Pool::default()) {
+            continue;
+        }
+        taken += 1;
+        let text = std::str::from_utf8(&line).expect("a line the fast path takes is UTF-8");
+        let event = String::from_utf8(out).unwrap();
+        assert_eq!(Ok(event), slow(text), "{text}");
+    }
+    // Many edits land in values and leave the record readable: the comparison is exercised.
+    assert!(taken > edits / 4, "taken {taken} of {edits}");
 }
 
 /// Hands out its bytes in pieces of `piece` bytes, says `Interrupted` before every third piece,
