@@ -47,10 +47,23 @@ pub const MAX_DEDUPE_KEY_BYTES: usize = 200;
 /// digits and `- . _ ~` (safe as-is in a URL path segment and a DynamoDB key). Every key
 /// [`crate::normalize::dedupe_key`] makes is one; the hashed form `h-<hex>` is too.
 pub fn is_dedupe_key(s: &str) -> bool {
+    // Without branches, 16 bytes at a time: the compiler turns it into vector instructions (every
+    // record's id is tested while it is normalized).
+    let allowed = |b: u8| {
+        (b.wrapping_sub(b'0') < 10)
+            | ((b | 0x20).wrapping_sub(b'a') < 26)
+            | (b == b'-')
+            | (b == b'.')
+            | (b == b'_')
+            | (b == b'~')
+    };
+    let mut blocks = s.as_bytes().chunks_exact(16);
     !s.is_empty()
         && s.len() <= MAX_DEDUPE_KEY_BYTES
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && blocks
+            .by_ref()
+            .all(|block| block.iter().fold(true, |ok, &b| ok & allowed(b)))
+        && blocks.remainder().iter().all(|&b| allowed(b))
 }
 
 /// The second an event's keys carry: its time with the fraction dropped. Microsoft's records
@@ -322,6 +335,31 @@ mod tests {
     use super::*;
     use crate::stream::SignInKind;
     use chrono::TimeZone;
+
+    #[test]
+    fn dedupe_keys_are_the_bytes_they_say() {
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.len() <= MAX_DEDUPE_KEY_BYTES
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        };
+        let chars: Vec<char> = (0u8..0x80)
+            .map(char::from)
+            .chain(['é', '\u{ff}', '–'])
+            .collect();
+        for c in &chars {
+            for at in [0, 7, 16, 33] {
+                let mut s = "Directory_a1-b2.C3~d4_".repeat(2);
+                s.insert(at, *c);
+                assert_eq!(is_dedupe_key(&s), plain(&s), "{s:?}");
+                assert_eq!(is_dedupe_key(&c.to_string()), plain(&c.to_string()));
+            }
+        }
+        for s in ["", "a", &"k".repeat(200), &"k".repeat(201)] {
+            assert_eq!(is_dedupe_key(s), plain(s), "{s:?}");
+        }
+    }
 
     #[test]
     fn presence_keys_round_trip_and_sort_by_day_inside_the_query_bounds() {

@@ -3,3 +3,4 @@
 mod documentation;
 mod lenient;
 mod typed_identity;
+mod typed_scanner;

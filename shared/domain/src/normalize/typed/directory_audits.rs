@@ -6,22 +6,28 @@
 //! time, no activity) or that has no id (its dedupe key is then a hash of the whole record,
 //! sorted) is left to the `Value` path.
 
-use super::{ABSENT, Arr, Obj, Text, Writer, fields, json_opt, json_str};
-use crate::model::{ActorKind, Source, fmt_time, parse_time};
+use super::scan::Scan;
+use super::{ABSENT, Arr, Obj, Pooled, Read, Skip, Text, Writer, fields, quoted, recycle};
+use std::borrow::Cow;
+
+use super::time;
+use crate::model::{ActorKind, EventResult, Source};
 use crate::normalize::{dedupe_key_of_id, result_of};
 use crate::store::keys;
 
+// Each struct's keys are in the order Graph writes them, so that each key is found where it is
+// foreseen (`Fields::KEYS`); keys read only to be skipped (`Skip`) are there for that too.
 fields! {
     /// The record: every key `entra_directory_audits::normalize` reads. `value`, `records` and
     /// `properties` would make the input reader see a list response or an envelope instead.
     Record {
         id: Text<'de> = "id",
-        activity_date_time: Text<'de> = "activityDateTime",
-        activity_display_name: Text<'de> = "activityDisplayName",
         category: Text<'de> = "category",
         correlation_id: Text<'de> = "correlationId",
         result: Text<'de> = "result",
         result_reason: Text<'de> = "resultReason",
+        activity_display_name: Text<'de> = "activityDisplayName",
+        activity_date_time: Text<'de> = "activityDateTime",
         logged_by_service: Text<'de> = "loggedByService",
         operation_type: Text<'de> = "operationType",
         initiated_by: Obj<InitiatedBy<'de>> = "initiatedBy",
@@ -46,6 +52,7 @@ fields! {
         ip_address: Text<'de> = "ipAddress",
         user_type: Text<'de> = "userType",
         home_tenant_id: Text<'de> = "homeTenantId",
+        home_tenant_name: Skip = "homeTenantName",
     }
 }
 
@@ -64,9 +71,10 @@ fields! {
         id: Text<'de> = "id",
         display_name: Text<'de> = "displayName",
         kind: Text<'de> = "type",
-        kind_capitalised: Text<'de> = "Type",
         user_principal_name: Text<'de> = "userPrincipalName",
+        group_type: Skip = "groupType",
         modified_properties: Arr<Obj<ModifiedProperty<'de>>> = "modifiedProperties",
+        kind_capitalised: Text<'de> = "Type",
     }
 }
 
@@ -85,6 +93,51 @@ fields! {
     }
 }
 
+/// The vectors of a record's arrays, emptied, kept from one record to the next
+/// (`super::Scratch`): the vectors' types name the lifetime of the lines read, so the pool is
+/// relabelled (`Pool::relabel`, which moves nothing) for each buffer of lines.
+#[derive(Default)]
+pub struct Pool<'a> {
+    targets: Vec<Vec<Obj<TargetResource<'a>>>>,
+    properties: Vec<Vec<Obj<ModifiedProperty<'a>>>>,
+    details: Vec<Vec<Obj<KeyValue<'a>>>>,
+    /// `write_event`'s list of additional details (relabelled there, as it borrows the record).
+    additional: Vec<(Cow<'static, str>, usize)>,
+}
+
+impl<'a> Pool<'a> {
+    /// The same vectors, for records of other lines.
+    pub(super) fn relabel<'b>(self) -> Pool<'b> {
+        fn all<T, U>(v: Vec<Vec<T>>) -> Vec<Vec<U>> {
+            v.into_iter().map(recycle).collect()
+        }
+        Pool {
+            targets: all(self.targets),
+            properties: all(self.properties),
+            details: all(self.details),
+            additional: self.additional,
+        }
+    }
+}
+
+impl<'a> Pooled<'a> for Obj<TargetResource<'a>> {
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>> {
+        &mut pool.targets
+    }
+}
+
+impl<'a> Pooled<'a> for Obj<ModifiedProperty<'a>> {
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>> {
+        &mut pool.properties
+    }
+}
+
+impl<'a> Pooled<'a> for Obj<KeyValue<'a>> {
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>> {
+        &mut pool.details
+    }
+}
+
 /// `crate::model::Actor`, borrowed.
 struct Actor<'a, 'de> {
     kind: ActorKind,
@@ -96,14 +149,14 @@ struct Actor<'a, 'de> {
 
 /// `a` when it is present, else `b`.
 fn or<'a, 'de>(a: &'a Text<'de>, b: &'a Text<'de>) -> &'a Text<'de> {
-    if a.get().is_some() { a } else { b }
+    if a.is_some() { a } else { b }
 }
 
 /// The actor and the client IP, as `entra_directory_audits`'s `actor` finds them.
 fn actor<'a, 'de>(initiated_by: Option<&'a InitiatedBy<'de>>) -> (Actor<'a, 'de>, &'a Text<'de>) {
     let user = initiated_by.and_then(|i| i.user.0.as_ref());
     if let Some(u) = user
-        && (u.id.get().is_some() || u.user_principal_name.get().is_some())
+        && (u.id.is_some() || u.user_principal_name.is_some())
     {
         return (
             Actor {
@@ -118,9 +171,7 @@ fn actor<'a, 'de>(initiated_by: Option<&'a InitiatedBy<'de>>) -> (Actor<'a, 'de>
     }
     let app = initiated_by.and_then(|i| i.app.0.as_ref());
     if let Some(a) = app
-        && (a.service_principal_id.get().is_some()
-            || a.app_id.get().is_some()
-            || a.display_name.get().is_some())
+        && (a.service_principal_id.is_some() || a.app_id.is_some() || a.display_name.is_some())
     {
         return (
             Actor {
@@ -145,12 +196,12 @@ fn actor<'a, 'de>(initiated_by: Option<&'a InitiatedBy<'de>>) -> (Actor<'a, 'de>
     )
 }
 
-fn key(out: &mut Vec<u8>, first: &mut bool, key: &str) {
+/// Appends a `details` key (`"key":`, with a comma before it unless it is the first).
+fn key(out: &mut Vec<u8>, first: &mut bool, key: &[u8]) {
     if !std::mem::take(first) {
         out.push(b',');
     }
-    json_str(out, key);
-    out.push(b':');
+    out.extend_from_slice(key);
 }
 
 /// The name a target is shown by: its display name, else its UPN.
@@ -160,72 +211,117 @@ fn target_name<'a, 'de>(t: &'a TargetResource<'de>) -> &'a Text<'de> {
 
 /// Appends the event line of `line` to `out`, or says `false` (leaving `out` as it was) for the
 /// `Value` path to read the record.
-pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
-    let Ok(Obj(Some(v))) = serde_json::from_str::<Obj<Record<'_>>>(line) else {
+pub(super) fn write<'a>(
+    line: &'a [u8],
+    w: &Writer,
+    out: &mut Vec<u8>,
+    pool: &mut Pool<'a>,
+) -> bool {
+    let mut scan = Scan::new(line);
+    if scan.peek() != Some(b'{') {
+        return false;
+    }
+    let Ok(Obj(Some(v))) = Obj::<Record<'_>>::read(&mut scan, pool) else {
         return false;
     };
-    let Some(time) = v.activity_date_time.get().and_then(parse_time) else {
+    let taken = scan.at_end() && write_event(line, &v, w, out, &mut pool.additional);
+    // The record's vectors go back to the pool for the next one.
+    let Record {
+        target_resources,
+        additional_details,
+        ..
+    } = v;
+    let mut targets = target_resources;
+    for t in targets.0.iter_mut().filter_map(|t| t.0.as_mut()) {
+        std::mem::take(&mut t.modified_properties).give(pool);
+    }
+    targets.give(pool);
+    additional_details.give(pool);
+    taken
+}
+
+/// Writes the event of record `v` (line `line`), or says `false` (writing nothing).
+fn write_event<'a>(
+    line: &[u8],
+    v: &Record<'a>,
+    w: &Writer,
+    out: &mut Vec<u8>,
+    spare: &mut Vec<(Cow<'static, str>, usize)>,
+) -> bool {
+    let Some(time) = v.activity_date_time.get().and_then(|t| time::parse(&t)) else {
         return false;
     };
-    let (Some(operation), Some(record_id)) = (v.activity_display_name.get(), v.id.get()) else {
+    let (Some(record_id), true) = (v.id.get(), v.activity_display_name.is_some()) else {
         return false;
     };
     // Nothing below refuses the record: the line is written whole.
-    let dedupe_key = dedupe_key_of_id(record_id);
+    // The id itself when it is URL-safe (as Graph's are), else a hash of it.
+    let dedupe_key = if keys::is_dedupe_key(&record_id) {
+        record_id
+    } else {
+        Cow::Owned(dedupe_key_of_id(&record_id))
+    };
     let initiated_by = v.initiated_by.0.as_ref();
     let user = initiated_by.and_then(|i| i.user.0.as_ref());
     let (actor, client_ip) = actor(initiated_by);
-    let (result, word) = result_of(v.result.get());
+    let (result, word) = match &v.result {
+        // Graph's own words, told without `result_of`'s lower-casing copy.
+        Text::Json { json, .. } if *json == b"\"success\"" => (EventResult::Success, None),
+        Text::Json { json, .. } if *json == b"\"failure\"" => (EventResult::Failure, None),
+        other => result_of(other.get().as_deref()),
+    };
 
     // Additional details: an object keyed by each detail's key (the last of equal keys wins),
     // and the user agent is the value of the last `User-Agent` detail, in any case.
-    let mut additional: Vec<(&str, &Text<'_>)> = Vec::new();
+    // (Each detail by its key and its index in `additional_details`.)
+    let mut additional: Vec<(Cow<'_, str>, usize)> = recycle(std::mem::take(spare));
+    let details = &v.additional_details.0;
     let mut user_agent = &ABSENT;
-    for Obj(kv) in &v.additional_details.0 {
+    for (i, Obj(kv)) in details.iter().enumerate() {
         if let Some(kv) = kv
             && let Some(k) = kv.key.get()
         {
             if k.eq_ignore_ascii_case("User-Agent") {
                 user_agent = &kv.value;
             }
-            additional.push((k, &kv.value));
+            additional.push((k, i));
         }
     }
-    additional.sort_by(|a, b| a.0.cmp(b.0));
+    additional.sort_by(|a, b| a.0.cmp(&b.0));
 
     out.reserve(line.len() * 2 + 512);
-    out.extend_from_slice(b"{\"id\":");
-    json_str(
-        out,
-        &keys::event_id(Source::EntraDirectoryAudits, time, &dedupe_key),
-    );
-    out.extend_from_slice(b",\"record_id\":");
+    // The event id, `keys::event_id`'s: the source, the time and the dedupe key, which need no
+    // escaping (a dedupe key is URL-safe).
+    out.extend_from_slice(b"{\"id\":\"");
+    out.extend_from_slice(Source::EntraDirectoryAudits.name().as_bytes());
+    out.push(b':');
+    time::write_id_time(out, &time);
+    out.push(b'-');
+    out.extend_from_slice(dedupe_key.as_bytes());
+    out.extend_from_slice(b"\",\"record_id\":");
     v.id.write(out);
     out.extend_from_slice(&w.source_stream_tenant);
     out.extend_from_slice(b",\"time\":");
-    json_str(out, &fmt_time(time));
+    time::write_time(out, &time);
     out.extend_from_slice(b",\"service\":");
     v.logged_by_service.write(out);
     out.extend_from_slice(b",\"category\":");
     v.category.write(out);
     out.extend_from_slice(b",\"operation\":");
-    json_str(out, operation);
+    v.activity_display_name.write(out);
     out.extend_from_slice(b",\"result\":");
-    json_str(out, result.as_str());
+    quoted(out, result.as_str());
     out.extend_from_slice(b",\"result_reason\":");
-    match v.result_reason.get() {
-        Some(_) => v.result_reason.write(out),
-        None => json_opt(out, word.as_deref()),
+    match (&v.result_reason, word) {
+        (Text::Absent, Some(word)) => super::json_str(out, &word),
+        (reason, _) => reason.write(out),
     }
     out.extend_from_slice(b",\"actor\":{\"kind\":");
-    json_str(
-        out,
-        match actor.kind {
-            ActorKind::User => "user",
-            ActorKind::App => "app",
-            ActorKind::System => "system",
-        },
-    );
+    out.extend_from_slice(match actor.kind {
+        ActorKind::User => b"\"user\"",
+        ActorKind::App => b"\"app\"",
+        ActorKind::System => b"\"system\"",
+    });
     out.extend_from_slice(b",\"id\":");
     actor.id.write(out);
     out.extend_from_slice(b",\"upn\":");
@@ -264,31 +360,35 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
     // modified_properties, operation_type, user_type.
     let mut first = true;
     if !additional.is_empty() {
-        key(out, &mut first, "additional_details");
-        out.push(b'{');
+        key(out, &mut first, b"\"additional_details\":{");
         let mut first_detail = true;
-        for (i, (k, val)) in additional.iter().enumerate() {
+        for (i, (k, at)) in additional.iter().enumerate() {
             if additional.get(i + 1).is_some_and(|next| next.0 == *k) {
                 continue;
             }
-            key(out, &mut first_detail, k);
-            val.write(out);
+            if !std::mem::take(&mut first_detail) {
+                out.push(b',');
+            }
+            super::json_str(out, k);
+            out.push(b':');
+            if let Some(Obj(Some(kv))) = details.get(*at) {
+                kv.value.write(out);
+            }
         }
         out.push(b'}');
     }
-    if v.correlation_id.get().is_some() {
-        key(out, &mut first, "correlation_id");
+    if v.correlation_id.is_some() {
+        key(out, &mut first, b"\"correlation_id\":");
         v.correlation_id.write(out);
     }
     if let Some(u) = user
-        && u.home_tenant_id.get().is_some()
+        && u.home_tenant_id.is_some()
     {
-        key(out, &mut first, "home_tenant_id");
+        key(out, &mut first, b"\"home_tenant_id\":");
         u.home_tenant_id.write(out);
     }
     if modified > 0 {
-        key(out, &mut first, "modified_properties");
-        out.push(b'[');
+        key(out, &mut first, b"\"modified_properties\":[");
         let mut first_property = true;
         for t in v.target_resources.0.iter().filter_map(|t| t.0.as_ref()) {
             let target = or(target_name(t), &t.id);
@@ -316,21 +416,23 @@ pub(super) fn write(line: &str, w: &Writer, out: &mut Vec<u8>) -> bool {
         }
         out.push(b']');
     }
-    if v.operation_type.get().is_some() {
-        key(out, &mut first, "operation_type");
+    if v.operation_type.is_some() {
+        key(out, &mut first, b"\"operation_type\":");
         v.operation_type.write(out);
     }
     if let Some(u) = user
-        && u.user_type.get().is_some()
+        && u.user_type.is_some()
     {
-        key(out, &mut first, "user_type");
+        key(out, &mut first, b"\"user_type\":");
         u.user_type.write(out);
     }
-    out.extend_from_slice(b"},\"dedupe_key\":");
-    json_str(out, &dedupe_key);
+    out.extend_from_slice(b"},\"dedupe_key\":\"");
+    out.extend_from_slice(dedupe_key.as_bytes());
+    out.push(b'"');
     out.extend_from_slice(&w.ingested_at);
     out.extend_from_slice(b",\"raw\":");
-    out.extend_from_slice(line.as_bytes());
+    out.extend_from_slice(line);
     out.extend_from_slice(b"}\n");
+    *spare = recycle(additional);
     true
 }

@@ -1,29 +1,53 @@
-//! The fast path of normalize: a record deserialized straight from its line into typed structs
-//! whose strings borrow from the line (`Cow<str>`, owned only when the JSON string has escapes),
-//! instead of a `serde_json::Value` per record. It is only a shortcut: a record it cannot take
-//! exactly as the `Value` path would (a key in another case, a duplicate key, a missing id or
-//! time, anything that is not valid JSON) makes [`Writer::write`] decline it, and the caller runs
-//! the `Value` path, whose lenient reading and quarantine reasons are unchanged. The event is written as JSON
-//! straight from the borrowed fields ([`Writer`]). Only directory audits have a typed reader so
-//! far; every other source always takes the `Value` path.
+//! The fast path of normalize: a record read straight from its line's bytes, by a hand-written
+//! scanner ([`scan`]), into typed structs whose strings borrow from the line (a string with
+//! escapes is decoded, unless its only escapes are `\"` and `\\`: it is then written back as it
+//! stands and decoded only if its value is asked for), instead of a `serde_json::Value` per
+//! record. It is only a
+//! shortcut: a record it cannot take exactly as the `Value` path would (a key in another case, a
+//! duplicate key, a missing id or time, anything the scanner is not sure is JSON as serde_json
+//! reads it) makes [`Writer::write`] decline it, and the caller runs the `Value` path, whose
+//! lenient reading and quarantine reasons are unchanged. The event is written as JSON straight
+//! from the borrowed fields ([`Writer`]). Only directory audits have a typed reader so far; every
+//! other source always takes the `Value` path.
 //!
-//! Equivalence with the `Value` path rests on three rules kept here: every value goes through
-//! serde_json's `deserialize_any`, as `Value` does (so numbers, escapes and nesting limits are
-//! accepted or refused alike); a key the `Value` normalizer would find by its case-insensitive
-//! lookup (`super::field`) but that is not its exact spelling sends the record to the `Value`
-//! path; and [`Text`] reads a value exactly as `super::text` does. The tests in
-//! `shared/domain/tests/domain/typed_identity.rs` run both paths side by side.
+//! Equivalence with the `Value` path rests on three rules kept here: every value is checked by
+//! the scanner as serde_json checks it when it builds a `Value` (so numbers, escapes and nesting
+//! are accepted or declined alike); a key the `Value` normalizer would find by its
+//! case-insensitive lookup (`super::field`) but that is not its exact spelling sends the record
+//! to the `Value` path; and [`Text`] reads a value exactly as `super::text` does. The tests in
+//! `shared/domain/tests/domain/typed_identity.rs` and `typed_scanner.rs` run both paths side by
+//! side.
 
 pub mod directory_audits;
+pub mod scan;
+mod time;
+
+pub use directory_audits::Pool;
+
+/// What a thread keeps from one batch of lines to the next: the [`Pool`] of vectors that records
+/// are read into, so that reading a record allocates nothing once the first few are read. The
+/// pool is taken for the lines of one buffer ([`Scratch::pool`]), whose lifetime its vectors'
+/// types carry, and kept again after them ([`Scratch::keep`]).
+#[derive(Default)]
+pub struct Scratch(Pool<'static>);
+
+impl Scratch {
+    /// The pool, for records borrowing from lines that live for `'a`.
+    pub fn pool<'a>(&mut self) -> Pool<'a> {
+        std::mem::take(&mut self.0).relabel()
+    }
+
+    /// Keeps `pool` for the next lines.
+    pub fn keep(&mut self, pool: Pool<'_>) {
+        self.0 = pool.relabel();
+    }
+}
 
 use std::borrow::Cow;
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::Context;
 use crate::model::{Source, fmt_time};
+use scan::{Escapes, Scan, Scanned};
 
 /// Writes the AuditEvent line of one record line, byte for byte the line the `Value` path writes
 /// (`serde_json` over the `AuditEvent` it makes, with the line as `raw`), without building the
@@ -58,9 +82,10 @@ impl Writer {
     /// Appends the event line (with its `\n`) of `line`, one record, to `out` and says `true`;
     /// or leaves `out` as it was and says `false` when the `Value` path must read the record (or
     /// the source has no typed reader).
-    pub fn write(&self, line: &str, out: &mut Vec<u8>) -> bool {
+    /// `pool` is the calling thread's ([`Scratch::pool`]).
+    pub fn write<'a>(&self, line: &'a [u8], out: &mut Vec<u8>, pool: &mut Pool<'a>) -> bool {
         match self.source {
-            Source::EntraDirectoryAudits => directory_audits::write(line, self, out),
+            Source::EntraDirectoryAudits => directory_audits::write(line, self, out, pool),
             _ => false,
         }
     }
@@ -101,221 +126,259 @@ pub fn json_opt(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
-/// The key serde_json's `Value` treats as a raw-value marker when it comes first in an object; a
-/// record that holds it anywhere goes to the `Value` path rather than be read differently.
-const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
-
-/// Why the typed reader gave up (never shown: the `Value` path then reads the record).
-fn fallback<E: de::Error>(why: &str) -> E {
-    E::custom(why)
-}
-
-/// Any JSON value, checked as `Value` would check it and thrown away.
-#[derive(Default)]
-pub struct Skip;
-
-impl<'de> Deserialize<'de> for Skip {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(SkipVisitor)
+/// Bit `n` is set when a sentinel (`super::SENTINELS`, all ASCII) is `n` bytes long: a value of
+/// another length, with no whitespace to trim, is none.
+const SENTINEL_LENGTHS: u64 = {
+    let mut bits = 0u64;
+    let mut i = 0;
+    while i < super::SENTINELS.len() {
+        bits |= 1 << super::SENTINELS[i].len();
+        i += 1;
     }
-}
-
-struct SkipVisitor;
-
-impl<'de> Visitor<'de> for SkipVisitor {
-    type Value = Skip;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Skip, E> {
-        Ok(Skip)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Skip)
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            if key.0 == RAW_VALUE_TOKEN {
-                return Err(fallback("raw value token"));
-            }
-            map.next_value::<Skip>()?;
-        }
-        Ok(Skip)
-    }
-}
-
-/// An object key, borrowed unless it has escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
+    bits
+};
 
 /// A field's value read as `super::text` reads it, once, as it is parsed: a string (trimmed;
 /// sentinels and blanks are absent), a number or a boolean as text; anything else (null, an
-/// object, an array) is absent.
+/// object, an array) is absent. Kept in the form cheapest to write back as JSON.
 #[derive(Default)]
-pub struct Text<'de> {
-    text: Option<Cow<'de, str>>,
-    /// The text needs no escaping in JSON: it is a number or a boolean, or a string that had no
-    /// escape in the record (serde_json then borrows it, and a JSON string without escapes holds
-    /// no quote, backslash or control character).
-    plain: bool,
+pub enum Text<'a> {
+    #[default]
+    Absent,
+    /// A JSON string as it stands in the line, quotes included, that serde_json would write the
+    /// same: its content has no escape (`escaped` false: the content is the text), or only `\"`
+    /// and `\\` (the very escapes serde_json writes for those characters; the text is decoded
+    /// when asked for, which is rare: most are Graph's `newValue`s, such as
+    /// `\"Global Administrator\"`, which are only written). Either way it starts and ends with a
+    /// visible character, so trimming changes nothing, and it is no sentinel.
+    Json { json: &'a [u8], escaped: bool },
+    /// Text that needs no escaping in JSON: a number or a boolean, or a string without escapes
+    /// that was trimmed.
+    Plain(Cow<'a, str>),
+    /// A string with other escapes, decoded (and trimmed): written escaped by serde_json.
+    Decoded(String),
 }
 
 /// An absent value.
-pub const ABSENT: Text<'static> = Text {
-    text: None,
-    plain: true,
-};
+pub const ABSENT: Text<'static> = Text::Absent;
 
 impl Text<'_> {
     /// The text, as `super::text` gives it.
-    pub fn get(&self) -> Option<&str> {
-        self.text.as_deref()
+    pub fn get(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Text::Absent => None,
+            // Checked to be UTF-8, and its escapes checked, when it was read: neither fails.
+            Text::Json {
+                json,
+                escaped: false,
+            } => scan::text(scan::content(json)).ok().map(Cow::Borrowed),
+            Text::Json {
+                json,
+                escaped: true,
+            } => scan::unescape(scan::content(json)).ok().map(Cow::Owned),
+            Text::Plain(t) => Some(Cow::Borrowed(t)),
+            Text::Decoded(t) => Some(Cow::Borrowed(t)),
+        }
+    }
+
+    /// True when there is a text (`get().is_some()`, without decoding it).
+    pub fn is_some(&self) -> bool {
+        !matches!(self, Text::Absent)
     }
 
     /// Writes the text as a JSON string, or `null` when absent.
+    #[inline]
     pub fn write(&self, out: &mut Vec<u8>) {
-        match &self.text {
-            Some(t) if self.plain => {
-                out.push(b'"');
-                out.extend_from_slice(t.as_bytes());
-                out.push(b'"');
-            }
-            Some(t) => json_str(out, t),
-            None => out.extend_from_slice(b"null"),
+        match self {
+            Text::Json { json, .. } => out.extend_from_slice(json),
+            Text::Plain(t) => quoted(out, t),
+            Text::Decoded(t) => json_str(out, t),
+            Text::Absent => out.extend_from_slice(b"null"),
         }
     }
 }
 
-impl<'de> Text<'de> {
-    fn string(s: Cow<'de, str>, plain: bool) -> Self {
+/// Appends `"s"`: `s` needs no escaping.
+#[inline]
+pub fn quoted(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// True when `b`, the first or last byte of a string's content, is a visible ASCII character.
+#[inline]
+fn visible(b: Option<&u8>) -> bool {
+    b.is_some_and(|&b| b > b' ' && b < 0x80)
+}
+
+impl<'a> Text<'a> {
+    /// A string without escapes (`json`, quotes included), as `super::text` reads it.
+    #[inline(always)]
+    fn plain(json: &'a [u8]) -> Scanned<Self> {
         // Most values start and end with a visible ASCII character (never whitespace, so trimming
-        // changes nothing) and are longer than any sentinel: kept as they are.
-        let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
-        if s.len() > super::LONGEST_SENTINEL
-            && visible(s.as_bytes().first())
-            && visible(s.as_bytes().last())
-        {
-            return Text {
-                text: Some(s),
-                plain,
-            };
+        // changes nothing) and are not as long as any sentinel: kept as they are.
+        let content = scan::content(json);
+        let n = content.len();
+        if visible(content.first()) && visible(content.last()) {
+            // Nothing to trim: a sentinel only if it is one, in any case, as it stands.
+            let sentinel_length = n < 64 && SENTINEL_LENGTHS & (1 << n) != 0;
+            if sentinel_length
+                && super::SENTINELS
+                    .iter()
+                    .any(|x| x.len() == n && x.as_bytes().eq_ignore_ascii_case(content))
+            {
+                return Ok(Text::Absent);
+            }
+            return Ok(Text::Json {
+                json,
+                escaped: false,
+            });
         }
-        if super::is_sentinel(&s) {
-            return Text::default();
+        let s = scan::text(content)?;
+        if super::is_sentinel(s) {
+            return Ok(Text::Absent);
         }
-        let text = match s {
-            Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
-            Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
-            Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
-        };
-        Text {
-            text: Some(text),
-            plain,
-        }
+        Ok(Text::Plain(Cow::Borrowed(s.trim())))
     }
 
-    fn plain(s: String) -> Self {
-        Text {
-            text: Some(Cow::Owned(s)),
-            plain: true,
+    /// A string with escapes (`json`, quotes included; `simple` when they are only `\"` and
+    /// `\\`), as `super::text` reads it.
+    fn escaped(json: &'a [u8], simple: bool) -> Scanned<Self> {
+        let raw = scan::content(json);
+        let b = raw;
+        // A raw end that is visible ASCII is a visible character of the value too: a quote or
+        // backslash there comes from `\"` or `\\`. A string holding either is no sentinel.
+        if simple && visible(b.first()) && visible(b.last()) {
+            return Ok(Text::Json {
+                json,
+                escaped: true,
+            });
+        }
+        let s = scan::unescape(raw)?;
+        if super::is_sentinel(&s) {
+            return Ok(Text::Absent);
+        }
+        Ok(Text::Decoded(match s.trim() {
+            t if t.len() == s.len() => s,
+            t => t.to_string(),
+        }))
+    }
+}
+
+/// A value of a record read by the scanner: each type reads one as the `Value` normalizers would
+/// see it, refusing nothing serde_json takes (other kinds of value are absent) and declining
+/// whatever the scanner declines.
+pub trait Read<'a>: Sized {
+    /// Reads the value that starts here; arrays take their vectors from `pool`.
+    fn read(s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<Self>;
+}
+
+impl<'a> Read<'a> for Text<'a> {
+    // Inlined into each field's reading: most fields are text, and a call costs about as much as
+    // reading a short one.
+    #[inline(always)]
+    fn read(s: &mut Scan<'a>, _: &mut Pool<'a>) -> Scanned<Self> {
+        match s.peek() {
+            Some(b'"') => {
+                let st = s.string_here()?;
+                if st.escapes == Escapes::None {
+                    Text::plain(st.json)
+                } else {
+                    Text::escaped(st.json, st.escapes == Escapes::Simple)
+                }
+            }
+            Some(b't') => s
+                .literal(b"true")
+                .map(|()| Text::Plain(Cow::Borrowed("true"))),
+            Some(b'f') => s
+                .literal(b"false")
+                .map(|()| Text::Plain(Cow::Borrowed("false"))),
+            Some(b'n') => s.literal(b"null").map(|()| Text::Absent),
+            Some(b'-' | b'0'..=b'9') => number(s.number()?).map(Text::Plain),
+            _ => s.skip().map(|()| Text::Absent),
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Text<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_bool<E: de::Error>(self, b: bool) -> Result<Text<'de>, E> {
-                Ok(Text::plain(b.to_string()))
-            }
-            // Numbers are made as `Value` makes them, so that `to_string` writes them alike.
-            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Text<'de>, E> {
-                Ok(Text::plain(serde_json::Number::from(n).to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Text<'de>, E> {
-                Ok(Text::plain(serde_json::Number::from(n).to_string()))
-            }
-            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Text<'de>, E> {
-                Ok(serde_json::Number::from_f64(n)
-                    .map_or_else(Text::default, |n| Text::plain(n.to_string())))
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text::string(Cow::Borrowed(s), true))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
-                Ok(Text::string(Cow::Owned(s.to_string()), false))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Text<'de>, E> {
-                Ok(Text::string(Cow::Owned(s), false))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Text<'de>, E> {
-                Ok(Text::default())
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
-                SkipVisitor.visit_seq(seq).map(|_| Text::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'de>, A::Error> {
-                SkipVisitor.visit_map(map).map(|_| Text::default())
-            }
-        }
-        d.deserialize_any(V)
+/// A value whose key is read and skipped: its key is known, so that the key after it is
+/// foreseen (`Fields::KEYS`).
+#[derive(Default)]
+pub struct Skip;
+
+impl<'a> Read<'a> for Skip {
+    fn read(s: &mut Scan<'a>, _: &mut Pool<'a>) -> Scanned<Self> {
+        s.skip().map(|()| Skip)
+    }
+}
+
+/// A number as `super::text` writes it: `serde_json::Number`'s `to_string` of the number as
+/// `Value` holds it. An integer that fits in 64 bits is written as it was read (JSON allows no
+/// leading zeros or plus sign), except `-0`, which serde_json reads as the float `-0.0`; any
+/// other number is parsed and written by serde_json itself.
+fn number(token: &str) -> Scanned<Cow<'_, str>> {
+    let integer = token.len() <= 18 && !token.contains(['.', 'e', 'E']) && token != "-0";
+    if integer {
+        return Ok(Cow::Borrowed(token));
+    }
+    match serde_json::from_str::<serde_json::Value>(token) {
+        Ok(serde_json::Value::Number(n)) => Ok(Cow::Owned(n.to_string())),
+        _ => Err(scan::Decline),
     }
 }
 
 /// The fields of one kind of JSON object that a normalizer reads, by their exact spelling.
-pub trait Fields<'de>: Default {
-    /// The keys read, in the order [`Fields::set`] numbers them.
+pub trait Fields<'a>: Default {
+    /// The keys read, in the order [`Fields::set`] numbers them (and, for speed, in the order
+    /// Graph writes them: see [`Fields::members`]).
     const KEYS: &'static [&'static str];
     /// Keys not read here whose presence (in any case) would make the `Value` path read the
     /// record differently (a top-level `value` array is a list response, for example).
     const GUARDS: &'static [&'static str] = &[];
     /// Reads the value of `KEYS[index]`.
-    fn set<A: MapAccess<'de>>(&mut self, index: usize, map: &mut A) -> Result<(), A::Error>;
+    fn set(&mut self, index: usize, s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<()>;
+    /// Reads the members of the object just entered (a member follows): while its keys come in
+    /// `KEYS`'s order, as Graph writes them, each is read where it is foreseen, with nothing
+    /// looked up; from the first key out of that order on, by [`members`].
+    fn members(&mut self, s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<()>;
+}
+
+/// Reads the rest of an object's members (a member follows) into `fields`, `seen` being the
+/// keys read so far (bit `i` for `KEYS[i]`).
+pub fn members<'a, T: Fields<'a>>(
+    fields: &mut T,
+    s: &mut Scan<'a>,
+    pool: &mut Pool<'a>,
+    mut seen: u64,
+) -> Scanned<()> {
+    loop {
+        let key = s.key()?;
+        match T::KEYS.iter().position(|k| *k == key) {
+            Some(index) => {
+                // `Value` keeps the last of duplicate keys; rare enough to leave to it.
+                if seen & (1 << index) != 0 {
+                    return Err(scan::Decline);
+                }
+                seen |= 1 << index;
+                fields.set(index, s, pool)?;
+            }
+            None => {
+                let other_case = T::KEYS
+                    .iter()
+                    .chain(T::GUARDS)
+                    .any(|g| g.len() == key.len() && g.eq_ignore_ascii_case(key));
+                if other_case {
+                    // A key in another case, or a guard key.
+                    return Err(scan::Decline);
+                }
+                s.skip()?;
+            }
+        }
+        if !s.next_member()? {
+            return Ok(());
+        }
+    }
 }
 
 /// Declares a struct of [`Fields`]: `name { field: Type = "jsonKey", ... }`.
@@ -330,21 +393,45 @@ macro_rules! fields {
         impl<'de> $crate::normalize::typed::Fields<'de> for $name<'de> {
             const KEYS: &'static [&'static str] = &[$($key),*];
             $(const GUARDS: &'static [&'static str] = $guards;)?
-            fn set<A: serde::de::MapAccess<'de>>(
+            #[inline]
+            fn set(
                 &mut self,
                 index: usize,
-                map: &mut A,
-            ) -> Result<(), A::Error> {
+                s: &mut $crate::normalize::typed::scan::Scan<'de>,
+                pool: &mut $crate::normalize::typed::Pool<'de>,
+            ) -> $crate::normalize::typed::scan::Scanned<()> {
                 let mut i = 0usize;
                 $(
                     if index == i {
-                        self.$field = map.next_value()?;
+                        self.$field = $crate::normalize::typed::Read::read(s, pool)?;
                         return Ok(());
                     }
                     i += 1;
                 )*
                 let _ = i;
                 Ok(())
+            }
+            fn members(
+                &mut self,
+                s: &mut $crate::normalize::typed::scan::Scan<'de>,
+                pool: &mut $crate::normalize::typed::Pool<'de>,
+            ) -> $crate::normalize::typed::scan::Scanned<()> {
+                let mut seen = 0u64;
+                let mut bit = 1u64;
+                $(
+                    // `"key":` as compact JSON has it, in one comparison; else with whitespace.
+                    if !s.member_is(concat!("\"", $key, "\":").as_bytes()) && !s.key_is($key)? {
+                        return $crate::normalize::typed::members(self, s, pool, seen);
+                    }
+                    self.$field = $crate::normalize::typed::Read::read(s, pool)?;
+                    seen |= bit;
+                    bit <<= 1;
+                    if !s.next_member()? {
+                        return Ok(());
+                    }
+                )*
+                let _ = bit;
+                $crate::normalize::typed::members(self, s, pool, seen)
             }
         }
     };
@@ -361,63 +448,16 @@ impl<T> Default for Obj<T> {
     }
 }
 
-impl<'de, T: Fields<'de>> Deserialize<'de> for Obj<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ObjVisitor(PhantomData))
-    }
-}
-
-struct ObjVisitor<T>(PhantomData<T>);
-
-impl<'de, T: Fields<'de>> Visitor<'de> for ObjVisitor<T> {
-    type Value = Obj<T>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Obj<T>, A::Error> {
+impl<'a, T: Fields<'a>> Read<'a> for Obj<T> {
+    fn read(s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<Self> {
+        if s.peek() != Some(b'{') {
+            return s.skip().map(|()| Obj(None));
+        }
         let mut fields = T::default();
-        let mut seen = 0u64;
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if let Some(index) = T::KEYS.iter().position(|k| *k == key) {
-                // `Value` keeps the last of duplicate keys; rare enough to leave to it.
-                if seen & (1 << index) != 0 {
-                    return Err(fallback("duplicate key"));
-                }
-                seen |= 1 << index;
-                fields.set(index, &mut map)?;
-            } else if key == RAW_VALUE_TOKEN
-                || T::KEYS
-                    .iter()
-                    .chain(T::GUARDS)
-                    .any(|k| k.eq_ignore_ascii_case(&key))
-            {
-                return Err(fallback("key in another case, or a guard key"));
-            } else {
-                map.next_value::<Skip>()?;
-            }
+        if s.object()? {
+            fields.members(s, pool)?;
         }
         Ok(Obj(Some(fields)))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Obj<T>, E> {
-        Ok(Obj(None))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Obj<T>, A::Error> {
-        SkipVisitor.visit_seq(seq).map(|_| Obj(None))
     }
 }
 
@@ -431,45 +471,63 @@ impl<T> Default for Arr<T> {
     }
 }
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Arr<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ArrVisitor(PhantomData))
-    }
+/// An element type of [`Arr`]: its empty vectors are kept in the [`Pool`].
+pub trait Pooled<'a>: Sized {
+    /// The vectors of this type in `pool`.
+    fn stack<'p>(pool: &'p mut Pool<'a>) -> &'p mut Vec<Vec<Self>>;
 }
 
-struct ArrVisitor<T>(PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ArrVisitor<T> {
-    type Value = Arr<T>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Arr<T>, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<T>()? {
-            items.push(item);
+impl<'a, T: Read<'a> + Pooled<'a>> Read<'a> for Arr<T> {
+    fn read(s: &mut Scan<'a>, pool: &mut Pool<'a>) -> Scanned<Self> {
+        if s.peek() != Some(b'[') {
+            return s.skip().map(|()| Arr(Vec::new()));
+        }
+        let mut items = T::stack(pool).pop().unwrap_or_default();
+        let mut more = s.array()?;
+        while more {
+            items.push(T::read(s, pool)?);
+            more = s.next_element()?;
         }
         Ok(Arr(items))
     }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Arr<T>, A::Error> {
-        SkipVisitor.visit_map(map).map(|_| Arr(Vec::new()))
+}
+
+impl<'a, T: Pooled<'a>> Arr<T> {
+    /// Gives the vector back to `pool`, emptied.
+    pub fn give(self, pool: &mut Pool<'a>) {
+        let mut items = self.0;
+        if items.capacity() > 0 {
+            items.clear();
+            T::stack(pool).push(items);
+        }
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Arr<T>, E> {
-        Ok(Arr(Vec::new()))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Arr<T>, E> {
-        Ok(Arr(Vec::new()))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Arr<T>, E> {
-        Ok(Arr(Vec::new()))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Arr<T>, E> {
-        Ok(Arr(Vec::new()))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Arr<T>, E> {
-        Ok(Arr(Vec::new()))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Arr<T>, E> {
-        Ok(Arr(Vec::new()))
+}
+
+/// An empty vector of `U` with the allocation of `v` (emptied). Collecting a vector's own
+/// iterator into a vector of a type of the same size and alignment reuses its buffer (the
+/// standard library's in-place collection), so a vector of records that borrowed one line
+/// becomes, with no copy and no unsafe code, an empty vector for the next line's.
+pub fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recycled_vectors_keep_their_allocation() {
+        // What the pool relies on to allocate nothing per record; if the standard library ever
+        // stopped collecting in place, the pool would still be right, only slower.
+        let line = String::from("borrowed");
+        let mut v: Vec<(&str, u64)> = Vec::with_capacity(10);
+        v.push((&line, 1));
+        let at = v.as_ptr() as usize;
+        let w: Vec<(&'static str, u64)> = recycle(v);
+        assert!(w.is_empty());
+        assert_eq!((w.capacity(), w.as_ptr() as usize), (10, at));
     }
 }
