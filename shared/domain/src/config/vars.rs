@@ -1,0 +1,266 @@
+//! Every `AUDITLAKE_*` variable, each declared once: name, default, accepted range and meaning.
+//! The parsers read through these declarations (defaults and ranges included), problems name
+//! them, and the README table and the template are checked against them.
+
+use super::Var;
+
+pub const TENANT_ID: Var = Var {
+    name: "AUDITLAKE_TENANT_ID",
+    default: None,
+    range: None,
+    meaning: "Entra tenant GUID the collector reads. Query API: the tenant GUID (health keys; the default token issuer).",
+};
+
+pub const CLIENT_ID: Var = Var {
+    name: "AUDITLAKE_CLIENT_ID",
+    default: None,
+    range: None,
+    meaning: "Application (client) id of the collector's app registration.",
+};
+
+pub const CLIENT_SECRET_PARAM: Var = Var {
+    name: "AUDITLAKE_CLIENT_SECRET_PARAM",
+    default: None,
+    range: None,
+    meaning: "SSM SecureString parameter holding the client secret.",
+};
+
+pub const CLIENT_CERT_PARAM: Var = Var {
+    name: "AUDITLAKE_CLIENT_CERT_PARAM",
+    default: None,
+    range: None,
+    meaning: "SSM SecureString parameter holding a PEM key and certificate (certificate auth).",
+};
+
+pub const CLOUD: Var = Var {
+    name: "AUDITLAKE_CLOUD",
+    default: Some("commercial"),
+    range: None,
+    meaning: "Microsoft cloud: commercial, gcc, gcc-high, dod, china. Query API: selects the default token issuer's login host.",
+};
+
+pub const LOGIN_URL: Var = Var {
+    name: "AUDITLAKE_LOGIN_URL",
+    default: None,
+    range: None,
+    meaning: "Override of the Entra login root (tests, proxies). Query API: override of the login host the default issuer is built from (local stacks).",
+};
+
+pub const GRAPH_URL: Var = Var {
+    name: "AUDITLAKE_GRAPH_URL",
+    default: None,
+    range: None,
+    meaning: "Override of the Microsoft Graph root.",
+};
+
+pub const MANAGEMENT_URL: Var = Var {
+    name: "AUDITLAKE_MANAGEMENT_URL",
+    default: None,
+    range: None,
+    meaning: "Override of the Management Activity API root.",
+};
+
+pub const BUCKET: Var = Var {
+    name: "AUDITLAKE_BUCKET",
+    default: None,
+    range: None,
+    meaning: "S3 bucket for raw, quarantine and curated data. Query API: the bucket of the raw layer: `GET /events/{id}` then includes the raw record, which the hot store keeps by reference (`raw_ref`).",
+};
+
+pub const EVENTS_TABLE: Var = Var {
+    name: "AUDITLAKE_EVENTS_TABLE",
+    default: None,
+    range: None,
+    meaning: "DynamoDB table of normalized events and annotations.",
+};
+
+pub const STATE_TABLE: Var = Var {
+    name: "AUDITLAKE_STATE_TABLE",
+    default: None,
+    range: None,
+    meaning: "DynamoDB table of checkpoints and health.",
+};
+
+pub const LAG_SECS: Var = Var {
+    name: "AUDITLAKE_LAG_SECS",
+    default: Some("120"),
+    range: Some((0, 86_400)),
+    meaning: "Newest event time a run asks for is now minus this.",
+};
+
+pub const OVERLAP_SECS: Var = Var {
+    name: "AUDITLAKE_OVERLAP_SECS",
+    default: None,
+    range: Some((0, 7 * 86_400)),
+    meaning: "Each run re-reads this much before its watermark to catch late events (default 1800 for Graph sources; 7200 for m365-activity, whose blobs can be listed after their `contentCreated` has passed).",
+};
+
+pub const INITIAL_LOOKBACK_DAYS: Var = Var {
+    name: "AUDITLAKE_INITIAL_LOOKBACK_DAYS",
+    default: Some("7"),
+    range: Some((0, 3650)),
+    meaning: "How far back the first run reads (capped at the source's history edge).",
+};
+
+pub const HOT_RETENTION_DAYS: Var = Var {
+    name: "AUDITLAKE_HOT_RETENTION_DAYS",
+    default: Some("90"),
+    range: Some((1, 3650)),
+    meaning: "DynamoDB TTL of events, counted from ingestion. Query API: how far back a listing without `start` reaches (the events' hot retention).",
+};
+
+pub const WRITE_CONCURRENCY: Var = Var {
+    name: "AUDITLAKE_WRITE_CONCURRENCY",
+    default: Some("16"),
+    range: Some((1, 256)),
+    meaning: "Concurrent DynamoDB writes per run.",
+};
+
+pub const PAGE_SIZE: Var = Var {
+    name: "AUDITLAKE_PAGE_SIZE",
+    default: Some("1000"),
+    range: Some((1, 5000)),
+    meaning: "Records per Graph page requested (`$top`, capped at each API's maximum); lower it if pages time out.",
+};
+
+pub const SIGNIN_KINDS: Var = Var {
+    name: "AUDITLAKE_SIGNIN_KINDS",
+    default: Some("interactiveUser,nonInteractiveUser,servicePrincipal,managedIdentity"),
+    range: None,
+    meaning: "Sign-in kinds pulled by entra-sign-ins, one stream each. Query API: the sign-in streams `GET /sources` reports.",
+};
+
+pub const CONTENT_TYPES: Var = Var {
+    name: "AUDITLAKE_CONTENT_TYPES",
+    default: Some(
+        "Audit.AzureActiveDirectory,Audit.Exchange,Audit.SharePoint,Audit.General,DLP.All",
+    ),
+    range: None,
+    meaning: "Management API content types pulled by m365-activity, one stream each (DLP.All needs ActivityFeed.ReadDlp).",
+};
+
+pub const PUBLISHER_ID: Var = Var {
+    name: "AUDITLAKE_PUBLISHER_ID",
+    default: None,
+    range: None,
+    meaning: "`PublisherIdentifier` sent on every Management API call (default: the tenant id, which gives the tenant its own quota).",
+};
+
+pub const BLOB_CONCURRENCY: Var = Var {
+    name: "AUDITLAKE_BLOB_CONCURRENCY",
+    default: Some("8"),
+    range: Some((1, 64)),
+    meaning: "Management API content blobs fetched at once per content type.",
+};
+
+pub const REQUEST_BUDGET: Var = Var {
+    name: "AUDITLAKE_REQUEST_BUDGET",
+    default: None,
+    range: None,
+    meaning: "Requests this puller may send, as N/SECS (default: its share of Microsoft's budget: directory audits 2/10 and sign-ins 3/10 of Graph's 5 per 10 s, message trace 100/300, Intune 10/10).",
+};
+
+pub const HISTORY_DAYS: Var = Var {
+    name: "AUDITLAKE_HISTORY_DAYS",
+    default: None,
+    range: Some((1, 3650)),
+    meaning: "Override of the source's history edge in days (Microsoft's retention; e.g. 7 on Entra ID Free).",
+};
+
+pub const HTTP_TIMEOUT_SECS: Var = Var {
+    name: "AUDITLAKE_HTTP_TIMEOUT_SECS",
+    default: Some("60"),
+    range: Some((1, 900)),
+    meaning: "Timeout of one HTTP request to Microsoft.",
+};
+
+pub const MAX_RETRIES: Var = Var {
+    name: "AUDITLAKE_MAX_RETRIES",
+    default: Some("8"),
+    range: Some((0, 50)),
+    meaning: "Retries of one Microsoft request on 429, 5xx and timeouts.",
+};
+
+pub const DEADLINE_MARGIN_SECS: Var = Var {
+    name: "AUDITLAKE_DEADLINE_MARGIN_SECS",
+    default: Some("30"),
+    range: Some((0, 900)),
+    meaning: "Time kept free before the Lambda deadline; no window starts inside it.",
+};
+
+pub const API_AUDIENCE: Var = Var {
+    name: "AUDITLAKE_API_AUDIENCE",
+    default: None,
+    range: None,
+    meaning: "Audience (`aud`) of the query API's tokens: its app registration's Application ID URI or client id. Required unless auth is disabled.",
+};
+
+pub const API_ISSUER: Var = Var {
+    name: "AUDITLAKE_API_ISSUER",
+    default: None,
+    range: None,
+    meaning: "Token issuer; default `<login URL>/<tenant>/v2.0` for the cloud (or AUDITLAKE_LOGIN_URL).",
+};
+
+pub const ALLOWED_GROUPS: Var = Var {
+    name: "AUDITLAKE_ALLOWED_GROUPS",
+    default: None,
+    range: None,
+    meaning: "Groups granting roles, comma-separated: a group object id (read), or `groupObjectId=role` (role: read, annotate, admin).",
+};
+
+pub const AUTH_DISABLED: Var = Var {
+    name: "AUDITLAKE_AUTH_DISABLED",
+    default: Some("false"),
+    range: None,
+    meaning: "`true` switches token checks off: every caller is an anonymous admin, every response says so. Local use only.",
+};
+
+pub const CURSOR_KEY_PARAM: Var = Var {
+    name: "AUDITLAKE_CURSOR_KEY_PARAM",
+    default: None,
+    range: None,
+    meaning: "SSM SecureString parameter holding the key that signs paging cursors; without it each process makes its own key and cursors do not survive it.",
+};
+
+pub const API_READ_BUDGET: Var = Var {
+    name: "AUDITLAKE_API_READ_BUDGET",
+    default: Some("100"),
+    range: Some((1, 10_000)),
+    meaning: "DynamoDB requests one `GET /events` call may send before it returns what it has with a cursor.",
+};
+
+pub const ATHENA_WORKGROUP: Var = Var {
+    name: "AUDITLAKE_ATHENA_WORKGROUP",
+    default: None,
+    range: None,
+    meaning: "Athena workgroup that runs `POST /analytics/{query}` (with AUDITLAKE_ATHENA_DATABASE); unset: hunting queries answer 503.",
+};
+
+pub const ATHENA_DATABASE: Var = Var {
+    name: "AUDITLAKE_ATHENA_DATABASE",
+    default: None,
+    range: None,
+    meaning: "Glue database of the curated tables and views the hunting queries read.",
+};
+
+pub const ALERTS_TABLE: Var = Var {
+    name: "AUDITLAKE_ALERTS_TABLE",
+    default: None,
+    range: None,
+    meaning: "DynamoDB table of alerts and threshold-window state (the detection function).",
+};
+
+pub const ALERT_RETENTION_DAYS: Var = Var {
+    name: "AUDITLAKE_ALERT_RETENTION_DAYS",
+    default: Some("365"),
+    range: Some((1, 3650)),
+    meaning: "DynamoDB TTL of alerts, counted from when they are raised.",
+};
+
+pub const ANALYTICS_TIMEOUT_SECS: Var = Var {
+    name: "AUDITLAKE_ANALYTICS_TIMEOUT_SECS",
+    default: Some("25"),
+    range: Some((1, 900)),
+    meaning: "Time limit of one hunting query; past it the query is stopped and the answer is a 504. API Gateway gives up after 30 s.",
+};
