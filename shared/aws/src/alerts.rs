@@ -21,7 +21,7 @@ use domain::store::StoreError;
 use sha2::{Digest, Sha256};
 
 use super::describe;
-use super::items::{Item, PK, SK, get_s, n, s};
+use super::items::{PK, SK, get_s, n, s};
 
 /// How long a window member outlives the latest window it can be in.
 const WINDOW_GRACE_DAYS: i64 = 1;
@@ -89,38 +89,6 @@ impl AlertStore for DynamoAlertStore {
             Err(e) => Err(StoreError::backend("PutItem", &self.table, describe(&e))),
         }
     }
-}
-
-impl DynamoAlertStore {
-    /// The stored alert JSON (the contract's: with `status`, `assignee`, `created_at`).
-    pub async fn get(&self, id: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let (pk, sk) = alert_key(id);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::backend("GetItem", &self.table, describe(&e)))?;
-        let Some(item) = out.item else {
-            return Ok(None);
-        };
-        doc_of(&self.table, &item).map(Some)
-    }
-}
-
-fn doc_of(table: &str, item: &Item) -> Result<serde_json::Value, StoreError> {
-    let text = get_s(item, "doc").ok_or_else(|| StoreError::Corrupt {
-        resource: table.to_owned(),
-        message: "an alert item without `doc`".into(),
-    })?;
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        resource: table.to_owned(),
-        message: format!("an alert's `doc` is not JSON: {e}"),
-    })
 }
 
 /// Threshold windows in DynamoDB (the alerts table's `win#` partitions).

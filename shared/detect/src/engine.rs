@@ -84,7 +84,7 @@ fn fields_of(rules: &[&Loaded], thresholds: &[Arc<ThresholdRule>]) -> BTreeSet<S
 }
 
 impl Detector {
-    /// Compiles `set` (its rules compiled once each at load, so this does not fail).
+    /// Builds the engines of `set` from the rules compiled at load (so this does not fail).
     pub fn new(set: &RuleSet) -> Detector {
         let mut sources = HashMap::new();
         let mut count = 0;
@@ -106,22 +106,21 @@ impl Detector {
             let mut engine = rsigma_eval::Engine::new();
             let mut by_id = HashMap::new();
             for r in &rules {
-                if engine.add_rule(&r.sigma).is_ok() {
-                    let counted: Vec<Arc<ThresholdRule>> = thresholds
-                        .iter()
-                        .filter(|t| t.base.contains(&r.meta.id))
-                        .cloned()
-                        .collect();
-                    by_id.insert(
-                        r.meta.id.clone(),
-                        Compiled {
-                            meta: r.meta.clone(),
-                            generate: r.generate,
-                            counted,
-                        },
-                    );
-                    count += usize::from(r.generate);
-                }
+                engine.add_compiled_rule(r.compiled.clone());
+                let counted: Vec<Arc<ThresholdRule>> = thresholds
+                    .iter()
+                    .filter(|t| t.base.contains(&r.meta.id))
+                    .cloned()
+                    .collect();
+                by_id.insert(
+                    r.meta.id.clone(),
+                    Compiled {
+                        meta: r.meta.clone(),
+                        generate: r.generate,
+                        counted,
+                    },
+                );
+                count += usize::from(r.generate);
             }
             count += thresholds.len();
             let names = fields_of(&rules, &thresholds);

@@ -80,6 +80,9 @@ impl fmt::Display for RuleError {
 pub(crate) struct Loaded {
     pub meta: Arc<RuleMeta>,
     pub sigma: SigmaRule,
+    /// Compiled once, at load: a construct rsigma refuses is this rule's error, and the
+    /// detector takes it as it is.
+    pub compiled: rsigma_eval::CompiledRule,
     /// Raises its own alerts (false for a rule only a correlation uses, as Sigma's `generate`).
     pub generate: bool,
 }
@@ -201,8 +204,13 @@ impl RuleSet {
 
     /// Adds `other`'s rules; an id in both is an error naming the second file.
     pub fn merge(mut self, other: RuleSet) -> Result<RuleSet, Vec<RuleError>> {
-        let mut seen: HashSet<String> = self.rules().map(|r| r.id.clone()).collect();
-        seen.extend(self.rules.iter().map(|r| r.meta.id.clone()));
+        let mut seen: HashSet<String> = self
+            .rules
+            .iter()
+            .map(|r| &r.meta.id)
+            .chain(self.thresholds.iter().map(|t| &t.meta.id))
+            .cloned()
+            .collect();
         let mut errors = Vec::new();
         for r in other
             .rules
@@ -279,10 +287,7 @@ fn load_rule(
 ) -> Result<Loaded, FieldProblem> {
     let id = claim_id(rule.id.as_deref(), "rule", ids)?;
     let target = target_of(&rule.logsource).map_err(|m| ("logsource", m))?;
-    // Compile it alone, so a construct rsigma refuses is this rule's error.
-    let mut probe = rsigma_eval::Engine::new();
-    probe
-        .add_rule(rule)
+    let compiled = rsigma_eval::compile_rule(rule)
         .map_err(|e| ("detection", format!("does not compile: {e}")))?;
     Ok(Loaded {
         meta: Arc::new(RuleMeta {
@@ -297,6 +302,7 @@ fn load_rule(
             origin: file.to_owned(),
         }),
         sigma: rule.clone(),
+        compiled,
         generate: true,
     })
 }
@@ -420,8 +426,8 @@ fn location_of(e: &rsigma_parser::SigmaParserError) -> Option<u32> {
     }
 }
 
-/// The 0-based line each YAML document of `text` starts on, and the titles in order, so a
-/// parsed rule can be traced back to its document.
+/// The titles of the YAML documents of a file, in order, so a parsed rule can be traced back to
+/// its document (and so to its lines).
 struct Documents {
     titles: Vec<Option<String>>,
     used: Vec<bool>,
