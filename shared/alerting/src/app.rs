@@ -39,7 +39,9 @@ pub struct BatchReport {
 }
 
 pub struct DetectionApp {
-    detector: Detector,
+    /// Replaced when the tenant's rules change (`crate::rules`); each batch takes the current
+    /// one.
+    detector: std::sync::RwLock<Arc<Detector>>,
     raw: Arc<dyn RawStore>,
     alerts: Arc<dyn AlertStore>,
     windows: Arc<dyn WindowStore>,
@@ -77,12 +79,28 @@ impl DetectionApp {
         clock: Arc<dyn Clock>,
     ) -> Self {
         DetectionApp {
-            detector,
+            detector: std::sync::RwLock::new(Arc::new(detector)),
             raw,
             alerts,
             windows,
             clock,
         }
+    }
+
+    /// Evaluates later batches with `detector` (the tenant's rules changed).
+    pub fn replace_detector(&self, detector: Detector) {
+        let mut d = self
+            .detector
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *d = Arc::new(detector);
+    }
+
+    fn detector(&self) -> Arc<Detector> {
+        self.detector
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Handles one Lambda stream batch (its JSON payload).
@@ -200,7 +218,7 @@ impl DetectionApp {
         raw: Option<&Value>,
         report: &mut BatchReport,
     ) -> Result<(), StoreError> {
-        let found = self.detector.evaluate(event, raw);
+        let found = self.detector().evaluate(event, raw);
         for a in &found.alerts {
             self.store(a, report).await?;
         }

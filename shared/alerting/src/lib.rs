@@ -10,6 +10,7 @@
 pub mod app;
 pub mod destination;
 pub mod lambda;
+pub mod rules;
 pub mod stream;
 
 pub use app::{BatchReport, DetectionApp};

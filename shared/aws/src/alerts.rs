@@ -3,13 +3,13 @@
 //!
 //! | item | pk | sk | other attributes |
 //! |---|---|---|---|
-//! | alert | `alert#<alert id>` | `alert` | `rule`, `sev`, `status`, `day` (`YYYY-MM-DD` of `created_at`), `ts` (`<created_at>#<id>`), `doc` (the alert JSON), `expires_at` |
+//! | alert | `alert#<alert id>` | `alert` | `rule`, `sev`, `status`, `day` (`YYYY-MM-DD` of `created_at`), `month` (`YYYY-MM`, the listing index's partition), `ts` (`<created_at>#<id>`, its sort key), `doc` (the alert JSON), `expires_at`; once triaged `assignee`, `updated_at`, `updated_by` |
 //! | window member | `win#<rule id>#<SHA-256 of the group, hex>` | `<event time>#<event id>` | `value`, `spent`, `expires_at` |
 //!
 //! An alert is put with `attribute_not_exists(pk)`: the first evaluation of an event stores it,
 //! every later one (a stream retry, a replayed batch) finds it there and stores nothing. A window
 //! member is put the same way, so a replayed event is one member; it expires a day after its
-//! window closes. This table has no stream of its own yet: notifications will hang off an
+//! window closes. The query API's reads and triage writes are `triage.rs`. This table has no stream of its own yet: notifications will hang off an
 //! INSERT stream here, one per alert.
 
 use async_trait::async_trait;
@@ -22,6 +22,14 @@ use sha2::{Digest, Sha256};
 
 use super::describe;
 use super::items::{PK, SK, get_s, n, s};
+
+/// The listing index: partition `month` (`YYYY-MM` of `created_at`), sort key `ts`.
+pub const LIST_INDEX: &str = "by_month";
+
+/// An alert's listing partition: the month it was raised.
+pub fn month_of(created_at: DateTime<Utc>) -> String {
+    created_at.format("%Y-%m").to_string()
+}
 
 /// How long a window member outlives the latest window it can be in.
 const WINDOW_GRACE_DAYS: i64 = 1;
@@ -77,7 +85,8 @@ impl AlertStore for DynamoAlertStore {
             .item("sev", s(alert.severity.name()))
             .item("status", s("open"))
             .item("day", s(&created[..10]))
-            .item("ts", s(format!("{created}#{}", alert.id)))
+            .item("month", s(month_of(created_at)))
+            .item("ts", s(domain::triage::alert_ts(created_at, &alert.id)))
             .item("doc", s(doc.to_string()))
             .item("expires_at", n((created_at + self.retention).timestamp()))
             .condition_expression("attribute_not_exists(pk)")

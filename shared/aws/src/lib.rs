@@ -20,6 +20,7 @@ mod query;
 mod s3;
 mod sdk_http;
 mod ssm;
+pub mod triage;
 
 use std::sync::Arc;
 
@@ -113,6 +114,8 @@ pub struct AwsQueryStores {
     /// Hunting queries in Athena (`workgroup`, `database`); `None` when not configured.
     #[cfg(feature = "athena")]
     pub athena: Option<Arc<AthenaEngine>>,
+    /// The alerts table (alerts, comments, the tenant's rules); `None` when not configured.
+    pub alerts: Option<Arc<triage::DynamoTriageStore>>,
 }
 
 impl AwsQueryStores {
@@ -122,16 +125,19 @@ impl AwsQueryStores {
         state_table: &str,
         bucket: Option<&str>,
         #[cfg_attr(not(feature = "athena"), allow(unused_variables))] athena: Option<(&str, &str)>,
+        alerts_table: Option<&str>,
     ) -> Self {
         let ddb = aws_sdk_dynamodb::Client::new(sdk);
         AwsQueryStores {
             events: Arc::new(DynamoQueryStore::new(ddb.clone(), events_table.to_string())),
-            state: Arc::new(DynamoStateStore::new(ddb, state_table.to_string())),
+            state: Arc::new(DynamoStateStore::new(ddb.clone(), state_table.to_string())),
             params: Arc::new(SsmParameters::new(aws_sdk_ssm::Client::new(sdk))),
             raw: bucket.map(|b| Arc::new(S3RawStore::new(s3_client(sdk), b.to_string()))),
             #[cfg(feature = "athena")]
             athena: athena
                 .map(|(workgroup, database)| Arc::new(AthenaEngine::new(sdk, workgroup, database))),
+            alerts: alerts_table
+                .map(|t| Arc::new(triage::DynamoTriageStore::new(ddb, t.to_string()))),
         }
     }
 }

@@ -92,6 +92,14 @@ pub enum Resource {
     GlueTables,
     /// The alerts table (`AUDITLAKE_ALERTS_TABLE`): alerts and threshold-window members.
     AlertsTable,
+    /// The alerts table's listing index (`by_month`).
+    AlertsIndex,
+    /// The alerts table's `alert#` partitions only: the alerts (IAM: the table under
+    /// `ForAllValues:StringLike dynamodb:LeadingKeys alert#*`).
+    AlertItems,
+    /// The alerts table's comment and rule partitions only (IAM: the table under
+    /// `ForAllValues:StringLike dynamodb:LeadingKeys acomment#*,rules`).
+    AlertNoteItems,
     /// The events table's stream (new items, NEW_IMAGE), which the detection function's event
     /// source mapping reads with the function's role.
     EventsStream,
@@ -201,7 +209,7 @@ pub fn puller(source: Source) -> FunctionCalls {
 /// The query API's calls (`functions/query-api`, adapters in `aws::query` and `aws::athena`):
 /// events by time, actor and IP; one event with its tags and comments; annotations; source
 /// health; the cursor key; the raw record of an event kept by reference (records over 300 KB);
-/// hunting queries through Athena.
+/// hunting queries through Athena; alerts (listing, triage, comments) and the tenant's rules.
 pub fn query_api() -> FunctionCalls {
     let indexes = [
         domain::store::keys::ACTOR_INDEX,
@@ -238,6 +246,32 @@ pub fn query_api() -> FunctionCalls {
                 action: "dynamodb:UpdateItem",
                 resources: vec![Resource::AnnotationItems],
                 why: "tags",
+            },
+            Call {
+                action: "dynamodb:GetItem",
+                resources: vec![Resource::AlertsTable],
+                why: "DynamoTriageStore: one alert; whether an alert exists (a comment)",
+            },
+            Call {
+                action: "dynamodb:Query",
+                resources: vec![Resource::AlertsTable, Resource::AlertsIndex],
+                why: "DynamoTriageStore: the listing (by_month), an alert's comments, the \
+                      tenant's rules",
+            },
+            Call {
+                action: "dynamodb:UpdateItem",
+                resources: vec![Resource::AlertItems],
+                why: "DynamoTriageStore::update: an alert's status and assignee",
+            },
+            Call {
+                action: "dynamodb:PutItem",
+                resources: vec![Resource::AlertNoteItems],
+                why: "DynamoTriageStore: alert comments, tenant rules",
+            },
+            Call {
+                action: "dynamodb:DeleteItem",
+                resources: vec![Resource::AlertNoteItems],
+                why: "DynamoTriageStore::delete_rule",
             },
             Call {
                 action: "ssm:GetParameters",
@@ -366,7 +400,8 @@ pub fn detector() -> FunctionCalls {
             Call {
                 action: "dynamodb:Query",
                 resources: vec![Resource::AlertsTable],
-                why: "DynamoWindowStore: a threshold group's members in its window",
+                why: "DynamoWindowStore: a threshold group's members in its window; \
+                      aws::triage::list_rules: the tenant's rules",
             },
             Call {
                 action: "dynamodb:UpdateItem",

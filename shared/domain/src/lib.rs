@@ -19,3 +19,4 @@ pub mod normalize;
 pub mod read;
 pub mod store;
 pub mod stream;
+pub mod triage;

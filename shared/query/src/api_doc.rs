@@ -1,7 +1,8 @@
 //! Pieces of the OpenAPI document that many routes share (issue 12, item 11: the document names
 //! every status a route can answer and every limit it enforces): the failures of a route behind
 //! the role check ([`Guarded`]: 401, 403, 503) and of one that reads the stores ([`StoreFailed`]:
-//! 500), and the closed vocabularies a filter takes ([`SourceName`], [`ResultName`]).
+//! 500), and the closed vocabularies a filter takes ([`SourceName`], [`ResultName`], [`SeverityName`],
+//! [`AlertStatusName`]).
 //! `tests/api/openapi.rs` holds these against the router and the core's enums.
 
 use utoipa::{IntoResponses, ToSchema};
@@ -67,4 +68,26 @@ pub enum ResultName {
     Failure,
     Partial,
     Unknown,
+}
+
+/// An alert's severity (`domain::alert::Severity`, Sigma's levels).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum SeverityName {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// An alert's triage status (`domain::triage::AlertStatus`).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum AlertStatusName {
+    Open,
+    Acknowledged,
+    Closed,
 }

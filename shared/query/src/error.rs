@@ -23,6 +23,8 @@ pub enum ApiError {
     #[error("method not allowed on this path")]
     MethodNotAllowed,
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
@@ -44,8 +46,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_parameter`, `unknown_parameter`, `invalid_cursor`,
-    /// `invalid_body`, `too_many_tags`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
-    /// `payload_too_large`, `unavailable`, `upstream_failed`, `timeout`, `internal`.
+    /// `invalid_body`, `invalid_rule`, `too_many_tags`, `unauthorized`, `forbidden`, `not_found`,
+    /// `method_not_allowed`, `conflict`, `payload_too_large`, `unavailable`, `upstream_failed`, `timeout`, `internal`.
     pub code: String,
     /// What is wrong, in a sentence.
     pub message: String,
@@ -66,6 +68,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),

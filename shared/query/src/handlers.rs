@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Extension, Json, Router};
 use chrono::{DateTime, DurationRound, NaiveDate, TimeDelta, Utc};
 use serde::de::DeserializeOwned;
@@ -27,8 +27,15 @@ use domain::read::{Comment, EventFilter, TagUpdate};
 use domain::store::{Health, StreamKey, keys};
 use domain::stream::Stream;
 
+mod alerts;
 mod analytics;
 mod annotations;
+mod rules;
+use alerts::{
+    __path_get_alert, __path_list_alerts, __path_patch_alert, __path_post_alert_comment,
+    AlertDetail, AlertPatch, AlertSchema, AlertsPage, get_alert, list_alerts, patch_alert,
+    post_alert_comment,
+};
 use analytics::{
     __path_analytics_catalog, __path_run_analytics, AnalyticsResult, Catalog, CatalogEntry,
     CatalogParam, ResultColumn, analytics_catalog, run_analytics,
@@ -36,6 +43,11 @@ use analytics::{
 use annotations::{
     __path_patch_tags, __path_post_comment, CommentBody, TagsBody, TagsView, patch_tags,
     post_comment,
+};
+use rules::{
+    __path_create_rule, __path_delete_rule, __path_list_rules, __path_replace_rule,
+    __path_test_rule, RuleBody, RuleTestBody, RuleTestResult, RuleView, RulesView, create_rule,
+    delete_rule, list_rules, replace_rule, test_rule,
 };
 
 /// Every `(method, path)` the router serves, as the OpenAPI document names them.
@@ -52,6 +64,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/events/{id}/comments"),
     ("get", "/analytics"),
     ("post", "/analytics/{query}"),
+    ("get", "/alerts"),
+    ("get", "/alerts/{id}"),
+    ("patch", "/alerts/{id}"),
+    ("post", "/alerts/{id}/comments"),
+    ("get", "/rules"),
+    ("post", "/rules"),
+    ("put", "/rules/{id}"),
+    ("delete", "/rules/{id}"),
+    ("post", "/rules/{id}/test"),
 ];
 
 /// Default and largest `page_size`.
@@ -84,17 +105,21 @@ const TOP_VALUES: usize = 100;
 #[openapi(
     info(
         title = "auditlake query API",
-        description = "Search, review and annotate Microsoft 365 / Entra ID audit events. Bearer tokens from Entra ID; roles auditlake.read, auditlake.annotate, auditlake.admin."
+        description = "Search, review and annotate Microsoft 365 / Entra ID audit events; triage the alerts the detection rules raise; manage the tenant's own rules. Bearer tokens from Entra ID; roles auditlake.read, auditlake.annotate, auditlake.admin."
     ),
     modifiers(&BearerScheme),
     paths(
         health, version, openapi, list_events, get_event, filter_options, sources, summary,
-        patch_tags, post_comment, analytics_catalog, run_analytics
+        patch_tags, post_comment, analytics_catalog, run_analytics, list_alerts, get_alert,
+        patch_alert, post_alert_comment, list_rules, create_rule, replace_rule, delete_rule,
+        test_rule
     ),
     components(schemas(
         ErrorBody, Page, Scan, EventView, CommentSchema, TagsBody, TagsView, CommentBody,
         FilterOptions, ValueCount, Summary, SourcesView, SourceHealth, HealthView, VersionView,
-        Catalog, CatalogEntry, CatalogParam, AnalyticsResult, ResultColumn
+        Catalog, CatalogEntry, CatalogParam, AnalyticsResult, ResultColumn, AlertSchema,
+        AlertsPage, AlertDetail, AlertPatch, RuleView, RulesView, RuleBody, RuleTestBody,
+        RuleTestResult
     ))
 )]
 pub struct ApiDoc;
@@ -127,6 +152,9 @@ pub(super) fn router(app: QueryApp) -> Router {
         .route("/sources", get(sources))
         .route("/summary", get(summary))
         .route("/analytics", get(analytics_catalog))
+        .route("/alerts", get(list_alerts))
+        .route("/alerts/{id}", get(get_alert))
+        .route("/rules", get(list_rules))
         .route_layer(middleware::from_fn_with_state(
             (app.clone(), Role::Read),
             require,
@@ -134,12 +162,17 @@ pub(super) fn router(app: QueryApp) -> Router {
     let annotate = Router::new()
         .route("/events/{id}/tags", patch(patch_tags))
         .route("/events/{id}/comments", post(post_comment))
+        .route("/alerts/{id}", patch(patch_alert))
+        .route("/alerts/{id}/comments", post(post_alert_comment))
         .route_layer(middleware::from_fn_with_state(
             (app.clone(), Role::Annotate),
             require,
         ));
     let admin = Router::new()
         .route("/analytics/{query}", post(run_analytics))
+        .route("/rules", post(create_rule))
+        .route("/rules/{id}", put(replace_rule).delete(delete_rule))
+        .route("/rules/{id}/test", post(test_rule))
         .route_layer(middleware::from_fn_with_state(
             (app.clone(), Role::Admin),
             require,
@@ -506,23 +539,7 @@ async fn list_events(
         })
         .collect();
     let digest = CursorCodec::digest(&serde_json::to_string(&canonical).unwrap_or_default());
-    let cursor = p
-        .get("cursor")
-        .map(|c| app.cursors.decode(c, &digest))
-        .transpose()
-        .map_err(|e| ApiError::BadRequest {
-            code: "invalid_cursor",
-            message: e.to_string(),
-        })?;
-    let pin = match &cursor {
-        Some(c) => {
-            DateTime::from_timestamp_millis(c.pin_ms).ok_or_else(|| ApiError::BadRequest {
-                code: "invalid_cursor",
-                message: "`cursor` holds an impossible time".into(),
-            })?
-        }
-        None => app.ports.clock.now(),
-    };
+    let (cursor, pin) = cursor_and_pin(&app, &p, &digest)?;
     filter.ingested_by = Some(pin);
     let end = end.unwrap_or(pin + TimeDelta::minutes(END_SLACK_MINUTES));
     let start = match (start, &filter.q) {
@@ -567,6 +584,33 @@ async fn list_events(
         next_cursor,
         scan: listing.scan,
     }))
+}
+
+/// The `cursor` parameter checked against the listing's filter digest, and the pin: the cursor's,
+/// or now for a first page.
+fn cursor_and_pin(
+    app: &QueryApp,
+    p: &HashMap<String, String>,
+    digest: &str,
+) -> Result<(Option<Cursor>, DateTime<Utc>), ApiError> {
+    let cursor = p
+        .get("cursor")
+        .map(|c| app.cursors.decode(c, digest))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest {
+            code: "invalid_cursor",
+            message: e.to_string(),
+        })?;
+    let pin = match &cursor {
+        Some(c) => {
+            DateTime::from_timestamp_millis(c.pin_ms).ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_cursor",
+                message: "`cursor` holds an impossible time".into(),
+            })?
+        }
+        None => app.ports.clock.now(),
+    };
+    Ok((cursor, pin))
 }
 
 /// One event with its annotations.

@@ -32,6 +32,7 @@ use domain::config::QueryConfig;
 use domain::read::{Annotator, EventReader};
 use domain::store::{RawStore, StateStore};
 use domain::stream::SignInKind;
+use domain::triage::{AlertReader, RuleStore};
 use runtime::clock::Clock;
 
 pub use handlers::{ApiDoc, ROUTES};
@@ -56,6 +57,10 @@ pub struct QueryPorts {
     /// The raw layer, read for events kept by reference (`raw_ref`); `None` returns the reference
     /// alone.
     pub raw: Option<Arc<dyn RawStore>>,
+    /// Alerts (`/alerts`) and the tenant's rules (`/rules`); `None` answers 503 on those routes
+    /// (the built-in rules are still listed).
+    pub alerts: Option<Arc<dyn AlertReader>>,
+    pub rules: Option<Arc<dyn RuleStore>>,
 }
 
 impl QueryPorts {
@@ -74,7 +79,16 @@ impl QueryPorts {
             clock,
             analytics: None,
             raw: None,
+            alerts: None,
+            rules: None,
         }
+    }
+
+    /// Adds the alerts table (alerts and the tenant's rules).
+    pub fn with_alerts<S: AlertReader + RuleStore + 'static>(mut self, alerts: Arc<S>) -> Self {
+        self.alerts = Some(alerts.clone());
+        self.rules = Some(alerts);
+        self
     }
 
     /// Adds the raw layer, so events kept by reference come with their raw record.
@@ -107,6 +121,8 @@ pub struct QuerySettings {
     pub content_types: Vec<domain::stream::ContentType>,
     /// Time limit of one hunting query.
     pub analytics_limit: std::time::Duration,
+    /// How far back `GET /alerts` without `start` reaches (alerts' retention).
+    pub alert_retention: TimeDelta,
 }
 
 impl QuerySettings {
@@ -120,6 +136,7 @@ impl QuerySettings {
             signin_kinds: c.signin_kinds.clone(),
             content_types: c.content_types.clone(),
             analytics_limit: c.analytics_timeout,
+            alert_retention: TimeDelta::days(i64::from(c.alert_retention_days)),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The query API over AWS: the adapters of `config` (DynamoDB events and state tables, the raw
-//! layer, Athena) built by the `aws` crate, the cursor key, the token check and the clock.
+//! The query API over AWS: the adapters of `config` (DynamoDB events, state and alerts tables,
+//! the raw layer, Athena) built by the `aws` crate, the cursor key, the token check and the clock.
 
 use std::sync::Arc;
 
@@ -37,6 +37,7 @@ pub async fn query_app_with_clock(
             .athena
             .as_ref()
             .map(|t| (t.workgroup.as_str(), t.database.as_str())),
+        config.alerts_table.as_deref(),
     );
     let cursor_key: Vec<u8> = match &config.cursor_key_param {
         Some(name) => {
@@ -63,6 +64,13 @@ pub async fn query_app_with_clock(
         clock,
         raw: stores.raw.map(|r| r as Arc<dyn RawStore>),
         analytics: stores.athena.map(|a| a as Arc<dyn QueryEngine>),
+        alerts: stores
+            .alerts
+            .clone()
+            .map(|a| a as Arc<dyn domain::triage::AlertReader>),
+        rules: stores
+            .alerts
+            .map(|a| a as Arc<dyn domain::triage::RuleStore>),
     };
     Ok(QueryApp::new(
         ports,

@@ -12,6 +12,7 @@ pub mod corpus;
 pub mod counting;
 pub mod local_engine;
 pub mod memory;
+pub mod memory_alerts;
 pub mod memory_read;
 pub mod provision;
 pub mod tokens;

@@ -75,17 +75,32 @@ pub async fn ensure_events_table(sdk: &SdkConfig, table: &str) -> Result<(), Sto
         .global_secondary_indexes(index(keys::IP_INDEX, "ipk", ProjectionType::KeysOnly)?)
         .send()
         .await;
+    if created(res, table)? {
+        enable_ttl(&ddb, table).await?;
+    }
+    Ok(())
+}
+
+/// Whether a CreateTable created the table (false: it exists already).
+fn created<T>(
+    res: Result<
+        T,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::create_table::CreateTableError,
+        >,
+    >,
+    table: &str,
+) -> Result<bool, StoreError> {
     match res {
-        Ok(_) => {}
+        Ok(_) => Ok(true),
         Err(e)
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_in_use_exception()) =>
         {
-            return Ok(());
+            Ok(false)
         }
-        Err(e) => return Err(StoreError::backend("CreateTable", table, describe(&e))),
+        Err(e) => Err(StoreError::backend("CreateTable", table, describe(&e))),
     }
-    enable_ttl(&ddb, table).await
 }
 
 /// Turns on DynamoDB TTL on `expires_at`.
@@ -131,10 +146,39 @@ pub async fn ensure_state_table(sdk: &SdkConfig, table: &str) -> Result<(), Stor
     enable_ttl(&ddb, table).await
 }
 
-/// Creates the alerts table unless it exists: the state table's keys (`pk`, `sk`) and TTL on
-/// `expires_at` (alerts and threshold-window members expire), as `template.yaml` declares it.
+/// Creates the alerts table unless it exists: keys `pk`, `sk`, the listing index `by_month`
+/// (`month`, `ts`, everything projected) and TTL on `expires_at` (alerts, their comments and
+/// threshold-window members expire), as `template.yaml` declares it.
 pub async fn ensure_alerts_table(sdk: &SdkConfig, table: &str) -> Result<(), StoreError> {
-    ensure_state_table(sdk, table).await
+    let ddb = aws_sdk_dynamodb::Client::new(sdk);
+    let listing = GlobalSecondaryIndex::builder()
+        .index_name(aws::alerts::LIST_INDEX)
+        .key_schema(key("month", KeyType::Hash)?)
+        .key_schema(key("ts", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|e| StoreError::backend("CreateTable", table, e))?;
+    let res = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .attribute_definitions(attr("month")?)
+        .attribute_definitions(attr("ts")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(listing)
+        .send()
+        .await;
+    if created(res, table)? {
+        enable_ttl(&ddb, table).await?;
+    }
+    Ok(())
 }
 
 /// Stores a SecureString parameter (local stacks; `scripts/deploy` does this in AWS).

@@ -4,6 +4,8 @@
 //! and the `AUDITLAKE_*` variables that point a puller at both.
 
 pub mod analytics;
+pub mod detections;
+pub mod stream;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -7,9 +7,12 @@
 //! checkpoints (`state`), the TTL every written item carries (`retention`), the retrying client
 //! and token cache
 //! (`http_client`), certificate credentials (`certificate_auth`), `auditlake doctor` (`doctor`)
-//! and the query API (`query`). The harness they share (`use super::*`) is here: moto provisioned
+//! the query API (`query`), the detection path (`detection`) and the alerts table's query side
+//! (`alerts_api`). The harness they share (`use super::*`) is here: moto provisioned
 //! as the stack, the simulator, and a puller's configuration and ports on the simulator's clock.
 
+#[path = "e2e/alerts_api.rs"]
+mod alerts_api;
 #[path = "e2e/certificate_auth.rs"]
 mod certificate_auth;
 #[path = "e2e/detection.rs"]

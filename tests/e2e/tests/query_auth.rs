@@ -167,6 +167,7 @@ async fn the_router_refuses_every_bad_token_and_tells_401_from_403() -> TestResu
             signin_kinds: Vec::new(),
             content_types: Vec::new(),
             analytics_limit: std::time::Duration::from_secs(25),
+            alert_retention: chrono::TimeDelta::days(365),
         },
         b"test-cursor-key-test-cursor-key!",
     );

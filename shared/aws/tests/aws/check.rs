@@ -82,6 +82,9 @@ fn expressions(r: Resource) -> Vec<String> {
             "Sub arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:table/${AnalyticsDatabaseName}/*".into(),
         ],
         Resource::AlertsTable => vec!["GetAtt AlertsTable.Arn".into()],
+        Resource::AlertsIndex => vec!["Sub ${AlertsTable.Arn}/index/by_month".into()],
+        Resource::AlertItems => vec![format!("GetAtt AlertsTable.Arn {ALERT_CONDITION}")],
+        Resource::AlertNoteItems => vec![format!("GetAtt AlertsTable.Arn {ALERT_NOTES_CONDITION}")],
         Resource::EventsStream => vec!["GetAtt EventsTable.StreamArn".into()],
         Resource::DetectionDeadLetters => vec!["GetAtt DetectionDeadLetterQueue.Arn".into()],
     }
@@ -91,6 +94,11 @@ fn expressions(r: Resource) -> Vec<String> {
 /// as [`iam_condition`] renders them.
 const INGEST_CONDITION: &str = "if ForAllValues:StringNotLike dynamodb:LeadingKeys note#*";
 const ANNOTATION_CONDITION: &str = "if ForAllValues:StringLike dynamodb:LeadingKeys note#*";
+/// The conditions that keep the query API's alerts-table writes off the alert items but for
+/// triage updates.
+const ALERT_CONDITION: &str = "if ForAllValues:StringLike dynamodb:LeadingKeys alert#*";
+const ALERT_NOTES_CONDITION: &str =
+    "if ForAllValues:StringLike dynamodb:LeadingKeys acomment#*,rules";
 
 /// A statement's IAM `Condition` block as one string (`if <operator> <key> <values>`, sorted),
 /// appended to each resource it grants, so a conditional grant only matches a resource of the

@@ -12,7 +12,7 @@ use crate::support::{broken, real_template};
 
 /// The methods the query router serves (`query::ROUTES`, which `shared/query/tests/api` holds the
 /// template to); API Gateway answers the preflight `OPTIONS` itself.
-const SERVED_METHODS: &[&str] = &["GET", "PATCH", "POST"];
+const SERVED_METHODS: &[&str] = &["DELETE", "GET", "PATCH", "POST", "PUT"];
 
 fn resource<'a>(doc: &'a Value, logical: &str) -> &'a Value {
     &doc["Resources"][logical]
@@ -350,8 +350,8 @@ fn a_weakened_copy_of_each_hardening_is_named() {
             "ApiHealthThrottleBurstLimit defaults to 40",
         ),
         (
-            "          AllowMethods: [GET, PATCH, POST]\n",
-            "          AllowMethods: [GET, POST, PUT, DELETE, OPTIONS]\n",
+            "          AllowMethods: [DELETE, GET, PATCH, POST, PUT]\n",
+            "          AllowMethods: [DELETE, GET, PATCH, POST, PUT, OPTIONS]\n",
             "CORS allows the methods",
         ),
         (

@@ -26,6 +26,8 @@ pub const QUERY_VARS: &[Var] = &[
     vars::ATHENA_WORKGROUP,
     vars::ATHENA_DATABASE,
     vars::ANALYTICS_TIMEOUT_SECS,
+    vars::ALERTS_TABLE,
+    vars::ALERT_RETENTION_DAYS,
 ];
 
 /// Where hunting queries run: an Athena workgroup and the Glue database of the curated layer.
@@ -57,6 +59,10 @@ pub struct QueryConfig {
     /// `None`: hunting queries are not configured (`POST /analytics/{query}` answers 503).
     pub athena: Option<AthenaTarget>,
     pub analytics_timeout: std::time::Duration,
+    /// The alerts table (alerts, the tenant's rules); `None`: `/alerts` and the tenant's rules
+    /// answer 503.
+    pub alerts_table: Option<String>,
+    pub alert_retention_days: u32,
 }
 
 impl QueryConfig {
@@ -160,6 +166,8 @@ impl QueryConfig {
         };
         let analytics_timeout = r.number(&vars::ANALYTICS_TIMEOUT_SECS);
         let bucket = r.optional(&vars::BUCKET);
+        let alerts_table = r.optional(&vars::ALERTS_TABLE);
+        let alert_retention_days = r.number(&vars::ALERT_RETENTION_DAYS) as u32;
         let config = QueryConfig {
             tenant_id,
             events_table,
@@ -176,6 +184,8 @@ impl QueryConfig {
             bucket,
             athena,
             analytics_timeout: std::time::Duration::from_secs(analytics_timeout),
+            alerts_table,
+            alert_retention_days,
         };
         r.finish(config)
     }

@@ -248,7 +248,7 @@ pub const ALERTS_TABLE: Var = Var {
     name: "AUDITLAKE_ALERTS_TABLE",
     default: None,
     range: None,
-    meaning: "DynamoDB table of alerts and threshold-window state (the detection function).",
+    meaning: "DynamoDB table of alerts, their comments, the tenant's rules and threshold-window state (the detection function; the query API's /alerts and /rules).",
 };
 
 pub const ALERT_RETENTION_DAYS: Var = Var {

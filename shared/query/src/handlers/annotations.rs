@@ -1,5 +1,6 @@
 //! The annotation routes (annotate role): `PATCH /events/{id}/tags` (at most 50 tags per event,
-//! a condition of the store's write) and `POST /events/{id}/comments`.
+//! a condition of the store's write) and `POST /events/{id}/comments`; comments on alerts are
+//! checked and made the same way ([`new_comment`]).
 
 use super::*;
 
@@ -136,6 +137,19 @@ pub(super) async fn post_comment(
     JsonBody(body): JsonBody<CommentBody>,
 ) -> Result<(StatusCode, Json<Comment>), ApiError> {
     check_id(&id)?;
+    let comment = new_comment(&app, &principal, &body)?;
+    if !app.ports.annotator.add_comment(&id, &comment).await? {
+        return Err(no_event(&id));
+    }
+    Ok((StatusCode::CREATED, Json(comment)))
+}
+
+/// A comment by the caller, its text checked (events and alerts take the same comments).
+pub(super) fn new_comment(
+    app: &QueryApp,
+    principal: &Principal,
+    body: &CommentBody,
+) -> Result<Comment, ApiError> {
     let text = body.text.trim().to_string();
     if text.is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
         return Err(ApiError::BadRequest {
@@ -143,15 +157,11 @@ pub(super) async fn post_comment(
             message: format!("`text` must be 1 to {MAX_COMMENT_CHARS} characters"),
         });
     }
-    let comment = Comment {
+    Ok(Comment {
         id: uuid::Uuid::new_v4().simple().to_string(),
         author: principal.subject.clone(),
         author_name: principal.name.clone().or(principal.upn.clone()),
         text,
         created_at: fmt_time(app.ports.clock.now()),
-    };
-    if !app.ports.annotator.add_comment(&id, &comment).await? {
-        return Err(no_event(&id));
-    }
-    Ok((StatusCode::CREATED, Json(comment)))
+    })
 }

@@ -117,6 +117,7 @@ async fn served_document() -> Value {
             signin_kinds: vec![domain::stream::SignInKind::InteractiveUser],
             content_types: Vec::new(),
             analytics_limit: std::time::Duration::from_secs(25),
+            alert_retention: TimeDelta::days(365),
         },
         b"test cursor key",
     );
@@ -182,6 +183,29 @@ async fn a_corrupted_document_is_rejected() {
 async fn the_openapi_document_lists_every_route_the_router_serves() {
     let f = fixture();
     seed(&f).await;
+    let alert = domain::alert::Alert {
+        id: domain::alert::alert_id("signin-device-code", &["e"]),
+        rule_id: "signin-device-code".into(),
+        title: "t".into(),
+        severity: domain::alert::Severity::High,
+        techniques: vec![],
+        event_id: crate::support::seeded_id(1),
+        record_id: None,
+        event_ids: vec![crate::support::seeded_id(1)],
+        group: None,
+        summary: domain::alert::AlertSummary {
+            actor: None,
+            operation: "op".into(),
+            targets: vec![],
+            source: "entra-sign-ins".into(),
+            time: crate::support::now(),
+        },
+        fields: Default::default(),
+    };
+    domain::alert::AlertStore::put_new(f.alerts.as_ref(), &alert, crate::support::now())
+        .await
+        .unwrap();
+    let rule = serde_json::to_vec(&serde_json::json!({"yaml": "title: t\nid: tenant-x\nlogsource:\n  product: auditlake\n  service: entra-sign-ins\ndetection:\n  s:\n    auditlake.result: failure\n  condition: s\nlevel: low\n"})).unwrap();
     let doc = call(&f.router, "GET", "/openapi.json", None, None)
         .await
         .body;
@@ -203,14 +227,28 @@ async fn the_openapi_document_lists_every_route_the_router_serves() {
             paths[*path].get(*method).is_some(),
             "{method} {path} is not in openapi.json"
         );
+        // Alert routes name the stored alert; rule routes the tenant rule `POST /rules` adds
+        // (the test route a built-in one: `DELETE` has removed the tenant's by then).
+        let id = if path.starts_with("/alerts") {
+            alert.id.clone()
+        } else if *path == "/rules/{id}/test" {
+            "signin-device-code".to_string()
+        } else if path.starts_with("/rules") {
+            "tenant-x".to_string()
+        } else {
+            crate::support::seeded_id(1)
+        };
         let uri = path
-            .replace("{id}", &crate::support::seeded_id(1))
+            .replace("{id}", &id)
             .replace("{query}", "consent_grants");
         let body = match (*method, *path) {
+            ("patch", "/alerts/{id}") => Some(br#"{"status":"closed"}"#.to_vec()),
             ("patch", _) => Some(br#"{"add":["x"]}"#.to_vec()),
             ("post", "/analytics/{query}") => {
                 Some(br#"{"start_date":"2024-05-01","end_date":"2024-05-07"}"#.to_vec())
             }
+            ("post", "/rules") | ("put", _) => Some(rule.clone()),
+            ("post", "/rules/{id}/test") => Some(b"{}".to_vec()),
             ("post", _) => Some(br#"{"text":"x"}"#.to_vec()),
             _ => None,
         };
@@ -328,6 +366,35 @@ const MUST_DOCUMENT: &[(&str, &str, &[u16])] = &[
         "post",
         "/analytics/{query}",
         &[400, 401, 403, 404, 413, 502, 503, 504],
+    ),
+    ("get", "/alerts", &[400, 401, 403, 500, 503]),
+    ("get", "/alerts/{id}", &[400, 401, 403, 404, 500, 503]),
+    (
+        "patch",
+        "/alerts/{id}",
+        &[400, 401, 403, 404, 413, 500, 503],
+    ),
+    (
+        "post",
+        "/alerts/{id}/comments",
+        &[400, 401, 403, 404, 413, 500, 503],
+    ),
+    ("get", "/rules", &[401, 403, 500, 503]),
+    ("post", "/rules", &[400, 401, 403, 409, 413, 500, 503]),
+    (
+        "put",
+        "/rules/{id}",
+        &[400, 401, 403, 404, 409, 413, 500, 503],
+    ),
+    (
+        "delete",
+        "/rules/{id}",
+        &[400, 401, 403, 404, 409, 500, 503],
+    ),
+    (
+        "post",
+        "/rules/{id}/test",
+        &[400, 401, 403, 404, 413, 500, 503],
     ),
     ("get", "/health", &[503]),
 ];
@@ -460,10 +527,141 @@ async fn every_failure_the_router_answers_is_documented() {
             "post",
             "/analytics/{query}",
             "/analytics/consent_grants".into(),
-            big,
+            big.clone(),
             413,
         ),
     ];
+    // The alert and rule routes' own failures.
+    let missing_alert = format!("/alerts/{}", domain::alert::alert_id("nothing", &[]));
+    let rule = |id: &str| {
+        Some(
+            serde_json::to_vec(&serde_json::json!({"yaml": format!(
+                "title: t\nid: {id}\nlogsource:\n  product: auditlake\n  service: entra-sign-ins\ndetection:\n  s:\n    auditlake.result: failure\n  condition: s\nlevel: low\n"
+            )}))
+            .unwrap(),
+        )
+    };
+    let status = || Some(br#"{"status":"closed"}"#.to_vec());
+    probes.extend::<Vec<Probe>>(vec![
+        (
+            "get",
+            "/alerts",
+            "/alerts?severity=urgent".into(),
+            None,
+            400,
+        ),
+        ("get", "/alerts/{id}", "/alerts/nope".into(), None, 400),
+        ("get", "/alerts/{id}", missing_alert.clone(), None, 404),
+        (
+            "patch",
+            "/alerts/{id}",
+            "/alerts/nope".into(),
+            status(),
+            400,
+        ),
+        (
+            "patch",
+            "/alerts/{id}",
+            missing_alert.clone(),
+            status(),
+            404,
+        ),
+        (
+            "patch",
+            "/alerts/{id}",
+            missing_alert.clone(),
+            big.clone(),
+            413,
+        ),
+        (
+            "post",
+            "/alerts/{id}/comments",
+            "/alerts/nope/comments".into(),
+            comment(),
+            400,
+        ),
+        (
+            "post",
+            "/alerts/{id}/comments",
+            format!("{missing_alert}/comments"),
+            comment(),
+            404,
+        ),
+        (
+            "post",
+            "/alerts/{id}/comments",
+            format!("{missing_alert}/comments"),
+            big.clone(),
+            413,
+        ),
+        (
+            "post",
+            "/rules",
+            "/rules".into(),
+            Some(br#"{"yaml":"title: ["}"#.to_vec()),
+            400,
+        ),
+        (
+            "post",
+            "/rules",
+            "/rules".into(),
+            rule("signin-device-code"),
+            409,
+        ),
+        ("post", "/rules", "/rules".into(), big.clone(), 413),
+        ("put", "/rules/{id}", "/rules/a:b".into(), rule("a"), 400),
+        (
+            "put",
+            "/rules/{id}",
+            "/rules/tenant-x".into(),
+            rule("tenant-x"),
+            404,
+        ),
+        (
+            "put",
+            "/rules/{id}",
+            "/rules/signin-device-code".into(),
+            rule("signin-device-code"),
+            409,
+        ),
+        (
+            "put",
+            "/rules/{id}",
+            "/rules/tenant-x".into(),
+            big.clone(),
+            413,
+        ),
+        ("delete", "/rules/{id}", "/rules/a:b".into(), None, 400),
+        ("delete", "/rules/{id}", "/rules/tenant-x".into(), None, 404),
+        (
+            "delete",
+            "/rules/{id}",
+            "/rules/signin-device-code".into(),
+            None,
+            409,
+        ),
+        (
+            "post",
+            "/rules/{id}/test",
+            "/rules/a:b/test".into(),
+            Some(b"{}".to_vec()),
+            400,
+        ),
+        (
+            "post",
+            "/rules/{id}/test",
+            "/rules/tenant-x/test".into(),
+            Some(b"{}".to_vec()),
+            404,
+        ),
+        (
+            "post",
+            "/rules/{id}/test",
+            "/rules/signin-device-code/test".into(),
+            big.clone(),
+            413,
+        ),
+    ]);
     // Every guarded route: no token (401), a token without the role (403), the issuer down (503).
     for (method, path) in ROUTES {
         if ["/health", "/version", "/openapi.json"].contains(path) {
@@ -475,6 +673,7 @@ async fn every_failure_the_router_answers_is_documented() {
         let body = match (*method, *path) {
             ("patch", _) => tags(),
             ("post", "/analytics/{query}") => hunt(),
+            ("put", _) | ("post", "/rules") => rule("tenant-x"),
             ("post", _) => comment(),
             _ => None,
         };
@@ -589,6 +788,31 @@ async fn the_document_states_the_limits_and_vocabularies() {
         result["oneOf"][0].clone()
     };
     assert_eq!(names(&result), results);
+    // The alert filters' vocabularies are the core's.
+    let one_of = |v: Value| {
+        if v["enum"].is_array() {
+            v
+        } else {
+            v["oneOf"][0].clone()
+        }
+    };
+    let severities: Vec<String> = domain::alert::Severity::ALL
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
+    assert_eq!(
+        names(&one_of(param("get", "/alerts", "severity"))),
+        severities
+    );
+    let statuses: Vec<String> = domain::triage::AlertStatus::ALL
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
+    assert_eq!(names(&one_of(param("get", "/alerts", "status"))), statuses);
+    assert_eq!(
+        doc["components"]["schemas"]["RuleBody"]["properties"]["yaml"]["maxLength"].as_u64(),
+        Some(32 * 1024)
+    );
 
     let schemas = &doc["components"]["schemas"];
     for body in ["add", "remove"] {

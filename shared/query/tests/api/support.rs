@@ -16,6 +16,7 @@ use query::{QueryApp, QueryPorts, QuerySettings, router};
 use serde_json::{Value, json};
 use testkit::clock::ManualClock;
 use testkit::memory::{MemoryEventStore, MemoryStateStore};
+use testkit::memory_alerts::MemoryAlerts;
 use testkit::tokens::StaticTokens;
 use tower::ServiceExt;
 
@@ -101,6 +102,7 @@ pub async fn insert(store: &MemoryEventStore, events: Vec<AuditEvent>) -> Vec<bo
 
 pub struct Fixture {
     pub store: Arc<MemoryEventStore>,
+    pub alerts: Arc<MemoryAlerts>,
     pub state: Arc<MemoryStateStore>,
     pub clock: Arc<ManualClock>,
     pub router: Router,
@@ -123,9 +125,11 @@ pub fn fixture_with(
     let store = Arc::new(MemoryEventStore::default());
     let state = Arc::new(MemoryStateStore::default());
     let clock = Arc::new(ManualClock::new(now()));
+    let alerts = Arc::new(MemoryAlerts::default());
     let app = QueryApp::new(
         QueryPorts::over(store.clone(), state.clone(), auth, clock.clone())
-            .with_analytics(Arc::new(FakeEngine::default())),
+            .with_analytics(Arc::new(FakeEngine::default()))
+            .with_alerts(alerts.clone()),
         QuerySettings {
             tenant_id: TENANT.into(),
             group_roles: vec![("g-annotators".into(), query::auth::Role::Annotate)],
@@ -138,11 +142,13 @@ pub fn fixture_with(
             ],
             content_types: domain::stream::ContentType::ALL.to_vec(),
             analytics_limit: std::time::Duration::from_secs(2),
+            alert_retention: TimeDelta::days(365),
         },
         b"test cursor key",
     );
     Fixture {
         store,
+        alerts,
         state,
         clock,
         router: router(app),
@@ -160,6 +166,7 @@ pub fn settings(limit_ms: u64) -> QuerySettings {
         signin_kinds: Vec::new(),
         content_types: domain::stream::ContentType::ALL.to_vec(),
         analytics_limit: std::time::Duration::from_millis(limit_ms),
+        alert_retention: TimeDelta::days(365),
     }
 }
 
