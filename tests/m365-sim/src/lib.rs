@@ -31,6 +31,7 @@
 //! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
 //! the `/_sim` control plane), [`rng`] and [`wire`] (helpers).
 
+pub mod attacks;
 pub mod auth;
 pub mod budget;
 pub mod clock;
@@ -55,9 +56,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
-/// the three switches that default to on, whose flags turn them off: `premium`
-/// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`) and
-/// `enforce_budgets` (`--no-budgets`); the two PEM fields, read from the file given:
+/// the four switches that default to on, whose flags turn them off: `premium`
+/// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`),
+/// `enforce_budgets` (`--no-budgets`) and `attacks` (`--no-attacks`); the two PEM fields, read from the file given:
 /// `client_certificate_pem` with `--client-cert FILE`, `issuer_key_pem` with `--issuer-key FILE`;
 /// and the repeatable lists `denied_sources` (`--deny-source`) and `mgmt_denied_content_types`
 /// (`--mgmt-deny-content-type`).
@@ -155,6 +156,11 @@ pub struct SimConfig {
     /// The default `aud` of tokens from `POST /_sim/user-token`: the query API's app id URI
     /// (or client id) that it accepts. Default `api://auditlake`.
     pub api_audience: String,
+    /// Plant attack scenarios among the ordinary traffic, each scenario of
+    /// [`attacks::SCENARIOS`] once per simulated day, reported by `/_sim/truth/attacks` (see
+    /// [`attacks`]). On by default (`--no-attacks` turns it off); the benign traffic is the same
+    /// either way.
+    pub attacks: bool,
     /// The OIDC issuer's signing key and its certificate, PEM (an RSA `RSA PRIVATE KEY` or
     /// `PRIVATE KEY` block and the `CERTIFICATE` of its public key). `None`: the TEST-ONLY pair
     /// committed in `tests/fixtures/certs/issuer.pem` (see [`oidc`]).
@@ -199,6 +205,7 @@ impl Default for SimConfig {
             mgmt_quirks: false,
             api_audience: oidc::DEFAULT_API_AUDIENCE.to_string(),
             issuer_key_pem: None,
+            attacks: true,
         }
     }
 }
