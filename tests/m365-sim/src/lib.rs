@@ -8,7 +8,8 @@
 //! listings, blobs; see [`mgmt`]), with Microsoft's URLs,
 //! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
 //! an OIDC issuer for the query API (discovery document, JWKS and signed user tokens, see
-//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
+//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth of every record and of the
+//! planted attacks, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
 //!
 //! In-process use:
@@ -26,7 +27,9 @@
 //! secrets and certificate assertions, bearer checks), [`oidc`] (the query API's token issuer:
 //! discovery, keys, `/_sim/user-token`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`mgmt`] (the Management Activity API: content types, blobs and their
-//! records, quirks, routes, truth), [`sources`] (one module per source behind the [`sources::SimSource`]
+//! records, quirks, routes, truth), [`attacks`] (the planted attack scenarios: one or more per
+//! alerting rule of the detection pack, each once per simulated day, and their truth; the benign
+//! traffic raises no alert of the pack), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
 //! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
 //! the `/_sim` control plane), [`rng`] and [`wire`] (helpers).
