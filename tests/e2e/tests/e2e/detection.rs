@@ -136,14 +136,14 @@ async fn every_planted_attack_raises_its_alert_once_under_failures_and_replays()
         SimConfig {
             seed: 15,
             days: 1,
-            events_per_hour: 10,
+            events_per_hour: 5,
             now: Some(
                 chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 7, 17, 23, 30, 0).unwrap(),
             ),
             mgmt_blob_interval_secs: 3600,
             ..SimConfig::default()
         },
-        &[("AUDITLAKE_INITIAL_LOOKBACK_DAYS", "2")],
+        &[("AUDITLAKE_INITIAL_LOOKBACK_DAYS", "1")],
         None,
     )
     .await;
