@@ -309,6 +309,26 @@ impl SimControl {
             .ok_or_else(|| format!("GET /_sim/truth?count=true: no count in {reply}"))
     }
 
+    /// `/_sim/truth/attacks` as of `until`: the planted attack scenarios whose records are all
+    /// served by then, each with the rule it must raise and its record ids.
+    pub async fn attacks(&self, until: DateTime<Utc>) -> Result<Vec<serde_json::Value>, String> {
+        let reply: serde_json::Value = self
+            .http
+            .get(format!("{}/_sim/truth/attacks", self.base))
+            .query(&[("until", domain::model::fmt_time(until))])
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET /_sim/truth/attacks: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/truth/attacks reply: {e}"))?;
+        reply["attacks"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| format!("GET /_sim/truth/attacks: no attacks in {reply}"))
+    }
+
     /// `/_sim/truth/{source}?detail=true` as JSON (the Management API's blobs and
     /// `expired_content_ids`).
     pub async fn truth_detail(

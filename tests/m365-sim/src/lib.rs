@@ -8,7 +8,8 @@
 //! listings, blobs; see [`mgmt`]), with Microsoft's URLs,
 //! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
 //! an OIDC issuer for the query API (discovery document, JWKS and signed user tokens, see
-//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth, counters). Everything is a pure function of the seed and the **virtual clock**, which
+//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth of every record and of the
+//! planted attacks, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
 //!
 //! In-process use:
@@ -26,11 +27,14 @@
 //! secrets and certificate assertions, bearer checks), [`oidc`] (the query API's token issuer:
 //! discovery, keys, `/_sim/user-token`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`mgmt`] (the Management Activity API: content types, blobs and their
-//! records, quirks, routes, truth), [`sources`] (one module per source behind the [`sources::SimSource`]
+//! records, quirks, routes, truth), [`attacks`] (the planted attack scenarios: one or more per
+//! alerting rule of the detection pack, each once per simulated day, and their truth; the benign
+//! traffic raises no alert of the pack), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
 //! cache), [`tenant`] (the simulated directory), [`faults`], [`stats`], [`server`] (routing and
 //! the `/_sim` control plane), [`rng`] and [`wire`] (helpers).
 
+pub mod attacks;
 pub mod auth;
 pub mod budget;
 pub mod clock;
@@ -55,9 +59,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
-/// the three switches that default to on, whose flags turn them off: `premium`
-/// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`) and
-/// `enforce_budgets` (`--no-budgets`); the two PEM fields, read from the file given:
+/// the four switches that default to on, whose flags turn them off: `premium`
+/// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`),
+/// `enforce_budgets` (`--no-budgets`) and `attacks` (`--no-attacks`); the two PEM fields, read from the file given:
 /// `client_certificate_pem` with `--client-cert FILE`, `issuer_key_pem` with `--issuer-key FILE`;
 /// and the repeatable lists `denied_sources` (`--deny-source`) and `mgmt_denied_content_types`
 /// (`--mgmt-deny-content-type`).
@@ -155,6 +159,11 @@ pub struct SimConfig {
     /// The default `aud` of tokens from `POST /_sim/user-token`: the query API's app id URI
     /// (or client id) that it accepts. Default `api://auditlake`.
     pub api_audience: String,
+    /// Plant attack scenarios among the ordinary traffic, each scenario of
+    /// [`attacks::SCENARIOS`] once per simulated day, reported by `/_sim/truth/attacks` (see
+    /// [`attacks`]). On by default (`--no-attacks` turns it off); the benign traffic is the same
+    /// either way.
+    pub attacks: bool,
     /// The OIDC issuer's signing key and its certificate, PEM (an RSA `RSA PRIVATE KEY` or
     /// `PRIVATE KEY` block and the `CERTIFICATE` of its public key). `None`: the TEST-ONLY pair
     /// committed in `tests/fixtures/certs/issuer.pem` (see [`oidc`]).
@@ -199,6 +208,7 @@ impl Default for SimConfig {
             mgmt_quirks: false,
             api_audience: oidc::DEFAULT_API_AUDIENCE.to_string(),
             issuer_key_pem: None,
+            attacks: true,
         }
     }
 }

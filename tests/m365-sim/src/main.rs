@@ -87,6 +87,10 @@ struct Args {
     /// message trace 100 per 5 min).
     #[arg(long)]
     no_budgets: bool,
+    /// Plant no attack scenarios (by default every scenario is planted once per simulated day
+    /// among the ordinary traffic, and listed by /_sim/truth/attacks).
+    #[arg(long)]
+    no_attacks: bool,
     /// Management Activity API: seconds between two blobs of one content type (60-86400).
     #[arg(long, default_value_t = 600)]
     mgmt_blob_interval_secs: u64,
@@ -191,6 +195,7 @@ impl From<Args> for SimConfig {
             mgmt_quirks: a.mgmt_quirks,
             api_audience: a.api_audience,
             issuer_key_pem: a.issuer_key,
+            attacks: !a.no_attacks,
         }
     }
 }

@@ -24,6 +24,19 @@
 //!   `"blobs":[{"content_type","content_id","content_created","listed_at","expiration",
 //!   "fetches","records"}]` (times as in the listing, `records` = the number of records the blob
 //!   serves) and `"expired_content_ids"` (blobs expired by `until` and never fetched, sorted);
+//! - `GET /_sim/truth/attacks?until=RFC3339[&source=NAME]`: the planted attack scenarios (see
+//!   [`crate::attacks`]) whose records are all served by `until` (default now): Graph records
+//!   visible, Management Activity records in blobs listed by then. `{"source":"attacks","as_of",
+//!   "count","attacks":[...]}` (plus `"of_source"` when `source` keeps one source's), oldest
+//!   first, each `{"id":"<day>/<scenario>","scenario","rule_id","source","stream","summary",
+//!   "time","trigger_time","visible_at","record_ids","trigger_record_id"}` and, for a threshold
+//!   rule, `"threshold"`: the rule of the pack it must raise once; `stream` the sign-in kind or
+//!   content type (`null` for a source without streams); `time` its first record's event time;
+//!   `record_ids` every record of it in time order (`id`, or `Id` for the Management Activity
+//!   API); `trigger_record_id` / `trigger_time` the record that raises the alert (for a
+//!   threshold, the one whose count reaches `threshold` when the burst is counted alone: a
+//!   benign failure of the same group in the window may make an earlier one cross);
+//!   `visible_at` when the last of them is first served. With attacks off, `count` is 0;
 //! - `GET|POST /_sim/paging-base`: where next-page links point (`{"base": URL}`, or `null` for this
 //!   simulator, the default): a hostile Graph page or Management API listing whose
 //!   `@odata.nextLink` / `NextPageUri` names another host, port or scheme, for the collector's
@@ -87,6 +100,8 @@ pub struct SimState {
     pub mgmt: MgmtState,
     /// Where next-page links point when set (`/_sim/paging-base`); `None`: this simulator.
     pub paging_base: std::sync::Mutex<Option<String>>,
+    /// The schedule of planted attacks, when there are any.
+    pub attacks: Option<crate::attacks::Schedule>,
 }
 
 impl SimState {
@@ -100,6 +115,7 @@ impl SimState {
             seed: config.seed,
             events_per_hour: config.events_per_hour,
             ingest_delay_secs: config.ingest_delay_secs,
+            attacks_from_ns: config.attacks.then_some(start_ns),
         };
         Self {
             port,
@@ -115,6 +131,7 @@ impl SimState {
             budgets: Budgets::new(),
             stats: Stats::default(),
             paging_base: std::sync::Mutex::new(None),
+            attacks: crate::attacks::Schedule::of(&params),
             config,
         }
     }
@@ -426,6 +443,9 @@ async fn truth(
     if name == mgmt::SOURCE_NAME {
         return mgmt_truth(&state, q.as_deref());
     }
+    if name == "attacks" {
+        return attacks_truth(&state, q.as_deref());
+    }
     let Some((idx, source)) = sources::find(&name) else {
         return sim_error(
             StatusCode::NOT_FOUND,
@@ -433,31 +453,14 @@ async fn truth(
             &format!("Unknown source '{name}'. See /_sim/sources."),
         );
     };
-    let params = parse_pairs(q.as_deref().unwrap_or(""));
-    let param = |k: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
+    let (params, until) = match truth_query(&state, q.as_deref()) {
+        Ok(x) => x,
+        Err(r) => return *r,
     };
-    let until = match param("until") {
-        None => state.clock.now(),
-        // An unencoded '+' offset arrives as a space; take it back.
-        Some(u) => match parse_rfc3339(&u).or_else(|| parse_rfc3339(&u.trim().replace(' ', "+"))) {
-            Some(t) => t,
-            None => {
-                return sim_error(
-                    StatusCode::BAD_REQUEST,
-                    "BadRequest",
-                    &format!("'until' is not an RFC 3339 timestamp: '{u}'."),
-                );
-            }
-        },
-    };
-    let detail = param("detail").is_some_and(|d| d == "true" || d == "1");
-    let count_only = param("count").is_some_and(|d| d == "true" || d == "1");
+    let detail = param(&params, "detail").is_some_and(|d| d == "true" || d == "1");
+    let count_only = param(&params, "count").is_some_and(|d| d == "true" || d == "1");
     let streams = source.streams();
-    let stream = match param("stream") {
+    let stream = match param(&params, "stream") {
         None => None,
         Some(s) => match sources::stream_index(source, &s) {
             Some(k) => Some(k),
@@ -549,29 +552,71 @@ async fn stats(State(state): State<Arc<SimState>>) -> Response {
     axum::Json(v).into_response()
 }
 
-/// `/_sim/truth/m365-activity`: see [`MgmtState::truth`] and the module doc.
-fn mgmt_truth(state: &SimState, q: Option<&str>) -> Response {
+/// A truth route's query: a lookup of its parameters, and `until` (default: now; a bad one is a
+/// 400).
+fn truth_query(state: &SimState, q: Option<&str>) -> Result<TruthQuery, Box<Response>> {
     let params = parse_pairs(q.unwrap_or(""));
-    let param = |k: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-    };
-    let until = match param("until") {
+    let until = match param(&params, "until") {
         None => state.clock.now(),
-        Some(u) => match parse_rfc3339(&u).or_else(|| parse_rfc3339(&u.trim().replace(' ', "+"))) {
-            Some(t) => t,
-            None => {
-                return sim_error(
+        // An unencoded '+' offset arrives as a space; take it back.
+        Some(u) => parse_rfc3339(&u)
+            .or_else(|| parse_rfc3339(&u.trim().replace(' ', "+")))
+            .ok_or_else(|| {
+                Box::new(sim_error(
                     StatusCode::BAD_REQUEST,
                     "BadRequest",
                     &format!("'until' is not an RFC 3339 timestamp: '{u}'."),
-                );
-            }
-        },
+                ))
+            })?,
     };
-    let stream = match param("stream") {
+    Ok((params, until))
+}
+
+/// A truth route's parameters and its `until`.
+type TruthQuery = (Vec<(String, String)>, chrono::DateTime<chrono::Utc>);
+
+/// The value of query parameter `k`.
+fn param(params: &[(String, String)], k: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v.clone())
+}
+
+/// `/_sim/truth/attacks`: see [`crate::attacks::truth`] and the module doc.
+fn attacks_truth(state: &SimState, q: Option<&str>) -> Response {
+    let (params, until) = match truth_query(state, q) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let source = param(&params, "source");
+    if let Some(s) = &source
+        && sources::find(s).is_none()
+        && s != mgmt::SOURCE_NAME
+    {
+        return sim_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            &format!("Unknown source '{s}'. See /_sim/sources."),
+        );
+    }
+    axum::Json(crate::attacks::truth::truth(
+        state.attacks.as_ref(),
+        state.store.tenant(),
+        &state.mgmt,
+        to_ns(until),
+        source.as_deref(),
+    ))
+    .into_response()
+}
+
+/// `/_sim/truth/m365-activity`: see [`MgmtState::truth`] and the module doc.
+fn mgmt_truth(state: &SimState, q: Option<&str>) -> Response {
+    let (params, until) = match truth_query(state, q) {
+        Ok(x) => x,
+        Err(r) => return *r,
+    };
+    let stream = match param(&params, "stream") {
         None => None,
         Some(s) => match mgmt::content_type_index(&s) {
             Some(k) => Some(k),
@@ -589,6 +634,6 @@ fn mgmt_truth(state: &SimState, q: Option<&str>) -> Response {
             }
         },
     };
-    let detail = param("detail").is_some_and(|d| d == "true" || d == "1");
+    let detail = param(&params, "detail").is_some_and(|d| d == "true" || d == "1");
     axum::Json(state.mgmt.truth(to_ns(until), stream, detail)).into_response()
 }

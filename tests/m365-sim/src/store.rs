@@ -176,6 +176,7 @@ mod tests {
             seed: 3,
             events_per_hour: 40,
             ingest_delay_secs: 60,
+            attacks_from_ns: Some(1_780_000_000 * NS_PER_SEC),
         };
         EventStore::new(
             params,

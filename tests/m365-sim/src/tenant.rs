@@ -96,6 +96,10 @@ pub struct Role {
     pub display_name: &'static str,
     /// `WellKnownObjectName`.
     pub well_known: &'static str,
+    /// It can take over the tenant, and the pack's privileged-role rule alerts on assigning it:
+    /// the benign baseline never assigns one (only planted attacks do, see
+    /// [`crate::attacks`]).
+    pub privileged: bool,
 }
 
 /// A conditional access or directory policy.
@@ -277,41 +281,73 @@ pub const ROLES: &[Role] = &[
         id: "62e90394-69f5-4237-9190-012177145e10",
         display_name: "Global Administrator",
         well_known: "TenantAdmins",
+        privileged: true,
     },
     Role {
         id: "fe930be7-5e62-47db-91af-98c3a49a38b1",
         display_name: "User Administrator",
         well_known: "UserAccountAdmins",
+        privileged: true,
     },
     Role {
         id: "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
         display_name: "SharePoint Administrator",
         well_known: "SharePointServiceAdmins",
+        privileged: true,
     },
     Role {
         id: "29232cdf-9323-42fd-ade2-1d097af3e4de",
         display_name: "Exchange Administrator",
         well_known: "ExchangeServiceAdmins",
+        privileged: true,
     },
     Role {
         id: "5d6b6bb7-de71-4623-b4af-96380a352509",
         display_name: "Security Reader",
         well_known: "SecurityReader",
+        privileged: false,
     },
     Role {
         id: "729827e3-9c14-49f7-bb1b-9608f156bbb8",
         display_name: "Helpdesk Administrator",
         well_known: "HelpdeskAdmins",
+        privileged: false,
     },
     Role {
         id: "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
         display_name: "Application Administrator",
         well_known: "ApplicationAdministrator",
+        privileged: true,
     },
     Role {
         id: "4a5d8f65-41da-4de4-8968-e035b65339cf",
         display_name: "Reports Reader",
         well_known: "ReportsReader",
+        privileged: false,
+    },
+    Role {
+        id: "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        display_name: "Privileged Role Administrator",
+        well_known: "PrivilegedRoleAdmins",
+        privileged: true,
+    },
+    Role {
+        id: "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        display_name: "Global Reader",
+        well_known: "GlobalReaders",
+        privileged: false,
+    },
+    Role {
+        id: "69091246-20e8-4a56-aa4d-066075b2a7a8",
+        display_name: "Teams Administrator",
+        well_known: "TeamsServiceAdmins",
+        privileged: false,
+    },
+    Role {
+        id: "4d6ac14f-3453-41d0-bef9-a3e0c569773a",
+        display_name: "License Administrator",
+        well_known: "LicenseAdministrators",
+        privileged: false,
     },
 ];
 

@@ -16,7 +16,8 @@
 //!   and can be fetched until `contentExpiration` (`contentCreated + 7 days`, quirk 5 aside).
 //! - **Records** per blob: `events_per_hour x volume x interval / 3600` on average, varied 50-150%
 //!   per blob, each with a `CreationTime` 60-90 minutes before `contentCreated` (see [`records`]
-//!   for the record shapes).
+//!   for the record shapes); plus the planted attack records of the blob, from 60 minutes to 60
+//!   minutes plus one interval before it (see [`crate::attacks::activity`]).
 //! - **Quirks** ([`MgmtSettings`], all off by default): listing delay, late and unordered
 //!   records, the previous blob's last record repeated, blobs listed twice, blobs expiring 20
 //!   minutes after listing, the `Audit.Exchange` subscription disabled after N listings, AF429 as
@@ -53,6 +54,7 @@ use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
 use crate::SimConfig;
+use crate::attacks::{Schedule, activity};
 use crate::clock::{NS_PER_SEC, from_ns, rfc3339};
 use crate::rng::{Rng, hash_str, seed_of};
 use crate::tenant::Tenant;
@@ -305,6 +307,8 @@ pub struct MgmtState {
     cache: Mutex<RecordCache>,
     fetches: Mutex<HashMap<String, u64>>,
     disabled_once: AtomicBool,
+    /// Planted attacks, when there are any (see [`crate::attacks::activity`]).
+    attacks: Option<Schedule>,
     /// Counters.
     pub stats: MgmtStats,
 }
@@ -348,6 +352,14 @@ impl MgmtState {
             cache: Mutex::new((HashMap::new(), 0)),
             fetches: Mutex::new(HashMap::new()),
             disabled_once: AtomicBool::new(false),
+            attacks: config
+                .attacks
+                .then_some(Schedule {
+                    seed: config.seed,
+                    from_ns: start_ns,
+                    ingest_delay_secs: config.ingest_delay_secs,
+                })
+                .filter(|_| config.events_per_hour > 0),
             stats: MgmtStats::default(),
         }
     }
@@ -452,12 +464,24 @@ impl MgmtState {
         if let Some(r) = lock(&self.cache).0.get(&key) {
             return Arc::clone(r);
         }
+        let planted = match &self.attacks {
+            Some(schedule) => activity::in_blob(
+                schedule,
+                &self.tenant,
+                &self.tenant_id,
+                meta.ct,
+                meta.slot,
+                self.settings.interval_ns,
+            ),
+            None => Vec::new(),
+        };
         let recs = Arc::new(records::generate(
             self.seed,
             &self.tenant,
             &self.tenant_id,
             meta,
             self.settings.late_records,
+            planted,
         ));
         let mut cache = lock(&self.cache);
         if cache.1 + recs.len() > CACHE_CAP_RECORDS {

@@ -9,14 +9,19 @@
 //!
 //! - `Audit.AzureActiveDirectory`: RecordType 15 `UserLoggedIn` / `UserLoginFailed` (70%), 8
 //!   `Add member to role.`, `Consent to application.`, `Update user.`.
-//! - `Audit.Exchange`: RecordType 1 `New-InboxRule` / `Set-Mailbox` (15%), 2 `Send` /
-//!   `HardDelete` (20%), 50 `MailItemsAccessed` (65%).
+//! - `Audit.Exchange`: RecordType 1 `New-InboxRule` (moving or marking mail) / `Set-Mailbox`
+//!   (retention settings) (15%), 2 `Send` / `HardDelete` (20%), 50 `MailItemsAccessed` (65%).
 //! - `Audit.SharePoint`: RecordType 6 `FileAccessed` / `FileDownloaded` / `FileUploaded` on
-//!   SharePoint and OneDrive (75%), 14 `SharingSet` / `AnonymousLinkCreated` /
-//!   `SharingInvitationCreated`.
-//! - `Audit.General`: RecordType 25 MicrosoftTeams `TeamCreated` / `MemberAdded` (70%), 40
-//!   SecurityComplianceAlerts `AlertTriggered` (with `Data`, a JSON object in a string).
-//! - `DLP.All`: RecordType 11 (SharePoint) / 13 (Exchange) `DlpRuleMatch` with `PolicyDetails`.
+//!   SharePoint and OneDrive (75%), 14 `SharingSet` / `CompanyLinkCreated` /
+//!   `SharingInvitationCreated` inside the organisation.
+//! - `Audit.General`: RecordType 25 MicrosoftTeams `TeamCreated` / `MemberAdded`.
+//! - `DLP.All`: RecordType 11 (SharePoint) / 13 (Exchange) `DlpRuleMatch` with `PolicyDetails`,
+//!   low or medium severity.
+//!
+//! What the detection pack alerts on (forwarding or deleting inbox rules, mailbox forwarding,
+//! audit changes, anonymous or guest sharing, Purview alerts (RecordType 40 `AlertTriggered`,
+//! with `Data`, a JSON object in a string), eDiscovery, high-severity DLP, mass downloads) is in
+//! no baseline record: [`crate::attacks::activity`] plants it, with the builders here.
 //!
 //! A few values carry Microsoft's sentinels (`"Not Available"`, `"__NULL__"`), as real feeds do.
 
@@ -60,7 +65,8 @@ const FILES: &[(&str, &str)] = &[
 
 const SITES: &[&str] = &["Finance", "HR", "Engineering", "Legal", "Sales"];
 
-const ALERTS: &[(&str, &str, &str)] = &[
+/// Alerts Purview raises: (name, category, severity). Planted only (see [`general`]).
+pub(crate) const ALERTS: &[(&str, &str, &str)] = &[
     (
         "Creation of forwarding/redirect rule",
         "ThreatManagement",
@@ -103,15 +109,17 @@ const SENSITIVE: &[(&str, &str)] = &[
 const ROLE_NAMES: &[&str] = &["Global Administrator", "User Administrator"];
 
 /// Every own record of a blob: `meta.own_count` records 60-90 minutes before its creation, plus
-/// (quirk 2) `meta.late_records` records 3-5 days before it. Sorted by `CreationTime` then `Id`,
-/// unless `unordered` (quirk 2 on), when they stay in generation order (not time-ordered) with
-/// the late ones spread among them.
+/// (quirk 2) `meta.late_records` records 3-5 days before it, plus the `planted` attack records
+/// (with their times) that fall into it (see [`crate::attacks::activity`]). Sorted by
+/// `CreationTime` then `Id`, unless `unordered` (quirk 2 on), when they stay in generation order
+/// (not time-ordered) with the late and planted ones spread among them.
 pub fn generate(
     seed: u64,
     tenant: &Tenant,
     org: &str,
     meta: &BlobMeta,
     unordered: bool,
+    planted: Vec<(i64, Value)>,
 ) -> Vec<Value> {
     let mut rng = Rng::new(seed_of(&[
         seed,
@@ -132,6 +140,22 @@ pub fn generate(
         let at = rng.range(0, out.len() as u64) as usize;
         out.insert(at.min(out.len()), (t, rec));
     }
+    // Planted attack records last, from a generator of their own, so they change no benign
+    // draw; unordered blobs get them at drawn places.
+    let mut places = Rng::new(seed_of(&[
+        seed,
+        hash_str("mgmt-planted"),
+        meta.ct as u64,
+        meta.slot as u64,
+    ]));
+    for rec in planted {
+        let at = if unordered {
+            places.range(0, out.len() as u64) as usize
+        } else {
+            out.len()
+        };
+        out.insert(at.min(out.len()), rec);
+    }
     if !unordered {
         out.sort_by(|a, b| (a.0, a.1["Id"].as_str()).cmp(&(b.0, b.1["Id"].as_str())));
     }
@@ -148,17 +172,17 @@ fn user<'a>(rng: &mut Rng, tenant: &'a Tenant) -> Option<&'a User> {
 }
 
 /// A user's PUID (`10037FFE8D3B8C3A`), stable per user.
-fn puid(u: &User) -> String {
+pub(crate) fn puid(u: &User) -> String {
     format!("{:016X}", (hash_str(&u.id) >> 4) | 0x1000_0000_0000_0000)
 }
 
-fn user_type(u: &User) -> u8 {
+pub(crate) fn user_type(u: &User) -> u8 {
     if u.is_admin { 2 } else { 0 }
 }
 
 /// `ClientIP` in its real variants: plain (60%), with a port (`ip:port` or `[ipv6]:port`, 35%),
 /// empty (5%).
-fn client_ip(rng: &mut Rng, u: &User) -> String {
+pub(crate) fn client_ip(rng: &mut Rng, u: &User) -> String {
     let x = rng.unit();
     let port = rng.range(1024, 65535);
     if x < 0.05 {
@@ -176,7 +200,7 @@ fn client_ip(rng: &mut Rng, u: &User) -> String {
 
 /// The common `AuditRecord` fields.
 #[allow(clippy::too_many_arguments)]
-fn common(
+pub(crate) fn common(
     rng: &mut Rng,
     org: &str,
     t: i64,
@@ -200,7 +224,7 @@ fn common(
     m
 }
 
-fn put(m: &mut Map<String, Value>, v: Value) {
+pub(crate) fn put(m: &mut Map<String, Value>, v: Value) {
     if let Value::Object(o) = v {
         m.extend(o);
     }
@@ -373,71 +397,108 @@ fn aad(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Map<Strin
     m
 }
 
-fn exchange(rng: &mut Rng, org: &str, u: &User, t: i64) -> Map<String, Value> {
-    let ip = client_ip(rng, u);
-    let x = rng.unit();
-    let mailbox_guid = rng.guid();
-    let server = format!(
+/// The `Parameters` of a `New-InboxRule`: its name, the words it looks for and its action.
+pub(crate) fn inbox_rule_params(name: &str, words: &str, action: Value) -> Value {
+    json!([
+        {"Name": "AlwaysDeleteOutlookRulesBlob", "Value": "False"},
+        {"Name": "Force", "Value": "False"},
+        {"Name": "Name", "Value": name},
+        {"Name": "SubjectContainsWords", "Value": words},
+        action,
+        {"Name": "StopProcessingRules", "Value": "True"},
+    ])
+}
+
+/// `BN8PR12MB1234 (15.20.6543.021)`: the mailbox server of an Exchange record.
+pub(crate) fn exchange_server(rng: &mut Rng) -> String {
+    format!(
         "BN8PR12MB{} (15.20.{}.{:03})",
         rng.range(1000, 9999),
         rng.range(6000, 7999),
         rng.below(1000)
+    )
+}
+
+/// An Exchange admin cmdlet record (RecordType 1, `ExchangeAdmin`) run by `u`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn cmdlet(
+    rng: &mut Rng,
+    org: &str,
+    u: &User,
+    t: i64,
+    op: &str,
+    params: Value,
+    ip: &str,
+    ok: bool,
+    server: &str,
+) -> Map<String, Value> {
+    let mut m = common(
+        rng,
+        org,
+        t,
+        1,
+        op,
+        "Exchange",
+        &u.upn,
+        &puid(u),
+        user_type(u),
     );
+    put(
+        &mut m,
+        json!({
+            "ClientIP": ip,
+            "ObjectId": u.upn,
+            "ResultStatus": if ok { "True" } else { "False" },
+            "Parameters": params,
+            "ExternalAccess": false,
+            "OriginatingServer": server,
+            "OrganizationName": TENANT_DOMAIN,
+            "AppId": "",
+            "ClientAppId": "",
+        }),
+    );
+    m
+}
+
+fn exchange(rng: &mut Rng, org: &str, u: &User, t: i64) -> Map<String, Value> {
+    let ip = client_ip(rng, u);
+    let x = rng.unit();
+    let mailbox_guid = rng.guid();
+    let server = exchange_server(rng);
     if x < 0.15 {
         let ok = rng.chance(0.9);
+        // Benign rules file and mark mail; forwarding and deleting rules, forwarding mailboxes
+        // and audit changes are planted attacks only (see [`crate::attacks`]).
         let (op, params) = if rng.chance(0.6) {
-            let action = match rng.below(3) {
-                0 => json!({"Name": "ForwardTo", "Value": "archive@external.example"}),
-                1 => json!({"Name": "DeleteMessage", "Value": "True"}),
-                _ => json!({"Name": "MoveToFolder", "Value": "RSS Subscriptions"}),
+            let (name, words, action) = match rng.below(3) {
+                0 => (
+                    "Newsletters",
+                    "newsletter;digest",
+                    json!({"Name": "MoveToFolder", "Value": "Newsletters"}),
+                ),
+                1 => (
+                    "Build mails",
+                    "[build];[ci]",
+                    json!({"Name": "MarkAsRead", "Value": "True"}),
+                ),
+                _ => (
+                    "RSS",
+                    "rss;feed",
+                    json!({"Name": "MoveToFolder", "Value": "RSS Subscriptions"}),
+                ),
+            };
+            ("New-InboxRule", inbox_rule_params(name, words, action))
+        } else {
+            let setting = match rng.below(2) {
+                0 => json!({"Name": "RetainDeletedItemsFor", "Value": "30.00:00:00"}),
+                _ => json!({"Name": "MessageCopyForSentAsEnabled", "Value": "True"}),
             };
             (
-                "New-InboxRule",
-                json!([
-                    {"Name": "AlwaysDeleteOutlookRulesBlob", "Value": "False"},
-                    {"Name": "Force", "Value": "False"},
-                    {"Name": "Name", "Value": "."},
-                    {"Name": "SubjectContainsWords", "Value": "invoice;payment"},
-                    action,
-                    {"Name": "StopProcessingRules", "Value": "True"},
-                ]),
-            )
-        } else {
-            (
                 "Set-Mailbox",
-                json!([
-                    {"Name": "Identity", "Value": u.upn},
-                    {"Name": "ForwardingSmtpAddress", "Value": "smtp:archive@external.example"},
-                    {"Name": "DeliverToMailboxAndForward", "Value": "False"},
-                ]),
+                json!([{"Name": "Identity", "Value": u.upn}, setting]),
             )
         };
-        let mut m = common(
-            rng,
-            org,
-            t,
-            1,
-            op,
-            "Exchange",
-            &u.upn,
-            &puid(u),
-            user_type(u),
-        );
-        put(
-            &mut m,
-            json!({
-                "ClientIP": ip,
-                "ObjectId": u.upn,
-                "ResultStatus": if ok { "True" } else { "False" },
-                "Parameters": params,
-                "ExternalAccess": false,
-                "OriginatingServer": server,
-                "OrganizationName": TENANT_DOMAIN,
-                "AppId": "",
-                "ClientAppId": "",
-            }),
-        );
-        return m;
+        return cmdlet(rng, org, u, t, op, params, &ip, ok, &server);
     }
     let session = rng.guid();
     let sid = format!(
@@ -577,17 +638,19 @@ fn exchange(rng: &mut Rng, org: &str, u: &User, t: i64) -> Map<String, Value> {
     m
 }
 
-fn sharepoint(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Map<String, Value> {
-    let ip = client_ip(rng, u);
-    let onedrive = rng.chance(0.35);
+/// The fields every SharePoint and OneDrive file record carries, for a file of `u`'s OneDrive
+/// or (with `site`) of a team site: `(fields, workload, UserKey)`.
+pub(crate) fn file_fields(
+    rng: &mut Rng,
+    u: &User,
+    ip: &str,
+    site: Option<&str>,
+) -> (Value, &'static str, String) {
+    let onedrive = site.is_none();
     let local = u.upn.replace(['.', '@'], "_");
-    let site_url = if onedrive {
-        format!("https://contoso-my.sharepoint.com/personal/{local}/")
-    } else {
-        format!(
-            "https://contoso.sharepoint.com/sites/{}/",
-            rng.pick(SITES).copied().unwrap_or("Finance")
-        )
+    let site_url = match site {
+        None => format!("https://contoso-my.sharepoint.com/personal/{local}/"),
+        Some(site) => format!("https://contoso.sharepoint.com/sites/{site}/"),
     };
     let (stem, ext) = rng.pick(FILES).copied().unwrap_or(FILES[0]);
     let file = format!("{stem}.{ext}");
@@ -606,7 +669,7 @@ fn sharepoint(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Ma
         "i:0h.f|membership|{}@live.com",
         puid(u).to_ascii_lowercase()
     );
-    let shared = json!({
+    let fields = json!({
         "ClientIP": ip,
         "ObjectId": format!("{site_url}{folder}/{file}"),
         "CorrelationId": rng.guid(),
@@ -623,6 +686,51 @@ fn sharepoint(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Ma
         "UserAgent": agent,
         "ApplicationId": APPS[1].0,
     });
+    (fields, workload, user_key)
+}
+
+/// A sharing record (RecordType 14) of `u`: who the file was shared with and as what.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sharing_record(
+    rng: &mut Rng,
+    org: &str,
+    u: &User,
+    t: i64,
+    op: &str,
+    target: &str,
+    kind: &str,
+    fields: Value,
+    workload: &str,
+    user_key: &str,
+) -> Map<String, Value> {
+    let mut m = common(
+        rng,
+        org,
+        t,
+        14,
+        op,
+        workload,
+        &u.upn,
+        user_key,
+        user_type(u),
+    );
+    put(&mut m, fields);
+    put(
+        &mut m,
+        json!({
+            "TargetUserOrGroupName": target,
+            "TargetUserOrGroupType": kind,
+            "EventData": "<PermissionsGranted>Read</PermissionsGranted>",
+            "UniqueSharingId": rng.guid(),
+        }),
+    );
+    m
+}
+
+fn sharepoint(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Map<String, Value> {
+    let ip = client_ip(rng, u);
+    let site = (!rng.chance(0.35)).then(|| rng.pick(SITES).copied().unwrap_or("Finance"));
+    let (fields, workload, user_key) = file_fields(rng, u, &ip, site);
     if rng.chance(0.75) {
         let op = rng
             .pick(&["FileAccessed", "FileDownloaded", "FileUploaded"])
@@ -639,86 +747,80 @@ fn sharepoint(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Ma
             &user_key,
             user_type(u),
         );
-        put(&mut m, shared);
+        put(&mut m, fields);
         return m;
     }
+    // Sharing inside the organisation; anonymous links and guests are planted attacks only.
     let (op, target, kind) = match rng.below(3) {
         0 => {
             let member = rng.pick(&tenant.users).unwrap_or(u);
             ("SharingSet", member.upn.clone(), "Member")
         }
-        1 => ("AnonymousLinkCreated", "Anonymous".to_string(), "Guest"),
-        _ => (
-            "SharingInvitationCreated",
-            "partner@fabrikam.example".to_string(),
-            "Guest",
+        1 => (
+            "CompanyLinkCreated",
+            format!("SharingLinks.{}.OrganizationView", rng.guid()),
+            "SharePointGroup",
         ),
+        _ => {
+            let member = rng.pick(&tenant.users).unwrap_or(u);
+            ("SharingInvitationCreated", member.upn.clone(), "Member")
+        }
     };
+    sharing_record(
+        rng, org, u, t, op, &target, kind, fields, workload, &user_key,
+    )
+}
+
+/// Teams activity. Security & Compliance alerts are planted attacks only (see
+/// [`crate::attacks`]): the pack passes every one through.
+fn general(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Map<String, Value> {
+    let ip = client_ip(rng, u);
+    let created = rng.chance(0.3);
+    let team = rng.pick(SITES).copied().unwrap_or("Finance");
+    let thread = rng.string_from(b"abcdef0123456789", 32);
+    let members: Vec<Value> = (0..rng.range(1, 3))
+        .filter_map(|_| rng.pick(&tenant.users))
+        .map(|m| json!({"UPN": m.upn, "Role": if created { 2 } else { 1 }, "DisplayName": m.display_name}))
+        .collect();
     let mut m = common(
         rng,
         org,
         t,
-        14,
-        op,
-        workload,
+        25,
+        if created {
+            "TeamCreated"
+        } else {
+            "MemberAdded"
+        },
+        "MicrosoftTeams",
         &u.upn,
-        &user_key,
+        &u.id,
         user_type(u),
     );
-    put(&mut m, shared);
     put(
         &mut m,
         json!({
-            "TargetUserOrGroupName": target,
-            "TargetUserOrGroupType": kind,
-            "EventData": "<PermissionsGranted>Read</PermissionsGranted>",
-            "UniqueSharingId": rng.guid(),
+            "ClientIP": ip,
+            "ObjectId": format!("{team} team"),
+            "TeamName": format!("{team} team"),
+            "TeamGuid": format!("19:{thread}@thread.tacv2"),
+            "AADGroupId": rng.guid(),
+            "CommunicationType": "Team",
+            "Members": members,
+            "ResultStatus": "Succeeded",
         }),
     );
     m
 }
 
-fn general(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Map<String, Value> {
-    if rng.chance(0.7) {
-        let ip = client_ip(rng, u);
-        let created = rng.chance(0.3);
-        let team = rng.pick(SITES).copied().unwrap_or("Finance");
-        let thread = rng.string_from(b"abcdef0123456789", 32);
-        let members: Vec<Value> = (0..rng.range(1, 3))
-            .filter_map(|_| rng.pick(&tenant.users))
-            .map(|m| json!({"UPN": m.upn, "Role": if created { 2 } else { 1 }, "DisplayName": m.display_name}))
-            .collect();
-        let mut m = common(
-            rng,
-            org,
-            t,
-            25,
-            if created {
-                "TeamCreated"
-            } else {
-                "MemberAdded"
-            },
-            "MicrosoftTeams",
-            &u.upn,
-            &u.id,
-            user_type(u),
-        );
-        put(
-            &mut m,
-            json!({
-                "ClientIP": ip,
-                "ObjectId": format!("{team} team"),
-                "TeamName": format!("{team} team"),
-                "TeamGuid": format!("19:{thread}@thread.tacv2"),
-                "AADGroupId": rng.guid(),
-                "CommunicationType": "Team",
-                "Members": members,
-                "ResultStatus": "Succeeded",
-            }),
-        );
-        return m;
-    }
-    let (name, category, severity) = rng.pick(ALERTS).copied().unwrap_or(ALERTS[0]);
+/// A Security & Compliance Center alert (RecordType 40 `AlertTriggered`) about `u`.
+pub(crate) fn alert_record(
+    rng: &mut Rng,
+    org: &str,
+    u: &User,
+    t: i64,
+    (name, category, severity): (&str, &str, &str),
+) -> Map<String, Value> {
     let alert_id = rng.guid();
     let policy_id = rng.guid();
     let mut m = common(
@@ -766,7 +868,20 @@ fn general(rng: &mut Rng, tenant: &Tenant, org: &str, u: &User, t: i64) -> Map<S
     m
 }
 
+/// A DLP match in the baseline: low or medium severity (high ones are planted attacks).
 fn dlp(rng: &mut Rng, org: &str, u: &User, t: i64) -> Map<String, Value> {
+    let severity = rng.pick(&["Low", "Medium"]).copied().unwrap_or("Low");
+    dlp_record(rng, org, u, t, severity)
+}
+
+/// A `DlpRuleMatch` of `u`'s mail (RecordType 13) or file (11) with a rule of `severity`.
+pub(crate) fn dlp_record(
+    rng: &mut Rng,
+    org: &str,
+    u: &User,
+    t: i64,
+    severity: &str,
+) -> Map<String, Value> {
     let exchange = rng.chance(0.5);
     let (sens_id, sens_name) = rng.pick(SENSITIVE).copied().unwrap_or(SENSITIVE[0]);
     let count = rng.range(1, 40);
@@ -775,7 +890,7 @@ fn dlp(rng: &mut Rng, org: &str, u: &User, t: i64) -> Map<String, Value> {
         "RuleName": format!("{sens_name} shared externally"),
         "Actions": if rng.chance(0.5) { json!(["NotifyUser"]) } else { json!(["NotifyUser", "BlockAccess"]) },
         "OverriddenActions": [],
-        "Severity": rng.pick(&["Low", "Medium", "High"]).copied().unwrap_or("High"),
+        "Severity": severity,
         "RuleMode": "Enable",
         "ManagementRuleId": rng.guid(),
         "ConditionsMatched": {

@@ -19,6 +19,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{EventStub, GraphResource, SimSource, SourceApi};
+use crate::attacks::PlantRef;
+use crate::attacks::plans::{self, AuditPlan};
 use crate::budget::IDENTITY_REPORTS;
 use crate::clock::graph_datetime;
 use crate::rng::Rng;
@@ -84,6 +86,9 @@ enum Kind {
     CompanyInfo,
     AddDomain,
     VerifyDomain,
+    SpCredentials,
+    DeleteSecurityInfo,
+    SetDomainAuthentication,
 }
 
 struct Activity {
@@ -97,6 +102,10 @@ struct Activity {
 }
 
 const CORE: &str = "Core Directory";
+
+/// The weight of an activity only planted attacks perform (see [`crate::attacks`]): the pack
+/// alerts on every success of it, so the benign baseline never draws it.
+const PLANTED_ONLY: u32 = 0;
 
 const fn act(
     name: &'static str,
@@ -307,7 +316,7 @@ const ACTIVITIES: &[Activity] = &[
         "Assign",
         Init::Admin,
         Kind::Consent,
-        8,
+        PLANTED_ONLY,
     ),
     act(
         "Add service principal",
@@ -325,7 +334,7 @@ const ACTIVITIES: &[Activity] = &[
         "Update",
         Init::AdminOrApp,
         Kind::AppSecrets,
-        8,
+        PLANTED_ONLY,
     ),
     act(
         "Add app role assignment to service principal",
@@ -388,7 +397,7 @@ const ACTIVITIES: &[Activity] = &[
         "Delete",
         Init::Admin,
         Kind::DeleteCaPolicy,
-        1,
+        PLANTED_ONLY,
     ),
     act(
         "Update policy",
@@ -461,6 +470,33 @@ const ACTIVITIES: &[Activity] = &[
         Init::Admin,
         Kind::VerifyDomain,
         1,
+    ),
+    act(
+        "Add service principal credentials",
+        "ApplicationManagement",
+        CORE,
+        "Update",
+        Init::AdminOrApp,
+        Kind::SpCredentials,
+        PLANTED_ONLY,
+    ),
+    act(
+        "Admin deleted security info",
+        "UserManagement",
+        "Authentication Methods",
+        "Delete",
+        Init::Admin,
+        Kind::DeleteSecurityInfo,
+        PLANTED_ONLY,
+    ),
+    act(
+        "Set domain authentication",
+        "DirectoryManagement",
+        CORE,
+        "Update",
+        Init::Admin,
+        Kind::SetDomainAuthentication,
+        PLANTED_ONLY,
     ),
 ];
 
@@ -589,9 +625,14 @@ struct Head {
     id: String,
 }
 
-fn head(rng: &mut Rng) -> Head {
-    let weights: Vec<u32> = ACTIVITIES.iter().map(|a| a.weight).collect();
-    let idx = rng.weighted(&weights).unwrap_or(0);
+fn head(rng: &mut Rng, forced: Option<&str>) -> Head {
+    let idx = match forced.and_then(|name| ACTIVITIES.iter().position(|a| a.name == name)) {
+        Some(i) => i,
+        None => {
+            let weights: Vec<u32> = ACTIVITIES.iter().map(|a| a.weight).collect();
+            rng.weighted(&weights).unwrap_or(0)
+        }
+    };
     let activity = ACTIVITIES.get(idx).unwrap_or(&ACTIVITIES[0]);
     let correlation_id = rng.guid();
     let id = if activity.service == CORE {
@@ -621,7 +662,12 @@ impl SimSource for EntraDirectoryAudits {
     }
 
     fn record_id(&self, _tenant: &Tenant, seed: u64) -> String {
-        head(&mut Rng::new(seed)).id
+        head(&mut Rng::new(seed), None).id
+    }
+
+    fn planted_record_id(&self, tenant: &Tenant, seed: u64, plant: &PlantRef) -> String {
+        let plan = plans::audit(tenant, plant);
+        head(&mut Rng::new(seed), Some(plan.activity)).id
     }
 
     fn render(
@@ -630,7 +676,8 @@ impl SimSource for EntraDirectoryAudits {
         event: &EventStub,
     ) -> Result<Box<RawValue>, serde_json::Error> {
         let mut rng = Rng::new(event.seed);
-        let h = head(&mut rng);
+        let plan = event.plant.map(|p| plans::audit(tenant, &p));
+        let h = head(&mut rng, plan.as_ref().map(|p| p.activity));
         let a = h.activity;
         let mut b = Builder {
             rng,
@@ -638,17 +685,30 @@ impl SimSource for EntraDirectoryAudits {
             time_ns: event.time_ns,
             targets: Vec::new(),
             details: Vec::new(),
+            plan: plan.clone(),
         };
         // The subject user of user-centred activities (also the initiator of self-service ones).
-        let subject = b.user();
-        let initiator = b.initiator(a.init, subject);
+        let subject = match &plan {
+            Some(p) => tenant.users.get(p.subject).unwrap_or_else(|| b.user()),
+            None => b.user(),
+        };
+        let initiator = match &plan {
+            Some(p) => match tenant.users.get(p.actor) {
+                Some(actor) => Initiator {
+                    user: Some(b.user_identity(actor)),
+                    app: None,
+                },
+                None => b.initiator(a.init, subject),
+            },
+            None => b.initiator(a.init, subject),
+        };
         let user_initiated = initiator.user.is_some();
         b.fill(a.kind, subject);
         if user_initiated && b.rng.chance(0.4) && !b.details.iter().any(|d| d.key == "User-Agent") {
             let ua = b.rng.pick(USER_AGENTS).copied().unwrap_or("Mozilla/5.0");
             b.details.push(kv("User-Agent", ua));
         }
-        let roll = b.rng.unit();
+        let roll = if plan.is_some() { 1.0 } else { b.rng.unit() };
         let (result, reason) = if roll < 0.003 {
             ("timeout", "The operation timed out.".to_string())
         } else if roll < 0.053 {
@@ -726,6 +786,8 @@ struct Builder<'t> {
     time_ns: i64,
     targets: Vec<Target>,
     details: Vec<KeyValue>,
+    /// A planted record's forced choices.
+    plan: Option<AuditPlan>,
 }
 
 impl<'t> Builder<'t> {
@@ -772,8 +834,26 @@ impl<'t> Builder<'t> {
         &d[self.rng.below(d.len() as u64) as usize % d.len().max(1)]
     }
 
+    /// Any role (removals, PIM activations of an eligibility).
     fn role(&mut self) -> &'static Role {
+        if let Some(r) = self.planned_role() {
+            return r;
+        }
         self.rng.pick(ROLES).unwrap_or(&ROLES[0])
+    }
+
+    /// A role to assign: never a privileged one in the baseline (the pack alerts on those).
+    fn assigned_role(&mut self) -> &'static Role {
+        if let Some(r) = self.planned_role() {
+            return r;
+        }
+        let plain: Vec<&'static Role> = ROLES.iter().filter(|r| !r.privileged).collect();
+        self.rng.pick(&plain).copied().unwrap_or(&ROLES[0])
+    }
+
+    fn planned_role(&self) -> Option<&'static Role> {
+        let name = self.plan.as_ref()?.role?;
+        ROLES.iter().find(|r| r.display_name == name)
     }
 
     fn ip_for(&mut self, user: &User) -> String {
@@ -1069,7 +1149,11 @@ impl<'t> Builder<'t> {
                 self.targets.push(Self::group_target(g, Vec::new()));
             }
             Kind::AddRoleMember | Kind::RemoveRoleMember | Kind::PimActivation => {
-                let role = self.role();
+                let role = if kind == Kind::AddRoleMember {
+                    self.assigned_role()
+                } else {
+                    self.role()
+                };
                 let set = |v: String| -> (Option<String>, Option<String>) {
                     if kind == Kind::RemoveRoleMember {
                         (Some(v), None)
@@ -1087,7 +1171,12 @@ impl<'t> Builder<'t> {
                     mk("Role.TemplateId", jstr(role.id)),
                     mk("Role.WellKnownObjectName", jstr(role.well_known)),
                 ];
-                if kind != Kind::PimActivation && self.rng.chance(0.25) {
+                let to_app = self.rng.chance(0.25);
+                let to_app = match &self.plan {
+                    Some(p) => p.to_service_principal,
+                    None => to_app,
+                };
+                if kind != Kind::PimActivation && to_app {
                     let app = self.own_app();
                     let mut p = props;
                     p.push(prop(
@@ -1115,7 +1204,7 @@ impl<'t> Builder<'t> {
             }
             Kind::Consent => {
                 let app = self.own_app();
-                let admin = self.rng.chance(0.6);
+                let admin = self.rng.chance(0.6) || self.plan.is_some();
                 let scopes = [
                     "User.Read",
                     "User.Read Mail.Read",
@@ -1307,12 +1396,14 @@ impl<'t> Builder<'t> {
                 let policies = &self.tenant.policies;
                 let p = &policies
                     [self.rng.below(policies.len() as u64) as usize % policies.len().max(1)];
-                let state_old = if self.rng.chance(0.5) {
-                    "enabledForReportingButNotEnforced"
-                } else {
+                // The baseline enables report-only policies or edits enabled ones; only a
+                // planted attack disables (or deletes) one.
+                let state_old = if self.rng.chance(0.5) || self.plan.is_some() {
                     "enabled"
+                } else {
+                    "enabledForReportingButNotEnforced"
                 };
-                let state_new = if state_old == "enabled" {
+                let state_new = if self.plan.is_some() {
                     "disabled"
                 } else {
                     "enabled"
@@ -1333,7 +1424,7 @@ impl<'t> Builder<'t> {
                     .to_string()
                 };
                 let (old, new) = match kind {
-                    Kind::AddCaPolicy => (None, Some(policy_json(state_new))),
+                    Kind::AddCaPolicy => (None, Some(policy_json(state_old))),
                     Kind::DeleteCaPolicy => (Some(policy_json(state_old)), None),
                     _ => (Some(policy_json(state_old)), Some(policy_json(state_new))),
                 };
@@ -1446,6 +1537,42 @@ impl<'t> Builder<'t> {
                 t.id = None;
                 self.targets.push(t);
             }
+            Kind::SpCredentials => {
+                let app = self.own_app();
+                let key = format!(
+                    "[KeyIdentifier={}, KeyType=Password, KeyUsage=Verify, DisplayName=]",
+                    self.rng.guid()
+                );
+                let props = vec![
+                    prop("KeyDescription", Some("[]".into()), Some(jarr(&key))),
+                    included(&["KeyDescription"]),
+                ];
+                self.targets.push(Self::target(
+                    &app.service_principal_id,
+                    Some(app.display_name),
+                    "ServicePrincipal",
+                    props,
+                ));
+                self.details
+                    .push(kv("AppId", app.app_id.as_deref().unwrap_or("")));
+            }
+            Kind::DeleteSecurityInfo => {
+                let t = self.user_target(subject, Vec::new());
+                self.targets.push(t);
+                let method = ["Microsoft Authenticator App", "Phone", "FIDO2 security key"]
+                    [self.rng.below(3) as usize];
+                self.details.push(kv("Method", method));
+            }
+            Kind::SetDomainAuthentication => {
+                let domain = ["contoso.com", "contoso.co.uk"][self.rng.below(2) as usize];
+                let props = vec![
+                    prop("LiveType", Some(jarr("Managed")), Some(jarr("Federated"))),
+                    included(&["LiveType"]),
+                ];
+                let mut t = Self::target(&self.tenant.tenant_id, Some(domain), "Directory", props);
+                t.id = None;
+                self.targets.push(t);
+            }
         }
     }
 }
@@ -1460,7 +1587,8 @@ mod tests {
             visible_ns: 1_780_000_000_000_000_000,
             seed,
             stream: 0,
-            id: head(&mut Rng::new(seed)).id.into_boxed_str(),
+            id: head(&mut Rng::new(seed), None).id.into_boxed_str(),
+            plant: None,
         }
     }
 

@@ -34,6 +34,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{ApiVersion, EventStub, GraphResource, Precondition, SimSource, SourceApi, Stream};
+use crate::attacks::plans::{self, SignInPlan, SignInWay};
 use crate::budget::IDENTITY_REPORTS;
 use crate::clock::graph_datetime;
 use crate::rng::{Rng, hash_str, seed_of};
@@ -779,6 +780,8 @@ struct Draft {
     risk: Option<(&'static str, &'static [&'static str])>,
     service_principal: Option<(String, String)>,
     msi: Option<(&'static str, String)>,
+    /// `authenticationProtocol` (beta).
+    protocol: &'static str,
 }
 
 /// Evaluates the tenant's conditional access policies for a user sign-in.
@@ -1041,6 +1044,7 @@ fn user_draft(rng: &mut Rng, tenant: &Tenant, kind: Kind) -> Draft {
         risk,
         service_principal: None,
         msi: None,
+        protocol: if legacy { "ropc" } else { "none" },
     }
 }
 
@@ -1093,6 +1097,7 @@ fn service_principal_draft(rng: &mut Rng, tenant: &Tenant) -> Draft {
         risk: None,
         service_principal: Some((sp_id, name)),
         msi: None,
+        protocol: "none",
     }
 }
 
@@ -1123,7 +1128,86 @@ fn managed_identity_draft(rng: &mut Rng, tenant: &Tenant) -> Draft {
         risk: None,
         service_principal: Some((mi.service_principal_id.clone(), mi.display_name.to_string())),
         msi: Some((mi.msi_type, mi.resource_id.clone())),
+        protocol: "none",
     }
+}
+
+/// A planted interactive sign-in (see [`crate::attacks`]): an ordinary draft with the plan's
+/// user, address, protocol, outcome and risk forced. Conditional access does not stop it: the
+/// attacker's address is abroad but not in a blocked country, the victim is no administrator,
+/// and a legacy success is one the legacy-authentication block did not apply to (an excluded
+/// account, as real tenants keep a few).
+fn planted_draft(rng: &mut Rng, tenant: &Tenant, plan: &SignInPlan) -> Draft {
+    let mut d = user_draft(rng, tenant, Kind::Interactive);
+    let Some(user) = tenant.users.get(plan.user) else {
+        return d;
+    };
+    let place = FOREIGN
+        .iter()
+        .filter(|p| !p.blocked)
+        .nth(plan.abroad)
+        .unwrap_or(&FOREIGN[0]);
+    let unmanaged = |os: Option<&'static str>, browser: Option<&'static str>| DeviceDetail {
+        device_id: String::new(),
+        display_name: None,
+        operating_system: os,
+        browser,
+        is_compliant: Some(false),
+        is_managed: Some(false),
+        trust_type: None,
+    };
+    let (app, client, agent, device, protocol): (Resource, _, _, _, _) = match plan.way {
+        SignInWay::Legacy(client) => (EXCHANGE, client, None, unmanaged(None, None), "none"),
+        SignInWay::Ropc => (
+            (
+                "Microsoft Azure PowerShell",
+                "1950a258-227b-4e31-a9cf-717495945fc2",
+            ),
+            "Mobile Apps and Desktop clients",
+            Some("python-requests/2.32.3"),
+            unmanaged(None, None),
+            "ropc",
+        ),
+        SignInWay::DeviceCode => (
+            ("Microsoft Office", "d3590ed6-52b3-4102-aeff-aad2292ab01c"),
+            "Mobile Apps and Desktop clients",
+            Some(BROWSERS[0].2),
+            unmanaged(Some("Windows10"), Some("Edge 126.0.0")),
+            "deviceCode",
+        ),
+        SignInWay::Browser => (
+            ("One Outlook Web", "9199bf20-a13f-4107-85dc-02114787ef48"),
+            "Browser",
+            Some(BROWSERS[1].2),
+            unmanaged(Some("Windows10"), Some("Chrome 126.0.0")),
+            "none",
+        ),
+    };
+    d.user = Some(plan.user);
+    d.app_name = app.0.to_string();
+    d.app_id = app.1.to_string();
+    d.resource = match plan.way {
+        SignInWay::Ropc | SignInWay::DeviceCode => GRAPH,
+        _ => EXCHANGE,
+    };
+    d.ip = plan.ip.clone();
+    d.place = Some(place);
+    d.client_app_used = Some(client);
+    d.user_agent = agent;
+    d.device = Some(device);
+    d.legacy = matches!(plan.way, SignInWay::Legacy(_));
+    d.protocol = protocol;
+    d.failure = plan
+        .error
+        .map(|code| if code == 50053 { E50053 } else { E50126 });
+    d.ca = evaluate_ca(tenant, user, None, false, place, false, d.failure.is_none());
+    d.ca_status = ca_status(&d.ca);
+    d.mfa = None;
+    d.risk = plan.high_risk.then_some((
+        "high",
+        &["anonymizedIPAddress", "unfamiliarFeatures"] as &'static [&'static str],
+    ));
+    d
 }
 
 fn render_sign_in(
@@ -1134,10 +1218,11 @@ fn render_sign_in(
     let mut rng = Rng::new(event.seed);
     let (id, correlation_id) = head(&mut rng);
     let kind = Kind::of(event.stream);
-    let d = match kind {
-        Kind::Interactive | Kind::NonInteractive => user_draft(&mut rng, tenant, kind),
-        Kind::ServicePrincipal => service_principal_draft(&mut rng, tenant),
-        Kind::ManagedIdentity => managed_identity_draft(&mut rng, tenant),
+    let d = match (event.plant, kind) {
+        (Some(p), _) => planted_draft(&mut rng, tenant, &plans::sign_in(tenant, &p)),
+        (None, Kind::Interactive | Kind::NonInteractive) => user_draft(&mut rng, tenant, kind),
+        (None, Kind::ServicePrincipal) => service_principal_draft(&mut rng, tenant),
+        (None, Kind::ManagedIdentity) => managed_identity_draft(&mut rng, tenant),
     };
     let user = d.user.and_then(|i| tenant.users.get(i));
     let status = match d.failure {
@@ -1233,7 +1318,7 @@ fn render_sign_in(
             } else {
                 Vec::new()
             },
-            authentication_protocol: if d.legacy { "ropc" } else { "none" },
+            authentication_protocol: d.protocol,
             incoming_token_type: if kind == Kind::NonInteractive
                 && d.device.as_ref().is_some_and(|x| x.trust_type.is_some())
             {
@@ -1366,6 +1451,7 @@ mod tests {
             seed,
             stream,
             id: EntraSignIns.record_id(tenant, seed).into_boxed_str(),
+            plant: None,
         };
         let raw = EntraSignIns
             .render_version(tenant, &ev, version)

@@ -402,6 +402,7 @@ mod tests {
                 id: ExchangeMessageTrace
                     .record_id(&tenant, seed)
                     .into_boxed_str(),
+                plant: None,
             };
             let raw = ExchangeMessageTrace
                 .render(&tenant, &ev)

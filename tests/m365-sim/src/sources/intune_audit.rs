@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::{EventStub, GraphResource, SimSource, SourceApi};
+use crate::attacks::plans;
 use crate::clock::graph_datetime;
 use crate::rng::{Rng, hash_str, seed_of};
 use crate::tenant::Tenant;
@@ -84,6 +85,10 @@ const ENROLLMENT: &str = "Enrollment";
 const APPS: &str = "MobileApps";
 const RBAC: &str = "RoleBasedAccessControl";
 const DEVICES: &str = "Devices";
+
+/// The weight of an activity only planted attacks perform (see [`crate::attacks`]): the pack
+/// alerts on every wipe and retire, so the benign baseline never draws one.
+const PLANTED_ONLY: u32 = 0;
 
 const ACTIVITIES: &[Activity] = &[
     act(
@@ -304,7 +309,7 @@ const ACTIVITIES: &[Activity] = &[
         "ManagedDevice",
         Props::Device,
         false,
-        3,
+        PLANTED_ONLY,
     ),
     act(
         DEVICES,
@@ -314,7 +319,7 @@ const ACTIVITIES: &[Activity] = &[
         "ManagedDevice",
         Props::Device,
         false,
-        4,
+        PLANTED_ONLY,
     ),
     act(
         DEVICES,
@@ -510,11 +515,16 @@ fn render_event(tenant: &Tenant, event: &EventStub) -> Result<Box<RawValue>, ser
     let mut rng = Rng::new(event.seed);
     let id = head(&mut rng);
     let correlation_id = rng.guid();
+    let plan = event.plant.map(|p| plans::intune(tenant, &p));
     let weights: Vec<u32> = ACTIVITIES.iter().map(|a| a.weight).collect();
-    let a = &ACTIVITIES[rng
-        .weighted(&weights)
-        .unwrap_or(0)
-        .min(ACTIVITIES.len() - 1)];
+    let drawn = rng.weighted(&weights).unwrap_or(0);
+    let a = match &plan {
+        Some(p) => ACTIVITIES
+            .iter()
+            .find(|a| a.activity_type == p.activity_type)
+            .unwrap_or(&ACTIVITIES[0]),
+        None => &ACTIVITIES[drawn.min(ACTIVITIES.len() - 1)],
+    };
     let odd = rng.chance(0.1);
     // The actor.
     // The tenant's automation apps (not the read-only audit collector).
@@ -524,7 +534,8 @@ fn render_event(tenant: &Tenant, event: &EventStub) -> Result<Box<RawValue>, ser
         .filter(|x| !x.first_party && x.display_name != "auditlake-collector")
         .collect();
     let admins: Vec<_> = tenant.users.iter().filter(|u| u.is_admin).collect();
-    let actor = if rng.chance(0.15) && !own_apps.is_empty() {
+    let by_app = rng.chance(0.15) && plan.is_none();
+    let actor = if by_app && !own_apps.is_empty() {
         let app = own_apps[rng.below(own_apps.len() as u64) as usize];
         Actor {
             audit_actor_type: "Application",
@@ -546,7 +557,11 @@ fn render_event(tenant: &Tenant, event: &EventStub) -> Result<Box<RawValue>, ser
         } else {
             admins
         };
-        let user = pool.get(rng.below(pool.len() as u64) as usize).copied();
+        let drawn = pool.get(rng.below(pool.len() as u64) as usize).copied();
+        let user = match &plan {
+            Some(p) => tenant.users.get(p.actor).or(drawn),
+            None => drawn,
+        };
         let (client_id, client_name) = if rng.chance(0.8) {
             PORTAL
         } else {
@@ -797,7 +812,7 @@ fn render_event(tenant: &Tenant, event: &EventStub) -> Result<Box<RawValue>, ser
         activity_date_time: graph_datetime(event.time_ns),
         activity_type: a.activity_type,
         activity_operation_type: a.op,
-        activity_result: if rng.chance(0.03) {
+        activity_result: if rng.chance(0.03) && plan.is_none() {
             "Failure"
         } else {
             "Success"
@@ -855,6 +870,7 @@ mod tests {
                 seed,
                 stream: 0,
                 id: IntuneAudit.record_id(&tenant, seed).into_boxed_str(),
+                plant: None,
             };
             let raw = IntuneAudit
                 .render(&tenant, &ev)

@@ -32,6 +32,9 @@
 //!   sufficient.
 //! - **Per-event seed**: every event carries a 64-bit seed from which the source renders the
 //!   record (and its id) on demand, so the store holds small stubs, not JSON.
+//! - **Planted attacks** ([`crate::attacks`]) join the buckets of the Graph sources they belong
+//!   to after the benign draws, as stubs with [`EventStub::plant`] set; the count above is the
+//!   benign events' alone.
 
 pub mod entra_directory_audits;
 pub mod entra_sign_ins;
@@ -40,6 +43,7 @@ pub mod intune_audit;
 
 use serde_json::value::RawValue;
 
+use crate::attacks::PlantRef;
 use crate::budget::BudgetSpec;
 use crate::clock::NS_PER_HOUR;
 use crate::rng::{Rng, hash_str, seed_of};
@@ -82,8 +86,17 @@ pub trait SimSource: Send + Sync {
     /// [`SimSource::render`] puts in the record, and be unique across events.
     fn record_id(&self, tenant: &Tenant, seed: u64) -> String;
 
+    /// The record id of a planted attack record with this seed (see [`crate::attacks`]); must
+    /// equal the `id` the source renders for it. The default is [`SimSource::record_id`], right
+    /// for sources whose id does not depend on what the record is about.
+    fn planted_record_id(&self, tenant: &Tenant, seed: u64, plant: &PlantRef) -> String {
+        let _ = plant;
+        self.record_id(tenant, seed)
+    }
+
     /// The full record as Microsoft would send it from `/v1.0` (one element of a Graph `value`
-    /// array).
+    /// array). A planted record ([`EventStub::plant`]) is rendered with the plan of its
+    /// scenario ([`crate::attacks::plans`]).
     fn render(
         &self,
         tenant: &Tenant,
@@ -227,6 +240,9 @@ pub struct EventStub {
     pub stream: u8,
     /// The record id.
     pub id: Box<str>,
+    /// Set for a planted attack record (see [`crate::attacks`]): the source renders it with
+    /// the scenario's choices forced instead of drawing them.
+    pub plant: Option<PlantRef>,
 }
 
 /// The inputs of the schedule that come from the simulator's configuration.
@@ -238,6 +254,9 @@ pub struct ScheduleParams {
     pub events_per_hour: u32,
     /// Upper bound of the normal ingestion delay, in seconds.
     pub ingest_delay_secs: u64,
+    /// Plant attack scenarios whose first record is at or after this instant (ns); `None`
+    /// plants none (see [`crate::attacks`]).
+    pub attacks_from_ns: Option<i64>,
 }
 
 /// Generates one hour bucket of `source`, sorted newest first (time desc, then id desc).
@@ -290,6 +309,9 @@ pub fn generate_hour(
             );
         }
     }
+    // Planted attacks join the bucket after every benign draw, so planting changes no benign
+    // event.
+    out.extend(crate::attacks::graph_stubs(source, tenant, &params, hour));
     out.sort_unstable_by(|a, b| (b.time_ns, &b.id).cmp(&(a.time_ns, &a.id)));
     out
 }
@@ -338,6 +360,7 @@ fn fill_hour(
             seed,
             stream,
             id: source.record_id(tenant, seed).into_boxed_str(),
+            plant: None,
         });
     }
 }
@@ -369,6 +392,7 @@ mod tests {
             seed: 5,
             events_per_hour: eph,
             ingest_delay_secs: delay,
+            attacks_from_ns: None,
         }
     }
 

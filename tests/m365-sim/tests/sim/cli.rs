@@ -1,5 +1,5 @@
 //! The `m365-sim` binary: its `listening:` line, the switch flags (`--no-premium`,
-//! `--message-trace-unprovisioned`, `--no-budgets`), a clean exit on SIGTERM, and the Management
+//! `--message-trace-unprovisioned`, `--no-budgets`, `--no-attacks`), a clean exit on SIGTERM, and the Management
 //! Activity API's flags. The `--client-cert`, `--reject-ps256`, `--api-audience` and
 //! `--issuer-key` flags are tested with their features (`certificates`, `oidc`).
 
@@ -26,6 +26,7 @@ async fn binary_prints_the_listening_line_and_stops_on_sigterm() -> TestResult {
             "--no-premium",
             "--message-trace-unprovisioned",
             "--no-budgets",
+            "--no-attacks",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -57,8 +58,15 @@ async fn binary_prints_the_listening_line_and_stops_on_sigterm() -> TestResult {
         .json()
         .await?;
     assert_eq!(clock["now"], NOW);
-    // The switch flags: no licence, no message trace service principal, no budgets.
+    // The switch flags: no licence, no message trace service principal, no budgets, no attacks.
     let c = client();
+    let attacks: Value = c
+        .get(format!("{base}/_sim/truth/attacks"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(attacks["count"], 0, "{attacks}");
     let token: Value = c
         .post(format!("{base}/{TENANT}/oauth2/v2.0/token"))
         .form(&[

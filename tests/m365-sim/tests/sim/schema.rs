@@ -119,8 +119,9 @@ async fn directory_audits_conform_to_the_graph_v1_schema() -> TestResult {
             .properties("directoryAudit")
             .is_some_and(|p| p.contains_key("id"))
     );
+    // Two days: the whole of the first holds every planted scenario, checked with the rest.
     let sim = start(config(|c| {
-        c.days = 1;
+        c.days = 2;
         c.events_per_hour = 40;
     }))
     .await?;
@@ -128,6 +129,7 @@ async fn directory_audits_conform_to_the_graph_v1_schema() -> TestResult {
     let token = token_for(&c, &sim, GRAPH_SCOPE).await?;
     let (records, _) =
         pull_all(&c, &format!("{}{AUDITS}?$top=1000", sim.base_url()), &token).await?;
+    assert_planted_among(&c, &sim, "entra-directory-audits", &records, 9).await?;
     assert!(records.len() >= 300, "{}", records.len());
     let mut errors = Vec::new();
     for (i, r) in records.iter().enumerate() {
@@ -174,6 +176,41 @@ async fn directory_audits_conform_to_the_graph_v1_schema() -> TestResult {
         );
     }
     sim.shutdown().await;
+    Ok(())
+}
+
+/// Every record of the planted scenarios of `source` (at least `scenarios` of them) is among
+/// `records`.
+async fn assert_planted_among(
+    c: &reqwest::Client,
+    sim: &m365_sim::RunningSim,
+    source: &str,
+    records: &[Value],
+    scenarios: usize,
+) -> TestResult {
+    let truth: Value = c
+        .get(format!(
+            "{}/_sim/truth/attacks?source={source}",
+            sim.base_url()
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let names: HashSet<&str> = truth["attacks"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["scenario"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(names.len() >= scenarios, "{source}: {names:?}");
+    let ids: HashSet<&str> = records.iter().filter_map(|r| r["id"].as_str()).collect();
+    for a in truth["attacks"].as_array().cloned().unwrap_or_default() {
+        for id in ids_of(&a["record_ids"]) {
+            assert!(
+                ids.contains(id.as_str()),
+                "{source}: planted {id} not checked"
+            );
+        }
+    }
     Ok(())
 }
 
@@ -233,7 +270,7 @@ async fn every_source_conforms_to_its_graph_v1_schema() -> TestResult {
         return Ok(());
     };
     let sim = start(config(|c| {
-        c.days = 1;
+        c.days = 2;
         c.events_per_hour = 40;
     }))
     .await?;
@@ -248,6 +285,13 @@ async fn every_source_conforms_to_its_graph_v1_schema() -> TestResult {
     ] {
         let (records, _) = pull_all(&c, &url_with(&sim, path, filter, Some(1000)), &token).await?;
         assert!(records.len() >= 300, "{entity}: {}", records.len());
+        // Planted attacks are ordinary records: checked with the rest (v1.0 serves the
+        // interactive sign-ins, where every planted sign-in is).
+        match entity {
+            "signIn" => assert_planted_among(&c, &sim, "entra-sign-ins", &records, 6).await?,
+            "auditEvent" => assert_planted_among(&c, &sim, "intune-audit", &records, 2).await?,
+            _ => {}
+        }
         let errors = violations(&schema, entity, &records);
         assert!(
             errors.is_empty(),

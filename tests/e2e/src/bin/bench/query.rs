@@ -58,7 +58,7 @@ const OPERATIONS: [&str; 12] = [
     "Add member to group",
     "Remove member from group",
     "Sign-in activity",
-    "Consent to application",
+    "Add app role assignment to service principal",
     "Add service principal",
     "Update application",
     "Set-Mailbox",
