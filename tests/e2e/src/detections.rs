@@ -13,6 +13,11 @@ use serde_json::Value;
 use crate::StackNames;
 use crate::stream::LocalStream;
 
+/// Rules that match only beta-only fields of interactive sign-ins, which the collector reads from
+/// Graph v1.0: their planted scenarios are collected but cannot raise (ARCHITECTURE.md,
+/// "Detections").
+pub const V1_BLIND: [&str; 2] = ["signin-ropc-no-mfa", "signin-device-code"];
+
 /// Batch size of the detection function's event source mapping (template.yaml).
 pub const BATCH_SIZE: usize = 100;
 

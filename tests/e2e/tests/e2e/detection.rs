@@ -25,9 +25,7 @@ use domain::store::StoreError;
 
 use super::*;
 
-/// Rules that match only beta-only fields of interactive sign-ins, which the collector reads from
-/// v1.0: their planted scenarios are collected but cannot raise (see the assertion).
-const V1_BLIND: [&str; 2] = ["signin-ropc-no-mfa", "signin-device-code"];
+use e2e::detections::V1_BLIND;
 
 async fn scan(db: &aws_sdk_dynamodb::Client, table: &str) -> Vec<aws::items::Item> {
     e2e::scan_table(db, table).await
