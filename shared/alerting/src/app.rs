@@ -7,8 +7,6 @@
 //! not answer) and every record after it are reported as failures, so the stream delivers them
 //! again, in order; what was done before them is idempotent to redo.
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
 use std::sync::Arc;
 
 use detect::Detector;
@@ -18,7 +16,7 @@ use domain::model::AuditEvent;
 use domain::store::{RawStore, StoreError};
 use serde_json::Value;
 
-use crate::stream::{BatchResponse, ItemFailure, StreamEvent};
+use aws::stream_batch::{BatchResponse, ItemFailure, StreamEvent};
 
 /// What one batch did, for the log line and the metrics.
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
@@ -46,28 +44,6 @@ pub struct DetectionApp {
     alerts: Arc<dyn AlertStore>,
     windows: Arc<dyn WindowStore>,
     clock: Arc<dyn Clock>,
-}
-
-/// Line `line` (1-based) of each wanted reference, read from one gzip NDJSON object.
-fn lines_of(body: &[u8], wanted: &[u64]) -> HashMap<u64, Value> {
-    let mut out = HashMap::new();
-    let Some(&last) = wanted.iter().max() else {
-        return out;
-    };
-    let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(body));
-    for (i, line) in reader.lines().enumerate() {
-        let n = i as u64 + 1;
-        if n > last {
-            break;
-        }
-        let Ok(line) = line else { break };
-        if wanted.contains(&n)
-            && let Ok(v) = serde_json::from_str(&line)
-        {
-            out.insert(n, v);
-        }
-    }
-    out
 }
 
 impl DetectionApp {
@@ -133,7 +109,7 @@ impl DetectionApp {
                 }
             }
         }
-        let raws = match self.raw_records(&events).await {
+        let raws = match aws::stream_batch::raw_records(self.raw.as_ref(), &events).await {
             Ok(r) => r,
             Err((first, e)) => {
                 tracing::error!(error = %e, "Reading raw records failed; the batch is redelivered from the first event that needs them.");
@@ -176,40 +152,6 @@ impl DetectionApp {
             },
             report,
         )
-    }
-
-    /// The raw record of every event that names one, each object read once. A missing object
-    /// is logged and its events go on without raw; any other read error fails from the first
-    /// event that needed the object.
-    async fn raw_records(
-        &self,
-        events: &[(usize, AuditEvent)],
-    ) -> Result<HashMap<(String, u64), Value>, (usize, StoreError)> {
-        let mut wanted: BTreeMap<&str, (usize, Vec<u64>)> = BTreeMap::new();
-        for (i, e) in events {
-            if let Some(r) = &e.raw_ref {
-                let entry = wanted.entry(r.key.as_str()).or_insert((*i, Vec::new()));
-                entry.1.push(r.line);
-            }
-        }
-        let mut out = HashMap::new();
-        for (key, (first, lines)) in wanted {
-            match self.raw.get(key).await {
-                Ok(body) => {
-                    for (n, v) in lines_of(&body, &lines) {
-                        out.insert((key.to_owned(), n), v);
-                    }
-                }
-                Err(StoreError::NotFound { .. }) => {
-                    tracing::warn!(
-                        key,
-                        "A raw object the events name is missing; they are evaluated on their normalized fields."
-                    );
-                }
-                Err(e) => return Err((first, e)),
-            }
-        }
-        Ok(out)
     }
 
     async fn evaluate(

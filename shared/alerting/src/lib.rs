@@ -8,9 +8,7 @@
 //! record and every later one as failures, and the stream redelivers them in order.
 
 pub mod app;
-pub mod destination;
 pub mod lambda;
 pub mod rules;
-pub mod stream;
 
 pub use app::{BatchReport, DetectionApp};

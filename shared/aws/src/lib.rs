@@ -1,6 +1,6 @@
 //! AWS adapters for the ports in `domain::store`, `domain::read` and `domain::analytics`: S3
 //! (raw, quarantine, curated), DynamoDB (events, checkpoints, health, the content ledger, the query
-//! API's reads and annotations), SSM Parameter Store (secrets) and, behind the `athena` feature,
+//! API's reads and annotations), SSM Parameter Store (secrets), the DynamoDB stream batches Lambda delivers ([`stream_batch`]) and, behind the `athena` feature,
 //! Athena; and [`permissions`], the calls each deployed function makes. This is the only crate
 //! that depends on the AWS SDK. Adapters receive an `SdkConfig` that a function's `main` or the
 //! CLI loads once ([`load_sdk_config`]); local stacks are reached through the SDK's standard
@@ -12,6 +12,7 @@ mod athena;
 pub mod codec;
 pub mod cost;
 mod counters;
+pub mod deliveries;
 mod dynamodb;
 pub mod items;
 mod ledger;
@@ -20,6 +21,7 @@ mod query;
 mod s3;
 mod sdk_http;
 mod ssm;
+pub mod stream_batch;
 pub mod triage;
 
 use std::sync::Arc;
@@ -116,6 +118,8 @@ pub struct AwsQueryStores {
     pub athena: Option<Arc<AthenaEngine>>,
     /// The alerts table (alerts, comments, the tenant's rules); `None` when not configured.
     pub alerts: Option<Arc<triage::DynamoTriageStore>>,
+    /// The notifier's and forwarder's delivery health, in the alerts table.
+    pub deliveries: Option<Arc<deliveries::DynamoDeliveries>>,
 }
 
 impl AwsQueryStores {
@@ -137,7 +141,9 @@ impl AwsQueryStores {
             athena: athena
                 .map(|(workgroup, database)| Arc::new(AthenaEngine::new(sdk, workgroup, database))),
             alerts: alerts_table
-                .map(|t| Arc::new(triage::DynamoTriageStore::new(ddb, t.to_string()))),
+                .map(|t| Arc::new(triage::DynamoTriageStore::new(ddb.clone(), t.to_string()))),
+            deliveries: alerts_table
+                .map(|t| Arc::new(deliveries::DynamoDeliveries::new(ddb, t.to_string(), 1))),
         }
     }
 }

@@ -106,6 +106,21 @@ pub enum Resource {
     /// The queue where stream batches that keep failing are recorded (the event source
     /// mapping's on-failure destination).
     DetectionDeadLetters,
+    /// The alerts table's stream (new alerts), which the notifier's mapping reads.
+    AlertsStream,
+    /// The alerts table's delivery partitions only: markers and channel health (IAM: the table
+    /// under `ForAllValues:StringLike dynamodb:LeadingKeys delivery,dlv#*`).
+    DeliveryItems,
+    /// The stack's alert topic (`AUDITLAKE_ALERT_TOPIC_ARN`).
+    AlertTopic,
+    /// The webhook signing key parameter (`AUDITLAKE_WEBHOOK_SECRET_PARAM`).
+    WebhookSecretParameter,
+    /// The forwarder's key or token parameter (`AUDITLAKE_FORWARD_SECRET_PARAM`).
+    ForwardSecretParameter,
+    /// The notifier's on-failure queue.
+    NotifyDeadLetters,
+    /// The forwarder's on-failure queue.
+    ForwardDeadLetters,
 }
 
 /// One API call a function makes, on the resources it makes it on.
@@ -376,65 +391,152 @@ pub fn query_api() -> FunctionCalls {
 /// the raw records of new events, alerts put once, threshold windows; and what its event source
 /// mapping does with its role (read the events table's stream, record a failed batch).
 pub fn detector() -> FunctionCalls {
+    let mut calls = vec![
+        Call {
+            action: "s3:GetObject",
+            resources: vec![Resource::AllRaw],
+            why: "S3RawStore::get: the raw object of a batch's events, once per object \
+                      (rules match the raw record's own fields)",
+        },
+        Call {
+            action: "kms:Decrypt",
+            resources: vec![Resource::BucketKmsKey],
+            why: "reading raw objects written under the bucket's customer key, when it has one",
+        },
+        Call {
+            action: "dynamodb:PutItem",
+            resources: vec![Resource::AlertsTable],
+            why: "DynamoAlertStore::put_new (an alert once, attribute_not_exists) and \
+                      DynamoWindowStore::add_and_read (a window member once)",
+        },
+        Call {
+            action: "dynamodb:Query",
+            resources: vec![Resource::AlertsTable],
+            why: "DynamoWindowStore: a threshold group's members in its window; \
+                      aws::triage::list_rules: the tenant's rules",
+        },
+        Call {
+            action: "dynamodb:UpdateItem",
+            resources: vec![Resource::AlertsTable],
+            why: "DynamoWindowStore::spend: members counted in an alert",
+        },
+    ];
+    calls.extend(stream_mapping(
+        Resource::EventsStream,
+        Resource::DetectionDeadLetters,
+    ));
     FunctionCalls {
         name: "detect-events",
         source: None,
-        calls: vec![
-            Call {
-                action: "s3:GetObject",
-                resources: vec![Resource::AllRaw],
-                why: "S3RawStore::get: the raw object of a batch's events, once per object \
-                      (rules match the raw record's own fields)",
-            },
-            Call {
-                action: "kms:Decrypt",
-                resources: vec![Resource::BucketKmsKey],
-                why: "reading raw objects written under the bucket's customer key, when it has one",
-            },
-            Call {
-                action: "dynamodb:PutItem",
-                resources: vec![Resource::AlertsTable],
-                why: "DynamoAlertStore::put_new (an alert once, attribute_not_exists) and \
-                      DynamoWindowStore::add_and_read (a window member once)",
-            },
-            Call {
-                action: "dynamodb:Query",
-                resources: vec![Resource::AlertsTable],
-                why: "DynamoWindowStore: a threshold group's members in its window; \
-                      aws::triage::list_rules: the tenant's rules",
-            },
-            Call {
-                action: "dynamodb:UpdateItem",
-                resources: vec![Resource::AlertsTable],
-                why: "DynamoWindowStore::spend: members counted in an alert",
-            },
-            Call {
-                action: "dynamodb:DescribeStream",
-                resources: vec![Resource::EventsStream],
-                why: "the event source mapping reads the stream with the function's role",
-            },
-            Call {
-                action: "dynamodb:GetShardIterator",
-                resources: vec![Resource::EventsStream],
-                why: "the event source mapping reads the stream with the function's role",
-            },
-            Call {
-                action: "dynamodb:GetRecords",
-                resources: vec![Resource::EventsStream],
-                why: "the event source mapping reads the stream with the function's role",
-            },
-            Call {
-                action: "dynamodb:ListStreams",
-                resources: vec![Resource::EventsStream],
-                why: "the event source mapping reads the stream with the function's role",
-            },
-            Call {
-                action: "sqs:SendMessage",
-                resources: vec![Resource::DetectionDeadLetters],
-                why: "the event source mapping records a batch that keeps failing (its \
-                      on-failure destination)",
-            },
-        ],
+        calls,
+    }
+}
+
+/// What an event source mapping on a DynamoDB stream does with the function's role: read the
+/// stream, and record a batch that keeps failing in its on-failure queue.
+fn stream_mapping(stream: Resource, dead_letters: Resource) -> Vec<Call> {
+    let read = "the event source mapping reads the stream with the function's role";
+    let mut calls: Vec<Call> = [
+        "dynamodb:DescribeStream",
+        "dynamodb:GetShardIterator",
+        "dynamodb:GetRecords",
+        "dynamodb:ListStreams",
+    ]
+    .into_iter()
+    .map(|action| Call {
+        action,
+        resources: vec![stream],
+        why: read,
+    })
+    .collect();
+    calls.push(Call {
+        action: "sqs:SendMessage",
+        resources: vec![dead_letters],
+        why: "the event source mapping records a batch that keeps failing (its on-failure \
+              destination)",
+    });
+    calls
+}
+
+/// The delivery markers and channel health both delivery functions keep
+/// (`aws::deliveries::DynamoDeliveries`).
+fn delivery_log() -> Vec<Call> {
+    vec![
+        Call {
+            action: "dynamodb:GetItem",
+            resources: vec![Resource::DeliveryItems],
+            why: "DynamoDeliveries::delivered: whether a delivery id already went out",
+        },
+        Call {
+            action: "dynamodb:PutItem",
+            resources: vec![Resource::DeliveryItems],
+            why: "DynamoDeliveries::mark_delivered: the marker after a receiver accepted",
+        },
+        Call {
+            action: "dynamodb:UpdateItem",
+            resources: vec![Resource::DeliveryItems],
+            why: "DynamoDeliveries::record: the channel's health counters",
+        },
+    ]
+}
+
+/// The notifier's calls (`functions/notify-alerts`, `delivery::notify`): the signing key, the
+/// topic, its markers and health; its mapping reads the alerts table's stream.
+pub fn notifier() -> FunctionCalls {
+    let mut calls = vec![
+        Call {
+            action: "ssm:GetParameters",
+            resources: vec![Resource::WebhookSecretParameter],
+            why: "delivery::lambda::notifier: the webhook signing key, once per container",
+        },
+        Call {
+            action: "sns:Publish",
+            resources: vec![Resource::AlertTopic],
+            why: "SnsTopic::publish: each new alert once",
+        },
+    ];
+    calls.extend(delivery_log());
+    calls.extend(stream_mapping(
+        Resource::AlertsStream,
+        Resource::NotifyDeadLetters,
+    ));
+    FunctionCalls {
+        name: "notify-alerts",
+        source: None,
+        calls,
+    }
+}
+
+/// The forwarder's calls (`functions/forward-events`, `delivery::forward`): the raw records of
+/// new events, its key or token, its markers and health; its mapping reads the events table's
+/// stream.
+pub fn forwarder() -> FunctionCalls {
+    let mut calls = vec![
+        Call {
+            action: "s3:GetObject",
+            resources: vec![Resource::AllRaw],
+            why: "S3RawStore::get: forwarded events carry their raw records",
+        },
+        Call {
+            action: "kms:Decrypt",
+            resources: vec![Resource::BucketKmsKey],
+            why: "reading raw objects written under the bucket's customer key, when it has one",
+        },
+        Call {
+            action: "ssm:GetParameters",
+            resources: vec![Resource::ForwardSecretParameter],
+            why: "delivery::lambda::forwarder: the HMAC key or HEC token, once per container",
+        },
+    ];
+    calls.extend(delivery_log());
+    calls.extend(stream_mapping(
+        Resource::EventsStream,
+        Resource::ForwardDeadLetters,
+    ));
+    FunctionCalls {
+        name: "forward-events",
+        source: None,
+        calls,
     }
 }
 
@@ -443,6 +545,8 @@ pub fn all() -> Vec<FunctionCalls> {
     let mut out: Vec<FunctionCalls> = Source::ALL.iter().map(|s| puller(*s)).collect();
     out.push(query_api());
     out.push(detector());
+    out.push(notifier());
+    out.push(forwarder());
     out
 }
 

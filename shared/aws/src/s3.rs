@@ -17,6 +17,11 @@ impl S3RawStore {
         S3RawStore { client, bucket }
     }
 
+    /// The raw store of `bucket`, with a client built from `sdk` (path-style on a local stack).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, bucket: &str) -> Self {
+        S3RawStore::new(crate::s3_client(sdk), bucket.to_owned())
+    }
+
     fn resource(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }

@@ -17,6 +17,10 @@ impl SsmParameters {
     pub fn new(client: aws_sdk_ssm::Client) -> Self {
         SsmParameters { client }
     }
+
+    pub fn from_sdk(sdk: &aws_config::SdkConfig) -> Self {
+        SsmParameters::new(aws_sdk_ssm::Client::new(sdk))
+    }
 }
 
 #[async_trait]

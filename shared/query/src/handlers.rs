@@ -940,6 +940,11 @@ struct SourceHealth {
 #[derive(Debug, Serialize, ToSchema)]
 struct SourcesView {
     sources: Vec<SourceHealth>,
+    /// Each notification and forwarding channel that has delivered or failed: `channel`
+    /// (`topic`, `webhook:<name>`, `forward`), `last_success`, `last_failure`, `last_error`,
+    /// `delivered`, `failed`, `refused`, `consecutive_failures` (0 is healthy).
+    #[schema(value_type = Vec<Object>)]
+    deliveries: Vec<domain::delivery::DeliveryHealth>,
 }
 
 /// Each source and stream's health, from the state table.
@@ -976,7 +981,12 @@ async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesView>, ApiEr
     }
     let healths =
         futures::future::try_join_all(keys.iter().map(|k| app.ports.state.health(k))).await?;
+    let deliveries = match &app.ports.deliveries {
+        Some(d) => d.deliveries().await?,
+        None => Vec::new(),
+    };
     Ok(Json(SourcesView {
+        deliveries,
         sources: keys
             .into_iter()
             .zip(healths)

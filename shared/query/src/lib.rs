@@ -61,6 +61,8 @@ pub struct QueryPorts {
     /// (the built-in rules are still listed).
     pub alerts: Option<Arc<dyn AlertReader>>,
     pub rules: Option<Arc<dyn RuleStore>>,
+    /// The delivery channels' health (`GET /sources`' `deliveries`); `None` lists none.
+    pub deliveries: Option<Arc<dyn domain::delivery::DeliveryHealthReader>>,
 }
 
 impl QueryPorts {
@@ -81,7 +83,17 @@ impl QueryPorts {
             raw: None,
             alerts: None,
             rules: None,
+            deliveries: None,
         }
+    }
+
+    /// Adds the delivery channels' health.
+    pub fn with_deliveries(
+        mut self,
+        deliveries: Arc<dyn domain::delivery::DeliveryHealthReader>,
+    ) -> Self {
+        self.deliveries = Some(deliveries);
+        self
     }
 
     /// Adds the alerts table (alerts and the tenant's rules).

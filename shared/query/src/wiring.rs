@@ -71,6 +71,9 @@ pub async fn query_app_with_clock(
         rules: stores
             .alerts
             .map(|a| a as Arc<dyn domain::triage::RuleStore>),
+        deliveries: stores
+            .deliveries
+            .map(|d| d as Arc<dyn domain::delivery::DeliveryHealthReader>),
     };
     Ok(QueryApp::new(
         ports,

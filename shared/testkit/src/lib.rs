@@ -4,8 +4,8 @@
 //! [`memory_read`]), stores that only count what they are given ([`counting`], for benchmarks of
 //! the puller's own memory), a [`clock::ManualClock`], [`tokens::StaticTokens`] for the query
 //! API's auth paths, provisioning of a local stack's tables, bucket and parameters
-//! ([`provision`]), the local DuckDB engine of the hunting queries ([`local_engine`]), and where
-//! the shared corpus of sample events is ([`corpus`]).
+//! ([`provision`]), the local DuckDB engine of the hunting queries ([`local_engine`]), where
+//! the shared corpus of sample events is ([`corpus`]), delivery markers in memory ([`memory_deliveries`]) and an HTTPS webhook [`receiver`].
 
 pub mod clock;
 pub mod corpus;
@@ -13,6 +13,8 @@ pub mod counting;
 pub mod local_engine;
 pub mod memory;
 pub mod memory_alerts;
+pub mod memory_deliveries;
 pub mod memory_read;
 pub mod provision;
+pub mod receiver;
 pub mod tokens;

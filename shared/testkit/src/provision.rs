@@ -199,3 +199,31 @@ pub async fn put_secure_parameter(
         .map_err(|e| StoreError::backend("PutParameter", name, describe(&e)))?;
     Ok(())
 }
+
+/// Creates the alert topic (idempotent: SNS returns the existing topic's ARN) and, with
+/// `subscriber`, an HTTP subscription that moto confirms at once and posts every message to.
+pub async fn ensure_alert_topic(
+    sdk: &SdkConfig,
+    name: &str,
+    subscriber: Option<&str>,
+) -> Result<String, StoreError> {
+    let sns = aws_sdk_sns::Client::new(sdk);
+    let arn = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .map_err(|e| StoreError::backend("CreateTopic", name, describe(&e)))?
+        .topic_arn
+        .unwrap_or_default();
+    if let Some(endpoint) = subscriber {
+        sns.subscribe()
+            .topic_arn(&arn)
+            .protocol("http")
+            .endpoint(endpoint)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("Subscribe", name, describe(&e)))?;
+    }
+    Ok(arn)
+}

@@ -5,6 +5,7 @@
 
 pub mod analytics;
 pub mod detections;
+pub mod notifications;
 pub mod stream;
 
 use std::net::TcpListener;

@@ -26,11 +26,11 @@ pub fn event_items(item: &Item) -> bool {
     item.contains_key(aws::items::DOC)
 }
 
-/// The alerts table's mapping for notifications: alert items only.
+/// The alerts table's mapping for notifications: alert items only (`alert#<id>` / `alert`).
 pub fn alert_items(item: &Item) -> bool {
-    item.get("pk")
-        .and_then(|v| v.as_s().ok())
-        .is_some_and(|pk| pk.starts_with("alert#"))
+    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
+    text("pk").is_some_and(|pk| pk.starts_with("alert#"))
+        && text("sk").is_some_and(|sk| sk == "alert")
 }
 
 /// An attribute value as the stream's JSON image spells it.

@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use aws::permissions::{self, FunctionCalls, Resource, TAMPER_ACTIONS, TAMPER_SID};
-use domain::config::{DETECT_VARS, PULLER_VARS, QUERY_VARS};
+use domain::config::{DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS};
 use domain::model::Source;
 use serde_json::Value;
 
@@ -87,6 +87,13 @@ fn expressions(r: Resource) -> Vec<String> {
         Resource::AlertNoteItems => vec![format!("GetAtt AlertsTable.Arn {ALERT_NOTES_CONDITION}")],
         Resource::EventsStream => vec!["GetAtt EventsTable.StreamArn".into()],
         Resource::DetectionDeadLetters => vec!["GetAtt DetectionDeadLetterQueue.Arn".into()],
+        Resource::AlertsStream => vec!["GetAtt AlertsTable.StreamArn".into()],
+        Resource::DeliveryItems => vec![format!("GetAtt AlertsTable.Arn {DELIVERY_CONDITION}")],
+        Resource::AlertTopic => vec!["Ref AlertTopic".into()],
+        Resource::WebhookSecretParameter => vec![ssm("WebhookSecretParameterName")],
+        Resource::ForwardSecretParameter => vec![ssm("ForwardSecretParameterName")],
+        Resource::NotifyDeadLetters => vec!["GetAtt NotifyDeadLetterQueue.Arn".into()],
+        Resource::ForwardDeadLetters => vec!["GetAtt ForwardDeadLetterQueue.Arn".into()],
     }
 }
 
@@ -97,6 +104,8 @@ const ANNOTATION_CONDITION: &str = "if ForAllValues:StringLike dynamodb:LeadingK
 /// The conditions that keep the query API's alerts-table writes off the alert items but for
 /// triage updates.
 const ALERT_CONDITION: &str = "if ForAllValues:StringLike dynamodb:LeadingKeys alert#*";
+/// The delivery functions write only their markers and health items.
+const DELIVERY_CONDITION: &str = "if ForAllValues:StringLike dynamodb:LeadingKeys delivery,dlv#*";
 const ALERT_NOTES_CONDITION: &str =
     "if ForAllValues:StringLike dynamodb:LeadingKeys acomment#*,rules";
 
@@ -151,6 +160,8 @@ const NEVER_DEPLOYED: &[&str] = &[
     "AUDITLAKE_GRAPH_URL",
     "AUDITLAKE_MANAGEMENT_URL",
     "AUDITLAKE_AUTH_DISABLED",
+    "AUDITLAKE_DESTINATIONS_ALLOW_LOOPBACK",
+    "AUDITLAKE_DESTINATIONS_CA_FILE",
 ];
 
 /// The puller variables without a default that must be set (the credential is checked apart).
@@ -172,6 +183,13 @@ fn query_api_vars() -> BTreeSet<&'static str> {
         .collect()
 }
 const DETECT_REQUIRED: &[&str] = &["AUDITLAKE_BUCKET", "AUDITLAKE_ALERTS_TABLE"];
+const NOTIFY_REQUIRED: &[&str] = &["AUDITLAKE_ALERTS_TABLE"];
+const FORWARD_REQUIRED: &[&str] = &[
+    "AUDITLAKE_BUCKET",
+    "AUDITLAKE_ALERTS_TABLE",
+    "AUDITLAKE_FORWARD_URL",
+    "AUDITLAKE_FORWARD_SECRET_PARAM",
+];
 const QUERY_API_REQUIRED: &[&str] = &[
     "AUDITLAKE_TENANT_ID",
     "AUDITLAKE_EVENTS_TABLE",
@@ -204,6 +222,14 @@ fn check_env(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
         None if name == permissions::detector().name => (
             DETECT_VARS.iter().map(|v| v.name).collect(),
             DETECT_REQUIRED.to_vec(),
+        ),
+        None if name == permissions::notifier().name => (
+            NOTIFY_VARS.iter().map(|v| v.name).collect(),
+            NOTIFY_REQUIRED.to_vec(),
+        ),
+        None if name == permissions::forwarder().name => (
+            FORWARD_VARS.iter().map(|v| v.name).collect(),
+            FORWARD_REQUIRED.to_vec(),
         ),
         None => (query_api_vars(), QUERY_API_REQUIRED.to_vec()),
     };

@@ -275,6 +275,24 @@ fn problems(template: &str) -> Vec<String> {
                     Err(e) => expect(false, &format!("does not start: {e}")),
                 }
             }
+            None if binary == aws::permissions::notifier().name => {
+                match domain::config::NotifyConfig::from_vars(vars) {
+                    Ok(c) => {
+                        expect(c.topic_arn.is_some(), "the alert topic not passed");
+                        expect(
+                            c.min_severity == domain::alert::Severity::Low,
+                            "NotifyMinSeverity not passed",
+                        );
+                    }
+                    Err(e) => expect(false, &format!("does not start: {e}")),
+                }
+            }
+            None if binary == aws::permissions::forwarder().name => {
+                match domain::config::ForwardConfig::from_vars(vars) {
+                    Ok(c) => expect(c.batch == 500, "the forwarder's batch"),
+                    Err(e) => expect(false, &format!("does not start: {e}")),
+                }
+            }
             None => {
                 query_checked = true;
                 match QueryConfig::from_vars(vars) {

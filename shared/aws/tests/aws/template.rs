@@ -33,7 +33,13 @@ fn a_function_without_its_crate_is_skipped_with_a_message_and_checked_once_it_ex
     for s in Source::ALL {
         std::fs::create_dir(dir.path().join(permissions::puller(s).name)).unwrap();
     }
-    std::fs::create_dir(dir.path().join(permissions::detector().name)).unwrap();
+    for f in [
+        permissions::detector(),
+        permissions::notifier(),
+        permissions::forwarder(),
+    ] {
+        std::fs::create_dir(dir.path().join(f.name)).unwrap();
+    }
     let template = real_template();
     let report = check(&template, dir.path());
     assert!(report.problems.is_empty(), "{:?}", report.problems);

@@ -64,6 +64,18 @@ fn violations(g: &Graph) -> Vec<String> {
             }
         }
     }
+    // What leaves the stack carries neither the Sigma engine nor a web server; only the notifier
+    // builds the SNS client.
+    for pkg in ["notify-alerts", "forward-events"] {
+        for dep in closure(pkg) {
+            if dep == "detect" || dep == "axum" || dep == "utoipa" || dep == "aws-sdk-athena" {
+                out.push(format!("the delivery function `{pkg}` builds `{dep}`"));
+            }
+        }
+    }
+    if closure("forward-events").contains("aws-sdk-sns") {
+        out.push("the forwarder builds `aws-sdk-sns`".to_string());
+    }
     if closure("query-api").contains("parquet") {
         out.push("the query API builds `parquet`".to_string());
     }
@@ -217,6 +229,7 @@ fn the_workspace_has_one_crate_per_layer() {
         "query",
         "cli",
         "detect",
+        "delivery",
         "testkit",
     ] {
         assert!(g.direct.contains_key(krate), "no `{krate}` crate");
@@ -258,6 +271,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
     add(&mut g.closure, "pull-m365-activity", "axum");
     add(&mut g.closure, "pull-intune-audit", "aws-sdk-athena");
     add(&mut g.closure, "query-api", "parquet");
+    add(&mut g.closure, "notify-alerts", "detect");
+    add(&mut g.closure, "forward-events", "aws-sdk-sns");
     let found: BTreeSet<String> = violations(&g).into_iter().collect();
     let want: BTreeSet<String> = [
         "the core crate `domain` depends on `tokio`",
@@ -269,6 +284,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
         "the puller `pull-m365-activity` builds `axum`",
         "the puller `pull-intune-audit` builds `aws-sdk-athena`",
         "the query API builds `parquet`",
+        "the delivery function `notify-alerts` builds `detect`",
+        "the forwarder builds `aws-sdk-sns`",
     ]
     .into_iter()
     .map(str::to_string)

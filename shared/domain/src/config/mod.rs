@@ -2,6 +2,7 @@
 //! core never reads the environment itself). Every missing or malformed variable is reported in
 //! one error, so an operator fixes a deployment in one pass.
 
+mod deliver;
 mod detect;
 mod import;
 mod puller;
@@ -10,6 +11,9 @@ mod query;
 mod tests;
 pub mod vars;
 
+pub use deliver::{
+    FORWARD_VARS, ForwardConfig, ForwardFormat, NOTIFY_VARS, NotifyConfig, Outbound, Webhook,
+};
 pub use detect::{DETECT_VARS, DetectConfig};
 pub use import::ImportConfig;
 pub use puller::{CredentialSource, PULLER_VARS, PullerConfig, default_overlap};
@@ -91,7 +95,8 @@ impl Reader {
     /// when unset.
     fn list<T>(&mut self, var: &Var) -> Vec<T>
     where
-        T: std::str::FromStr<Err = String> + PartialEq + Copy,
+        T: std::str::FromStr + PartialEq + Copy,
+        T::Err: fmt::Display,
     {
         let raw = self
             .optional(var)
@@ -102,7 +107,7 @@ impl Reader {
             match part.parse::<T>() {
                 Ok(t) if !out.contains(&t) => out.push(t),
                 Ok(_) => {}
-                Err(e) => self.problem(var, e),
+                Err(e) => self.problem(var, e.to_string()),
             }
         }
         out

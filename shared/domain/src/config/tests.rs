@@ -33,6 +33,8 @@ fn declared() -> Vec<Var> {
         .iter()
         .chain(QUERY_VARS)
         .chain(DETECT_VARS)
+        .chain(NOTIFY_VARS)
+        .chain(FORWARD_VARS)
         .copied()
         .collect();
     all.sort_by_key(|v| v.name);

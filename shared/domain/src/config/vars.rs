@@ -264,3 +264,94 @@ pub const ANALYTICS_TIMEOUT_SECS: Var = Var {
     range: Some((1, 900)),
     meaning: "Time limit of one hunting query; past it the query is stopped and the answer is a 504. API Gateway gives up after 30 s.",
 };
+
+pub const ALERT_TOPIC_ARN: Var = Var {
+    name: "AUDITLAKE_ALERT_TOPIC_ARN",
+    default: None,
+    range: None,
+    meaning: "The notifier: the SNS topic every new alert is published to (e-mail and chat subscriptions hang off it); unset, no topic.",
+};
+
+pub const WEBHOOKS: Var = Var {
+    name: "AUDITLAKE_WEBHOOKS",
+    default: None,
+    range: None,
+    meaning: "The notifier: webhooks every new alert is posted to, `name=https://host/path` separated by commas; each host must be on AUDITLAKE_DESTINATION_ALLOWLIST.",
+};
+
+pub const WEBHOOK_SECRET_PARAM: Var = Var {
+    name: "AUDITLAKE_WEBHOOK_SECRET_PARAM",
+    default: None,
+    range: None,
+    meaning: "The notifier: SSM SecureString parameter holding the HMAC key of the `auditlake-signature` header (required with AUDITLAKE_WEBHOOKS).",
+};
+
+pub const NOTIFY_MIN_SEVERITY: Var = Var {
+    name: "AUDITLAKE_NOTIFY_MIN_SEVERITY",
+    default: Some("low"),
+    range: None,
+    meaning: "The notifier: alerts below this severity (informational, low, medium, high, critical) are stored but not sent.",
+};
+
+pub const DESTINATION_ALLOWLIST: Var = Var {
+    name: "AUDITLAKE_DESTINATION_ALLOWLIST",
+    default: None,
+    range: None,
+    meaning: "Hosts a webhook or the forwarder may reach: `hooks.example.com`, `*.example.org`, `siem.example.net:8088`, separated by commas. Every address a host resolves to must also be public.",
+};
+
+pub const DESTINATIONS_ALLOW_LOOPBACK: Var = Var {
+    name: "AUDITLAKE_DESTINATIONS_ALLOW_LOOPBACK",
+    default: None,
+    range: None,
+    meaning: "Local stacks only (the demo, tests): `1` lets a listed destination resolve to loopback. Refused inside Lambda.",
+};
+
+pub const DESTINATIONS_CA_FILE: Var = Var {
+    name: "AUDITLAKE_DESTINATIONS_CA_FILE",
+    default: None,
+    range: None,
+    meaning: "Local stacks only: a PEM file of a certificate authority trusted for destinations besides the system's (a local receiver's test certificate). Refused inside Lambda.",
+};
+
+pub const FORWARD_URL: Var = Var {
+    name: "AUDITLAKE_FORWARD_URL",
+    default: None,
+    range: None,
+    meaning: "The forwarder: the HTTPS collector new events are posted to (its host on AUDITLAKE_DESTINATION_ALLOWLIST).",
+};
+
+pub const FORWARD_FORMAT: Var = Var {
+    name: "AUDITLAKE_FORWARD_FORMAT",
+    default: Some("ndjson"),
+    range: None,
+    meaning: "The forwarder: `ndjson` (one AuditEvent JSON per line, signed like a webhook) or `splunk-hec` (Splunk HTTP Event Collector events, `Authorization: Splunk <token>`).",
+};
+
+pub const FORWARD_SECRET_PARAM: Var = Var {
+    name: "AUDITLAKE_FORWARD_SECRET_PARAM",
+    default: None,
+    range: None,
+    meaning: "The forwarder: SSM SecureString parameter holding the HMAC key (ndjson) or the HEC token (splunk-hec).",
+};
+
+pub const FORWARD_SOURCES: Var = Var {
+    name: "AUDITLAKE_FORWARD_SOURCES",
+    default: None,
+    range: None,
+    meaning: "The forwarder: only events of these sources, separated by commas; unset, every source.",
+};
+
+pub const FORWARD_OPERATIONS: Var = Var {
+    name: "AUDITLAKE_FORWARD_OPERATIONS",
+    default: None,
+    range: None,
+    meaning: "The forwarder: only events with these operations (exact, case-insensitive), separated by commas; unset, every operation.",
+};
+
+pub const FORWARD_BATCH: Var = Var {
+    name: "AUDITLAKE_FORWARD_BATCH",
+    default: Some("500"),
+    range: Some((1, 5000)),
+    meaning: "The forwarder: at most this many events per request.",
+};

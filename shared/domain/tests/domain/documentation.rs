@@ -1,7 +1,7 @@
 //! The configuration the code declares (`domain::config::vars`) and the README's tables agree:
 //! every variable has a row, and a variable with a single-value default shows that default.
 
-use domain::config::{DETECT_VARS, PULLER_VARS, QUERY_VARS, Var};
+use domain::config::{DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS, Var};
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
@@ -24,7 +24,13 @@ fn rows<'a>(readme: &'a str, var: &Var) -> Vec<(&'a str, &'a str)> {
 #[test]
 fn every_variable_is_in_the_readme_table() {
     let readme = read("../../README.md");
-    for var in PULLER_VARS.iter().chain(QUERY_VARS).chain(DETECT_VARS) {
+    for var in PULLER_VARS
+        .iter()
+        .chain(QUERY_VARS)
+        .chain(DETECT_VARS)
+        .chain(NOTIFY_VARS)
+        .chain(FORWARD_VARS)
+    {
         assert!(
             !rows(&readme, var).is_empty(),
             "{} is missing from README.md's tables",
@@ -36,7 +42,13 @@ fn every_variable_is_in_the_readme_table() {
 #[test]
 fn the_readme_shows_each_declared_default() {
     let readme = read("../../README.md");
-    for var in PULLER_VARS.iter().chain(QUERY_VARS).chain(DETECT_VARS) {
+    for var in PULLER_VARS
+        .iter()
+        .chain(QUERY_VARS)
+        .chain(DETECT_VARS)
+        .chain(NOTIFY_VARS)
+        .chain(FORWARD_VARS)
+    {
         // A list default ("all four") and derived ones are described in words.
         let Some(default) = var.default.filter(|d| !d.contains(',')) else {
             continue;

@@ -125,4 +125,39 @@ async fn sources_show_each_streams_health() {
     );
     assert_eq!(sp["health"]["total_pulled"], 5);
     assert!(list.iter().find(|s| s["source"] == "intune-audit").unwrap()["health"].is_null());
+    assert_eq!(r.body["deliveries"], json!([]), "nothing delivered yet");
+}
+
+#[tokio::test]
+async fn sources_show_each_delivery_channels_health() {
+    use domain::delivery::{Channel, DeliveryLog, Outcome};
+    let f = fixture();
+    let soc = Channel::Webhook("soc".into());
+    f.deliveries
+        .record(&soc, &Outcome::Delivered, now())
+        .await
+        .unwrap();
+    f.deliveries
+        .record(
+            &soc,
+            &Outcome::Failed("hooks.example.com: status 503 (after 4 tries)".into()),
+            now(),
+        )
+        .await
+        .unwrap();
+    f.deliveries
+        .record(&Channel::Topic, &Outcome::Delivered, now())
+        .await
+        .unwrap();
+    let r = get(&f, "/sources").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let d = r.body["deliveries"].as_array().unwrap();
+    assert_eq!(d.len(), 2);
+    let hook = d.iter().find(|c| c["channel"] == "webhook:soc").unwrap();
+    assert_eq!(hook["delivered"], 1);
+    assert_eq!(hook["failed"], 1);
+    assert_eq!(hook["consecutive_failures"], 1);
+    assert!(hook["last_error"].as_str().unwrap().contains("503"));
+    let topic = d.iter().find(|c| c["channel"] == "topic").unwrap();
+    assert_eq!(topic["consecutive_failures"], 0);
 }

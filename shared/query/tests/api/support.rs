@@ -103,6 +103,7 @@ pub async fn insert(store: &MemoryEventStore, events: Vec<AuditEvent>) -> Vec<bo
 pub struct Fixture {
     pub store: Arc<MemoryEventStore>,
     pub alerts: Arc<MemoryAlerts>,
+    pub deliveries: Arc<testkit::memory_deliveries::MemoryDeliveries>,
     pub state: Arc<MemoryStateStore>,
     pub clock: Arc<ManualClock>,
     pub router: Router,
@@ -126,10 +127,12 @@ pub fn fixture_with(
     let state = Arc::new(MemoryStateStore::default());
     let clock = Arc::new(ManualClock::new(now()));
     let alerts = Arc::new(MemoryAlerts::default());
+    let deliveries = Arc::new(testkit::memory_deliveries::MemoryDeliveries::default());
     let app = QueryApp::new(
         QueryPorts::over(store.clone(), state.clone(), auth, clock.clone())
             .with_analytics(Arc::new(FakeEngine::default()))
-            .with_alerts(alerts.clone()),
+            .with_alerts(alerts.clone())
+            .with_deliveries(deliveries.clone()),
         QuerySettings {
             tenant_id: TENANT.into(),
             group_roles: vec![("g-annotators".into(), query::auth::Role::Annotate)],
@@ -149,6 +152,7 @@ pub fn fixture_with(
     Fixture {
         store,
         alerts,
+        deliveries,
         state,
         clock,
         router: router(app),

@@ -9,7 +9,9 @@
 //! The alerts stored must be exactly: one per attack of the simulator's truth
 //! (`/_sim/truth/attacks`: its rule, on one of its records, the trigger record for a single-record
 //! scenario), the cases' expected alerts, and nothing else: the benign baseline raises nothing.
-//! A replay of every batch must store nothing new. One known gap is pinned: the ROPC and
+//! A replay of every batch must store nothing new. Then every stored alert goes through the
+//! notifier to the SNS topic and a webhook under failures and a replay: one delivery id per alert
+//! at the webhook, every alert at the topic. One known gap is pinned: the ROPC and
 //! device-code rules read beta-only sign-in fields, and the collector reads interactive sign-ins
 //! from v1.0, so their planted scenarios raise nothing yet ([`V1_BLIND`]).
 
@@ -323,4 +325,120 @@ async fn every_planted_attack_raises_its_alert_once_under_failures_and_replays()
     );
     let (again, _) = deliver(&replay, &records).await;
     assert_eq!(again, 0, "a replay stored new alerts");
+
+    // Notifications: every stored alert through the notifier to the alert topic (moto, posting
+    // to an HTTP subscriber) and a webhook over HTTPS, while the webhook answers 503 to its first
+    // five requests and every fourth marker write fails (a crash after a send), then a replay of
+    // the alerts stream. Each alert reaches the webhook under exactly one delivery id (a repeat
+    // carries the same id and body), and the topic once per alert but for marker failures.
+    let marks = Arc::new(FlakyMarks {
+        inner: aws::deliveries::DynamoDeliveries::new(db.clone(), names.alerts_table.clone(), 30),
+        every: 4,
+        calls: AtomicUsize::new(0),
+    });
+    let mut notifier = e2e::notifications::LocalNotifier::start(
+        &sdk,
+        &names,
+        env.clock.clone(),
+        Some(marks.clone()),
+    )
+    .await
+    .unwrap();
+    notifier.webhook.fail_next(5);
+    let pass = notifier.pass().await.unwrap();
+    assert_eq!(pass.alerts, stored.len());
+    assert!(
+        pass.redeliveries > 0,
+        "neither fault made a batch come again"
+    );
+    assert!(
+        marks.calls.load(Ordering::SeqCst) >= 4,
+        "no marker write failed"
+    );
+    let channel = domain::delivery::Channel::Webhook(e2e::notifications::WEBHOOK.into());
+    let want: BTreeMap<String, String> = stored
+        .iter()
+        .map(|a| {
+            let id = a["id"].as_str().unwrap().to_owned();
+            (domain::delivery::delivery_id(&channel, &id), id)
+        })
+        .collect();
+    let got = notifier.webhook_deliveries();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "one delivery id per stored alert, and no other"
+    );
+    for (delivery, bodies) in &got {
+        assert!(
+            bodies.iter().all(|b| b == &bodies[0]),
+            "{delivery}: a repeat differs"
+        );
+        assert_eq!(bodies[0]["id"].as_str(), Some(want[delivery].as_str()));
+        assert_eq!(bodies[0]["status"], "open");
+    }
+    assert!(
+        notifier.signatures_valid(),
+        "a webhook request is not signed with the key"
+    );
+    let mut per_alert: BTreeMap<String, usize> = BTreeMap::new();
+    for m in notifier.topic_messages() {
+        *per_alert
+            .entry(m["id"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        per_alert.keys().collect::<Vec<_>>(),
+        want.values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>(),
+        "the topic got every stored alert and no other"
+    );
+    let received = notifier.webhook.received().len();
+    let published = notifier.subscriber.received().len();
+    notifier.rewind();
+    let replay = notifier.pass().await.unwrap();
+    assert_eq!(
+        replay.delivered, 0,
+        "a replay of the alerts stream sent again"
+    );
+    assert_eq!(notifier.webhook.received().len(), received);
+    assert_eq!(notifier.subscriber.received().len(), published);
+}
+
+/// Delivery markers that fail every `every`-th write (the notifier crashing after a send).
+struct FlakyMarks {
+    inner: aws::deliveries::DynamoDeliveries,
+    every: usize,
+    calls: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl domain::delivery::DeliveryLog for FlakyMarks {
+    async fn delivered(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.delivered(id).await
+    }
+    async fn mark_delivered(
+        &self,
+        id: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) % self.every == self.every - 1 {
+            return Err(StoreError::backend(
+                "PutItem",
+                "alerts",
+                "throttled (planted)",
+            ));
+        }
+        self.inner.mark_delivered(id, at).await
+    }
+    async fn record(
+        &self,
+        channel: &domain::delivery::Channel,
+        outcome: &domain::delivery::Outcome,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.record(channel, outcome, at).await
+    }
 }
