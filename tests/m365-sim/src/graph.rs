@@ -691,21 +691,8 @@ pub async fn list(
     let now = state.clock.now();
     let ctx = GraphCtx::new(&headers, now);
     let now_ns = to_ns(now);
-    if let Err(e) = state.tokens.check(&headers, Audience::Graph, now_ns) {
-        state.stats.unauthorized();
-        let mut resp = ctx.error(
-            StatusCode::UNAUTHORIZED,
-            "InvalidAuthenticationToken",
-            e.message(),
-            &[],
-        );
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(
-                "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
-            ),
-        );
-        return resp;
+    if let Err(resp) = check_token(&state, &headers, &ctx, now_ns) {
+        return *resp;
     }
     if SOURCES
         .get(src)
@@ -909,7 +896,33 @@ fn select_stream(
     })
 }
 
-fn throttled(ctx: &GraphCtx, message: &str) -> Response {
+/// Step 1 of the module doc: a live Graph token, else the 401 Graph answers.
+pub(crate) fn check_token(
+    state: &SimState,
+    headers: &HeaderMap,
+    ctx: &GraphCtx,
+    now_ns: i64,
+) -> Result<(), Box<Response>> {
+    let Err(e) = state.tokens.check(headers, Audience::Graph, now_ns) else {
+        return Ok(());
+    };
+    state.stats.unauthorized();
+    let mut resp = ctx.error(
+        StatusCode::UNAUTHORIZED,
+        "InvalidAuthenticationToken",
+        e.message(),
+        &[],
+    );
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(
+            "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", client_id=\"00000003-0000-0000-c000-000000000000\"",
+        ),
+    );
+    Err(Box::new(resp))
+}
+
+pub(crate) fn throttled(ctx: &GraphCtx, message: &str) -> Response {
     ctx.error(
         StatusCode::TOO_MANY_REQUESTS,
         "TooManyRequests",
@@ -922,7 +935,7 @@ fn throttled(ctx: &GraphCtx, message: &str) -> Response {
     )
 }
 
-fn fault_response(state: &SimState, ctx: &GraphCtx, fault: Fault) -> Response {
+pub(crate) fn fault_response(state: &SimState, ctx: &GraphCtx, fault: Fault) -> Response {
     let retry_after = state.config.retry_after_secs.to_string();
     let mut resp = match fault {
         Fault::Throttle => {

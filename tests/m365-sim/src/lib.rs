@@ -27,7 +27,8 @@
 //! secrets and certificate assertions, bearer checks), [`oidc`] (the query API's token issuer:
 //! discovery, keys, `/_sim/user-token`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`mgmt`] (the Management Activity API: content types, blobs and their
-//! records, quirks, routes, truth), [`attacks`] (the planted attack scenarios: one or more per
+//! records, quirks, routes, truth), [`audit_search`] (Graph's audit log query API over the same
+//! records, 180 days deep), [`attacks`] (the planted attack scenarios: one or more per
 //! alerting rule of the detection pack, each once per simulated day, and their truth; the benign
 //! traffic raises no alert of the pack), [`sources`] (one module per source behind the [`sources::SimSource`]
 //! trait, registered in [`sources::SOURCES`]), [`store`] (generated hour buckets and their
@@ -35,6 +36,7 @@
 //! the `/_sim` control plane), [`rng`] and [`wire`] (helpers).
 
 pub mod attacks;
+pub mod audit_search;
 pub mod auth;
 pub mod budget;
 pub mod clock;
@@ -168,6 +170,10 @@ pub struct SimConfig {
     /// `PRIVATE KEY` block and the `CERTIFICATE` of its public key). `None`: the TEST-ONLY pair
     /// committed in `tests/fixtures/certs/issuer.pem` (see [`oidc`]).
     pub issuer_key_pem: Option<String>,
+    /// The Graph audit log query API's log depth, timing and limits (see [`audit_search`]);
+    /// flags `--audit-search-days`, `--audit-search-run-secs`, `--audit-search-record-limit`,
+    /// `--audit-search-max-concurrent`, `--audit-search-daily-limit`, `--audit-search-fail-every`.
+    pub audit_search: audit_search::AuditSearchSettings,
 }
 
 impl Default for SimConfig {
@@ -209,6 +215,7 @@ impl Default for SimConfig {
             api_audience: oidc::DEFAULT_API_AUDIENCE.to_string(),
             issuer_key_pem: None,
             attacks: true,
+            audit_search: audit_search::AuditSearchSettings::default(),
         }
     }
 }
@@ -242,6 +249,7 @@ impl SimConfig {
             return Err("tenant and client_id must not be empty".to_string());
         }
         mgmt::MgmtSettings::validate(self)?;
+        self.audit_search.validate()?;
         if let Some(pem) = &self.client_certificate_pem {
             auth::RegisteredCertificate::from_pem(pem)
                 .map_err(|e| format!("client_certificate_pem: {e}"))?;

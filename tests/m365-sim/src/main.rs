@@ -145,6 +145,24 @@ struct Args {
     /// pair built in, tests/fixtures/certs/issuer.pem).
     #[arg(long = "issuer-key", value_name = "FILE", value_parser = read_file)]
     issuer_key: Option<String>,
+    /// Audit log query API: days of unified audit log before the initial time.
+    #[arg(long, default_value_t = 180, value_name = "DAYS")]
+    audit_search_days: u32,
+    /// Audit log query API: virtual seconds from a query's submission to its end.
+    #[arg(long, default_value_t = 120, value_name = "SECS")]
+    audit_search_run_secs: u64,
+    /// Audit log query API: records a query serves at most (past it, isRecordCountLimitExceeded).
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    audit_search_record_limit: u64,
+    /// Audit log query API: queries not yet ended at once (more: 429 with Retry-After).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    audit_search_max_concurrent: u32,
+    /// Audit log query API: submissions in any 24 virtual hours (0: no limit).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    audit_search_daily_limit: u32,
+    /// Audit log query API: every N-th submitted query fails (0: none).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    audit_search_fail_every: u32,
 }
 
 fn read_file(path: &str) -> Result<String, String> {
@@ -196,6 +214,14 @@ impl From<Args> for SimConfig {
             api_audience: a.api_audience,
             issuer_key_pem: a.issuer_key,
             attacks: !a.no_attacks,
+            audit_search: m365_sim::audit_search::AuditSearchSettings {
+                days: a.audit_search_days,
+                run_secs: a.audit_search_run_secs,
+                record_limit: a.audit_search_record_limit,
+                max_concurrent: a.audit_search_max_concurrent,
+                daily_limit: a.audit_search_daily_limit,
+                fail_every: a.audit_search_fail_every,
+            },
         }
     }
 }

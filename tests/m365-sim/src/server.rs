@@ -37,6 +37,9 @@
 //!   threshold, the one whose count reaches `threshold` when the burst is counted alone: a
 //!   benign failure of the same group in the window may make an earlier one cross);
 //!   `visible_at` when the last of them is first served. With attacks off, `count` is 0;
+//! - `GET /_sim/truth/audit-search?start=RFC3339&end=RFC3339[&until=RFC3339]`: the unified audit
+//!   log's record ids in a window, as Graph's audit log query API searches it (see
+//!   [`crate::audit_search`]);
 //! - `GET|POST /_sim/paging-base`: where next-page links point (`{"base": URL}`, or `null` for this
 //!   simulator, the default): a hostile Graph page or Management API listing whose
 //!   `@odata.nextLink` / `NextPageUri` names another host, port or scheme, for the collector's
@@ -102,6 +105,8 @@ pub struct SimState {
     pub paging_base: std::sync::Mutex<Option<String>>,
     /// The schedule of planted attacks, when there are any.
     pub attacks: Option<crate::attacks::Schedule>,
+    /// Graph's audit log query API (`/v1.0/security/auditLog/queries`).
+    pub audit_search: crate::audit_search::AuditSearch,
 }
 
 impl SimState {
@@ -132,6 +137,11 @@ impl SimState {
             stats: Stats::default(),
             paging_base: std::sync::Mutex::new(None),
             attacks: crate::attacks::Schedule::of(&params),
+            audit_search: crate::audit_search::AuditSearch::new(
+                config.audit_search.clone(),
+                config.seed,
+                to_ns(now),
+            ),
             config,
         }
     }
@@ -181,6 +191,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         }
     }
     r = mgmt::routes::routes(r);
+    r = crate::audit_search::routes(r);
     r.route_layer(middleware::from_fn_with_state(
         Arc::clone(&state),
         count_route,
@@ -445,6 +456,9 @@ async fn truth(
     }
     if name == "attacks" {
         return attacks_truth(&state, q.as_deref());
+    }
+    if name == crate::audit_search::NAME {
+        return crate::audit_search::truth(&state, q.as_deref());
     }
     let Some((idx, source)) = sources::find(&name) else {
         return sim_error(
