@@ -36,6 +36,7 @@
 
 pub mod attacks;
 pub mod auth;
+pub mod authorize;
 pub mod budget;
 pub mod clock;
 pub mod faults;
@@ -168,7 +169,15 @@ pub struct SimConfig {
     /// `PRIVATE KEY` block and the `CERTIFICATE` of its public key). `None`: the TEST-ONLY pair
     /// committed in `tests/fixtures/certs/issuer.pem` (see [`oidc`]).
     pub issuer_key_pem: Option<String>,
+    /// The client id of the console's (a single-page app's) registration, the only client the
+    /// authorization-code flow of [`authorize`] serves.
+    pub spa_client_id: String,
+    /// The SPA redirect URIs registered for it; empty: any `http` URI on a loopback host.
+    pub spa_redirect_uris: Vec<String>,
 }
+
+/// The default client id of the console's registration ([`SimConfig::spa_client_id`]).
+pub const DEFAULT_SPA_CLIENT_ID: &str = "0c7e4b2a-9d3f-4a61-b8e5-3f2a1d6c9e47";
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -209,6 +218,8 @@ impl Default for SimConfig {
             api_audience: oidc::DEFAULT_API_AUDIENCE.to_string(),
             issuer_key_pem: None,
             attacks: true,
+            spa_client_id: DEFAULT_SPA_CLIENT_ID.to_string(),
+            spa_redirect_uris: Vec::new(),
         }
     }
 }

@@ -145,6 +145,12 @@ struct Args {
     /// pair built in, tests/fixtures/certs/issuer.pem).
     #[arg(long = "issuer-key", value_name = "FILE", value_parser = read_file)]
     issuer_key: Option<String>,
+    /// Client id of the console's SPA registration (the authorization-code flow's client).
+    #[arg(long, default_value = m365_sim::DEFAULT_SPA_CLIENT_ID)]
+    spa_client_id: String,
+    /// A registered SPA redirect URI (repeatable); none: any http URI on a loopback host.
+    #[arg(long = "spa-redirect-uri", value_name = "URI")]
+    spa_redirect_uris: Vec<String>,
 }
 
 fn read_file(path: &str) -> Result<String, String> {
@@ -196,6 +202,8 @@ impl From<Args> for SimConfig {
             api_audience: a.api_audience,
             issuer_key_pem: a.issuer_key,
             attacks: !a.no_attacks,
+            spa_client_id: a.spa_client_id,
+            spa_redirect_uris: a.spa_redirect_uris,
         }
     }
 }

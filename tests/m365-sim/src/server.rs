@@ -102,6 +102,8 @@ pub struct SimState {
     pub paging_base: std::sync::Mutex<Option<String>>,
     /// The schedule of planted attacks, when there are any.
     pub attacks: Option<crate::attacks::Schedule>,
+    /// Authorization codes waiting for their redemption (the console's sign-in).
+    pub codes: crate::authorize::Codes,
 }
 
 impl SimState {
@@ -132,6 +134,7 @@ impl SimState {
             stats: Stats::default(),
             paging_base: std::sync::Mutex::new(None),
             attacks: crate::attacks::Schedule::of(&params),
+            codes: Default::default(),
             config,
         }
     }
@@ -150,7 +153,14 @@ impl SimState {
 pub fn router(state: Arc<SimState>) -> Router {
     let mut r = Router::new()
         .merge(crate::oidc::routes())
-        .route("/{tenant}/oauth2/v2.0/token", post(auth::token_v2))
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(auth::token_v2).options(crate::authorize::token_preflight),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(crate::authorize::authorize),
+        )
         .route("/{tenant}/oauth2/token", post(auth::token_v1))
         .route("/_sim/clock", get(clock_get).post(clock_post))
         .route("/_sim/sources", get(list_sources))

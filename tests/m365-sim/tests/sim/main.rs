@@ -2,7 +2,7 @@
 //! (client secrets and certificates), Graph's `$filter`/`$top`/`$skiptoken` paging against
 //! `/_sim/truth`, each Graph source, Microsoft's request budgets, the virtual clock, fault
 //! injection, schema conformance against Microsoft's published v1.0 definitions, the Office 365
-//! Management Activity API ([`mgmt`]), the OIDC issuer, the planted attack scenarios and their
+//! Management Activity API ([`mgmt`]), the OIDC issuer, the console's authorization-code flow (`authorize`), the planted attack scenarios and their
 //! truth (`attacks`), and the `m365-sim` binary's flags. One module per area; helpers are in [`support`].
 //!
 //! Most tests switch request budgets off (see [`support::config`]), since they pull many pages at
@@ -10,6 +10,7 @@
 
 mod attacks;
 mod auth;
+mod authorize;
 mod budgets;
 mod certificates;
 mod cli;
