@@ -41,6 +41,7 @@ pub mod budget;
 pub mod clock;
 pub mod faults;
 pub mod graph;
+pub mod hostile;
 pub mod mgmt;
 pub mod oidc;
 pub mod rng;
@@ -174,6 +175,12 @@ pub struct SimConfig {
     pub spa_client_id: String,
     /// The SPA redirect URIs registered for it; empty: any `http` URI on a loopback host.
     pub spa_redirect_uris: Vec<String>,
+    /// Plant script and markup payloads in display names (see [`hostile`]). On by default
+    /// (`--no-hostile` turns it off); the records and their ids are the same either way.
+    pub hostile: bool,
+    /// Where the planted `<script>` sends its beacon (an origin, e.g. this simulator's URL);
+    /// `None`: a relative `/_sim/beacon`, on the origin of the page that would run it.
+    pub hostile_beacon: Option<String>,
 }
 
 /// The default client id of the console's registration ([`SimConfig::spa_client_id`]).
@@ -220,6 +227,8 @@ impl Default for SimConfig {
             attacks: true,
             spa_client_id: DEFAULT_SPA_CLIENT_ID.to_string(),
             spa_redirect_uris: Vec::new(),
+            hostile: true,
+            hostile_beacon: None,
         }
     }
 }

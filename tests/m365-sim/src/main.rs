@@ -151,6 +151,12 @@ struct Args {
     /// A registered SPA redirect URI (repeatable); none: any http URI on a loopback host.
     #[arg(long = "spa-redirect-uri", value_name = "URI")]
     spa_redirect_uris: Vec<String>,
+    /// Do not plant script and markup payloads in display names (see /_sim/hostile).
+    #[arg(long)]
+    no_hostile: bool,
+    /// Origin the planted <script> payload calls /_sim/beacon at (default: relative).
+    #[arg(long, value_name = "URL")]
+    hostile_beacon: Option<String>,
 }
 
 fn read_file(path: &str) -> Result<String, String> {
@@ -204,6 +210,8 @@ impl From<Args> for SimConfig {
             attacks: !a.no_attacks,
             spa_client_id: a.spa_client_id,
             spa_redirect_uris: a.spa_redirect_uris,
+            hostile: !a.no_hostile,
+            hostile_beacon: a.hostile_beacon,
         }
     }
 }

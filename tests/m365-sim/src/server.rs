@@ -104,6 +104,8 @@ pub struct SimState {
     pub attacks: Option<crate::attacks::Schedule>,
     /// Authorization codes waiting for their redemption (the console's sign-in).
     pub codes: crate::authorize::Codes,
+    /// Calls of the hostile payloads' beacon (`/_sim/beacon`).
+    pub beacon: crate::hostile::Beacon,
 }
 
 impl SimState {
@@ -112,7 +114,12 @@ impl SimState {
         let now = config.initial_now();
         let start_ns =
             to_ns(now).saturating_sub(i64::from(config.days).saturating_mul(86_400 * NS_PER_SEC));
-        let tenant = Arc::new(Tenant::generate(config.seed, &config.tenant));
+        let mut tenant = Tenant::generate(config.seed, &config.tenant);
+        if config.hostile {
+            let beacon = config.hostile_beacon.as_deref().unwrap_or_default();
+            crate::hostile::plant(&mut tenant, beacon.trim_end_matches('/'));
+        }
+        let tenant = Arc::new(tenant);
         let params = ScheduleParams {
             seed: config.seed,
             events_per_hour: config.events_per_hour,
@@ -135,6 +142,7 @@ impl SimState {
             paging_base: std::sync::Mutex::new(None),
             attacks: crate::attacks::Schedule::of(&params),
             codes: Default::default(),
+            beacon: Default::default(),
             config,
         }
     }
@@ -153,6 +161,7 @@ impl SimState {
 pub fn router(state: Arc<SimState>) -> Router {
     let mut r = Router::new()
         .merge(crate::oidc::routes())
+        .merge(crate::hostile::routes())
         .route(
             "/{tenant}/oauth2/v2.0/token",
             post(auth::token_v2).options(crate::authorize::token_preflight),

@@ -17,6 +17,7 @@ mod cli;
 mod clock;
 mod faults;
 mod graph_paging;
+mod hostile;
 mod intune;
 mod message_trace;
 mod mgmt;
