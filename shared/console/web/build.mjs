@@ -10,7 +10,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const dist = join(here, "..", "dist");
+// `--out DIR` builds elsewhere (scripts/test compares such a build with the committed dist/).
+const at = process.argv.indexOf("--out");
+const dist = at > 0 && process.argv[at + 1] ? process.argv[at + 1] : join(here, "..", "dist");
 
 const hash = (bytes) => createHash("sha256").update(bytes).digest("hex").slice(0, 16);
 
@@ -44,4 +46,4 @@ writeFileSync(join(dist, "assets", jsName), jsBytes);
 writeFileSync(join(dist, "assets", cssName), cssBytes);
 const index = readFileSync(join(here, "src", "index.html"), "utf8").replace("@JS@", jsName).replace("@CSS@", cssName);
 writeFileSync(join(dist, "index.html"), index);
-console.log(`console: dist/index.html, dist/assets/${jsName} (${jsBytes.length} bytes), dist/assets/${cssName} (${cssBytes.length} bytes)`);
+console.log(`console: ${dist}: index.html, assets/${jsName} (${jsBytes.length} bytes), assets/${cssName} (${cssBytes.length} bytes)`);

@@ -41,7 +41,7 @@ export function stacked(title, days, keys, { width = 640, height = 240 } = {}) {
   root.append(svg("title", {}, title));
   root.append(svg("text", { x: 0, y: 14, class: "chart-title" }, title));
   const plotTop = 24;
-  const plotH = height - 70;
+  const plotH = height - 92;
   const top = Math.max(1, ...days.map((d) => d.parts.reduce((s, p) => s + p.count, 0)));
   const colW = Math.floor((width - 40) / Math.max(1, days.length));
   days.forEach((d, i) => {

@@ -49,7 +49,18 @@ export async function sourcesView(el) {
       h("td", {}, findings.length ? h("ul", {}, findings.map((f) => h("li", {}, h("code", {}, f.code), " ", f.message))) : ""),
     );
   });
-  const deliveries = (view.deliveries || []).map((d) => h("li", {}, JSON.stringify(d)));
+  const deliveries = (view.deliveries || []).map((d) => {
+    const color = d.consecutive_failures > 0 ? "red" : d.refused > 0 || d.failed > 0 ? "amber" : "green";
+    return h(
+      "tr",
+      {},
+      h("td", {}, h("span", { class: `light ${color}`, role: "img", "aria-label": color }, ""), " ", color),
+      h("td", {}, String(d.channel)),
+      h("td", { class: "time" }, d.last_success || "never"),
+      h("td", {}, `${d.delivered ?? 0} delivered, ${d.failed ?? 0} failed, ${d.refused ?? 0} refused`),
+      h("td", {}, d.last_error ? (typeof d.last_error === "object" ? JSON.stringify(d.last_error) : String(d.last_error)) : ""),
+    );
+  });
   replace(
     el,
     h("h1", {}, "Sources"),
@@ -59,6 +70,18 @@ export async function sourcesView(el) {
       h("thead", {}, h("tr", {}, ...["State", "Source / stream", "Why", "Lag", "Last success (UTC)", "Last error", "Gaps", "Doctor"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows),
     ),
-    deliveries.length ? h("section", {}, h("h2", {}, "Delivery channels"), h("ul", { class: "deliveries" }, deliveries)) : null,
+    deliveries.length
+      ? h(
+          "section",
+          {},
+          h("h2", {}, "Delivery channels"),
+          h(
+            "table",
+            { class: "deliveries" },
+            h("thead", {}, h("tr", {}, ...["State", "Channel", "Last success (UTC)", "Deliveries", "Last error"].map((c) => h("th", { scope: "col" }, c)))),
+            h("tbody", {}, deliveries),
+          ),
+        )
+      : null,
   );
 }
