@@ -8,7 +8,8 @@
 //! listings, blobs; see [`mgmt`]), with Microsoft's URLs,
 //! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
 //! an OIDC issuer for the query API (discovery document, JWKS and signed user tokens, see
-//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth of every record and of the
+//! [`oidc`]), Entra's authorization-code flow with PKCE for the web console (see
+//! [`authorize`]), display names carrying script and markup payloads (see [`hostile`]), plus a control plane under `/_sim` (virtual clock, ground truth of every record and of the
 //! planted attacks, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
 //!
@@ -25,7 +26,8 @@
 //!
 //! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint, client
 //! secrets and certificate assertions, bearer checks), [`oidc`] (the query API's token issuer:
-//! discovery, keys, `/_sim/user-token`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
+//! discovery, keys, `/_sim/user-token`), [`authorize`] (the console's sign-in: authorize and
+//! the code grant), [`hostile`] (the planted payloads, `/_sim/hostile`, `/_sim/beacon`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`mgmt`] (the Management Activity API: content types, blobs and their
 //! records, quirks, routes, truth), [`attacks`] (the planted attack scenarios: one or more per
 //! alerting rule of the detection pack, each once per simulated day, and their truth; the benign

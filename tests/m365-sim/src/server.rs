@@ -41,6 +41,8 @@
 //!   simulator, the default): a hostile Graph page or Management API listing whose
 //!   `@odata.nextLink` / `NextPageUri` names another host, port or scheme, for the collector's
 //!   refusal to carry its token there;
+//! - `GET /_sim/hostile`, `GET|POST /_sim/beacon`: the planted hostile values and the beacon a
+//!   planted `<script>` would call ([`crate::hostile`]);
 //! - `GET /_sim/stats`: counters, with the Management API's under `mgmt`:
 //!   `{"listings","blob_fetches","blobs_fetched_twice","expired_fetches",
 //!   "subscription_starts":{type:n},"disabled":{type:n},"af429","missing_publisher"}`.
