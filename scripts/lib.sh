@@ -30,6 +30,28 @@ ensure_venv() {
     echo "$want" > "$stamp"
 }
 
+# Debian's Chromium for the console's browser test (tests/console/test_console.py), installed
+# once; Playwright drives it and never downloads a browser of its own.
+ensure_chromium() {
+    [[ -x /usr/bin/chromium ]] && return 0
+    say "Installing Debian's chromium (the console's browser test)"
+    if [[ $EUID -eq 0 ]]; then
+        apt-get install -y -qq chromium >&2 || { apt-get update -qq >&2 && apt-get install -y -qq chromium >&2; } \
+            || die "apt-get could not install chromium"
+    else
+        sudo apt-get install -y -qq chromium >&2 || die "install Debian's chromium: sudo apt-get install chromium"
+    fi
+}
+
+# The console's frontend build (shared/console/web): its pinned npm packages from the lockfile
+# (`npm ci`), then esbuild into DIR; a no-op install the second time (npm's cache).
+console_build() {
+    need npm "install Node.js 20+ and npm (Debian: apt-get install nodejs npm)"
+    (cd "$ROOT/shared/console/web" && npm ci --no-audit --no-fund --loglevel=error >&2) \
+        || die "npm ci failed in shared/console/web (is the npm registry reachable?)"
+    (cd "$ROOT/shared/console/web" && node build.mjs --out "$1" >&2) || die "the console's build failed"
+}
+
 ensure_rust() {
     need cargo "install Rust with rustup: https://rustup.rs"
 }

@@ -3,7 +3,7 @@ outside (tests/demo/test_serve.py, tests/attack/test_attack.py).
 
 `Demo(args).start()` runs the demo in its own process group with stderr in a temporary log, reads
 stdout up to `ready` and keeps the lines before it (`printed`) and the services they name
-(`service`: simulator, aws, query-api, token). `stop()` sends SIGTERM and returns the exit
+(`service`: simulator, aws, query-api, console, token). `stop()` sends SIGTERM and returns the exit
 status; `kill()` ends it for good (both end only the process group this module started).
 Standard library only.
 """
@@ -17,7 +17,7 @@ import threading
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CONTRACT = ["simulator", "aws", "query-api", "token"]
+CONTRACT = ["simulator", "aws", "query-api", "console", "token"]
 READY_WITHIN_SECS = 1500
 
 

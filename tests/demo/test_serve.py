@@ -2,16 +2,19 @@
 """`scripts/demo --serve` as an outside check uses it.
 
 Starts the demo, reads stdout up to `ready`, and checks:
-- stdout carries exactly the four contract lines, in order, and then `ready`;
+- stdout carries exactly the five contract lines, in order, and then `ready`;
 - with the printed token, `GET /events?source=S` paged to the end lists each source's events
   once each, as many as the demo says the pullers stored;
 - without a token the API answers 401; the catalog and one hunting query answer over
   `POST /analytics`;
 - with `--attack`, tests/attack/test_attack.py then attacks the same running demo (one demo start
   for both checks, as scripts/test runs them), and must pass;
+- the `console` line is the query API's `/`, served with its CSP; with `--console`,
+  tests/console/test_console.py then drives the console in Chromium against the same demo, and
+  must pass;
 - SIGTERM stops the demo cleanly (exit status 0).
 
-Usage: .venv/bin/python tests/demo/test_serve.py [--attack] [demo flags, e.g. --ticks 2]
+Usage: .venv/bin/python tests/demo/test_serve.py [--attack] [--console] [demo flags, e.g. --ticks 2]
 Only the standard library (and demo_serve.py beside it); loopback only.
 """
 
@@ -76,23 +79,33 @@ def list_all(api, token, source):
     fail(f"GET /events?source={source} did not end")
 
 
-def attack(printed):
-    """Runs the attack battery against this demo; True when every probe passed."""
+def run_against(printed, *script):
+    """Runs a check that reads this demo's stdout (AUDITLAKE_DEMO_STDOUT); True when it passed."""
     with tempfile.NamedTemporaryFile("w", prefix="demo-stdout-", suffix=".txt", delete=False) as f:
         f.write("\n".join(printed + ["ready"]) + "\n")
         saved = f.name
     try:
-        battery = os.path.join(ROOT, "tests", "attack", "test_attack.py")
         env = dict(os.environ, AUDITLAKE_DEMO_STDOUT=saved)
-        return subprocess.run([sys.executable, battery], env=env).returncode == 0
+        return subprocess.run([sys.executable, os.path.join(ROOT, *script)], env=env).returncode == 0
     finally:
         os.unlink(saved)
+
+
+def attack(printed):
+    """Runs the attack battery against this demo; True when every probe passed."""
+    return run_against(printed, "tests", "attack", "test_attack.py")
+
+
+def browser_test(printed):
+    """Runs the console's browser test against this demo; True when every check passed."""
+    return run_against(printed, "tests", "console", "test_console.py")
 
 
 def main():
     args = sys.argv[1:]
     with_attack = "--attack" in args
-    args = [a for a in args if a != "--attack"]
+    with_console = "--console" in args
+    args = [a for a in args if a not in ("--attack", "--console")]
     demo = Demo(args)
     try:
         try:
@@ -108,6 +121,16 @@ def main():
             if not re.fullmatch(r"http://127\.0\.0\.1:\d+", service[key]):
                 fail(f"`{key}` is not a loopback URL: {service[key]}")
         api, token = service["query-api"], service["token"]
+        if service["console"] != f"{api}/":
+            fail(f"`console` should be the query API's / ({api}/), got {service['console']}")
+        try:
+            with urllib.request.urlopen(service["console"], timeout=60) as resp:
+                csp = resp.headers.get("content-security-policy", "")
+                page = resp.read().decode()
+        except urllib.error.URLError as e:
+            fail(f"GET {service['console']}: {e}")
+        if "default-src 'none'" not in csp or "script-src 'self';" not in csp or "<script type=\"module\"" not in page:
+            fail(f"the console page or its CSP is not as expected: {csp!r}")
         if token.count(".") != 2:
             fail(f"the token is not a JWT: {token[:40]}...")
 
@@ -148,6 +171,8 @@ def main():
 
         if with_attack and not attack(printed):
             fail("the attack battery found problems (its lines above name them)")
+        if with_console and not browser_test(printed):
+            fail("the console's browser test failed (its lines above name the checks)")
 
         code = demo.stop(timeout=60)
         if code is None:
@@ -155,7 +180,7 @@ def main():
         if code != 0:
             fail(f"the demo exited with status {code} after SIGTERM")
         print(
-            f"test_serve: ok: 4 contract lines and ready; {total} events listed with the printed "
+            f"test_serve: ok: {len(CONTRACT)} contract lines and ready; {total} events listed with the printed "
             f"token, each source as stored; hunting queries answer; SIGTERM stops it"
         )
     finally:

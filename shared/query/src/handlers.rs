@@ -185,6 +185,7 @@ pub(super) fn router(app: QueryApp) -> Router {
         .merge(read)
         .merge(annotate)
         .merge(admin)
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -13,6 +13,7 @@
 pub mod analytics;
 mod api_doc;
 pub mod auth;
+pub mod console;
 pub mod cursor;
 pub mod error;
 mod handlers;
@@ -159,6 +160,8 @@ pub struct QueryApp {
     pub(crate) ports: QueryPorts,
     pub(crate) settings: Arc<QuerySettings>,
     pub(crate) cursors: Arc<CursorCodec>,
+    /// The web console's sign-in settings (`/console-config.json`, the CSP); `None`: not set up.
+    pub(crate) console: Option<Arc<domain::config::ConsoleConfig>>,
 }
 
 impl QueryApp {
@@ -168,6 +171,7 @@ impl QueryApp {
             ports,
             settings: Arc::new(settings),
             cursors: Arc::new(CursorCodec::new(cursor_key)),
+            console: None,
         }
     }
 }
@@ -178,6 +182,12 @@ impl QueryApp {
     /// simulator's virtual clock (the demo) must give the API the same clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.ports.clock = clock;
+        self
+    }
+
+    /// Sets the web console's sign-in settings (from [`QueryConfig::console`]).
+    pub fn with_console(mut self, console: domain::config::ConsoleConfig) -> Self {
+        self.console = Some(Arc::new(console));
         self
     }
 

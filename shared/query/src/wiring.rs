@@ -75,9 +75,8 @@ pub async fn query_app_with_clock(
             .deliveries
             .map(|d| d as Arc<dyn domain::delivery::DeliveryHealthReader>),
     };
-    Ok(QueryApp::new(
-        ports,
-        QuerySettings::from_config(config),
-        &cursor_key,
-    ))
+    Ok(
+        QueryApp::new(ports, QuerySettings::from_config(config), &cursor_key)
+            .with_console(config.console.clone()),
+    )
 }

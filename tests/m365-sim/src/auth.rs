@@ -273,7 +273,12 @@ pub struct EntraError {
 }
 
 impl EntraError {
-    fn new(status: StatusCode, error: &'static str, code: u32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        error: &'static str,
+        code: u32,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error,
@@ -303,7 +308,7 @@ impl EntraError {
     }
 
     /// The response body and headers, stamped with the virtual time.
-    fn into_response_at(self, now_ns: i64, correlation_id: &str) -> Response {
+    pub(crate) fn into_response_at(self, now_ns: i64, correlation_id: &str) -> Response {
         let trace_id = uuid::Uuid::new_v4().to_string();
         let timestamp = entra_timestamp(from_ns(now_ns));
         let description = format!(
@@ -418,6 +423,14 @@ fn token(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| uuid::Uuid::parse_str(v).ok())
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), |u| u.to_string());
+    if flavor == Flavor::V2 {
+        let form: HashMap<String, String> = parse_pairs(&String::from_utf8_lossy(body))
+            .into_iter()
+            .collect();
+        if form.get("grant_type").map(|g| g.trim()) == Some("authorization_code") {
+            return code_grant(state, tenant, headers, &form, now_ns, &correlation_id);
+        }
+    }
     match grant(state, tenant, headers, body, flavor) {
         Ok((resource, audience)) => {
             let (access_token, expires_ns) = state.tokens.issue(audience, now_ns);
@@ -453,6 +466,44 @@ fn token(
             e.into_response_at(now_ns, &correlation_id)
         }
     }
+}
+
+/// `grant_type=authorization_code` (the console's sign-in; [`crate::authorize`]).
+fn code_grant(
+    state: &SimState,
+    tenant: &str,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    now_ns: i64,
+    correlation_id: &str,
+) -> Response {
+    let allowed = crate::authorize::allowed_origin(state, form);
+    let tenant_ok = tenant.eq_ignore_ascii_case(&state.config.tenant)
+        || tenant.eq_ignore_ascii_case(TENANT_DOMAIN);
+    let outcome = if tenant_ok {
+        crate::authorize::redeem(state, headers, form)
+    } else {
+        Err(EntraError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90002,
+            format!("Tenant '{tenant}' not found."),
+        ))
+    };
+    let mut resp = match outcome {
+        Ok(body) => {
+            state.stats.token_issued();
+            let trace_id = uuid::Uuid::new_v4().to_string();
+            token_headers(StatusCode::OK, &body, &trace_id, correlation_id)
+        }
+        Err(e) => {
+            state.stats.token_failure();
+            tracing::debug!(code = e.code, error = e.error, "Code redemption refused.");
+            e.into_response_at(now_ns, correlation_id)
+        }
+    };
+    crate::authorize::cors(&mut resp, headers, allowed.as_deref());
+    resp
 }
 
 /// Validates a client-credentials request; returns the resource root and its audience.

@@ -8,7 +8,8 @@
 //! listings, blobs; see [`mgmt`]), with Microsoft's URLs,
 //! auth, paging, error bodies, licence and provisioning errors, request budgets and throttling,
 //! an OIDC issuer for the query API (discovery document, JWKS and signed user tokens, see
-//! [`oidc`]), plus a control plane under `/_sim` (virtual clock, ground truth of every record and of the
+//! [`oidc`]), Entra's authorization-code flow with PKCE for the web console (see
+//! [`authorize`]), display names carrying script and markup payloads (see [`hostile`]), plus a control plane under `/_sim` (virtual clock, ground truth of every record and of the
 //! planted attacks, counters). Everything is a pure function of the seed and the **virtual clock**, which
 //! only moves when told (`POST /_sim/clock`), so a test can live through a week in seconds.
 //!
@@ -25,7 +26,8 @@
 //!
 //! Module map: [`clock`] (virtual time and wire time formats), [`auth`] (token endpoint, client
 //! secrets and certificate assertions, bearer checks), [`oidc`] (the query API's token issuer:
-//! discovery, keys, `/_sim/user-token`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
+//! discovery, keys, `/_sim/user-token`), [`authorize`] (the console's sign-in: authorize and
+//! the code grant), [`hostile`] (the planted payloads, `/_sim/hostile`, `/_sim/beacon`), [`budget`] (Microsoft's request budgets on budget time), [`graph`] (the shared Graph list endpoint: `$filter`, `$top`, `$skiptoken`,
 //! ordering, errors), [`mgmt`] (the Management Activity API: content types, blobs and their
 //! records, quirks, routes, truth), [`audit_search`] (Graph's audit log query API over the same
 //! records, 180 days deep), [`attacks`] (the planted attack scenarios: one or more per
@@ -38,10 +40,12 @@
 pub mod attacks;
 pub mod audit_search;
 pub mod auth;
+pub mod authorize;
 pub mod budget;
 pub mod clock;
 pub mod faults;
 pub mod graph;
+pub mod hostile;
 pub mod mgmt;
 pub mod oidc;
 pub mod rng;
@@ -174,7 +178,21 @@ pub struct SimConfig {
     /// flags `--audit-search-days`, `--audit-search-run-secs`, `--audit-search-record-limit`,
     /// `--audit-search-max-concurrent`, `--audit-search-daily-limit`, `--audit-search-fail-every`.
     pub audit_search: audit_search::AuditSearchSettings,
+    /// The client id of the console's (a single-page app's) registration, the only client the
+    /// authorization-code flow of [`authorize`] serves.
+    pub spa_client_id: String,
+    /// The SPA redirect URIs registered for it; empty: any `http` URI on a loopback host.
+    pub spa_redirect_uris: Vec<String>,
+    /// Plant script and markup payloads in display names (see [`hostile`]). On by default
+    /// (`--no-hostile` turns it off); the records and their ids are the same either way.
+    pub hostile: bool,
+    /// Where the planted `<script>` sends its beacon (an origin, e.g. this simulator's URL);
+    /// `None`: a relative `/_sim/beacon`, on the origin of the page that would run it.
+    pub hostile_beacon: Option<String>,
 }
+
+/// The default client id of the console's registration ([`SimConfig::spa_client_id`]).
+pub const DEFAULT_SPA_CLIENT_ID: &str = "0c7e4b2a-9d3f-4a61-b8e5-3f2a1d6c9e47";
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -216,6 +234,10 @@ impl Default for SimConfig {
             issuer_key_pem: None,
             attacks: true,
             audit_search: audit_search::AuditSearchSettings::default(),
+            spa_client_id: DEFAULT_SPA_CLIENT_ID.to_string(),
+            spa_redirect_uris: Vec::new(),
+            hostile: true,
+            hostile_beacon: None,
         }
     }
 }

@@ -163,6 +163,18 @@ struct Args {
     /// Audit log query API: every N-th submitted query fails (0: none).
     #[arg(long, default_value_t = 0, value_name = "N")]
     audit_search_fail_every: u32,
+    /// Client id of the console's SPA registration (the authorization-code flow's client).
+    #[arg(long, default_value = m365_sim::DEFAULT_SPA_CLIENT_ID)]
+    spa_client_id: String,
+    /// A registered SPA redirect URI (repeatable); none: any http URI on a loopback host.
+    #[arg(long = "spa-redirect-uri", value_name = "URI")]
+    spa_redirect_uris: Vec<String>,
+    /// Do not plant script and markup payloads in display names (see /_sim/hostile).
+    #[arg(long)]
+    no_hostile: bool,
+    /// Origin the planted <script> payload calls /_sim/beacon at (default: relative).
+    #[arg(long, value_name = "URL")]
+    hostile_beacon: Option<String>,
 }
 
 fn read_file(path: &str) -> Result<String, String> {
@@ -222,6 +234,10 @@ impl From<Args> for SimConfig {
                 daily_limit: a.audit_search_daily_limit,
                 fail_every: a.audit_search_fail_every,
             },
+            spa_client_id: a.spa_client_id,
+            spa_redirect_uris: a.spa_redirect_uris,
+            hostile: !a.no_hostile,
+            hostile_beacon: a.hostile_beacon,
         }
     }
 }

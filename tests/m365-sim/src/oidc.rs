@@ -246,7 +246,7 @@ fn base_url(state: &SimState, headers: &HeaderMap) -> String {
 }
 
 /// The issuer of this simulator's tokens, as seen through `headers`.
-fn issuer(state: &SimState, headers: &HeaderMap) -> String {
+pub(crate) fn issuer(state: &SimState, headers: &HeaderMap) -> String {
     format!("{}/{}/v2.0", base_url(state, headers), state.config.tenant)
 }
 
@@ -259,7 +259,7 @@ fn sim_error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// Entra's answer for a tenant it does not know.
-fn invalid_tenant(state: &SimState, tenant: &str) -> Response {
+pub(crate) fn invalid_tenant(state: &SimState, tenant: &str) -> Response {
     let now = state.clock.now();
     let trace_id = uuid::Uuid::new_v4().to_string();
     let correlation_id = uuid::Uuid::new_v4().to_string();
@@ -352,6 +352,79 @@ async fn tenant_keys(
     key_set(&state, &headers)
 }
 
+/// Who a minted user token is for (`POST /_sim/user-token`, and the authorization-code flow of
+/// [`crate::authorize`]).
+pub(crate) struct MintedUser {
+    pub upn: String,
+    pub name: String,
+    /// `None`: a GUID derived from the seed and the UPN, the same in every run.
+    pub oid: Option<String>,
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+}
+
+/// What a minted user token grants: its audience, the client it was issued to (`azp`), the
+/// delegated scope (`scp`) and its lifetime in seconds.
+pub(crate) struct Grant<'a> {
+    pub audience: &'a str,
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    pub lifetime: i64,
+}
+
+/// A v2.0 user access token signed by the issuer key (the claims of the module docs), with
+/// times on the virtual clock.
+pub(crate) fn mint(
+    state: &SimState,
+    issuer: &str,
+    user: &MintedUser,
+    grant: &Grant<'_>,
+) -> Result<String, String> {
+    let cfg = &state.config;
+    let oid = user.oid.clone().unwrap_or_else(|| {
+        Rng::new(seed_of(&[
+            cfg.seed,
+            hash_str("oidc-user"),
+            hash_str(&user.upn.to_ascii_lowercase()),
+        ]))
+        .guid()
+    });
+    let now = state.clock.now().timestamp();
+    let sub = b64url_encode(
+        aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            format!("{oid}|{}", grant.audience).as_bytes(),
+        )
+        .as_ref(),
+    );
+    let mut claims = json!({
+        "aud": grant.audience,
+        "iss": issuer,
+        "iat": now,
+        "nbf": now,
+        "exp": now.saturating_add(grant.lifetime),
+        "aio": b64url_encode(uuid::Uuid::new_v4().as_bytes()),
+        "azp": grant.client_id,
+        "azpacr": "0",
+        "name": user.name,
+        "oid": oid,
+        "preferred_username": user.upn,
+        "rh": "0.sim",
+        "scp": grant.scope,
+        "sub": sub,
+        "tid": cfg.tenant,
+        "uti": b64url_encode(uuid::Uuid::new_v4().as_bytes()),
+        "ver": "2.0",
+    });
+    if !user.roles.is_empty() {
+        claims["roles"] = json!(user.roles);
+    }
+    if !user.groups.is_empty() {
+        claims["groups"] = json!(user.groups);
+    }
+    IssuerKey::of(cfg).and_then(|key| key.sign(&claims))
+}
+
 /// The body of `POST /_sim/user-token`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -400,52 +473,27 @@ async fn user_token(
         );
     }
     let cfg = &state.config;
-    let upn = req
-        .upn
-        .unwrap_or_else(|| format!("analyst@{TENANT_DOMAIN}"));
-    let oid = req.oid.unwrap_or_else(|| {
-        Rng::new(seed_of(&[
-            cfg.seed,
-            hash_str("oidc-user"),
-            hash_str(&upn.to_ascii_lowercase()),
-        ]))
-        .guid()
-    });
+    let user = MintedUser {
+        upn: req
+            .upn
+            .unwrap_or_else(|| format!("analyst@{TENANT_DOMAIN}")),
+        name: req.name.unwrap_or_else(|| "Simulated Analyst".to_string()),
+        oid: req.oid,
+        roles: req.roles,
+        groups: req.groups,
+    };
     let audience = req.audience.unwrap_or_else(|| cfg.api_audience.clone());
-    let now = state.clock.now().timestamp();
-    let sub = b64url_encode(
-        aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            format!("{oid}|{audience}").as_bytes(),
-        )
-        .as_ref(),
+    let signed = mint(
+        &state,
+        &issuer(&state, &headers),
+        &user,
+        &Grant {
+            audience: &audience,
+            client_id: &cfg.client_id,
+            scope: USER_TOKEN_SCOPE,
+            lifetime,
+        },
     );
-    let mut claims = json!({
-        "aud": audience,
-        "iss": issuer(&state, &headers),
-        "iat": now,
-        "nbf": now,
-        "exp": now.saturating_add(lifetime),
-        "aio": b64url_encode(uuid::Uuid::new_v4().as_bytes()),
-        "azp": cfg.client_id,
-        "azpacr": "0",
-        "name": req.name.unwrap_or_else(|| "Simulated Analyst".to_string()),
-        "oid": oid,
-        "preferred_username": upn,
-        "rh": "0.sim",
-        "scp": USER_TOKEN_SCOPE,
-        "sub": sub,
-        "tid": cfg.tenant,
-        "uti": b64url_encode(uuid::Uuid::new_v4().as_bytes()),
-        "ver": "2.0",
-    });
-    if !req.roles.is_empty() {
-        claims["roles"] = json!(req.roles);
-    }
-    if !req.groups.is_empty() {
-        claims["groups"] = json!(req.groups);
-    }
-    let signed = IssuerKey::of(cfg).and_then(|key| key.sign(&claims));
     match signed {
         Ok(token) => {
             tracing::debug!(issued_at = %rfc3339(state.clock.now()), lifetime, "Issued a user token.");

@@ -44,6 +44,8 @@
 //!   simulator, the default): a hostile Graph page or Management API listing whose
 //!   `@odata.nextLink` / `NextPageUri` names another host, port or scheme, for the collector's
 //!   refusal to carry its token there;
+//! - `GET /_sim/hostile`, `GET|POST /_sim/beacon`: the planted hostile values and the beacon a
+//!   planted `<script>` would call ([`crate::hostile`]);
 //! - `GET /_sim/stats`: counters, with the Management API's under `mgmt`:
 //!   `{"listings","blob_fetches","blobs_fetched_twice","expired_fetches",
 //!   "subscription_starts":{type:n},"disabled":{type:n},"af429","missing_publisher"}`.
@@ -107,6 +109,10 @@ pub struct SimState {
     pub attacks: Option<crate::attacks::Schedule>,
     /// Graph's audit log query API (`/v1.0/security/auditLog/queries`).
     pub audit_search: crate::audit_search::AuditSearch,
+    /// Authorization codes waiting for their redemption (the console's sign-in).
+    pub codes: crate::authorize::Codes,
+    /// Calls of the hostile payloads' beacon (`/_sim/beacon`).
+    pub beacon: crate::hostile::Beacon,
 }
 
 impl SimState {
@@ -115,7 +121,12 @@ impl SimState {
         let now = config.initial_now();
         let start_ns =
             to_ns(now).saturating_sub(i64::from(config.days).saturating_mul(86_400 * NS_PER_SEC));
-        let tenant = Arc::new(Tenant::generate(config.seed, &config.tenant));
+        let mut tenant = Tenant::generate(config.seed, &config.tenant);
+        if config.hostile {
+            let beacon = config.hostile_beacon.as_deref().unwrap_or_default();
+            crate::hostile::plant(&mut tenant, beacon.trim_end_matches('/'));
+        }
+        let tenant = Arc::new(tenant);
         let params = ScheduleParams {
             seed: config.seed,
             events_per_hour: config.events_per_hour,
@@ -142,6 +153,8 @@ impl SimState {
                 config.seed,
                 to_ns(now),
             ),
+            codes: Default::default(),
+            beacon: Default::default(),
             config,
         }
     }
@@ -160,7 +173,15 @@ impl SimState {
 pub fn router(state: Arc<SimState>) -> Router {
     let mut r = Router::new()
         .merge(crate::oidc::routes())
-        .route("/{tenant}/oauth2/v2.0/token", post(auth::token_v2))
+        .merge(crate::hostile::routes())
+        .route(
+            "/{tenant}/oauth2/v2.0/token",
+            post(auth::token_v2).options(crate::authorize::token_preflight),
+        )
+        .route(
+            "/{tenant}/oauth2/v2.0/authorize",
+            get(crate::authorize::authorize),
+        )
         .route("/{tenant}/oauth2/token", post(auth::token_v1))
         .route("/_sim/clock", get(clock_get).post(clock_post))
         .route("/_sim/sources", get(list_sources))

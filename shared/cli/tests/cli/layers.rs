@@ -79,6 +79,17 @@ fn violations(g: &Graph) -> Vec<String> {
     if closure("query-api").contains("parquet") {
         out.push("the query API builds `parquet`".to_string());
     }
+    // The console's assets are data: no dependency, and only the query API carries them.
+    for dep in g.direct.get("console").into_iter().flatten() {
+        out.push(format!("the console's assets depend on `{dep}`"));
+    }
+    for (pkg, deps) in &g.closure {
+        let serves = ["console", "query", "query-api", "cli"].contains(&pkg.as_str())
+            || TEST_ONLY.contains(&pkg.as_str());
+        if deps.contains("console") && !serves {
+            out.push(format!("`{pkg}` builds the console's assets"));
+        }
+    }
     out
 }
 
@@ -227,6 +238,7 @@ fn the_workspace_has_one_crate_per_layer() {
         "aws",
         "collector",
         "query",
+        "console",
         "cli",
         "detect",
         "delivery",
@@ -273,6 +285,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
     add(&mut g.closure, "query-api", "parquet");
     add(&mut g.closure, "notify-alerts", "detect");
     add(&mut g.closure, "forward-events", "aws-sdk-sns");
+    add(&mut g.direct, "console", "serde");
+    add(&mut g.closure, "pull-intune-audit", "console");
     let found: BTreeSet<String> = violations(&g).into_iter().collect();
     let want: BTreeSet<String> = [
         "the core crate `domain` depends on `tokio`",
@@ -286,6 +300,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
         "the query API builds `parquet`",
         "the delivery function `notify-alerts` builds `detect`",
         "the forwarder builds `aws-sdk-sns`",
+        "the console's assets depend on `serde`",
+        "`pull-intune-audit` builds the console's assets",
     ]
     .into_iter()
     .map(str::to_string)

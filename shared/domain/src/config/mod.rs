@@ -17,7 +17,7 @@ pub use deliver::{
 pub use detect::{DETECT_VARS, DetectConfig};
 pub use import::ImportConfig;
 pub use puller::{CredentialSource, PULLER_VARS, PullerConfig, default_overlap};
-pub use query::{AthenaTarget, QUERY_VARS, QueryConfig};
+pub use query::{AthenaTarget, ConsoleConfig, QUERY_VARS, QueryConfig};
 
 use std::collections::HashMap;
 use std::fmt;

@@ -28,7 +28,34 @@ pub const QUERY_VARS: &[Var] = &[
     vars::ANALYTICS_TIMEOUT_SECS,
     vars::ALERTS_TABLE,
     vars::ALERT_RETENTION_DAYS,
+    vars::CONSOLE_CLIENT_ID,
+    vars::CONSOLE_AUTHORITY,
+    vars::CONSOLE_SCOPES,
 ];
+
+/// The web console's sign-in settings, served to it as `/console-config.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleConfig {
+    /// `None`: sign-in is not configured (the console says so).
+    pub client_id: Option<String>,
+    /// `<login>/<tenant>/v2.0`.
+    pub authority: String,
+    /// `<login>/<tenant>/oauth2/v2.0/authorize` and `.../token`, from the authority.
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub scopes: Vec<String>,
+}
+
+impl ConsoleConfig {
+    /// The origin (`scheme://host[:port]`) of the authority: what the console's scripts may
+    /// connect to besides the API.
+    pub fn authority_origin(&self) -> Option<String> {
+        url::Url::parse(&self.authority)
+            .ok()
+            .map(|u| u.origin().ascii_serialization())
+            .filter(|o| o != "null")
+    }
+}
 
 /// Where hunting queries run: an Athena workgroup and the Glue database of the curated layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +90,7 @@ pub struct QueryConfig {
     /// answer 503.
     pub alerts_table: Option<String>,
     pub alert_retention_days: u32,
+    pub console: ConsoleConfig,
 }
 
 impl QueryConfig {
@@ -168,6 +196,31 @@ impl QueryConfig {
         let bucket = r.optional(&vars::BUCKET);
         let alerts_table = r.optional(&vars::ALERTS_TABLE);
         let alert_retention_days = r.number(&vars::ALERT_RETENTION_DAYS) as u32;
+        let authority = r
+            .url(&vars::CONSOLE_AUTHORITY)
+            .unwrap_or_else(|| format!("{login}/{tenant_id}/v2.0"));
+        let base = authority
+            .strip_suffix("/v2.0")
+            .unwrap_or(&authority)
+            .to_string();
+        let scopes: Vec<String> = match r.optional(&vars::CONSOLE_SCOPES) {
+            Some(raw) => raw
+                .split([' ', ','])
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            None => audience
+                .iter()
+                .map(|a| format!("{a}/access_as_user"))
+                .collect(),
+        };
+        let console = ConsoleConfig {
+            client_id: r.optional(&vars::CONSOLE_CLIENT_ID),
+            authorization_endpoint: format!("{base}/oauth2/v2.0/authorize"),
+            token_endpoint: format!("{base}/oauth2/v2.0/token"),
+            authority,
+            scopes,
+        };
         let config = QueryConfig {
             tenant_id,
             events_table,
@@ -186,6 +239,7 @@ impl QueryConfig {
             analytics_timeout: std::time::Duration::from_secs(analytics_timeout),
             alerts_table,
             alert_retention_days,
+            console,
         };
         r.finish(config)
     }

@@ -355,3 +355,24 @@ pub const FORWARD_BATCH: Var = Var {
     range: Some((1, 5000)),
     meaning: "The forwarder: at most this many events per request.",
 };
+
+pub const CONSOLE_CLIENT_ID: Var = Var {
+    name: "AUDITLAKE_CONSOLE_CLIENT_ID",
+    default: None,
+    range: None,
+    meaning: "The web console: application (client) id of the app registration its users sign in with (a single-page application redirect URI to the API's `/`). Without it the console shows that sign-in is not configured.",
+};
+
+pub const CONSOLE_AUTHORITY: Var = Var {
+    name: "AUDITLAKE_CONSOLE_AUTHORITY",
+    default: None,
+    range: None,
+    meaning: "The web console: the Entra authority users sign in at (`<login>/<tenant>/v2.0`); default the token issuer's login host and tenant. Its origin is the one the console's CSP lets scripts connect to besides the API.",
+};
+
+pub const CONSOLE_SCOPES: Var = Var {
+    name: "AUDITLAKE_CONSOLE_SCOPES",
+    default: None,
+    range: None,
+    meaning: "The web console: the scopes it asks for, separated by spaces or commas; default `<AUDITLAKE_API_AUDIENCE>/access_as_user`.",
+};

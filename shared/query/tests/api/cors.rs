@@ -3,7 +3,8 @@
 //! would be offered to browsers for nothing, and one it serves but CORS omits (PATCH, the tags)
 //! cannot be called from a browser at all. The template is read as text here (this crate parses
 //! no YAML); `shared/aws/tests/aws/hardening.rs` checks the rest of the configuration. The routes
-//! the gateway lets through without a token are exactly those the router answers without one.
+//! the gateway lets through without a token are exactly those the router answers without one
+//! (the API's and the web console's, [`query::console::CONSOLE_ROUTES`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -79,10 +80,11 @@ async fn the_gateway_lets_through_without_a_token_exactly_what_the_router_serves
     let template = std::fs::read_to_string(path).expect("template.yaml");
     let f = crate::support::fixture();
     let mut public = BTreeSet::new();
-    for (method, route) in ROUTES {
+    for (method, route) in ROUTES.iter().chain(query::console::CONSOLE_ROUTES) {
         let uri = route
             .replace("{id}", "intune-audit:k1")
-            .replace("{query}", "x");
+            .replace("{query}", "x")
+            .replace("{name}", "x");
         let r =
             crate::support::call(&f.router, &method.to_ascii_uppercase(), &uri, None, None).await;
         if r.status != axum::http::StatusCode::UNAUTHORIZED {

@@ -12,6 +12,7 @@ mod analytics;
 mod annotations;
 mod auth;
 mod bad_input;
+mod console;
 mod cors;
 mod hardening;
 mod listing;

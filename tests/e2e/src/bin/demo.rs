@@ -417,6 +417,15 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
             // battery's fuzzing) well inside it, paging on with cursors instead.
             ("AUDITLAKE_API_READ_BUDGET", "25"),
             ("AUDITLAKE_ALERTS_TABLE", names.alerts_table.as_str()),
+            // The raw layer: `GET /events/{id}` reads an event's raw record from it (the hot
+            // store keeps a reference), as the stack's API does; the console shows it.
+            ("AUDITLAKE_BUCKET", names.bucket.as_str()),
+            // The web console signs in through the simulator's authorization-code flow, as
+            // its SPA registration (the authority defaults to the login URL and tenant).
+            (
+                "AUDITLAKE_CONSOLE_CLIENT_ID",
+                m365_sim::DEFAULT_SPA_CLIENT_ID,
+            ),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     )
@@ -499,6 +508,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         println!("simulator: {}", sim.base_url());
         println!("aws: {}", moto.endpoint);
         println!("query-api: {query_url}");
+        println!("console: {query_url}/");
         println!("token: {token}");
         println!("ready");
         wait_for_signal().await;
