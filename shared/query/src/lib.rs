@@ -35,7 +35,7 @@ use domain::stream::SignInKind;
 use domain::triage::{AlertReader, RuleStore};
 use runtime::clock::Clock;
 
-pub use handlers::{ApiDoc, ROUTES};
+pub use handlers::{ApiDoc, ROUTES, authorize};
 pub use wiring::{query_app, query_app_with_clock};
 
 /// The header every response carries when auth is disabled.
@@ -179,6 +179,16 @@ impl QueryApp {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.ports.clock = clock;
         self
+    }
+
+    /// Whether authentication is switched off (every caller an anonymous admin).
+    pub fn auth_disabled(&self) -> bool {
+        self.settings.auth_disabled
+    }
+
+    /// The clock listings pin on (the questions' time budget is measured on the system clock).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.ports.clock.clone()
     }
 
     /// Replaces the engine hunting queries run on (the demo's local DuckDB engine).

@@ -10,6 +10,7 @@
 pub mod clock;
 pub mod corpus;
 pub mod counting;
+pub mod llm_sim;
 pub mod local_engine;
 pub mod memory;
 pub mod memory_alerts;

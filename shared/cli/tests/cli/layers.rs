@@ -79,6 +79,18 @@ fn violations(g: &Graph) -> Vec<String> {
     if closure("query-api").contains("parquet") {
         out.push("the query API builds `parquet`".to_string());
     }
+    // The MCP server layers on the query API (`shared/mcp` over `query::router`), never under
+    // it; collection and delivery carry no MCP SDK.
+    if closure("query").contains("rmcp") || closure("query").contains("mcp") {
+        out.push("the `query` crate builds the MCP server".to_string());
+    }
+    for (pkg, deps) in &g.closure {
+        if deps.contains("rmcp")
+            && (pkg.starts_with("pull-") || pkg.ends_with("-alerts") || pkg.ends_with("-events"))
+        {
+            out.push(format!("the function `{pkg}` builds `rmcp`"));
+        }
+    }
     out
 }
 
@@ -230,6 +242,7 @@ fn the_workspace_has_one_crate_per_layer() {
         "cli",
         "detect",
         "delivery",
+        "mcp",
         "testkit",
     ] {
         assert!(g.direct.contains_key(krate), "no `{krate}` crate");
@@ -252,6 +265,7 @@ fn the_layers_hold() {
     );
     assert!(g.closure["pull-entra-sign-ins"].contains("aws-sdk-dynamodb"));
     assert!(g.closure["query-api"].contains("aws-sdk-athena"));
+    assert!(g.closure["query-api"].contains("rmcp"));
     let found = violations(&g);
     assert!(found.is_empty(), "layering broken:\n{}", found.join("\n"));
 }
@@ -273,6 +287,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
     add(&mut g.closure, "query-api", "parquet");
     add(&mut g.closure, "notify-alerts", "detect");
     add(&mut g.closure, "forward-events", "aws-sdk-sns");
+    add(&mut g.closure, "query", "rmcp");
+    add(&mut g.closure, "pull-entra-directory-audits", "rmcp");
     let found: BTreeSet<String> = violations(&g).into_iter().collect();
     let want: BTreeSet<String> = [
         "the core crate `domain` depends on `tokio`",
@@ -286,6 +302,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
         "the query API builds `parquet`",
         "the delivery function `notify-alerts` builds `detect`",
         "the forwarder builds `aws-sdk-sns`",
+        "the `query` crate builds the MCP server",
+        "the function `pull-entra-directory-audits` builds `rmcp`",
     ]
     .into_iter()
     .map(str::to_string)
