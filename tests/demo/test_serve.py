@@ -9,9 +9,11 @@ Starts the demo, reads stdout up to `ready`, and checks:
   `POST /analytics`;
 - with `--attack`, tests/attack/test_attack.py then attacks the same running demo (one demo start
   for both checks, as scripts/test runs them), and must pass;
+- with `--mcp`, tests/mcp/test_mcp.py (the official MCP Python SDK) then checks the MCP server of
+  the same demo over HTTP and over stdio, and must pass;
 - SIGTERM stops the demo cleanly (exit status 0).
 
-Usage: .venv/bin/python tests/demo/test_serve.py [--attack] [demo flags, e.g. --ticks 2]
+Usage: .venv/bin/python tests/demo/test_serve.py [--attack] [--mcp] [demo flags, e.g. --ticks 2]
 Only the standard library (and demo_serve.py beside it); loopback only.
 """
 
@@ -76,23 +78,34 @@ def list_all(api, token, source):
     fail(f"GET /events?source={source} did not end")
 
 
-def attack(printed):
-    """Runs the attack battery against this demo; True when every probe passed."""
+def run_against(printed, script):
+    """Runs `script` (a check of its own) against this demo, which it finds through the saved
+    stdout in AUDITLAKE_DEMO_STDOUT; True when it passed."""
     with tempfile.NamedTemporaryFile("w", prefix="demo-stdout-", suffix=".txt", delete=False) as f:
         f.write("\n".join(printed + ["ready"]) + "\n")
         saved = f.name
     try:
-        battery = os.path.join(ROOT, "tests", "attack", "test_attack.py")
         env = dict(os.environ, AUDITLAKE_DEMO_STDOUT=saved)
-        return subprocess.run([sys.executable, battery], env=env).returncode == 0
+        return subprocess.run([sys.executable, os.path.join(ROOT, *script)], env=env).returncode == 0
     finally:
         os.unlink(saved)
+
+
+def attack(printed):
+    """Runs the attack battery against this demo; True when every probe passed."""
+    return run_against(printed, ["tests", "attack", "test_attack.py"])
+
+
+def mcp_client(printed):
+    """Runs tests/mcp/test_mcp.py (the MCP Python SDK) against this demo; True when it passed."""
+    return run_against(printed, ["tests", "mcp", "test_mcp.py"])
 
 
 def main():
     args = sys.argv[1:]
     with_attack = "--attack" in args
-    args = [a for a in args if a != "--attack"]
+    with_mcp = "--mcp" in args
+    args = [a for a in args if a not in ("--attack", "--mcp")]
     demo = Demo(args)
     try:
         try:
@@ -148,6 +161,8 @@ def main():
 
         if with_attack and not attack(printed):
             fail("the attack battery found problems (its lines above name them)")
+        if with_mcp and not mcp_client(printed):
+            fail("the MCP client test failed (its lines above name them)")
 
         code = demo.stop(timeout=60)
         if code is None:
