@@ -62,10 +62,7 @@ pub async fn spawn(
     app: McpApp,
     addr: &str,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    let task = tokio::spawn(async move { axum::serve(listener, router(app)).await });
-    Ok((local, task))
+    query::spawn_router(router(app), addr).await
 }
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use axum::http::header;
-use domain::access::Principal;
+use domain::access::{Principal, Role};
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -110,26 +110,32 @@ impl AuditlakeMcp {
                 json!({"error": {"code": "unknown_tool", "message": format!("no tool `{}`", name.chars().take(64).collect::<String>())}}),
             );
         };
+        // Who calls (the read role every tool needs), then the tool's own role, so a refusal is
+        // logged with the caller it refused.
+        let refused = |caller: &str, e: query::error::ApiError| {
+            audit::tool_call(
+                caller,
+                self.via(),
+                tool.as_str(),
+                &logged,
+                audit::Outcome::Refused,
+                403,
+                0,
+                started.elapsed().as_millis(),
+            );
+            error_result(json!({"error": {"code": "forbidden", "message": e.to_string()}}))
+        };
         let principal: Principal =
-            match query::authorize(&self.app.query, authorization, tool.role()).await {
+            match query::authorize(&self.app.query, authorization, Role::Read).await {
                 Ok(p) => p,
-                Err(e) => {
-                    let caller = audit::caller(None);
-                    let refusal = json!({"error": {"code": "forbidden", "message": e.to_string()}});
-                    audit::tool_call(
-                        &caller,
-                        self.via(),
-                        tool.as_str(),
-                        &logged,
-                        audit::Outcome::Refused,
-                        403,
-                        0,
-                        started.elapsed().as_millis(),
-                    );
-                    return error_result(refusal);
-                }
+                Err(e) => return refused(&audit::caller(None), e),
             };
         let caller = audit::caller(Some(&principal));
+        if tool.role() > Role::Read
+            && let Err(e) = query::authorize(&self.app.query, authorization, tool.role()).await
+        {
+            return refused(&caller, e);
+        }
         if tool == ToolName::Ask {
             return self.ask(&caller, &args, authorization, started).await;
         }

@@ -209,9 +209,17 @@ pub async fn spawn(
     app: QueryApp,
     addr: &str,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    spawn_router(router(app), addr).await
+}
+
+/// [`spawn`] for any router built over the API (`mcp::router` adds `/mcp` and the questions).
+pub async fn spawn_router(
+    router: Router,
+    addr: &str,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let task = tokio::spawn(async move { axum::serve(listener, router(app)).await });
+    let task = tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((local, task))
 }
 
