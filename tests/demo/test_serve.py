@@ -12,9 +12,11 @@ Starts the demo, reads stdout up to `ready`, and checks:
 - the `console` line is the query API's `/`, served with its CSP; with `--console`,
   tests/console/test_console.py then drives the console in Chromium against the same demo, and
   must pass;
+- with `--mcp`, tests/mcp/test_mcp.py (the official MCP Python SDK) then checks the MCP server of
+  the same demo over HTTP and over stdio, and must pass;
 - SIGTERM stops the demo cleanly (exit status 0).
 
-Usage: .venv/bin/python tests/demo/test_serve.py [--attack] [--console] [demo flags, e.g. --ticks 2]
+Usage: .venv/bin/python tests/demo/test_serve.py [--attack] [--console] [--mcp] [demo flags, e.g. --ticks 2]
 Only the standard library (and demo_serve.py beside it); loopback only.
 """
 
@@ -101,11 +103,17 @@ def browser_test(printed):
     return run_against(printed, "tests", "console", "test_console.py")
 
 
+def mcp_client(printed):
+    """Runs tests/mcp/test_mcp.py (the MCP Python SDK) against this demo; True when it passed."""
+    return run_against(printed, "tests", "mcp", "test_mcp.py")
+
+
 def main():
     args = sys.argv[1:]
     with_attack = "--attack" in args
     with_console = "--console" in args
-    args = [a for a in args if a not in ("--attack", "--console")]
+    with_mcp = "--mcp" in args
+    args = [a for a in args if a not in ("--attack", "--console", "--mcp")]
     demo = Demo(args)
     try:
         try:
@@ -173,6 +181,8 @@ def main():
             fail("the attack battery found problems (its lines above name them)")
         if with_console and not browser_test(printed):
             fail("the console's browser test failed (its lines above name the checks)")
+        if with_mcp and not mcp_client(printed):
+            fail("the MCP client test failed (its lines above name them)")
 
         code = demo.stop(timeout=60)
         if code is None:

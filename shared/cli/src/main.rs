@@ -2,7 +2,8 @@
 //! `run` performs one pull run of a source against the configured tenant and AWS account (or a
 //! local stack via `AWS_ENDPOINT_URL`); `import` loads exports through the same normalize-and-
 //! dedupe path; `doctor` checks the app registration and every source's
-//! access and says in plain sentences what is wrong; `serve` runs the query API on a local port;
+//! access and says in plain sentences what is wrong; `serve` runs the query API (with `/mcp` and
+//! the questions) on a local port; `mcp` runs the MCP server over stdio;
 //! `detect` runs the detection rules over exports (see `detect.rs`).
 //! Exit codes: 0 success, 1 I/O or run error (or
 //! a doctor finding of an error), 2 usage error, 3 some records quarantined, 4 (`detect`) alerts
@@ -110,6 +111,15 @@ enum Command {
         /// anyone who can reach it reads and annotates every event. Refused without this flag.
         #[arg(long)]
         unauthenticated_on_network: bool,
+    },
+    /// Serve the MCP server over stdio (for an assistant that starts it: Claude Desktop, VS
+    /// Code), against the stores and with the configuration `serve` reads. The caller is the
+    /// bearer token in AUDITLAKE_MCP_TOKEN (roles as over HTTP); without one only
+    /// AUDITLAKE_AUTH_DISABLED=true serves. Logs go to stderr; stdout carries only the protocol.
+    Mcp {
+        /// The variable holding the caller's access token.
+        #[arg(long, default_value = "AUDITLAKE_MCP_TOKEN")]
+        token_env: String,
     },
     /// Check the app registration and each Graph source's access (token, permissions, licences,
     /// provisioning, credential expiry) and explain what is wrong. Configuration as for `run`.
@@ -266,13 +276,65 @@ async fn doctor(sources: Vec<Source>, json: bool) -> ExitCode {
     }
 }
 
-async fn serve(addr: &str, unauthenticated_on_network: bool) -> ExitCode {
-    let config = match domain::config::QueryConfig::from_vars(std::env::vars()) {
+/// `auditlake mcp`: the MCP server over stdio, configured as `serve` is.
+async fn mcp_stdio(token_env: &str) -> ExitCode {
+    let (config, ask) = match api_configs() {
         Ok(c) => c,
+        Err(code) => return code,
+    };
+    let token = std::env::var(token_env)
+        .ok()
+        .filter(|t| !t.trim().is_empty());
+    if token.is_none() && !config.auth_disabled {
+        eprintln!(
+            "auditlake: {token_env} is not set: the MCP server needs the caller's access token (or AUDITLAKE_AUTH_DISABLED=true on a local stack)"
+        );
+        return ExitCode::from(2);
+    }
+    let sdk = aws::load_sdk_config().await;
+    let app = match mcp::mcp_app(&sdk, &config, ask.as_ref()).await {
+        Ok(a) => a,
         Err(e) => {
-            eprint!("auditlake: {e}");
-            return ExitCode::from(2);
+            eprintln!("auditlake: {e}");
+            return ExitCode::from(1);
         }
+    };
+    let authorization = token.map(|t| format!("Bearer {}", t.trim()));
+    match mcp::serve_stdio(app, authorization).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("auditlake: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The query API's configuration and the questions', from the environment (exit 2 with every
+/// problem when they do not parse).
+fn api_configs() -> Result<
+    (
+        domain::config::QueryConfig,
+        Option<domain::config::AskConfig>,
+    ),
+    ExitCode,
+> {
+    let query = domain::config::QueryConfig::from_vars(std::env::vars());
+    let ask = domain::config::AskConfig::from_vars(std::env::vars());
+    match (query, ask) {
+        (Ok(q), Ok(a)) => Ok((q, a)),
+        (q, a) => {
+            for e in [q.err(), a.err()].into_iter().flatten() {
+                eprint!("auditlake: {e}");
+            }
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+async fn serve(addr: &str, unauthenticated_on_network: bool) -> ExitCode {
+    let (config, ask) = match api_configs() {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     // Without authentication the API is open to whoever reaches the port: loopback only, unless
     // asked twice (the variable and the flag).
@@ -293,7 +355,7 @@ async fn serve(addr: &str, unauthenticated_on_network: bool) -> ExitCode {
         }
     }
     let sdk = aws::load_sdk_config().await;
-    let app = match query::query_app(&sdk, &config).await {
+    let app = match mcp::mcp_app(&sdk, &config, ask.as_ref()).await {
         Ok(a) => a,
         Err(e) => {
             eprintln!("auditlake: {e}");
@@ -317,7 +379,7 @@ async fn serve(addr: &str, unauthenticated_on_network: bool) -> ExitCode {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    match axum::serve(listener, query::router(app))
+    match axum::serve(listener, mcp::router(app))
         .with_graceful_shutdown(shutdown)
         .await
     {
@@ -496,6 +558,10 @@ async fn main() -> ExitCode {
         } => {
             runtime::telemetry::init(false);
             serve(&addr, unauthenticated_on_network).await
+        }
+        Command::Mcp { token_env } => {
+            runtime::telemetry::init(false);
+            mcp_stdio(&token_env).await
         }
     }
 }

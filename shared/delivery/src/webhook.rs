@@ -182,6 +182,62 @@ impl Sender {
     }
 }
 
+impl Sender {
+    /// One POST to `url` over the same vetted, pinned connection as [`Sender::post`], without
+    /// retries (the caller keeps its own time budget): the status and at most `max_bytes` of the
+    /// response body (more is a failure). For a request whose answer matters (the questions'
+    /// chat-completions client in `shared/mcp`).
+    pub async fn exchange(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+        max_bytes: usize,
+    ) -> Result<(u16, Vec<u8>), SendError> {
+        let (host, addrs) = self.vet(url).await?;
+        let failed = |reason: String| SendError::Failed {
+            host: host.clone(),
+            reason,
+            tries: 1,
+        };
+        let client = self.client(&host, &addrs).map_err(&failed)?;
+        let mut req = client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
+        let mut resp = req.send().await.map_err(|e| {
+            failed(
+                if e.is_timeout() {
+                    "timed out"
+                } else if e.is_connect() {
+                    "connection failed"
+                } else {
+                    "request failed"
+                }
+                .to_owned(),
+            )
+        })?;
+        let status = resp.status().as_u16();
+        let mut out = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|_| failed("the answer could not be read".to_owned()))?
+        {
+            if out.len() + chunk.len() > max_bytes {
+                return Err(failed(format!(
+                    "the answer is larger than {max_bytes} bytes"
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok((status, out))
+    }
+}
+
 /// The headers of a signed delivery: `auditlake-signature` (DESIGN "Webhook signature") and
 /// `auditlake-delivery`.
 pub fn signed_headers(

@@ -211,6 +211,18 @@ async fn require(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
+    let principal = authorize(&app, header, role).await?;
+    req.extensions_mut().insert(principal);
+    Ok(next.run(req).await)
+}
+
+/// Authenticates an `Authorization` header and checks that it grants `role`: 401 without a
+/// valid token, 403 without the role. The one check every route and every MCP tool goes through.
+pub async fn authorize(
+    app: &QueryApp,
+    header: Option<&str>,
+    role: Role,
+) -> Result<Principal, ApiError> {
     let principal = app.ports.auth.authenticate(header).await?;
     let granted = effective_role(&principal, &app.settings.group_roles);
     if granted < Some(role) {
@@ -223,8 +235,7 @@ async fn require(
             ))
         )));
     }
-    req.extensions_mut().insert(principal);
-    Ok(next.run(req).await)
+    Ok(principal)
 }
 
 /// The request body within the size limit: 413 when larger.

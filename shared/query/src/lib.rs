@@ -36,7 +36,7 @@ use domain::stream::SignInKind;
 use domain::triage::{AlertReader, RuleStore};
 use runtime::clock::Clock;
 
-pub use handlers::{ApiDoc, ROUTES};
+pub use handlers::{ApiDoc, ROUTES, authorize};
 pub use wiring::{query_app, query_app_with_clock};
 
 /// The header every response carries when auth is disabled.
@@ -191,6 +191,16 @@ impl QueryApp {
         self
     }
 
+    /// Whether authentication is switched off (every caller an anonymous admin).
+    pub fn auth_disabled(&self) -> bool {
+        self.settings.auth_disabled
+    }
+
+    /// The clock listings pin on (the questions' time budget is measured on the system clock).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.ports.clock.clone()
+    }
+
     /// Replaces the engine hunting queries run on (the demo's local DuckDB engine).
     pub fn with_analytics(mut self, engine: Arc<dyn QueryEngine>) -> Self {
         self.ports.analytics = Some(engine);
@@ -209,9 +219,17 @@ pub async fn spawn(
     app: QueryApp,
     addr: &str,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
+    spawn_router(router(app), addr).await
+}
+
+/// [`spawn`] for any router built over the API (`mcp::router` adds `/mcp` and the questions).
+pub async fn spawn_router(
+    router: Router,
+    addr: &str,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let task = tokio::spawn(async move { axum::serve(listener, router(app)).await });
+    let task = tokio::spawn(async move { axum::serve(listener, router).await });
     Ok((local, task))
 }
 

@@ -5,11 +5,13 @@
 //! the puller's own memory), a [`clock::ManualClock`], [`tokens::StaticTokens`] for the query
 //! API's auth paths, provisioning of a local stack's tables, bucket and parameters
 //! ([`provision`]), the local DuckDB engine of the hunting queries ([`local_engine`]), where
-//! the shared corpus of sample events is ([`corpus`]), delivery markers in memory ([`memory_deliveries`]) and an HTTPS webhook [`receiver`].
+//! the shared corpus of sample events is ([`corpus`]), delivery markers in memory ([`memory_deliveries`]), an HTTPS webhook [`receiver`] and a
+//! chat-completions stand-in for the questions' tests ([`llm_sim`]).
 
 pub mod clock;
 pub mod corpus;
 pub mod counting;
+pub mod llm_sim;
 pub mod local_engine;
 pub mod memory;
 pub mod memory_alerts;

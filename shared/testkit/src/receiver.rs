@@ -124,28 +124,9 @@ async fn receive(
 impl Receiver {
     /// Starts a receiver on 127.0.0.1 (any port).
     pub async fn start() -> Receiver {
-        let dir = certs_dir();
-        let certs: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_file_iter(dir.join("receiver.crt"))
-                .expect("receiver.crt")
-                .collect::<Result<_, _>>()
-                .expect("receiver.crt parses");
-        let key = PrivateKeyDer::from_pem_file(dir.join("receiver.key")).expect("receiver.key");
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .expect("the receiver's certificate and key match");
-        let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = tcp.local_addr().expect("addr");
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new().fallback(receive).with_state(inner.clone());
-        let listener = TlsListener {
-            tcp,
-            tls: TlsAcceptor::from(Arc::new(config)),
-        };
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = serve_tls(app).await;
         Receiver {
             addr,
             inner,
@@ -204,4 +185,31 @@ impl Receiver {
     pub fn redirect(&self, to: Option<String>) {
         self.inner.lock().expect("receiver lock").redirect_to = to;
     }
+}
+
+/// Serves `app` over HTTPS on 127.0.0.1 (any port) with the test-only certificate of
+/// `tests/fixtures/certs/receiver.crt` (for `localhost`): the receiver's and the chat-completions
+/// stand-in's transport (`llm_sim`).
+pub async fn serve_tls(app: Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let dir = certs_dir();
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(dir.join("receiver.crt"))
+            .expect("receiver.crt")
+            .collect::<Result<_, _>>()
+            .expect("receiver.crt parses");
+    let key = PrivateKeyDer::from_pem_file(dir.join("receiver.key")).expect("receiver.key");
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("the receiver's certificate and key match");
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = tcp.local_addr().expect("addr");
+    let listener = TlsListener {
+        tcp,
+        tls: TlsAcceptor::from(Arc::new(config)),
+    };
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (addr, task)
 }

@@ -84,10 +84,22 @@ fn violations(g: &Graph) -> Vec<String> {
         out.push(format!("the console's assets depend on `{dep}`"));
     }
     for (pkg, deps) in &g.closure {
-        let serves = ["console", "query", "query-api", "cli"].contains(&pkg.as_str())
+        let serves = ["console", "query", "mcp", "query-api", "cli"].contains(&pkg.as_str())
             || TEST_ONLY.contains(&pkg.as_str());
         if deps.contains("console") && !serves {
             out.push(format!("`{pkg}` builds the console's assets"));
+        }
+    }
+    // The MCP server layers on the query API (`shared/mcp` over `query::router`), never under
+    // it; collection and delivery carry no MCP SDK.
+    if closure("query").contains("rmcp") || closure("query").contains("mcp") {
+        out.push("the `query` crate builds the MCP server".to_string());
+    }
+    for (pkg, deps) in &g.closure {
+        if deps.contains("rmcp")
+            && (pkg.starts_with("pull-") || pkg.ends_with("-alerts") || pkg.ends_with("-events"))
+        {
+            out.push(format!("the function `{pkg}` builds `rmcp`"));
         }
     }
     out
@@ -242,6 +254,7 @@ fn the_workspace_has_one_crate_per_layer() {
         "cli",
         "detect",
         "delivery",
+        "mcp",
         "testkit",
     ] {
         assert!(g.direct.contains_key(krate), "no `{krate}` crate");
@@ -264,6 +277,7 @@ fn the_layers_hold() {
     );
     assert!(g.closure["pull-entra-sign-ins"].contains("aws-sdk-dynamodb"));
     assert!(g.closure["query-api"].contains("aws-sdk-athena"));
+    assert!(g.closure["query-api"].contains("rmcp"));
     let found = violations(&g);
     assert!(found.is_empty(), "layering broken:\n{}", found.join("\n"));
 }
@@ -287,6 +301,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
     add(&mut g.closure, "forward-events", "aws-sdk-sns");
     add(&mut g.direct, "console", "serde");
     add(&mut g.closure, "pull-intune-audit", "console");
+    add(&mut g.closure, "query", "rmcp");
+    add(&mut g.closure, "pull-entra-directory-audits", "rmcp");
     let found: BTreeSet<String> = violations(&g).into_iter().collect();
     let want: BTreeSet<String> = [
         "the core crate `domain` depends on `tokio`",
@@ -302,6 +318,8 @@ fn a_planted_violation_of_each_rule_is_caught() {
         "the forwarder builds `aws-sdk-sns`",
         "the console's assets depend on `serde`",
         "`pull-intune-audit` builds the console's assets",
+        "the `query` crate builds the MCP server",
+        "the function `pull-entra-directory-audits` builds `rmcp`",
     ]
     .into_iter()
     .map(str::to_string)

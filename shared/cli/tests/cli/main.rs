@@ -11,6 +11,7 @@ mod detect;
 mod graph_sources_conformance;
 mod layers;
 mod m365_activity;
+mod mcp;
 mod message_trace_exports;
 mod normalize;
 mod run_command;

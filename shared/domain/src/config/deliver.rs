@@ -108,14 +108,20 @@ pub const FORWARD_VARS: &[Var] = &[
 ];
 
 /// Whether the variables say the process runs inside Lambda.
-fn in_lambda(all: &[(String, String)]) -> bool {
+pub(super) fn in_lambda(all: &[(String, String)]) -> bool {
     all.iter().any(|(k, _)| k == "AWS_LAMBDA_RUNTIME_API")
 }
 
 fn outbound(r: &mut Reader, lambda: bool) -> Outbound {
-    let allowlist = match r.optional(&vars::DESTINATION_ALLOWLIST) {
+    outbound_from(r, lambda, &vars::DESTINATION_ALLOWLIST)
+}
+
+/// The outbound settings with the allow-list read from `allowlist_var` (questions have their
+/// own list: the model's host is not a webhook's).
+pub(super) fn outbound_from(r: &mut Reader, lambda: bool, allowlist_var: &Var) -> Outbound {
+    let allowlist = match r.optional(allowlist_var) {
         Some(text) => Allowlist::parse(&text).unwrap_or_else(|e| {
-            r.problem(&vars::DESTINATION_ALLOWLIST, e);
+            r.problem(allowlist_var, e);
             Allowlist::default()
         }),
         None => Allowlist::default(),

@@ -2,6 +2,7 @@
 //! core never reads the environment itself). Every missing or malformed variable is reported in
 //! one error, so an operator fixes a deployment in one pass.
 
+mod ask;
 mod deliver;
 mod detect;
 mod import;
@@ -11,6 +12,7 @@ mod query;
 mod tests;
 pub mod vars;
 
+pub use ask::{ASK_VARS, AskConfig, AzureDeployment};
 pub use deliver::{
     FORWARD_VARS, ForwardConfig, ForwardFormat, NOTIFY_VARS, NotifyConfig, Outbound, Webhook,
 };

@@ -376,3 +376,66 @@ pub const CONSOLE_SCOPES: Var = Var {
     range: None,
     meaning: "The web console: the scopes it asks for, separated by spaces or commas; default `<AUDITLAKE_API_AUDIENCE>/access_as_user`.",
 };
+
+pub const LLM_BASE_URL: Var = Var {
+    name: "AUDITLAKE_LLM_BASE_URL",
+    default: None,
+    range: None,
+    meaning: "Questions (`POST /ask`, `POST /events/{id}/explain`, the MCP `ask` tool): the OpenAI-compatible chat-completions root, e.g. `https://api.openai.com/v1` or `https://<resource>.openai.azure.com`; its host must be on AUDITLAKE_LLM_ALLOWLIST. Unset: questions are off.",
+};
+
+pub const LLM_MODEL: Var = Var {
+    name: "AUDITLAKE_LLM_MODEL",
+    default: None,
+    range: None,
+    meaning: "Questions: the model name sent with each request (required with AUDITLAKE_LLM_BASE_URL).",
+};
+
+pub const LLM_AZURE_DEPLOYMENT: Var = Var {
+    name: "AUDITLAKE_LLM_AZURE_DEPLOYMENT",
+    default: None,
+    range: None,
+    meaning: "Questions on Azure OpenAI: the deployment; requests go to `<base>/openai/deployments/<deployment>/chat/completions?api-version=...` with an `api-key` header.",
+};
+
+pub const LLM_AZURE_API_VERSION: Var = Var {
+    name: "AUDITLAKE_LLM_AZURE_API_VERSION",
+    default: Some("2024-10-21"),
+    range: None,
+    meaning: "Questions on Azure OpenAI: the `api-version` query parameter.",
+};
+
+pub const LLM_KEY_PARAM: Var = Var {
+    name: "AUDITLAKE_LLM_KEY_PARAM",
+    default: None,
+    range: None,
+    meaning: "Questions: SSM SecureString parameter holding the API key (sent as `Authorization: Bearer`, or `api-key` on Azure). Unset: no key is sent.",
+};
+
+pub const LLM_ALLOWLIST: Var = Var {
+    name: "AUDITLAKE_LLM_ALLOWLIST",
+    default: None,
+    range: None,
+    meaning: "Questions: the hosts the chat-completions client may reach (`api.openai.com`, `*.openai.azure.com`), separated by commas; every address a host resolves to must also be public. Local stacks reuse AUDITLAKE_DESTINATIONS_ALLOW_LOOPBACK and AUDITLAKE_DESTINATIONS_CA_FILE.",
+};
+
+pub const LLM_MAX_STEPS: Var = Var {
+    name: "AUDITLAKE_LLM_MAX_STEPS",
+    default: Some("6"),
+    range: Some((1, 20)),
+    meaning: "Questions: model requests one question may make (each answer may ask for tool calls).",
+};
+
+pub const LLM_TIME_BUDGET_SECS: Var = Var {
+    name: "AUDITLAKE_LLM_TIME_BUDGET_SECS",
+    default: Some("25"),
+    range: Some((1, 600)),
+    meaning: "Questions: seconds one question may take, model requests and tool calls together (API Gateway ends a request at 30).",
+};
+
+pub const LLM_TOKEN_BUDGET: Var = Var {
+    name: "AUDITLAKE_LLM_TOKEN_BUDGET",
+    default: Some("30000"),
+    range: Some((100, 1_000_000)),
+    meaning: "Questions: tokens (prompt and completion, as the model reports them in `usage`) one question may spend.",
+};

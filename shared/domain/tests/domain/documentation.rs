@@ -1,7 +1,9 @@
 //! The configuration the code declares (`domain::config::vars`) and the README's tables agree:
 //! every variable has a row, and a variable with a single-value default shows that default.
 
-use domain::config::{DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS, Var};
+use domain::config::{
+    ASK_VARS, DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS, Var,
+};
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
@@ -30,6 +32,7 @@ fn every_variable_is_in_the_readme_table() {
         .chain(DETECT_VARS)
         .chain(NOTIFY_VARS)
         .chain(FORWARD_VARS)
+        .chain(ASK_VARS)
     {
         assert!(
             !rows(&readme, var).is_empty(),
@@ -48,6 +51,7 @@ fn the_readme_shows_each_declared_default() {
         .chain(DETECT_VARS)
         .chain(NOTIFY_VARS)
         .chain(FORWARD_VARS)
+        .chain(ASK_VARS)
     {
         // A list default ("all four") and derived ones are described in words.
         let Some(default) = var.default.filter(|d| !d.contains(',')) else {

@@ -423,6 +423,20 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
 
     // The query API over the same tables, with authentication on: the simulator is the token
     // issuer, and the API runs on the simulator's clock (tokens and the paging pin are on it).
+    // The cursor key in SSM, as the stack keeps it: another process configured like this one
+    // (`auditlake mcp` in tests/mcp/test_mcp.py) continues this API's cursors.
+    let cursor_key_param = "/auditlake/cursor-key";
+    testkit::provision::put_secure_parameter(
+        &sdk,
+        cursor_key_param,
+        &secrecy::SecretString::from(format!(
+            "auditlake-demo-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+        )),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let query_config = domain::config::QueryConfig::from_vars(
         [
             ("AUDITLAKE_TENANT_ID", tenant.as_str()),
@@ -448,6 +462,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
                 "AUDITLAKE_CONSOLE_CLIENT_ID",
                 m365_sim::DEFAULT_SPA_CLIENT_ID,
             ),
+            ("AUDITLAKE_CURSOR_KEY_PARAM", cursor_key_param),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     )
@@ -463,9 +478,29 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         .with_analytics(std::sync::Arc::new(
             testkit::local_engine::LocalEngine::from_repo(&lake_dir),
         ));
-    let (query_addr, _query_task) = query::spawn(query_app, "127.0.0.1:0")
-        .await
-        .map_err(|e| format!("query API: {e}"))?;
+    // Questions on, against the chat-completions stand-in (HTTPS on loopback with the test CA),
+    // so `/ask` and the MCP `ask` tool answer as they would with a model configured.
+    let llm = testkit::llm_sim::LlmSim::start().await;
+    let ask_config = domain::config::AskConfig::from_vars(
+        [
+            ("AUDITLAKE_LLM_BASE_URL", llm.base_url()),
+            ("AUDITLAKE_LLM_MODEL", "auditlake-sim".to_string()),
+            ("AUDITLAKE_LLM_ALLOWLIST", llm.allow_entry()),
+            ("AUDITLAKE_DESTINATIONS_ALLOW_LOOPBACK", "1".to_string()),
+            (
+                "AUDITLAKE_DESTINATIONS_CA_FILE",
+                testkit::receiver::ca_file().display().to_string(),
+            ),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    )
+    .map_err(|e| e.to_string())?
+    .ok_or("questions are off")?;
+    let asker = mcp::ask::Asker::new(ask_config, None).map_err(|e| e.to_string())?;
+    let (query_addr, _query_task) =
+        mcp::spawn(mcp::McpApp::new(query_app, Some(asker)), "127.0.0.1:0")
+            .await
+            .map_err(|e| format!("query API: {e}"))?;
     let query_url = format!("http://{query_addr}");
     let token = user_token(&sim.base_url()).await?;
     out.line(String::new());
@@ -538,6 +573,7 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
         let _ = std::fs::remove_dir_all(&lake_dir);
     }
     sim.shutdown().await;
+    drop(llm);
     drop(moto);
     Ok(())
 }
