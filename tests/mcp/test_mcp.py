@@ -270,6 +270,9 @@ async def over_stdio(t, service):
         "AUDITLAKE_EVENTS_TABLE": "auditlake-events",
         "AUDITLAKE_STATE_TABLE": "auditlake-state",
         "AUDITLAKE_ALERTS_TABLE": "auditlake-alerts",
+        # The raw layer, as the demo's query API reads it (`GET /events/{id}` returns the raw
+        # record, not only its reference), so get_event over stdio can equal the REST answer.
+        "AUDITLAKE_BUCKET": "auditlake-local",
         "AUDITLAKE_LOGIN_URL": service["simulator"],
         "AUDITLAKE_API_AUDIENCE": claims["aud"],
         "AUDITLAKE_API_READ_BUDGET": "25",
