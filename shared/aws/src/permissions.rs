@@ -74,6 +74,8 @@ pub enum Resource {
     CredentialParameter,
     /// The query API's cursor-sealing key parameter (`AUDITLAKE_CURSOR_KEY_PARAM`).
     CursorKeyParameter,
+    /// The SSM parameter holding the questions' model API key.
+    LlmKeyParameter,
     /// The customer managed KMS key of the bucket, only when the stack is given one.
     BucketKmsKey,
     /// Objects under `curated/` (every source): what the hunting queries read through Athena.
@@ -292,6 +294,11 @@ pub fn query_api() -> FunctionCalls {
                 action: "ssm:GetParameters",
                 resources: vec![Resource::CursorKeyParameter],
                 why: "the key that seals paging cursors",
+            },
+            Call {
+                action: "ssm:GetParameters",
+                resources: vec![Resource::LlmKeyParameter],
+                why: "mcp::wiring::asker: the model's API key, when questions are on",
             },
             Call {
                 action: "athena:StartQueryExecution",

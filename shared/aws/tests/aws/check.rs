@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use aws::permissions::{self, FunctionCalls, Resource, TAMPER_ACTIONS, TAMPER_SID};
-use domain::config::{DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS};
+use domain::config::{ASK_VARS, DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS};
 use domain::model::Source;
 use serde_json::Value;
 
@@ -65,6 +65,7 @@ fn expressions(r: Resource) -> Vec<String> {
             ssm("ClientCertParameterName"),
         ],
         Resource::CursorKeyParameter => vec![ssm("CursorKeyParameterName")],
+        Resource::LlmKeyParameter => vec![ssm("LlmKeyParameterName")],
         Resource::BucketKmsKey => vec!["Ref KmsKeyArn".into()],
         Resource::AllCurated => vec!["Sub ${LakeBucket.Arn}/curated/*".into()],
         Resource::AthenaResults => vec!["Sub ${LakeBucket.Arn}/athena-results/*".into()],
@@ -173,13 +174,23 @@ const PULLER_REQUIRED: &[&str] = &[
     "AUDITLAKE_STATE_TABLE",
 ];
 
-/// What the query API's configuration parses (`config::QUERY_VARS`) less what a deployment must
-/// never set: the switch that turns auth off and the login-host override.
+/// What the query API's configuration parses (`config::QUERY_VARS`, and `config::ASK_VARS` for
+/// the questions `mcp::router` answers) less what a deployment must never set: the switch that
+/// turns auth off, the login-host override, and the local stacks' loopback and CA switches.
 fn query_api_vars() -> BTreeSet<&'static str> {
     QUERY_VARS
         .iter()
+        .chain(ASK_VARS)
         .map(|v| v.name)
-        .filter(|v| !matches!(*v, "AUDITLAKE_AUTH_DISABLED" | "AUDITLAKE_LOGIN_URL"))
+        .filter(|v| {
+            !matches!(
+                *v,
+                "AUDITLAKE_AUTH_DISABLED"
+                    | "AUDITLAKE_LOGIN_URL"
+                    | "AUDITLAKE_DESTINATIONS_ALLOW_LOOPBACK"
+                    | "AUDITLAKE_DESTINATIONS_CA_FILE"
+            )
+        })
         .collect()
 }
 const DETECT_REQUIRED: &[&str] = &["AUDITLAKE_BUCKET", "AUDITLAKE_ALERTS_TABLE"];

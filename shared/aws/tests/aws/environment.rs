@@ -398,3 +398,51 @@ fn every_template_parameter_is_in_the_readmes_deploy_table() {
     );
     assert_eq!(undocumented_parameters(&planted, &readme), ["PlantedKnob"]);
 }
+
+/// The query API's questions configuration in a stack deployed with `extra` parameters.
+fn questions_with(extra: &[(&str, &str)]) -> Result<Option<domain::config::AskConfig>, String> {
+    let mut stack = Stack::new(&real_template());
+    for (k, v) in extra {
+        assert!(
+            stack.doc["Parameters"].get(*k).is_some(),
+            "the template does not declare {k}"
+        );
+        stack.params.insert((*k).into(), (*v).into());
+    }
+    let (_, vars) = stack
+        .environments()?
+        .into_iter()
+        .find(|(binary, _)| binary == permissions::query_api().name)
+        .ok_or("no query API function")?;
+    domain::config::AskConfig::from_vars(vars).map_err(|e| e.to_string())
+}
+
+#[test]
+fn questions_are_off_in_a_default_stack_and_on_with_the_llm_parameters() {
+    assert_eq!(questions_with(&[]), Ok(None));
+    let on = questions_with(&[
+        ("LlmBaseUrl", "https://contoso.openai.azure.com"),
+        ("LlmModel", "gpt-4o"),
+        ("LlmAzureDeployment", "soc-gpt4o"),
+        ("LlmAllowlist", "*.openai.azure.com"),
+    ])
+    .expect("the query API starts with questions on")
+    .expect("questions on");
+    assert_eq!(on.base_url, "https://contoso.openai.azure.com");
+    assert_eq!(on.model, "gpt-4o");
+    assert!(on.azure.is_some(), "LlmAzureDeployment not passed");
+    // The key's parameter is the one the function's grant names (the calls check holds the grant).
+    assert_eq!(on.key_param.as_deref(), Some("/auditlake/llm-key"));
+    // A base URL off the allow-list: the function would not start, and says why.
+    let off_list = questions_with(&[
+        ("LlmBaseUrl", "https://llm.example.net/v1"),
+        ("LlmModel", "m"),
+        ("LlmAllowlist", "api.openai.com"),
+    ]);
+    assert!(
+        off_list
+            .as_ref()
+            .is_err_and(|e| e.contains("AUDITLAKE_LLM_BASE_URL")),
+        "{off_list:?}"
+    );
+}
