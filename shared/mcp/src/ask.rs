@@ -255,24 +255,13 @@ async fn run_model_call(
                 .into(),
         );
     }
-    let logged = Value::Object(args.clone());
-    match tools::call_route(&app.api, tool, &args, authorization).await {
+    match tools::call_audited(&app.api, caller, "ask", tool, &args, authorization, started).await {
         Ok(answered) => {
             let outcome = if answered.ok() {
                 audit::Outcome::Ok
             } else {
                 audit::Outcome::Failed
             };
-            audit::tool_call(
-                caller,
-                "ask",
-                tool.as_str(),
-                &logged,
-                outcome,
-                answered.status,
-                answered.bytes,
-                started.elapsed().as_millis(),
-            );
             calls.push(CallRecord {
                 tool: tool.as_str().into(),
                 outcome: outcome.as_str().into(),
@@ -286,16 +275,6 @@ async fn run_model_call(
             text
         }
         Err(e) => {
-            audit::tool_call(
-                caller,
-                "ask",
-                tool.as_str(),
-                &logged,
-                audit::Outcome::Failed,
-                400,
-                0,
-                started.elapsed().as_millis(),
-            );
             calls.push(CallRecord {
                 tool: tool.as_str().into(),
                 outcome: "failed".into(),

@@ -139,44 +139,26 @@ impl AuditlakeMcp {
         if tool == ToolName::Ask {
             return self.ask(&caller, &args, authorization, started).await;
         }
-        match tools::call_route(&self.app.api, tool, &args, authorization).await {
+        let answered = tools::call_audited(
+            &self.app.api,
+            &caller,
+            self.via(),
+            tool,
+            &args,
+            authorization,
+            started,
+        );
+        match answered.await {
             Ok(answered) => {
-                let outcome = if answered.ok() {
-                    audit::Outcome::Ok
-                } else {
-                    audit::Outcome::Failed
-                };
-                audit::tool_call(
-                    &caller,
-                    self.via(),
-                    tool.as_str(),
-                    &logged,
-                    outcome,
-                    answered.status,
-                    answered.bytes,
-                    started.elapsed().as_millis(),
-                );
                 if answered.ok() {
                     success_result(answered.body)
                 } else {
                     error_result(answered.body)
                 }
             }
-            Err(e) => {
-                audit::tool_call(
-                    &caller,
-                    self.via(),
-                    tool.as_str(),
-                    &logged,
-                    audit::Outcome::Failed,
-                    400,
-                    0,
-                    started.elapsed().as_millis(),
-                );
-                error_result(
-                    json!({"error": {"code": "invalid_arguments", "message": e.to_string()}}),
-                )
-            }
+            Err(e) => error_result(
+                json!({"error": {"code": "invalid_arguments", "message": e.to_string()}}),
+            ),
         }
     }
 

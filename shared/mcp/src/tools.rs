@@ -374,6 +374,38 @@ fn only(args: &Map<String, Value>, known: &[&str]) -> Result<(), ToolError> {
     }
 }
 
+/// [`call_route`] with its audit line (caller, transport, tool, arguments, outcome, status, result
+/// size; never the content), the one way a tool runs, from an MCP client or inside a question.
+#[allow(clippy::too_many_arguments)]
+pub async fn call_audited(
+    api: &Router,
+    caller: &str,
+    via: &str,
+    tool: ToolName,
+    args: &Map<String, Value>,
+    authorization: Option<&str>,
+    started: Instant,
+) -> Result<Answered, ToolError> {
+    let logged = Value::Object(args.clone());
+    let result = call_route(api, tool, args, authorization).await;
+    let (outcome, status, bytes) = match &result {
+        Ok(a) if a.ok() => (crate::audit::Outcome::Ok, a.status, a.bytes),
+        Ok(a) => (crate::audit::Outcome::Failed, a.status, a.bytes),
+        Err(_) => (crate::audit::Outcome::Failed, 400, 0),
+    };
+    crate::audit::tool_call(
+        caller,
+        via,
+        tool.as_str(),
+        &logged,
+        outcome,
+        status,
+        bytes,
+        started.elapsed().as_millis(),
+    );
+    result
+}
+
 /// Makes one tool call through `api` (the query API's router) with `authorization` (the
 /// caller's own header): the route's status and JSON body.
 pub async fn call_route(
