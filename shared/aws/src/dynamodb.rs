@@ -261,8 +261,8 @@ fn next_hour(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 pub struct DynamoStateStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 impl DynamoStateStore {

@@ -9,6 +9,7 @@
 pub mod alerts;
 #[cfg(feature = "athena")]
 mod athena;
+pub mod backfill;
 pub mod codec;
 pub mod cost;
 mod counters;

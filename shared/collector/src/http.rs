@@ -101,6 +101,15 @@ pub enum ApiError {
         hint: &'static str,
         request_id: String,
     },
+    /// A 429 from a call made with [`ApiClient::post_json`], which leaves throttling to its
+    /// caller (the backfill pauses its submissions for `retry_after` instead of waiting here).
+    #[error("{service} refused the request for now (HTTP 429 {code}): {message}")]
+    Throttled {
+        service: &'static str,
+        code: String,
+        message: String,
+        retry_after: Option<Duration>,
+    },
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error("{service} could not be reached at {path}: {message}")]
@@ -125,6 +134,10 @@ impl ApiError {
                 code: code.clone(),
                 message: self.to_string(),
             },
+            ApiError::Throttled { code, .. } => ErrorInfo {
+                code: code.clone(),
+                message: self.to_string(),
+            },
             ApiError::Auth(a) => a.info(),
             ApiError::Transport { .. } => ErrorInfo {
                 code: "Unreachable".into(),
@@ -145,6 +158,7 @@ impl ApiError {
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Api { status, .. } => Some(*status),
+            ApiError::Throttled { .. } => Some(429),
             _ => None,
         }
     }
@@ -251,19 +265,38 @@ impl ApiClient {
 
     /// GETs `url`, retrying as the policy allows.
     pub async fn get(&self, url: &str, deadline: &Deadline) -> Result<Response, ApiError> {
-        self.send(reqwest::Method::GET, url, deadline).await
+        self.send(reqwest::Method::GET, url, None, deadline).await
+    }
+
+    /// POSTs a JSON body (a Graph create), retrying server errors, timeouts and a 401 as `get`
+    /// does, but not a 429: that comes back as [`ApiError::Throttled`] with its `Retry-After`,
+    /// because a refused create is a limit on the caller's pace (queries a day, queries at once)
+    /// that the caller schedules around, not a blip to wait out here.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        deadline: &Deadline,
+    ) -> Result<Response, ApiError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ApiError::Protocol {
+            service: self.service,
+            message: format!("the request body could not be written: {e}"),
+        })?;
+        self.send(reqwest::Method::POST, url, Some(&bytes), deadline)
+            .await
     }
 
     /// POSTs an empty body to `url` (Management API subscription calls), retrying as the policy
     /// allows. Only idempotent operations are sent this way.
     pub async fn post(&self, url: &str, deadline: &Deadline) -> Result<Response, ApiError> {
-        self.send(reqwest::Method::POST, url, deadline).await
+        self.send(reqwest::Method::POST, url, None, deadline).await
     }
 
     async fn send(
         &self,
         method: reqwest::Method,
         url: &str,
+        body: Option<&[u8]>,
         deadline: &Deadline,
     ) -> Result<Response, ApiError> {
         let mut backoff = ExponentialBuilder::default()
@@ -288,8 +321,16 @@ impl ApiClient {
             }
             let token = self.tokens.token(&self.scope).await?;
             let mut request = self.http.request(method.clone(), url);
-            if method == reqwest::Method::POST {
-                request = request.header(reqwest::header::CONTENT_LENGTH, "0");
+            match body {
+                Some(b) => {
+                    request = request
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(b.to_vec());
+                }
+                None if method == reqwest::Method::POST => {
+                    request = request.header(reqwest::header::CONTENT_LENGTH, "0");
+                }
+                None => {}
             }
             let sent = request
                 .bearer_auth(token.expose_secret())
@@ -307,7 +348,10 @@ impl ApiClient {
                     last = Some(err);
                     Step::Retry { delay: None, why }
                 }
-                Ok(resp) => self.classify(url, resp, &mut refreshed, &mut last).await,
+                Ok(resp) => {
+                    self.classify(url, resp, body.is_none(), &mut refreshed, &mut last)
+                        .await
+                }
             };
             match step {
                 Step::Done(r) => return Ok(r),
@@ -336,6 +380,7 @@ impl ApiClient {
         &self,
         url: &str,
         resp: reqwest::Response,
+        retry_throttled: bool,
         refreshed: &mut bool,
         last: &mut Option<ApiError>,
     ) -> Step {
@@ -368,6 +413,18 @@ impl ApiClient {
         let throttled = status == StatusCode::TOO_MANY_REQUESTS || code == "AF429";
         let internal = matches!(code, "AF50000" | "AF50005" | "AF50006");
         match status {
+            _ if throttled && !retry_throttled => {
+                let (code, message) = match err {
+                    ApiError::Api { code, message, .. } => (code, message),
+                    other => ("TooManyRequests".into(), other.to_string()),
+                };
+                Step::Fail(ApiError::Throttled {
+                    service: self.service,
+                    code,
+                    message,
+                    retry_after: retry_after(&headers),
+                })
+            }
             _ if throttled => {
                 let why = err.to_string();
                 *last = Some(err);

@@ -12,6 +12,7 @@ pub use async_trait::async_trait;
 pub mod access;
 pub mod alert;
 pub mod analytics;
+pub mod backfill;
 pub mod clock;
 pub mod cloud;
 pub mod config;

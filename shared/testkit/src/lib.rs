@@ -15,6 +15,7 @@ pub mod llm_sim;
 pub mod local_engine;
 pub mod memory;
 pub mod memory_alerts;
+pub mod memory_backfill;
 pub mod memory_deliveries;
 pub mod memory_read;
 pub mod provision;
