@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(d["job_id"], "ServiceNowOutDelta.5e6f7081a2b34c5d.t");
         assert_eq!(d["duration_ms"], "1873");
         assert_eq!(d["error_category"], "nonServiceFailure");
-        assert_eq!(d["source_identity"], json!({"id": "u1", "name": "Ines Moreau"}));
+        assert_eq!(
+            d["source_identity"],
+            json!({"id": "u1", "name": "Ines Moreau"})
+        );
         assert_eq!(d["target_system"]["name"], "ServiceNow");
         assert_eq!(
             d["modified_properties"],
@@ -259,7 +262,8 @@ mod tests {
         let e = normalize(&r, ctx()).unwrap();
         assert_eq!(e.actor.kind, ActorKind::User);
         assert_eq!(e.actor.id.as_deref(), Some("u9"));
-        r["initiatedBy"] = json!({"id": "a9", "displayName": "Sync app", "initiatorType": "application"});
+        r["initiatedBy"] =
+            json!({"id": "a9", "displayName": "Sync app", "initiatorType": "application"});
         assert_eq!(normalize(&r, ctx()).unwrap().actor.kind, ActorKind::App);
         // The deprecated beta spellings are read too.
         let mut beta = record();

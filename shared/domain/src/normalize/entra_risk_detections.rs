@@ -291,7 +291,10 @@ mod tests {
         assert_eq!(e.user_agent, None);
         assert!(!e.details.contains_key("additional_info"));
         assert!(!e.details.contains_key("request_id"));
-        assert_eq!(e.details["risk_detail"], "userPerformedSecuredPasswordChange");
+        assert_eq!(
+            e.details["risk_detail"],
+            "userPerformedSecuredPasswordChange"
+        );
 
         let mut anonymous = v.clone();
         for k in ["userId", "userDisplayName", "userPrincipalName"] {
