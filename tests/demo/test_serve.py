@@ -37,6 +37,8 @@ SOURCES = [
     "entra-sign-ins",
     "intune-audit",
     "exchange-message-trace",
+    "entra-risk-detections",
+    "entra-provisioning",
     "m365-activity",
 ]
 

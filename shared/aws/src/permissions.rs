@@ -564,6 +564,8 @@ pub fn source_function_name(source: Source) -> &'static str {
         Source::EntraSignIns => "pull-entra-sign-ins",
         Source::IntuneAudit => "pull-intune-audit",
         Source::ExchangeMessageTrace => "pull-exchange-message-trace",
+        Source::EntraRiskDetections => "pull-entra-risk-detections",
+        Source::EntraProvisioning => "pull-entra-provisioning",
         Source::M365Activity => "pull-m365-activity",
     }
 }

@@ -24,16 +24,21 @@ use runtime::clock::{Clock, Deadline};
 pub use domain::store::{Finding, Severity};
 
 /// The Graph sources the doctor knows how to probe.
-pub const GRAPH_SOURCES: [Source; 4] = [
+pub const GRAPH_SOURCES: [Source; 6] = [
     Source::EntraDirectoryAudits,
     Source::EntraSignIns,
     Source::IntuneAudit,
     Source::ExchangeMessageTrace,
+    Source::EntraRiskDetections,
+    Source::EntraProvisioning,
 ];
 
 fn permission(source: Source) -> &'static str {
     match source {
-        Source::EntraDirectoryAudits | Source::EntraSignIns => "AuditLog.Read.All",
+        Source::EntraDirectoryAudits | Source::EntraSignIns | Source::EntraProvisioning => {
+            "AuditLog.Read.All"
+        }
+        Source::EntraRiskDetections => "IdentityRiskEvent.Read.All",
         Source::IntuneAudit => "DeviceManagementApps.Read.All",
         Source::ExchangeMessageTrace => "ExchangeMessageTrace.Read.All",
         Source::M365Activity => "ActivityFeed.Read",
@@ -73,9 +78,30 @@ fn explain(source: Source, stream: Option<Stream>, err: &SourceError) -> Finding
         SourceError::Api(ApiError::Api {
             status: 403, code, ..
         }) if code == "Authentication_RequestFromNonPremiumTenantOrB2CTenant" => {
+            let (logs, licence) = match source {
+                Source::EntraProvisioning => ("provisioning logs", "P1 or P2"),
+                Source::EntraRiskDetections => ("risk detections", "P2"),
+                _ => ("sign-in logs", "P1 or P2"),
+            };
             format!(
-                "{what}: Microsoft refuses sign-in logs because the tenant has no Microsoft Entra ID P1 or P2 licence; \
+                "{what}: Microsoft refuses {logs} because the tenant has no Microsoft Entra ID {licence} licence; \
                  buy or trial one (data appears up to 3 days later) or disable this source"
+            )
+        }
+        // Identity Protection answers a tenant without Entra ID P2 with a plain 403 whose
+        // message names the licence, not with the permission error (Authorization_RequestDenied).
+        SourceError::Api(ApiError::Api {
+            status: 403,
+            code,
+            message,
+            ..
+        }) if source == Source::EntraRiskDetections
+            && code != "Authorization_RequestDenied"
+            && message.to_ascii_lowercase().contains("licen") =>
+        {
+            format!(
+                "{what}: Microsoft refuses risk detections because the tenant has no Microsoft Entra ID P2 licence \
+                 (Identity Protection); buy or trial one or disable this source. Microsoft said: {message}"
             )
         }
         SourceError::Api(ApiError::Api { status: 403, .. }) => format!(

@@ -181,6 +181,10 @@ struct ErrorDetail {
 /// Plain-language advice for the errors Microsoft gives a collector that is not set up yet.
 pub fn hint(status: u16, code: &str, path: &str) -> &'static str {
     match (status, code) {
+        // Identity Protection answers a missing permission and a missing licence alike with 403.
+        (403, _) if path.contains("/identityProtection/") => {
+            " (risk detections need the application permission IdentityRiskEvent.Read.All with admin consent and a Microsoft Entra ID P2 licence in the tenant)"
+        }
         (403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant") => {
             " (sign-in logs through Graph need a Microsoft Entra ID P1 or P2 licence in the tenant; data appears up to 3 days after an upgrade)"
         }

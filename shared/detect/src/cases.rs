@@ -55,7 +55,10 @@ pub fn parse(text: &str) -> Result<CaseFile, String> {
 fn time_field(source: Source) -> &'static str {
     match source {
         Source::EntraSignIns => "createdDateTime",
-        Source::EntraDirectoryAudits | Source::IntuneAudit => "activityDateTime",
+        Source::EntraDirectoryAudits | Source::IntuneAudit | Source::EntraProvisioning => {
+            "activityDateTime"
+        }
+        Source::EntraRiskDetections => "detectedDateTime",
         Source::ExchangeMessageTrace => "Received",
         Source::M365Activity => "CreationTime",
     }

@@ -8,6 +8,8 @@
 //! | `product: azure`, `service: auditlogs` (older rules: `audit`, `entra_id`) | `entra-directory-audits` |
 //! | `product: m365` (any service: `exchange`, `threat_management`, `audit`, `sharepoint`, ...) | `m365-activity`, the content type the service names, or every one |
 //! | no product, `service: m365` / `office365` / `microsoft365` (older SigmaHQ rules) | `m365-activity` |
+//! | `product: azure`, `service: riskdetection` (SigmaHQ's Identity Protection rules) | `entra-risk-detections` |
+//! | `product: azure`, `service: provisioninglogs` (the diagnostic category `ProvisioningLogs`) | `entra-provisioning` |
 //! | `product: intune` | `intune-audit` |
 //! | `product: exchange`, `service: messagetrace` | `exchange-message-trace` |
 //! | `product: auditlake`, `service: <source>`, optional `category: <stream>` | that source (and stream) |
@@ -65,7 +67,7 @@ pub fn target_of(ls: &LogSource) -> Result<Target, String> {
     let describe = || {
         format!(
             "logsource (product: {}, service: {}) is not one auditlake collects; use product azure \
-             (signinlogs, auditlogs), m365, intune, exchange (messagetrace) or auditlake \
+             (signinlogs, auditlogs, riskdetection, provisioninglogs), m365, intune, exchange (messagetrace) or auditlake \
              (service: a source name)",
             ls.product.as_deref().unwrap_or("-"),
             ls.service.as_deref().unwrap_or("-")
@@ -89,6 +91,8 @@ pub fn target_of(ls: &LogSource) -> Result<Target, String> {
         (Some("azure"), Some("auditlogs" | "audit" | "entra_id")) => {
             Ok(Target::all(Source::EntraDirectoryAudits))
         }
+        (Some("azure"), Some("riskdetection")) => Ok(Target::all(Source::EntraRiskDetections)),
+        (Some("azure"), Some("provisioninglogs")) => Ok(Target::all(Source::EntraProvisioning)),
         (Some("m365"), service) => Ok(match service.and_then(content_type_of_service) {
             Some(ct) => Target::one(Source::M365Activity, ct.into()),
             None => Target::all(Source::M365Activity),
@@ -147,6 +151,10 @@ mod tests {
         assert_eq!(t, Target::all(Source::EntraSignIns));
         let t = target_of(&ls("azure", Some("auditlogs"), None)).unwrap();
         assert!(t.covers(Source::EntraDirectoryAudits, None));
+        let t = target_of(&ls("azure", Some("riskdetection"), None)).unwrap();
+        assert_eq!(t, Target::all(Source::EntraRiskDetections));
+        let t = target_of(&ls("azure", Some("ProvisioningLogs"), None)).unwrap();
+        assert_eq!(t, Target::all(Source::EntraProvisioning));
         let t = target_of(&ls("m365", Some("exchange"), None)).unwrap();
         assert!(t.covers(Source::M365Activity, Some("Audit.Exchange")));
         assert!(!t.covers(Source::M365Activity, Some("Audit.SharePoint")));

@@ -23,16 +23,20 @@ pub enum Source {
     EntraSignIns,
     IntuneAudit,
     ExchangeMessageTrace,
+    EntraRiskDetections,
+    EntraProvisioning,
     M365Activity,
 }
 
 impl Source {
     /// All sources, in the order they are documented.
-    pub const ALL: [Source; 5] = [
+    pub const ALL: [Source; 7] = [
         Source::EntraDirectoryAudits,
         Source::EntraSignIns,
         Source::IntuneAudit,
         Source::ExchangeMessageTrace,
+        Source::EntraRiskDetections,
+        Source::EntraProvisioning,
         Source::M365Activity,
     ];
 
@@ -43,6 +47,8 @@ impl Source {
             Source::EntraSignIns => "entra-sign-ins",
             Source::IntuneAudit => "intune-audit",
             Source::ExchangeMessageTrace => "exchange-message-trace",
+            Source::EntraRiskDetections => "entra-risk-detections",
+            Source::EntraProvisioning => "entra-provisioning",
             Source::M365Activity => "m365-activity",
         }
     }
@@ -54,6 +60,8 @@ impl Source {
             Source::EntraSignIns => "EntraSignIns",
             Source::IntuneAudit => "IntuneAudit",
             Source::ExchangeMessageTrace => "ExchangeMessageTrace",
+            Source::EntraRiskDetections => "EntraRiskDetections",
+            Source::EntraProvisioning => "EntraProvisioning",
             Source::M365Activity => "M365Activity",
         }
     }
@@ -68,7 +76,7 @@ impl fmt::Display for Source {
 /// A source name that is not one of [`Source::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown source `{0}` (known: entra-directory-audits, entra-sign-ins, intune-audit, exchange-message-trace, m365-activity)"
+    "unknown source `{0}` (known: entra-directory-audits, entra-sign-ins, intune-audit, exchange-message-trace, entra-risk-detections, entra-provisioning, m365-activity)"
 )]
 pub struct UnknownSource(pub String);
 

@@ -55,6 +55,10 @@ pub enum SourceName {
     IntuneAudit,
     #[schema(rename = "exchange-message-trace")]
     ExchangeMessageTrace,
+    #[schema(rename = "entra-risk-detections")]
+    EntraRiskDetections,
+    #[schema(rename = "entra-provisioning")]
+    EntraProvisioning,
     #[schema(rename = "m365-activity")]
     M365Activity,
 }

@@ -31,6 +31,8 @@ mod m365;
 mod query;
 #[path = "e2e/retention.rs"]
 mod retention;
+#[path = "e2e/risk_and_provisioning.rs"]
+mod risk_and_provisioning;
 #[path = "e2e/state.rs"]
 mod state;
 

@@ -57,6 +57,15 @@ pub const IDENTITY_REPORTS: BudgetSpec = BudgetSpec {
     message: "Too many requests.",
 };
 
+/// Identity Protection's budget (risk detections): 1 request per second per tenant for all apps;
+/// its refusals carry no `Retry-After` ([`crate::sources::GraphResource::throttle_retry_after`]).
+pub const IDENTITY_PROTECTION: BudgetSpec = BudgetSpec {
+    key: "identity-protection",
+    limit: 1,
+    window_secs: 1,
+    message: "Too many requests.",
+};
+
 /// The Exchange message trace budget: 100 requests per rolling 5 minutes per tenant.
 pub const MESSAGE_TRACE: BudgetSpec = BudgetSpec {
     key: "exchange-message-trace",

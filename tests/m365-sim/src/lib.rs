@@ -65,8 +65,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// How the simulator behaves. Every field has a `--flag` of the same name in the binary, except
-/// the four switches that default to on, whose flags turn them off: `premium`
-/// (`--no-premium`), `message_trace_provisioned` (`--message-trace-unprovisioned`),
+/// the five switches that default to on, whose flags turn them off: `premium`
+/// (`--no-premium`), `premium_p2` (`--no-premium-p2`), `message_trace_provisioned` (`--message-trace-unprovisioned`),
 /// `enforce_budgets` (`--no-budgets`) and `attacks` (`--no-attacks`); the two PEM fields, read from the file given:
 /// `client_certificate_pem` with `--client-cert FILE`, `issuer_key_pem` with `--issuer-key FILE`;
 /// and the repeatable lists `denied_sources` (`--deny-source`) and `mgmt_denied_content_types`
@@ -111,6 +111,10 @@ pub struct SimConfig {
     /// The tenant has an Entra ID P1/P2 licence. Without it every sign-ins request (v1.0 and
     /// beta) is answered 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`.
     pub premium: bool,
+    /// The tenant's Entra ID licence includes P2 (Identity Protection). Without it (or without
+    /// [`SimConfig::premium`]) every risk detection request is answered 403 `Forbidden` naming
+    /// the licence. On by default (`--no-premium-p2` turns it off).
+    pub premium_p2: bool,
     /// The Exchange message trace service principal (app id
     /// `8bd644d1-64a1-4d4b-ae52-2e0cbf64e373`) is provisioned in the tenant. Without it every
     /// message trace request is answered 401.
@@ -213,6 +217,7 @@ impl Default for SimConfig {
             retry_after_secs: 1,
             now: None,
             premium: true,
+            premium_p2: true,
             message_trace_provisioned: true,
             denied_sources: Vec::new(),
             secret_expired: false,

@@ -72,6 +72,9 @@ struct Args {
     /// Authentication_RequestFromNonPremiumTenantOrB2CTenant.
     #[arg(long)]
     no_premium: bool,
+    /// The tenant has no Entra ID P2 licence: risk detections answer 403 Forbidden.
+    #[arg(long)]
+    no_premium_p2: bool,
     /// The Exchange message trace service principal is not provisioned: message trace answers
     /// 401.
     #[arg(long)]
@@ -206,6 +209,7 @@ impl From<Args> for SimConfig {
             retry_after_secs: a.retry_after_secs,
             now: a.now,
             premium: !a.no_premium,
+            premium_p2: !a.no_premium_p2,
             message_trace_provisioned: !a.message_trace_unprovisioned,
             denied_sources: a.deny_source,
             secret_expired: a.secret_expired,

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub struct Stats {
     requests: Mutex<BTreeMap<String, u64>>,
     throttled_429: AtomicU64,
+    throttled_no_retry_after_429: AtomicU64,
     over_budget_429: AtomicU64,
     server_errors_5xx: AtomicU64,
     unauthorized_401: AtomicU64,
@@ -27,6 +28,8 @@ pub struct StatsSnapshot {
     pub requests: BTreeMap<String, u64>,
     /// 429 answers injected on data endpoints (fault injection, `fault_429`).
     pub throttled_429: u64,
+    /// Of `throttled_429`, those sent without `Retry-After` (Identity Protection's throttles).
+    pub throttled_no_retry_after_429: u64,
     /// 429 answers to requests over a Microsoft request budget (see [`crate::budget`]); not
     /// included in `throttled_429`.
     pub over_budget_429: u64,
@@ -51,6 +54,12 @@ impl Stats {
     /// Counts an injected 429.
     pub fn throttled(&self) {
         self.throttled_429.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an injected 429 sent without `Retry-After` (also counted by [`Stats::throttled`]).
+    pub fn throttled_without_retry_after(&self) {
+        self.throttled_no_retry_after_429
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts a request refused for being over a request budget.
@@ -87,6 +96,7 @@ impl Stats {
                 .unwrap_or_else(|p| p.into_inner())
                 .clone(),
             throttled_429: self.throttled_429.load(Ordering::Relaxed),
+            throttled_no_retry_after_429: self.throttled_no_retry_after_429.load(Ordering::Relaxed),
             over_budget_429: self.over_budget_429.load(Ordering::Relaxed),
             server_errors_5xx: self.server_errors_5xx.load(Ordering::Relaxed),
             unauthorized_401: self.unauthorized_401.load(Ordering::Relaxed),

@@ -3,6 +3,8 @@
 //! API; the pipeline knows checkpoints, storage and dedupe.
 
 pub mod entra_directory_audits;
+pub mod entra_provisioning;
+pub mod entra_risk_detections;
 pub mod entra_sign_ins;
 pub mod exchange_message_trace;
 pub mod graph;
@@ -24,6 +26,8 @@ use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline};
 
 use self::entra_directory_audits::EntraDirectoryAudits;
+use self::entra_provisioning::EntraProvisioning;
+use self::entra_risk_detections::EntraRiskDetections;
 use self::entra_sign_ins::EntraSignIns;
 use self::exchange_message_trace::ExchangeMessageTrace;
 use self::graph::GraphCollection;
@@ -165,6 +169,15 @@ pub fn source_for(
         // of it leaves room for other tools using the same PublisherIdentifier.
         Source::M365Activity => (1000, 60),
         Source::IntuneAudit => (10, 10),
+        // Identity Protection allows 1 request per second per tenant for all apps together
+        // (Microsoft Graph's service-specific throttling limits) and its 429s carry no
+        // Retry-After, so a hammering client is throttled for everyone: one request per 10 s
+        // leaves the rest to the tenant's other tools (Sentinel's connector, scripts). Risk
+        // detections are few, so one page of 500 per 10 s is far above their rate.
+        Source::EntraRiskDetections => (1, 10),
+        // Provisioning logs are part of Graph's audit logs (auditLogRoot), whose 5 requests per
+        // 10 s directory audits and sign-ins already take; it paces itself apart at one per 10 s.
+        Source::EntraProvisioning => (1, 10),
     });
     let graph = || {
         Arc::new(
@@ -205,6 +218,20 @@ pub fn source_for(
         )),
         Source::ExchangeMessageTrace => Arc::new(GraphCollection::new(
             ExchangeMessageTrace,
+            graph(),
+            root,
+            size,
+            history,
+        )),
+        Source::EntraRiskDetections => Arc::new(GraphCollection::new(
+            EntraRiskDetections,
+            graph(),
+            root,
+            size,
+            history,
+        )),
+        Source::EntraProvisioning => Arc::new(GraphCollection::new(
+            EntraProvisioning,
             graph(),
             root,
             size,

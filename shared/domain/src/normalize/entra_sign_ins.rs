@@ -154,7 +154,7 @@ fn number(v: Option<&Value>) -> Option<f64> {
     v.and_then(Value::as_f64)
 }
 
-fn location(v: &Value) -> Option<Location> {
+pub(crate) fn location(v: &Value) -> Option<Location> {
     let l = field(v, "location").filter(|l| l.is_object())?;
     let geo = field(l, "geoCoordinates").filter(|g| g.is_object());
     let (mut lat, mut lon) = (

@@ -3,6 +3,8 @@
 //! same bytes and context give the same event.
 
 pub mod entra_directory_audits;
+pub mod entra_provisioning;
+pub mod entra_risk_detections;
 pub mod entra_sign_ins;
 pub mod exchange_message_trace;
 pub mod input;
@@ -56,6 +58,8 @@ pub fn normalize(
         Source::EntraSignIns => entra_sign_ins::normalize(&value, ctx)?,
         Source::IntuneAudit => intune_audit::normalize(&value, ctx)?,
         Source::ExchangeMessageTrace => exchange_message_trace::normalize(&value, ctx)?,
+        Source::EntraRiskDetections => entra_risk_detections::normalize(&value, ctx)?,
+        Source::EntraProvisioning => entra_provisioning::normalize(&value, ctx)?,
         Source::M365Activity => m365_activity::normalize(&value, ctx)?,
     };
     event.raw = Some(raw.to_owned());
@@ -272,6 +276,8 @@ pub fn normalize_envelope(
         Source::EntraSignIns => entra_sign_ins::normalize(&properties, ctx),
         Source::IntuneAudit => intune_audit::normalize(&properties, ctx),
         Source::ExchangeMessageTrace => exchange_message_trace::normalize(&properties, ctx),
+        Source::EntraRiskDetections => entra_risk_detections::normalize(&properties, ctx),
+        Source::EntraProvisioning => entra_provisioning::normalize(&properties, ctx),
         Source::M365Activity => m365_activity::normalize(&properties, ctx),
     }
     .map_err(|e| match e {

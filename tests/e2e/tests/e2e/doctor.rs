@@ -29,9 +29,10 @@ async fn a_healthy_tenant_is_all_ok() {
     let secret = cfg.client_secret.clone();
     let f = findings(cfg, &secret).await;
     assert!(f.iter().all(|f| f.severity != Severity::Error), "{f:#?}");
-    // token + directory audits + 4 sign-in kinds + Intune + message trace (+ expiry note)
+    // token + directory audits + 4 sign-in kinds + Intune + message trace + risk detections +
+    // provisioning (+ expiry note)
     assert!(
-        f.iter().filter(|f| f.code == "ReadOk").count() == 7,
+        f.iter().filter(|f| f.code == "ReadOk").count() == 9,
         "{f:#?}"
     );
 }
@@ -46,7 +47,7 @@ async fn missing_licence_and_unprovisioned_message_trace_are_explained() {
     let secret = cfg.client_secret.clone();
     let f = findings(cfg, &secret).await;
     let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
-    assert_eq!(errors.len(), 5, "{errors:#?}");
+    assert_eq!(errors.len(), 7, "{errors:#?}");
     let licence: Vec<_> = errors
         .iter()
         .filter(|f| f.source == Some(Source::EntraSignIns))
@@ -55,10 +56,21 @@ async fn missing_licence_and_unprovisioned_message_trace_are_explained() {
     assert!(licence.iter().all(|f| f.code
         == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
         && f.message.contains("P1 or P2")));
-    let trace = errors
-        .iter()
-        .find(|f| f.source == Some(Source::ExchangeMessageTrace))
-        .unwrap();
+    let of = |source| errors.iter().find(|f| f.source == Some(source)).unwrap();
+    let provisioning = of(Source::EntraProvisioning);
+    assert!(
+        provisioning.message.contains("provisioning logs")
+            && provisioning.message.contains("P1 or P2"),
+        "{}",
+        provisioning.message
+    );
+    let risk = of(Source::EntraRiskDetections);
+    assert!(
+        risk.message.contains("risk detections") && risk.message.contains("P2"),
+        "{}",
+        risk.message
+    );
+    let trace = of(Source::ExchangeMessageTrace);
     assert!(
         trace
             .message
@@ -116,4 +128,37 @@ async fn a_wrong_secret_stops_at_the_token_with_its_code() {
     assert_eq!(f[0].severity, Severity::Error);
     assert_eq!(f[0].code, "AADSTS7000215");
     assert!(f[0].message.contains("client secret is wrong"));
+}
+
+#[tokio::test]
+async fn risk_detections_without_p2_or_their_permission_are_told_apart() {
+    let cfg = SimConfig {
+        premium_p2: false,
+        ..SimConfig::default()
+    };
+    let secret = cfg.client_secret.clone();
+    let f = findings(cfg, &secret).await;
+    let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+    assert_eq!(errors.len(), 1, "only risk detections need P2: {errors:#?}");
+    assert_eq!(errors[0].source, Some(Source::EntraRiskDetections));
+    assert!(
+        errors[0]
+            .message
+            .contains("no Microsoft Entra ID P2 licence"),
+        "{}",
+        errors[0].message
+    );
+    let cfg = SimConfig {
+        denied_sources: vec!["entra-risk-detections".into()],
+        ..SimConfig::default()
+    };
+    let secret = cfg.client_secret.clone();
+    let f = findings(cfg, &secret).await;
+    let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].message.contains("IdentityRiskEvent.Read.All"),
+        "{}",
+        errors[0].message
+    );
 }

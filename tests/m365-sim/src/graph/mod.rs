@@ -178,13 +178,20 @@ pub async fn list(
     {
         state.stats.over_budget();
         let mut resp = throttled(&ctx, spec.message);
-        if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        if res.throttle_retry_after
+            && let Ok(v) = HeaderValue::from_str(&retry_after.to_string())
+        {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return resp;
     }
     if let Some(fault) = state.faults.roll() {
-        return fault_response(&state, &ctx, fault);
+        let mut resp = fault_response(&state, &ctx, fault);
+        if !res.throttle_retry_after && fault == Fault::Throttle {
+            resp.headers_mut().remove(header::RETRY_AFTER);
+            state.stats.throttled_without_retry_after();
+        }
+        return resp;
     }
     let q = match parse_query(raw_query.as_deref(), &res) {
         Ok(q) => q,
@@ -304,6 +311,13 @@ fn precondition_refusal(state: &SimState, ctx: &GraphCtx, res: &GraphResource) -
             StatusCode::FORBIDDEN,
             "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
             "Neither tenant is B2C or tenant doesn't have premium license",
+            &[],
+        )),
+        Precondition::PremiumP2Licence if state.config.premium && state.config.premium_p2 => None,
+        Precondition::PremiumP2Licence => Some(ctx.error(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "The tenant does not have a valid Microsoft Entra ID P2 license, which Identity Protection requires.",
             &[],
         )),
         Precondition::MessageTraceServicePrincipal if state.config.message_trace_provisioned => {

@@ -37,6 +37,8 @@
 //!   benign events' alone.
 
 pub mod entra_directory_audits;
+pub mod entra_provisioning;
+pub mod entra_risk_detections;
 pub mod entra_sign_ins;
 pub mod exchange_message_trace;
 pub mod intune_audit;
@@ -55,6 +57,8 @@ pub static SOURCES: &[&dyn SimSource] = &[
     &entra_sign_ins::EntraSignIns,
     &intune_audit::IntuneAudit,
     &exchange_message_trace::ExchangeMessageTrace,
+    &entra_risk_detections::EntraRiskDetections,
+    &entra_provisioning::EntraProvisioning,
 ];
 
 /// Share of events whose ingestion delay is "late" (see the module doc).
@@ -171,6 +175,11 @@ pub enum Precondition {
     /// An Entra ID P1/P2 licence ([`crate::SimConfig::premium`]); otherwise 403
     /// `Authentication_RequestFromNonPremiumTenantOrB2CTenant`.
     PremiumLicence,
+    /// An Entra ID P2 licence ([`crate::SimConfig::premium_p2`], which needs
+    /// [`crate::SimConfig::premium`] too); otherwise 403 `Forbidden` naming the licence.
+    /// (Microsoft serves P1 tenants risk detections with limited detail; the simulator models
+    /// only the two ends.)
+    PremiumP2Licence,
     /// The Exchange message trace service principal provisioned in the tenant
     /// ([`crate::SimConfig::message_trace_provisioned`]); otherwise 401.
     MessageTraceServicePrincipal,
@@ -201,6 +210,9 @@ pub struct GraphResource {
     pub precondition: Precondition,
     /// The request budget this collection draws on (shared by name with other collections).
     pub budget: Option<BudgetSpec>,
+    /// Whether its 429s (budget refusals and injected throttles) carry `Retry-After`; Identity
+    /// Protection's do not (Microsoft Graph's service-specific throttling limits).
+    pub throttle_retry_after: bool,
 }
 
 impl GraphResource {
@@ -223,6 +235,7 @@ impl GraphResource {
             stream_property: None,
             precondition: Precondition::None,
             budget: None,
+            throttle_retry_after: true,
         }
     }
 }
@@ -450,7 +463,9 @@ mod tests {
                 "entra-directory-audits",
                 "entra-sign-ins",
                 "intune-audit",
-                "exchange-message-trace"
+                "exchange-message-trace",
+                "entra-risk-detections",
+                "entra-provisioning"
             ]
         );
     }

@@ -400,6 +400,8 @@ async fn bad_queries_get_graph_errors_and_sim_endpoints_answer() -> TestResult {
             "entra-sign-ins",
             "intune-audit",
             "exchange-message-trace",
+            "entra-risk-detections",
+            "entra-provisioning",
             "m365-activity"
         ])
     );

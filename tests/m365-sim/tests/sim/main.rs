@@ -25,6 +25,7 @@ mod intune;
 mod message_trace;
 mod mgmt;
 mod oidc;
+mod risk_provisioning;
 mod schema;
 mod sign_ins;
 mod support;

@@ -149,6 +149,8 @@ pub fn rfc(ts: DateTime<Utc>) -> String {
 
 pub const SIGN_INS_V1: &str = "/v1.0/auditLogs/signIns";
 pub const SIGN_INS_BETA: &str = "/beta/auditLogs/signIns";
+pub const RISK_DETECTIONS: &str = "/v1.0/identityProtection/riskDetections";
+pub const PROVISIONING: &str = "/v1.0/auditLogs/provisioning";
 pub const INTUNE: &str = "/v1.0/deviceManagement/auditEvents";
 pub const TRACES: &str = "/v1.0/admin/exchange/tracing/messageTraces";
 pub const KINDS: [&str; 4] = [
