@@ -4,11 +4,13 @@
 //! dedupe path; `doctor` checks the app registration and every source's
 //! access and says in plain sentences what is wrong; `serve` runs the query API (with `/mcp` and
 //! the questions) on a local port; `mcp` runs the MCP server over stdio;
-//! `detect` runs the detection rules over exports (see `detect.rs`).
+//! `detect` runs the detection rules over exports (see `detect.rs`); `backfill` searches the
+//! unified audit log beyond seven days (see `backfill.rs`).
 //! Exit codes: 0 success, 1 I/O or run error (or
 //! a doctor finding of an error), 2 usage error, 3 some records quarantined, 4 (`detect`) alerts
 //! raised.
 
+mod backfill;
 mod detect;
 
 use std::fs::File;
@@ -86,6 +88,38 @@ enum Command {
         /// End of the backfill (RFC 3339, exclusive).
         #[arg(long, requires = "start")]
         end: Option<String>,
+    },
+    /// Backfill the unified audit log beyond the Management Activity API's 7 days through
+    /// Graph's audit log query API (global cloud only; needs AuditLogsQuery.Read.All), stored as
+    /// m365-activity events, each once. Asking again (or with no range) continues an unfinished
+    /// backfill where it stopped. Progress on stderr, a JSON summary per job on stdout. Exit 3:
+    /// some windows could not be completed. Configuration as for `run`, plus
+    /// AUDITLAKE_BACKFILL_*.
+    Backfill {
+        /// How far back from now, e.g. 180d, 36h, 2w.
+        #[arg(long, conflicts_with_all = ["start", "end"])]
+        since: Option<String>,
+        /// Start of the range (RFC 3339).
+        #[arg(long)]
+        start: Option<String>,
+        /// End of the range (RFC 3339, exclusive; default now).
+        #[arg(long, requires = "start")]
+        end: Option<String>,
+        /// Only this record type (Graph's auditLogRecordType name, e.g. exchangeAdmin); repeatable.
+        #[arg(long = "record-type")]
+        record_types: Vec<String>,
+        /// Only this workload (e.g. Exchange, SharePoint); repeatable.
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// Try the windows that could not be completed again.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Stop after this many seconds (the job is saved; run again to continue).
+        #[arg(long)]
+        time_budget_secs: Option<u64>,
+        /// Print the tenant's backfill jobs (JSON lines) without running anything.
+        #[arg(long, conflicts_with_all = ["since", "start", "retry_failed"])]
+        status: bool,
     },
     /// Import exports (Graph list responses, JSON arrays, NDJSON; for Entra logs also Azure
     /// Monitor diagnostic-settings exports) through the same normalize-and-dedupe path as a pull,
@@ -552,6 +586,29 @@ async fn main() -> ExitCode {
             doctor(sources, json).await
         }
         Command::Import { source, files } => import(source, files).await,
+        Command::Backfill {
+            since,
+            start,
+            end,
+            record_types,
+            services,
+            retry_failed,
+            time_budget_secs,
+            status,
+        } => {
+            runtime::telemetry::init(false);
+            backfill::run(backfill::Args {
+                since,
+                start,
+                end,
+                record_types,
+                services,
+                retry_failed,
+                time_budget_secs,
+                status,
+            })
+            .await
+        }
         Command::Serve {
             addr,
             unauthenticated_on_network,

@@ -41,6 +41,23 @@ impl Ports {
 
     /// [`Ports::aws`], and the meter of its event store's DynamoDB calls (for the benchmark).
     pub fn aws_metered(sdk: &SdkConfig, config: &PullerConfig) -> (Self, Arc<aws::Meter>) {
+        let (ports, meter, _) = Self::aws_parts(sdk, config);
+        (ports, meter)
+    }
+
+    /// [`Ports::aws`] and the backfill jobs' store (the state table).
+    pub fn aws_with_backfills(
+        sdk: &SdkConfig,
+        config: &PullerConfig,
+    ) -> (Self, Arc<dyn domain::backfill::BackfillStore>) {
+        let (ports, _, state) = Self::aws_parts(sdk, config);
+        (ports, state)
+    }
+
+    fn aws_parts(
+        sdk: &SdkConfig,
+        config: &PullerConfig,
+    ) -> (Self, Arc<aws::Meter>, Arc<aws::DynamoStateStore>) {
         let s = AwsStores::new(
             sdk,
             &config.bucket,
@@ -54,12 +71,12 @@ impl Ports {
         let ports = Ports {
             raw: s.raw,
             events,
-            state: s.state,
+            state: s.state.clone(),
             ledger: s.ledger,
             params: s.params,
             clock: Arc::new(SystemClock),
         };
-        (ports, meter)
+        (ports, meter, s.state)
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backfill;
 pub mod curated;
 pub mod doctor;
 pub mod http;

@@ -35,6 +35,8 @@ pub enum BackfillError {
     BadTime { field: &'static str, value: String },
     #[error("a backfill needs `since`, or both `start` and `end`")]
     NoRange,
+    #[error("the backfill request is not understood: {0}")]
+    BadPayload(String),
     #[error("`{0}` is not a record type or workload name (letters, digits, `.`, `_` and `-`)")]
     BadFilter(String),
 }

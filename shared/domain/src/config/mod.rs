@@ -3,6 +3,7 @@
 //! one error, so an operator fixes a deployment in one pass.
 
 mod ask;
+mod backfill;
 mod deliver;
 mod detect;
 mod import;
@@ -13,6 +14,7 @@ mod tests;
 pub mod vars;
 
 pub use ask::{ASK_VARS, AskConfig, AzureDeployment};
+pub use backfill::{BACKFILL_VARS, BackfillConfig, BackfillSettings};
 pub use deliver::{
     FORWARD_VARS, ForwardConfig, ForwardFormat, NOTIFY_VARS, NotifyConfig, Outbound, Webhook,
 };

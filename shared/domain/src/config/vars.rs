@@ -439,3 +439,31 @@ pub const LLM_TOKEN_BUDGET: Var = Var {
     range: Some((100, 1_000_000)),
     meaning: "Questions: tokens (prompt and completion, as the model reports them in `usage`) one question may spend.",
 };
+
+pub const BACKFILL_WINDOW_HOURS: Var = Var {
+    name: "AUDITLAKE_BACKFILL_WINDOW_HOURS",
+    default: Some("24"),
+    range: Some((1, 744)),
+    meaning: "Audit search backfill: hours of the unified audit log one query covers at first (a window whose query reaches the record limit is split in halves down to a minute).",
+};
+
+pub const BACKFILL_CONCURRENCY: Var = Var {
+    name: "AUDITLAKE_BACKFILL_CONCURRENCY",
+    default: Some("4"),
+    range: Some((1, 10)),
+    meaning: "Audit search backfill: queries open at Microsoft at once (the tenant's limit is shared with every other tool that searches the audit log).",
+};
+
+pub const BACKFILL_POLL_SECS: Var = Var {
+    name: "AUDITLAKE_BACKFILL_POLL_SECS",
+    default: Some("30"),
+    range: Some((1, 3600)),
+    meaning: "Audit search backfill: seconds between looks at the queries still running.",
+};
+
+pub const BACKFILL_MAX_ATTEMPTS: Var = Var {
+    name: "AUDITLAKE_BACKFILL_MAX_ATTEMPTS",
+    default: Some("3"),
+    range: Some((1, 20)),
+    meaning: "Audit search backfill: queries of one window that may fail before the window is reported as failed in health.",
+};

@@ -2,7 +2,7 @@
 //! every variable has a row, and a variable with a single-value default shows that default.
 
 use domain::config::{
-    ASK_VARS, DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS, Var,
+    ASK_VARS, BACKFILL_VARS, DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS, Var,
 };
 
 fn read(rel: &str) -> String {
@@ -33,6 +33,7 @@ fn every_variable_is_in_the_readme_table() {
         .chain(NOTIFY_VARS)
         .chain(FORWARD_VARS)
         .chain(ASK_VARS)
+        .chain(BACKFILL_VARS)
     {
         assert!(
             !rows(&readme, var).is_empty(),
@@ -52,6 +53,7 @@ fn the_readme_shows_each_declared_default() {
         .chain(NOTIFY_VARS)
         .chain(FORWARD_VARS)
         .chain(ASK_VARS)
+        .chain(BACKFILL_VARS)
     {
         // A list default ("all four") and derived ones are described in words.
         let Some(default) = var.default.filter(|d| !d.contains(',')) else {
