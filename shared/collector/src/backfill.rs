@@ -726,3 +726,80 @@ impl BackfillApp {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_scheduled_tick_or_nothing_continues_unfinished_jobs() {
+        let tick = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+        for p in [tick, json!({}), json!(null)] {
+            assert_eq!(
+                BackfillRequest::from_payload(&p, now()).unwrap(),
+                BackfillRequest::Continue
+            );
+        }
+        let none = BackfillRequest::new(None, None, None, vec![], vec![], false, now());
+        assert_eq!(none.unwrap(), BackfillRequest::Continue);
+    }
+
+    #[test]
+    fn since_and_ranges_read_into_a_spec() {
+        let p = json!({"since": "180d", "services": ["Exchange"], "retry_failed": true});
+        let BackfillRequest::Start {
+            spec,
+            since,
+            retry_failed,
+        } = BackfillRequest::from_payload(&p, now()).unwrap()
+        else {
+            panic!("a start");
+        };
+        assert!(since && retry_failed);
+        assert_eq!(spec.end - spec.start, TimeDelta::days(180));
+        assert_eq!(spec.services, vec!["Exchange".to_string()]);
+        let p = json!({"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"});
+        let BackfillRequest::Start { spec, since, .. } =
+            BackfillRequest::from_payload(&p, now()).unwrap()
+        else {
+            panic!("a start");
+        };
+        assert!(!since);
+        assert_eq!(spec.end - spec.start, TimeDelta::days(1));
+    }
+
+    #[test]
+    fn a_bad_request_says_what_is_wrong() {
+        let typo = json!({"sinse": "180d"});
+        assert!(matches!(
+            BackfillRequest::from_payload(&typo, now()),
+            Err(BackfillError::BadPayload(m)) if m.contains("sinse")
+        ));
+        let bad = json!({"since": "forever"});
+        assert!(matches!(
+            BackfillRequest::from_payload(&bad, now()),
+            Err(BackfillError::BadDuration(_))
+        ));
+        let filters_only = BackfillRequest::new(
+            None,
+            None,
+            None,
+            vec!["exchangeAdmin".into()],
+            vec![],
+            false,
+            now(),
+        );
+        assert_eq!(filters_only, Err(BackfillError::NoRange));
+        let backwards = json!({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"});
+        assert!(matches!(
+            BackfillRequest::from_payload(&backwards, now()),
+            Err(BackfillError::Empty { .. })
+        ));
+    }
+}
