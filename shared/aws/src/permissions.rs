@@ -547,9 +547,67 @@ pub fn forwarder() -> FunctionCalls {
     }
 }
 
+/// The calls of the audit search backfill (`functions/backfill-audit-search`): the
+/// m365-activity puller's writes (it stores through that source's path), and its jobs in the
+/// state table (`aws::backfill`), without the checkpoint lease, health or content ledger.
+pub fn backfill() -> FunctionCalls {
+    let source = Source::M365Activity;
+    let calls = vec![
+        Call {
+            action: "s3:PutObject",
+            resources: vec![
+                Resource::RawPrefix(source),
+                Resource::QuarantinePrefix(source),
+                Resource::CuratedPrefix(source),
+            ],
+            why: "S3RawStore::put: the m365-activity raw pages and quarantined records of each \
+                  backfilled page; curated Parquet files (CuratingEventStore)",
+        },
+        Call {
+            action: "kms:GenerateDataKey",
+            resources: vec![Resource::BucketKmsKey],
+            why: "PutObject under SSE-KMS, when the bucket has a customer key",
+        },
+        Call {
+            action: "dynamodb:PutItem",
+            resources: vec![Resource::IngestItems, Resource::StateTable],
+            why: "DynamoEventStore::put_new (conditional put = dedupe against the Management \
+                  API's records), presence markers and top lists; BackfillStore::save (a versioned \
+                  conditional put of the job)",
+        },
+        Call {
+            action: "dynamodb:Query",
+            resources: vec![Resource::EventsTable, Resource::StateTable],
+            why: "DynamoEventStore::stored_keys; BackfillStore::list (the tenant's jobs)",
+        },
+        Call {
+            action: "dynamodb:GetItem",
+            resources: vec![Resource::StateTable, Resource::EventsTable],
+            why: "BackfillStore::load (the job and its version); a top list before its rewrite",
+        },
+        Call {
+            action: "dynamodb:UpdateItem",
+            resources: vec![Resource::IngestItems],
+            why: "the query API's per-day counters, bumped for each newly stored event \
+                  (aws::counters)",
+        },
+        Call {
+            action: "ssm:GetParameters",
+            resources: vec![Resource::CredentialParameter],
+            why: "SsmParameters::get_secure: the client secret or certificate, with decryption",
+        },
+    ];
+    FunctionCalls {
+        name: "backfill-audit-search",
+        source: None,
+        calls,
+    }
+}
+
 /// Every deployed function, pullers first.
 pub fn all() -> Vec<FunctionCalls> {
     let mut out: Vec<FunctionCalls> = Source::ALL.iter().map(|s| puller(*s)).collect();
+    out.push(backfill());
     out.push(query_api());
     out.push(detector());
     out.push(notifier());

@@ -24,7 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use aws::permissions::{self, FunctionCalls, Resource, TAMPER_ACTIONS, TAMPER_SID};
-use domain::config::{ASK_VARS, DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS};
+use domain::config::{
+    ASK_VARS, BACKFILL_VARS, DETECT_VARS, FORWARD_VARS, NOTIFY_VARS, PULLER_VARS, QUERY_VARS,
+};
 use domain::model::Source;
 use serde_json::Value;
 
@@ -230,6 +232,21 @@ fn check_env(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
                 .collect();
             (parsed, PULLER_REQUIRED.to_vec())
         }
+        // The backfill parses the puller's variables and its own, and reads none that only
+        // one source's puller does.
+        None if name == permissions::backfill().name => {
+            let only: BTreeSet<&str> = Source::ALL
+                .iter()
+                .flat_map(|s| source_only_vars(*s).iter().copied())
+                .collect();
+            let parsed = PULLER_VARS
+                .iter()
+                .chain(BACKFILL_VARS)
+                .map(|v| v.name)
+                .filter(|v| !only.contains(v))
+                .collect();
+            (parsed, PULLER_REQUIRED.to_vec())
+        }
         None if name == permissions::detector().name => (
             DETECT_VARS.iter().map(|v| v.name).collect(),
             DETECT_REQUIRED.to_vec(),
@@ -267,7 +284,7 @@ fn check_env(f: &FunctionCalls, props: &Value, problems: &mut Vec<String>) {
             ));
         }
     }
-    if f.source.is_some()
+    if (f.source.is_some() || name == permissions::backfill().name)
         && !vars.contains("AUDITLAKE_CLIENT_SECRET_PARAM")
         && !vars.contains("AUDITLAKE_CLIENT_CERT_PARAM")
     {
@@ -527,7 +544,7 @@ pub fn check(template: &str, functions_dir: &Path) -> Report {
         let before = report.problems.len();
         check_env(f, &props, &mut report.problems);
         check_iam(f, &props, &mut report.problems);
-        if f.source.is_some() {
+        if f.source.is_some() || binary == permissions::backfill().name {
             if props.get("ReservedConcurrentExecutions") != Some(&Value::from(1)) {
                 report.problems.push(format!(
                     "{binary}: a puller needs ReservedConcurrentExecutions: 1"

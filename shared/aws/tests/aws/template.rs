@@ -18,6 +18,11 @@ fn the_template_matches_the_calls_list_and_the_configuration() {
         "template.yaml disagrees with the code:\n  {}",
         report.problems.join("\n  ")
     );
+    let backfill = permissions::backfill().name;
+    assert!(
+        report.checked.iter().any(|c| c == backfill),
+        "{backfill} was not checked: {report:?}"
+    );
     for s in Source::ALL {
         let name = permissions::puller(s).name;
         assert!(
@@ -34,6 +39,7 @@ fn a_function_without_its_crate_is_skipped_with_a_message_and_checked_once_it_ex
         std::fs::create_dir(dir.path().join(permissions::puller(s).name)).unwrap();
     }
     for f in [
+        permissions::backfill(),
         permissions::detector(),
         permissions::notifier(),
         permissions::forwarder(),
