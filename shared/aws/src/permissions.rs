@@ -232,7 +232,8 @@ pub fn query_api() -> FunctionCalls {
         domain::store::keys::ACTOR_INDEX,
         domain::store::keys::IP_INDEX,
     ];
-    let mut query_on = vec![Resource::EventsTable];
+    // The state table: the audit search backfill's jobs (`GET /sources`, BackfillStore::list).
+    let mut query_on = vec![Resource::EventsTable, Resource::StateTable];
     query_on.extend(indexes.iter().map(|i| Resource::EventsIndex(i)));
     FunctionCalls {
         name: "query-api",
@@ -242,7 +243,8 @@ pub fn query_api() -> FunctionCalls {
                 action: "dynamodb:Query",
                 resources: query_on,
                 why: "event searches on the table's hour buckets and the actor and IP indexes; \
-                      an event's annotations (its note# partition)",
+                      an event's annotations (its note# partition); the backfill's jobs in the \
+                      state table (GET /sources)",
             },
             Call {
                 action: "dynamodb:GetItem",

@@ -64,6 +64,8 @@ pub struct QueryPorts {
     pub rules: Option<Arc<dyn RuleStore>>,
     /// The delivery channels' health (`GET /sources`' `deliveries`); `None` lists none.
     pub deliveries: Option<Arc<dyn domain::delivery::DeliveryHealthReader>>,
+    /// The audit search backfill's jobs (`GET /sources`' `backfills`); `None` lists none.
+    pub backfills: Option<Arc<dyn domain::backfill::BackfillStore>>,
 }
 
 impl QueryPorts {
@@ -85,7 +87,14 @@ impl QueryPorts {
             alerts: None,
             rules: None,
             deliveries: None,
+            backfills: None,
         }
+    }
+
+    /// Adds the audit search backfill's jobs.
+    pub fn with_backfills(mut self, backfills: Arc<dyn domain::backfill::BackfillStore>) -> Self {
+        self.backfills = Some(backfills);
+        self
     }
 
     /// Adds the delivery channels' health.

@@ -59,6 +59,7 @@ pub async fn query_app_with_clock(
     let ports = QueryPorts {
         reader: stores.events.clone(),
         annotator: stores.events,
+        backfills: Some(stores.state.clone() as Arc<dyn domain::backfill::BackfillStore>),
         state: stores.state,
         auth: authenticator(config, clock.clone()),
         clock,

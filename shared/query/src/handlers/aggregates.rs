@@ -229,6 +229,12 @@ pub(super) struct SourcesView {
     /// `delivered`, `failed`, `refused`, `consecutive_failures` (0 is healthy).
     #[schema(value_type = Vec<Object>)]
     deliveries: Vec<domain::delivery::DeliveryHealth>,
+    /// The audit search backfill's jobs, oldest first: `status` (`running`, `complete`,
+    /// `complete_with_failures`), the range and filters, windows done, pending, running and
+    /// failed (each failed window with its reason), records, new, duplicates, queries submitted
+    /// and failed, splits, throttled submissions, and the last error.
+    #[schema(value_type = Vec<Object>)]
+    backfills: Vec<domain::backfill::BackfillProgress>,
 }
 
 /// Each source and stream's health, from the state table.
@@ -269,8 +275,18 @@ pub(super) async fn sources(State(app): State<QueryApp>) -> Result<Json<SourcesV
         Some(d) => d.deliveries().await?,
         None => Vec::new(),
     };
+    let backfills = match &app.ports.backfills {
+        Some(b) => b
+            .list(&app.settings.tenant_id)
+            .await?
+            .iter()
+            .map(domain::backfill::BackfillJob::progress)
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(Json(SourcesView {
         deliveries,
+        backfills,
         sources: keys
             .into_iter()
             .zip(healths)

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use axum::http::StatusCode;
+use chrono::TimeDelta;
 use domain::model::Source;
 use serde_json::{Value, json};
 
@@ -160,4 +161,41 @@ async fn sources_show_each_delivery_channels_health() {
     assert!(hook["last_error"].as_str().unwrap().contains("503"));
     let topic = d.iter().find(|c| c["channel"] == "topic").unwrap();
     assert_eq!(topic["consecutive_failures"], 0);
+}
+
+#[tokio::test]
+async fn sources_show_each_backfill_with_its_failed_windows() {
+    use domain::backfill::{BackfillJob, BackfillSpec, BackfillStore, WindowState};
+    use domain::model::ErrorInfo;
+    let f = fixture();
+    let get_backfills = |r: &crate::support::Reply| r.body["backfills"].as_array().unwrap().clone();
+    assert!(get_backfills(&get(&f, "/sources").await).is_empty());
+    let spec = BackfillSpec::new(now() - TimeDelta::days(3), now(), vec![], vec![]).unwrap();
+    let mut job = BackfillJob::plan(spec, TimeDelta::days(1), now());
+    job.windows[0].state = WindowState::Done { records: 40 };
+    job.windows_done = 1;
+    job.records = 40;
+    job.windows[1].state = WindowState::Failed {
+        reason: ErrorInfo {
+            code: "QueryFailed".into(),
+            message: "the audit log query ended `failed` 3 times".into(),
+        },
+        records: 0,
+    };
+    f.backfills.save(TENANT, &job, 0).await.unwrap();
+    let r = get(&f, "/sources").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let b = get_backfills(&r);
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_eq!(b[0]["id"], job.id.as_str());
+    assert_eq!(b[0]["status"], "running");
+    assert_eq!(b[0]["windows_done"], 1);
+    assert_eq!(b[0]["windows_failed"], 1);
+    assert_eq!(b[0]["windows_pending"], 1);
+    assert_eq!(b[0]["records"], 40);
+    assert_eq!(
+        b[0]["failed"][0]["reason"]["code"], "QueryFailed",
+        "{}",
+        b[0]
+    );
 }

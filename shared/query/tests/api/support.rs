@@ -105,6 +105,7 @@ pub struct Fixture {
     pub alerts: Arc<MemoryAlerts>,
     pub deliveries: Arc<testkit::memory_deliveries::MemoryDeliveries>,
     pub state: Arc<MemoryStateStore>,
+    pub backfills: Arc<testkit::memory_backfill::MemoryBackfills>,
     pub clock: Arc<ManualClock>,
     pub router: Router,
 }
@@ -128,11 +129,13 @@ pub fn fixture_with(
     let clock = Arc::new(ManualClock::new(now()));
     let alerts = Arc::new(MemoryAlerts::default());
     let deliveries = Arc::new(testkit::memory_deliveries::MemoryDeliveries::default());
+    let backfills = Arc::new(testkit::memory_backfill::MemoryBackfills::default());
     let app = QueryApp::new(
         QueryPorts::over(store.clone(), state.clone(), auth, clock.clone())
             .with_analytics(Arc::new(FakeEngine::default()))
             .with_alerts(alerts.clone())
-            .with_deliveries(deliveries.clone()),
+            .with_deliveries(deliveries.clone())
+            .with_backfills(backfills.clone()),
         QuerySettings {
             tenant_id: TENANT.into(),
             group_roles: vec![("g-annotators".into(), query::auth::Role::Annotate)],
@@ -154,6 +157,7 @@ pub fn fixture_with(
         alerts,
         deliveries,
         state,
+        backfills,
         clock,
         router: router(app),
     }
