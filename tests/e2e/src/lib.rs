@@ -198,6 +198,16 @@ struct ClockReply {
     now: String,
 }
 
+/// One audit log query as the simulator saw it submitted.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SimAuditQuery {
+    pub seq: u64,
+    pub submitted: DateTime<Utc>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub status: String,
+}
+
 /// Client for the simulator's control endpoints.
 #[derive(Clone)]
 pub struct SimControl {
@@ -276,6 +286,51 @@ impl SimControl {
             .json()
             .await
             .map_err(|e| format!("GET /_sim/truth reply: {e}"))
+    }
+
+    /// Record ids of a ranged truth (`/_sim/truth/audit-search`): records with a time in
+    /// `[start, end)` visible by `until`.
+    pub async fn truth_range(
+        &self,
+        source: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Truth, String> {
+        let query = [
+            ("start", domain::model::fmt_time(start)),
+            ("end", domain::model::fmt_time(end)),
+            ("until", domain::model::fmt_time(until)),
+        ];
+        self.http
+            .get(format!("{}/_sim/truth/{source}", self.base))
+            .query(&query)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET /_sim/truth/{source}: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/truth/{source} reply: {e}"))
+    }
+
+    /// Every audit log query submitted to the simulator, in order (`/_sim/audit-search/queries`).
+    pub async fn audit_queries(&self) -> Result<Vec<SimAuditQuery>, String> {
+        #[derive(Deserialize)]
+        struct Reply {
+            queries: Vec<SimAuditQuery>,
+        }
+        let reply: Reply = self
+            .http
+            .get(format!("{}/_sim/audit-search/queries", self.base))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| format!("GET /_sim/audit-search/queries: {e}"))?
+            .json()
+            .await
+            .map_err(|e| format!("GET /_sim/audit-search/queries reply: {e}"))?;
+        Ok(reply.queries)
     }
 
     /// How many records of the source (of one stream, when given) are visible by `until`: the

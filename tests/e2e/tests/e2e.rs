@@ -8,11 +8,13 @@
 //! and token cache
 //! (`http_client`), certificate credentials (`certificate_auth`), `auditlake doctor` (`doctor`)
 //! the query API (`query`), the detection path (`detection`) and the alerts table's query side
-//! (`alerts_api`). The harness they share (`use super::*`) is here: moto provisioned
+//! (`alerts_api`) and the audit search backfill (`backfill`). The harness they share (`use super::*`) is here: moto provisioned
 //! as the stack, the simulator, and a puller's configuration and ports on the simulator's clock.
 
 #[path = "e2e/alerts_api.rs"]
 mod alerts_api;
+#[path = "e2e/backfill.rs"]
+mod backfill;
 #[path = "e2e/certificate_auth.rs"]
 mod certificate_auth;
 #[path = "e2e/detection.rs"]
@@ -66,6 +68,7 @@ fn scheduled_event() -> serde_json::Value {
 
 struct Env {
     _moto: Moto,
+    sdk: aws_config::SdkConfig,
     sim: m365_sim::RunningSim,
     ctl: SimControl,
     config: PullerConfig,
@@ -95,6 +98,7 @@ async fn env(sim_config: SimConfig, extra: &[(&str, &str)], secret_override: Opt
     let ports = Ports::aws(&sdk, &config).with_clock(clock.clone());
     Env {
         _moto: moto,
+        sdk,
         sim,
         ctl,
         key: StreamKey::new(tenant, SOURCE, None),

@@ -39,7 +39,8 @@
 //!   `visible_at` when the last of them is first served. With attacks off, `count` is 0;
 //! - `GET /_sim/truth/audit-search?start=RFC3339&end=RFC3339[&until=RFC3339]`: the unified audit
 //!   log's record ids in a window, as Graph's audit log query API searches it (see
-//!   [`crate::audit_search`]);
+//!   [`crate::audit_search`]); `GET /_sim/audit-search/queries`: every query submitted, with its
+//!   window and virtual submission time;
 //! - `GET|POST /_sim/paging-base`: where next-page links point (`{"base": URL}`, or `null` for this
 //!   simulator, the default): a hostile Graph page or Management API listing whose
 //!   `@odata.nextLink` / `NextPageUri` names another host, port or scheme, for the collector's

@@ -18,6 +18,7 @@ pub struct Stats {
     unauthorized_401: AtomicU64,
     tokens_issued: AtomicU64,
     token_failures: AtomicU64,
+    audit_search_records_served: AtomicU64,
 }
 
 /// What `/_sim/stats` returns.
@@ -42,6 +43,9 @@ pub struct StatsSnapshot {
     pub tokens_issued: u64,
     /// Token requests refused (any AADSTS error).
     pub token_failures: u64,
+    /// Records the audit log query API served on records pages (a page read twice counts
+    /// twice: what a backfill that re-downloads would show).
+    pub audit_search_records_served: u64,
 }
 
 impl Stats {
@@ -87,6 +91,12 @@ impl Stats {
         self.token_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts records served on an audit log query's records page.
+    pub fn audit_records_served(&self, n: u64) {
+        self.audit_search_records_served
+            .fetch_add(n, Ordering::Relaxed);
+    }
+
     /// A consistent-enough copy of every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
@@ -102,6 +112,7 @@ impl Stats {
             unauthorized_401: self.unauthorized_401.load(Ordering::Relaxed),
             tokens_issued: self.tokens_issued.load(Ordering::Relaxed),
             token_failures: self.token_failures.load(Ordering::Relaxed),
+            audit_search_records_served: self.audit_search_records_served.load(Ordering::Relaxed),
         }
     }
 }

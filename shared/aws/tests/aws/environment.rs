@@ -4,7 +4,7 @@
 //! parameter values a user deploys with as the README documents them (a plain group object id in
 //! `ApiAllowedGroups`, some sign-in kinds and content types switched off, a shorter hot
 //! retention), then parsed by the function's own configuration: `PullerConfig` for a puller,
-//! `QueryConfig` for the query API. A stack deployed as documented must start, and must get the
+//! `BackfillConfig` for the audit search backfill, `QueryConfig` for the query API. A stack deployed as documented must start, and must get the
 //! settings it was deployed with; a planted mismatch is caught. And every template parameter has
 //! its row in README's deploy table.
 
@@ -266,6 +266,21 @@ fn problems(template: &str) -> Vec<String> {
                 }
                 Err(e) => expect(false, &format!("does not start: {e}")),
             },
+            None if binary == aws::permissions::backfill().name => {
+                match domain::config::BackfillConfig::from_vars(vars) {
+                    Ok(c) => {
+                        expect(
+                            c.puller.hot_retention == TimeDelta::days(30),
+                            "HotRetentionDays not passed",
+                        );
+                        expect(
+                            c.puller.cloud == domain::cloud::Cloud::Commercial,
+                            "the cloud not passed",
+                        );
+                    }
+                    Err(e) => expect(false, &format!("does not start: {e}")),
+                }
+            }
             None if binary == aws::permissions::detector().name => {
                 match domain::config::DetectConfig::from_vars(vars) {
                     Ok(c) => expect(

@@ -1,6 +1,6 @@
 //! HTTP handlers of Graph's audit log query API (see the parent module for the operations,
 //! limits and truth): the gate every route passes (token, permission, faults), create, list, get,
-//! records paging, and `/_sim/truth/audit-search`.
+//! records paging, `/_sim/truth/audit-search` and `/_sim/audit-search/queries`.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use super::{
     AuditSearch, Filters, MAX_TOP, NAME, PATH, Query, RECORD_TYPES, Status, graph_record, lock,
     matches,
 };
-use crate::clock::{parse_rfc3339, to_ns};
+use crate::clock::{from_ns, parse_rfc3339, rfc3339, to_ns};
 use crate::graph::{self, GRAPH_JSON, GraphCtx, base_url};
 use crate::mgmt::MgmtState;
 use crate::rng::{Rng, hash_str, seed_of};
@@ -28,6 +28,30 @@ pub fn routes(r: Router<Arc<SimState>>) -> Router<Arc<SimState>> {
     r.route(PATH, get(list_queries).post(create))
         .route(&format!("{PATH}/{{id}}"), get(get_query))
         .route(&format!("{PATH}/{{id}}/records"), get(records))
+        .route("/_sim/audit-search/queries", get(sim_queries))
+}
+
+/// `GET /_sim/audit-search/queries`: every submission in order, with what Graph does not show
+/// (when it was submitted on the virtual clock): `{"queries": [{"seq", "id", "submitted",
+/// "start", "end", "status"}]}`, so a test can tell which windows a backfill asked for again.
+async fn sim_queries(State(state): State<Arc<SimState>>) -> Response {
+    let now_ns = to_ns(state.clock.now());
+    let api = &state.audit_search;
+    let queries = lock(&api.queries);
+    let out: Vec<Value> = queries
+        .iter()
+        .map(|q| {
+            json!({
+                "seq": q.seq,
+                "id": q.id,
+                "submitted": rfc3339(from_ns(q.created_ns)),
+                "start": rfc3339(from_ns(q.filters.start_ns)),
+                "end": rfc3339(from_ns(q.filters.end_ns)),
+                "status": api.status(q, now_ns).as_str(),
+            })
+        })
+        .collect();
+    axum::Json(json!({ "queries": out })).into_response()
 }
 
 /// Auth, permission and faults, as on every Graph route; the request's context when it passes.
@@ -338,6 +362,7 @@ async fn records(
     };
     let served = served.unwrap_or_default();
     let page: Vec<&Value> = served.iter().skip(offset).take(top).collect();
+    state.stats.audit_records_served(page.len() as u64);
     let next = offset + page.len();
     let mut body = json!({
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/auditLog/queries('{id}')/records",
