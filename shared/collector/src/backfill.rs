@@ -244,6 +244,17 @@ impl Backfill {
                 if deadline.remaining().is_some_and(|left| left <= wait) {
                     return Ok(());
                 }
+                // The lease must outlive the sleep (a pause until a 429's Retry-After can be
+                // hours), or another run would take the job while this one waits.
+                let until = self.clock.now()
+                    + TimeDelta::from_std(wait).unwrap_or(TimeDelta::hours(1))
+                    + TimeDelta::minutes(2);
+                if let Some(l) = job.lease.as_mut()
+                    && l.until < until
+                {
+                    l.until = until;
+                    self.save(job, version).await?;
+                }
                 self.clock.sleep(wait).await;
             }
         }
@@ -667,23 +678,48 @@ impl BackfillApp {
         let tenant = &self.engine.tenant_id;
         let run_id = uuid::Uuid::new_v4().simple().to_string();
         let mut todo: Vec<(BackfillJob, u64)> = Vec::new();
+        let mut out = Vec::new();
         match request {
             BackfillRequest::Start {
-                spec,
+                mut spec,
                 since,
                 retry_failed,
             } => {
                 let mut found = self.engine.store.load(tenant, &spec.id()).await?;
                 if found.is_none() && since {
-                    for job in self.engine.store.list(tenant).await? {
-                        if !job.is_finished()
-                            && job.spec.record_types == spec.record_types
-                            && job.spec.services == spec.services
-                        {
-                            tracing::info!(job = %job.id, "continuing the unfinished backfill with the same filters");
-                            found = self.engine.store.load(tenant, &job.id).await?;
-                            break;
+                    let same: Vec<BackfillJob> = self
+                        .engine
+                        .store
+                        .list(tenant)
+                        .await?
+                        .into_iter()
+                        .filter(|j| {
+                            j.spec.record_types == spec.record_types
+                                && j.spec.services == spec.services
+                        })
+                        .collect();
+                    if let Some(job) = same.iter().find(|j| !j.is_finished()) {
+                        tracing::info!(job = %job.id, "continuing the unfinished backfill with the same filters");
+                        found = self.engine.store.load(tenant, &job.id).await?;
+                    } else if let Some(done) = same
+                        .iter()
+                        .filter(|j| j.spec.end > spec.start && j.spec.start <= spec.start)
+                        .max_by_key(|j| j.spec.end)
+                    {
+                        // A look-back asked again after a finished one: only what came since
+                        // is new, and a finished window is never downloaded again.
+                        if spec.end - done.spec.end < TimeDelta::minutes(1) {
+                            out.push(done.progress());
+                            return Ok(out);
                         }
+                        tracing::info!(job = %done.id, "a finished backfill covers the range up to its end: backfilling only what came after");
+                        spec = BackfillSpec::new(
+                            done.spec.end,
+                            spec.end,
+                            spec.record_types.clone(),
+                            spec.services.clone(),
+                        )?;
+                        found = self.engine.store.load(tenant, &spec.id()).await?;
                     }
                 }
                 let (mut job, version) = found.unwrap_or_else(|| {
@@ -707,7 +743,6 @@ impl BackfillApp {
                 }
             }
         }
-        let mut out = Vec::new();
         for (job, version) in todo {
             if deadline.passed() {
                 break;
