@@ -1,8 +1,9 @@
 //! DynamoDB adapters: the event table (a keys-only read of what a batch would re-write, then a
-//! conditional put per new event = dedupe; presence markers and counters) and the state table (checkpoints with leases and versioned conditional writes, health records). Key
+//! conditional put per new event = dedupe, or per later version of a record that changes;
+//! presence markers and counters) and the state table (checkpoints with leases and versioned conditional writes, health records). Key
 //! layouts come from [`domain::store::keys`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -61,10 +62,13 @@ impl DynamoEventStore {
     /// (billed by the size of what it reads, 4 KB per half unit) instead of a failed conditional
     /// put (billed like a write of the whole item). The conditional put stays the dedupe; this only
     /// skips puts that would fail.
+    ///
+    /// Each key found comes with the stored item's version ([`items::VERSION`]), for the events
+    /// whose records change: a later version is put, the same or an earlier one is not.
     async fn stored_keys(
         &self,
         wanted: &[(String, String)],
-    ) -> Result<HashSet<(String, String)>, StoreError> {
+    ) -> Result<HashMap<(String, String), Option<i64>>, StoreError> {
         // Owned strings: the futures below must not borrow from this call's locals.
         let mut spans: BTreeMap<String, (String, String)> = BTreeMap::new();
         for (pk, sk) in wanted {
@@ -79,7 +83,7 @@ impl DynamoEventStore {
             }
         }
         let wanted: HashSet<&(String, String)> = wanted.iter().collect();
-        let found: Vec<Vec<(String, String)>> = stream::iter(spans)
+        let found: Vec<Vec<((String, String), Option<i64>)>> = stream::iter(spans)
             .map(|(pk, (lo, hi))| async move {
                 let mut sks = Vec::new();
                 let mut start: Option<Item> = None;
@@ -103,12 +107,10 @@ impl DynamoEventStore {
                     let bytes: usize = out.items().iter().map(crate::cost::item_size).sum();
                     self.meter
                         .read(out.consumed_capacity(), crate::cost::read_units(bytes));
-                    sks.extend(
-                        out.items()
-                            .iter()
-                            .filter_map(|i| get_s(i, items::SK))
-                            .map(|sk| (pk.clone(), sk.to_string())),
-                    );
+                    sks.extend(out.items().iter().filter_map(|i| {
+                        let sk = get_s(i, items::SK)?;
+                        Some(((pk.clone(), sk.to_string()), get_n(i, items::VERSION)))
+                    }));
                     match out.last_evaluated_key {
                         Some(k) if !k.is_empty() => start = Some(k),
                         _ => return Ok::<_, StoreError>(sks),
@@ -121,27 +123,39 @@ impl DynamoEventStore {
         Ok(found
             .into_iter()
             .flatten()
-            .filter(|key| wanted.contains(key))
+            .filter(|(key, _)| wanted.contains(key))
             .collect())
     }
 
-    /// Conditional put (first write wins): `Ok(false)` when the item exists already.
-    async fn put_one(&self, item: Item) -> Result<bool, StoreError> {
+    /// Conditional put: first write wins, except that a later version of an event whose record
+    /// changes replaces the stored one ([`items::VERSION`]). `Ok(Put::Refused)` when the
+    /// condition failed (the item exists, at this version or a later one).
+    async fn put_one(&self, item: Item) -> Result<Put, StoreError> {
         let cost = crate::cost::event_cost(&item);
-        let res = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        put = match item.get(items::VERSION).cloned() {
+            Some(v) => put
+                .condition_expression("attribute_not_exists(pk) OR #v < :v")
+                .expression_attribute_names("#v", items::VERSION)
+                .expression_attribute_values(":v", v)
+                .return_values(ReturnValue::AllOld),
+            None => put.condition_expression("attribute_not_exists(pk)"),
+        };
+        let res = put.set_item(Some(item)).send().await;
         match res {
             Ok(out) => {
                 self.meter
                     .write(out.consumed_capacity(), cost.write_units() as f64);
-                Ok(true)
+                // Only a versioned put asks for the old item; an item that was there is an
+                // update, not a new event.
+                Ok(match out.attributes {
+                    Some(old) if !old.is_empty() => Put::Replaced,
+                    _ => Put::Inserted,
+                })
             }
             Err(e)
                 if e.as_service_error()
@@ -150,11 +164,22 @@ impl DynamoEventStore {
                 // Billed too, like a write of the item (no index entry changes), though the
                 // answer does not say so.
                 self.meter.write(None, cost.base_write_units as f64);
-                Ok(false)
+                Ok(Put::Refused)
             }
             Err(e) => Err(StoreError::backend("PutItem", &self.table, describe(&e))),
         }
     }
+}
+
+/// What one conditional put did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Put {
+    /// A new event.
+    Inserted,
+    /// A later version of a stored event took its place.
+    Replaced,
+    /// The item was there already (at this version or a later one).
+    Refused,
 }
 
 #[async_trait]
@@ -164,7 +189,12 @@ impl EventStore for DynamoEventStore {
             events.iter().map(|e| items::event_key(&e.event)).collect();
         let stored = self.stored_keys(&keys_of).await?;
         let todo: Vec<usize> = (0..events.len())
-            .filter(|i| !stored.contains(&keys_of[*i]))
+            .filter(|i| match stored.get(&keys_of[*i]) {
+                None => true,
+                // A stored event is put again only as a later version of a changing record.
+                Some(have) => keys::event_version(&events[*i].event)
+                    .is_some_and(|v| have.is_none_or(|have| have < v)),
+            })
             .collect();
         let fresh: Vec<StoredEvent> = todo.iter().map(|i| events[*i].clone()).collect();
         // Presence markers first: a listing may skip a day without one.
@@ -174,20 +204,20 @@ impl EventStore for DynamoEventStore {
             .iter()
             .map(items::event_item)
             .collect::<Result<Vec<_>, _>>()?;
-        let put_outcomes: Vec<bool> = stream::iter(puts)
+        let put_outcomes: Vec<Put> = stream::iter(puts)
             .map(|item| self.put_one(item))
             .buffered(self.concurrency)
             .try_collect()
             .await?;
         let mut outcomes = vec![false; events.len()];
-        for (i, new) in todo.iter().zip(&put_outcomes) {
-            outcomes[*i] = *new;
+        for (i, put) in todo.iter().zip(&put_outcomes) {
+            outcomes[*i] = *put == Put::Inserted;
         }
         // Only events whose conditional put succeeded count in the query API's aggregates.
         let inserted: Vec<&StoredEvent> = fresh
             .iter()
             .zip(&put_outcomes)
-            .filter_map(|(e, new)| new.then_some(e))
+            .filter_map(|(e, put)| (*put == Put::Inserted).then_some(e))
             .collect();
         let full = self
             .pending

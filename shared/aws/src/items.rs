@@ -26,6 +26,10 @@ pub const IP: &str = "ipk";
 pub const DOC: &str = "d";
 /// The TTL attribute (hot retention), in epoch seconds.
 pub const EXPIRES_AT: &str = "expires_at";
+/// The version of an event whose record changes (a Defender alert's `lastUpdateDateTime`, in
+/// epoch microseconds; [`keys::event_version`]); absent on every other event. A later version
+/// replaces the item on this condition alone.
+pub const VERSION: &str = "uv";
 
 pub fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
@@ -76,6 +80,9 @@ pub fn event_item(e: &StoredEvent) -> Result<Item, StoreError> {
     // every item; listings filter after decoding (`EventFilter::matches`).
     item.insert(DOC.into(), AttributeValue::B(Blob::new(doc)));
     item.insert(EXPIRES_AT.into(), n(e.expires_at));
+    if let Some(v) = keys::event_version(ev) {
+        item.insert(VERSION.into(), n(v));
+    }
     Ok(item)
 }
 

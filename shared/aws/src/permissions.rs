@@ -626,6 +626,7 @@ pub fn source_function_name(source: Source) -> &'static str {
         Source::ExchangeMessageTrace => "pull-exchange-message-trace",
         Source::EntraRiskDetections => "pull-entra-risk-detections",
         Source::EntraProvisioning => "pull-entra-provisioning",
+        Source::DefenderAlerts => "pull-defender-alerts",
         Source::M365Activity => "pull-m365-activity",
     }
 }

@@ -53,13 +53,24 @@ pub enum RecordError {
 impl StreamRecord {
     /// The event item this record inserted, or `None` for anything else (a counter, a marker,
     /// a note, a modification): the stream's filter should have left those out.
+    ///
+    /// A MODIFY of an item with a version ([`crate::items::VERSION`]) is a later version of a
+    /// record that changes (a Defender alert) taking the item's place, and counts as the event
+    /// it now holds: event items are otherwise never modified.
     pub fn new_event(&self) -> Result<Option<NewEvent>, RecordError> {
-        if self.event_name != "INSERT" {
-            return Ok(None);
-        }
         let Some(image) = &self.dynamodb.new_image else {
             return Ok(None);
         };
+        let versioned = || {
+            image
+                .get(crate::items::VERSION)
+                .is_some_and(|v| v.get("N").is_some())
+        };
+        match self.event_name.as_str() {
+            "INSERT" => {}
+            "MODIFY" if versioned() => {}
+            _ => return Ok(None),
+        }
         let text = |k: &str| image.get(k)?.get("S")?.as_str().map(str::to_owned);
         let (Some(pk), Some(sk)) = (text(crate::items::PK), text(crate::items::SK)) else {
             return Ok(None);

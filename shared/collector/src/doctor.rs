@@ -24,13 +24,14 @@ use runtime::clock::{Clock, Deadline};
 pub use domain::store::{Finding, Severity};
 
 /// The Graph sources the doctor knows how to probe.
-pub const GRAPH_SOURCES: [Source; 6] = [
+pub const GRAPH_SOURCES: [Source; 7] = [
     Source::EntraDirectoryAudits,
     Source::EntraSignIns,
     Source::IntuneAudit,
     Source::ExchangeMessageTrace,
     Source::EntraRiskDetections,
     Source::EntraProvisioning,
+    Source::DefenderAlerts,
 ];
 
 fn permission(source: Source) -> &'static str {
@@ -39,6 +40,7 @@ fn permission(source: Source) -> &'static str {
             "AuditLog.Read.All"
         }
         Source::EntraRiskDetections => "IdentityRiskEvent.Read.All",
+        Source::DefenderAlerts => "SecurityAlert.Read.All",
         Source::IntuneAudit => "DeviceManagementApps.Read.All",
         Source::ExchangeMessageTrace => "ExchangeMessageTrace.Read.All",
         Source::M365Activity => "ActivityFeed.Read",

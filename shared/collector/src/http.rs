@@ -185,6 +185,9 @@ pub fn hint(status: u16, code: &str, path: &str) -> &'static str {
         (403, _) if path.contains("/identityProtection/") => {
             " (risk detections need the application permission IdentityRiskEvent.Read.All with admin consent and a Microsoft Entra ID P2 licence in the tenant)"
         }
+        (403, _) if path.contains("/security/alerts_v2") => {
+            " (Defender alerts need the application permission SecurityAlert.Read.All with admin consent, and Microsoft Defender XDR in the tenant)"
+        }
         (403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant") => {
             " (sign-in logs through Graph need a Microsoft Entra ID P1 or P2 licence in the tenant; data appears up to 3 days after an upgrade)"
         }

@@ -59,6 +59,7 @@ fn time_field(source: Source) -> &'static str {
             "activityDateTime"
         }
         Source::EntraRiskDetections => "detectedDateTime",
+        Source::DefenderAlerts => "createdDateTime",
         Source::ExchangeMessageTrace => "Received",
         Source::M365Activity => "CreationTime",
     }

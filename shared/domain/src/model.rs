@@ -25,18 +25,20 @@ pub enum Source {
     ExchangeMessageTrace,
     EntraRiskDetections,
     EntraProvisioning,
+    DefenderAlerts,
     M365Activity,
 }
 
 impl Source {
     /// All sources, in the order they are documented.
-    pub const ALL: [Source; 7] = [
+    pub const ALL: [Source; 8] = [
         Source::EntraDirectoryAudits,
         Source::EntraSignIns,
         Source::IntuneAudit,
         Source::ExchangeMessageTrace,
         Source::EntraRiskDetections,
         Source::EntraProvisioning,
+        Source::DefenderAlerts,
         Source::M365Activity,
     ];
 
@@ -49,6 +51,7 @@ impl Source {
             Source::ExchangeMessageTrace => "exchange-message-trace",
             Source::EntraRiskDetections => "entra-risk-detections",
             Source::EntraProvisioning => "entra-provisioning",
+            Source::DefenderAlerts => "defender-alerts",
             Source::M365Activity => "m365-activity",
         }
     }
@@ -62,6 +65,7 @@ impl Source {
             Source::ExchangeMessageTrace => "ExchangeMessageTrace",
             Source::EntraRiskDetections => "EntraRiskDetections",
             Source::EntraProvisioning => "EntraProvisioning",
+            Source::DefenderAlerts => "DefenderAlerts",
             Source::M365Activity => "M365Activity",
         }
     }
@@ -76,7 +80,7 @@ impl fmt::Display for Source {
 /// A source name that is not one of [`Source::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown source `{0}` (known: entra-directory-audits, entra-sign-ins, intune-audit, exchange-message-trace, entra-risk-detections, entra-provisioning, m365-activity)"
+    "unknown source `{0}` (known: entra-directory-audits, entra-sign-ins, intune-audit, exchange-message-trace, entra-risk-detections, entra-provisioning, defender-alerts, m365-activity)"
 )]
 pub struct UnknownSource(pub String);
 

@@ -59,6 +59,8 @@ pub enum SourceName {
     EntraRiskDetections,
     #[schema(rename = "entra-provisioning")]
     EntraProvisioning,
+    #[schema(rename = "defender-alerts")]
+    DefenderAlerts,
     #[schema(rename = "m365-activity")]
     M365Activity,
 }

@@ -83,7 +83,21 @@ impl EventStore for MemoryEventStore {
         let outcomes = events
             .into_iter()
             .map(|mut e| match map.entry(e.event.id.clone()) {
-                std::collections::btree_map::Entry::Occupied(_) => false,
+                // As the DynamoDB store: a later version of a changing record replaces the
+                // stored one (not a new event: no counter moves), anything else is a duplicate.
+                std::collections::btree_map::Entry::Occupied(mut slot) => {
+                    let (have, got) = (
+                        keys::event_version(slot.get()),
+                        keys::event_version(&e.event),
+                    );
+                    if got.is_some_and(|v| have.is_none_or(|have| have < v)) {
+                        if e.event.raw_ref.is_some() {
+                            e.event.raw = None;
+                        }
+                        slot.insert(e.event);
+                    }
+                    false
+                }
                 std::collections::btree_map::Entry::Vacant(slot) => {
                     lock(&self.by_ts).insert((keys::sort_key(&e.event), slot.key().clone()));
                     // As the DynamoDB store keeps it: the raw record by reference when there is

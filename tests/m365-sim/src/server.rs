@@ -11,7 +11,10 @@
 //!   90 days before `until`), sorted; `stream` keeps one stream of a source with streams
 //!   (`entra-sign-ins`: `interactiveUser`, `nonInteractiveUser`, `servicePrincipal`,
 //!   `managedIdentity`; without it, all of them); `detail=true` adds `events` with each id's
-//!   time, visibility instant and (for sources with streams) stream; `count=true` answers
+//!   time, visibility instant and (for sources with streams) stream, and for a source whose
+//!   records change (`defender-alerts`) `updates` (every update instant, served or not yet),
+//!   `revision` (how many of them are served at `until`) and `current_time` (that version's
+//!   time: `lastUpdateDateTime`); `count=true` answers
 //!   `{"source","as_of","count"}` (and `"stream"`) without the ids, for histories of a million
 //!   events whose id list a benchmark must not hold in memory (`detail` is then ignored);
 //! - `GET /_sim/truth/m365-activity?until=RFC3339[&stream=<content type>][&detail=true]`: the
@@ -559,6 +562,10 @@ async fn truth(
         body["stream"] = json!(streams.get(usize::from(k)).map(|s| s.name));
     }
     if detail {
+        let changes = source
+            .api()
+            .graph()
+            .is_some_and(|res| res.changes_within_secs.is_some());
         let list: Vec<_> = events
             .iter()
             .map(|e| {
@@ -569,6 +576,19 @@ async fn truth(
                 });
                 if let Some(s) = streams.get(usize::from(e.stream)) {
                     item["stream"] = json!(s.name);
+                }
+                // A record that changes: every update it will have, and the one served now.
+                if changes {
+                    let tenant = state.store.tenant();
+                    let (revision, at) = sources::current_revision(source, tenant, e, until_ns);
+                    let updates: Vec<String> = source
+                        .updates(tenant, e)
+                        .into_iter()
+                        .map(|u| rfc3339(from_ns(u)))
+                        .collect();
+                    item["updates"] = json!(updates);
+                    item["revision"] = json!(revision);
+                    item["current_time"] = json!(rfc3339(from_ns(at)));
                 }
                 item
             })

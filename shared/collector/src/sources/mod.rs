@@ -2,6 +2,7 @@
 //! event time, a source yields pages of records exactly as Microsoft sent them. Sources know the
 //! API; the pipeline knows checkpoints, storage and dedupe.
 
+pub mod defender_alerts;
 pub mod entra_directory_audits;
 pub mod entra_provisioning;
 pub mod entra_risk_detections;
@@ -25,6 +26,7 @@ use domain::config::PullerConfig;
 use domain::stream::Stream;
 use runtime::clock::{Clock, Deadline};
 
+use self::defender_alerts::DefenderAlerts;
 use self::entra_directory_audits::EntraDirectoryAudits;
 use self::entra_provisioning::EntraProvisioning;
 use self::entra_risk_detections::EntraRiskDetections;
@@ -178,6 +180,10 @@ pub fn source_for(
         // Provisioning logs are part of Graph's audit logs (auditLogRoot), whose 5 requests per
         // 10 s directory audits and sign-ins already take; it paces itself apart at one per 10 s.
         Source::EntraProvisioning => (1, 10),
+        // Graph's throttling limits give the security API no budget of its own to rely on;
+        // alerts are few, so one request per 5 s is far above their rate and leaves the app's
+        // Graph budget to the audit log pullers.
+        Source::DefenderAlerts => (2, 10),
     });
     let graph = || {
         Arc::new(
@@ -232,6 +238,13 @@ pub fn source_for(
         )),
         Source::EntraProvisioning => Arc::new(GraphCollection::new(
             EntraProvisioning,
+            graph(),
+            root,
+            size,
+            history,
+        )),
+        Source::DefenderAlerts => Arc::new(GraphCollection::new(
+            DefenderAlerts,
             graph(),
             root,
             size,

@@ -2,6 +2,7 @@
 //! the shared rules (absent-value sentinels, dedupe keys, hashing). Normalizers are pure: the
 //! same bytes and context give the same event.
 
+pub mod defender_alerts;
 pub mod entra_directory_audits;
 pub mod entra_provisioning;
 pub mod entra_risk_detections;
@@ -60,6 +61,7 @@ pub fn normalize(
         Source::ExchangeMessageTrace => exchange_message_trace::normalize(&value, ctx)?,
         Source::EntraRiskDetections => entra_risk_detections::normalize(&value, ctx)?,
         Source::EntraProvisioning => entra_provisioning::normalize(&value, ctx)?,
+        Source::DefenderAlerts => defender_alerts::normalize(&value, ctx)?,
         Source::M365Activity => m365_activity::normalize(&value, ctx)?,
     };
     event.raw = Some(raw.to_owned());
@@ -278,6 +280,7 @@ pub fn normalize_envelope(
         Source::ExchangeMessageTrace => exchange_message_trace::normalize(&properties, ctx),
         Source::EntraRiskDetections => entra_risk_detections::normalize(&properties, ctx),
         Source::EntraProvisioning => entra_provisioning::normalize(&properties, ctx),
+        Source::DefenderAlerts => defender_alerts::normalize(&properties, ctx),
         Source::M365Activity => m365_activity::normalize(&properties, ctx),
     }
     .map_err(|e| match e {

@@ -142,6 +142,23 @@ pub fn event_sk(t: DateTime<Utc>, dedupe_key: &str) -> String {
     format!("{}#{dedupe_key}", fmt_time(key_second(t)))
 }
 
+/// The version of an event whose record Microsoft changes after creating it, for the sources
+/// whose records do (`defender-alerts`: the alert's `lastUpdateDateTime`, which its normalizer
+/// keeps as `details.last_update_date_time`), in microseconds since the epoch; `None` for every
+/// other source, whose records never change. The store keeps the highest version of such an
+/// event: a later version replaces the item, an earlier or equal one is a duplicate.
+pub fn event_version(e: &AuditEvent) -> Option<i64> {
+    match e.source {
+        Source::DefenderAlerts => e
+            .details
+            .get("last_update_date_time")
+            .and_then(|v| v.as_str())
+            .and_then(crate::model::parse_time)
+            .map(|t| t.timestamp_micros()),
+        _ => None,
+    }
+}
+
 /// The sort key of a stored event.
 pub fn sort_key(e: &AuditEvent) -> String {
     event_sk(e.time, &e.dedupe_key)

@@ -45,7 +45,7 @@ fn check_tags(tags: &[String]) -> Result<(), ApiError> {
 
 /// Adds and removes tags (annotate role); returns the event's tags.
 #[utoipa::path(patch, path = "/events/{id}/tags",
-    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|entra-risk-detections|entra-provisioning|m365-activity):.+$",
+    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|entra-risk-detections|entra-provisioning|defender-alerts|m365-activity):.+$",
         description = "Event id, `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (the event time to the second), at most 2048 bytes")),
     request_body = TagsBody,
     responses(
@@ -120,7 +120,7 @@ pub(super) struct CommentBody {
 
 /// Comments on an event (annotate role); the author is the token's subject.
 #[utoipa::path(post, path = "/events/{id}/comments",
-    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|entra-risk-detections|entra-provisioning|m365-activity):.+$",
+    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|entra-risk-detections|entra-provisioning|defender-alerts|m365-activity):.+$",
         description = "Event id, `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (the event time to the second), at most 2048 bytes")),
     request_body = CommentBody,
     responses(

@@ -254,7 +254,7 @@ pub(super) fn no_event(id: &str) -> ApiError {
 
 /// One event: the normalized event with its raw record (read from the raw layer by its reference), tags and comments.
 #[utoipa::path(get, path = "/events/{id}",
-    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|entra-risk-detections|entra-provisioning|m365-activity):.+$",
+    params(("id" = String, Path, max_length = 2048, pattern = r"^(entra-directory-audits|entra-sign-ins|intune-audit|exchange-message-trace|entra-risk-detections|entra-provisioning|defender-alerts|m365-activity):.+$",
         description = "Event id, `<source>:<YYYYMMDDTHHMMSSZ>-<dedupe_key>` (the event time to the second), at most 2048 bytes (DynamoDB's partition key limit)")),
     responses(
         (status = 200, description = "The event with its raw record, tags and comments", body = EventView),

@@ -43,7 +43,7 @@ struct Args {
 
 /// Every source the demo pulls: all of them (the Graph sources and the Management Activity API
 /// with its five content types).
-const SOURCES: [Source; 7] = Source::ALL;
+const SOURCES: [Source; 8] = Source::ALL;
 
 /// Prints to stdout normally, to stderr under `--serve` (where stdout carries only the contract).
 struct Out {

@@ -26,6 +26,8 @@
 //!      1000 for sign-ins, 1000 and 5000 for message trace); outside `1..=max` is 400.
 //!    - `$orderby`: `<time field> desc` (the default) or `asc`.
 //! - **Order**: newest first by time, ties broken by id (descending; ascending with `asc`).
+//!   A collection whose records change (`defender-alerts`) filters on the time of each record's
+//!   current version but orders and pages by creation time (Graph documents no order for it).
 //! - **`$skiptoken`**: opaque; carries the virtual time of the first page (so the page set stays
 //!   pinned while the clock moves between pages), the direction and the last `(time, id)` served
 //!   (keyset paging: each page costs only the hours it touches).
@@ -50,7 +52,9 @@ use crate::auth::Audience;
 use crate::clock::{NS_PER_SEC, graph_error_date, parse_rfc3339, to_ns};
 use crate::faults::Fault;
 use crate::server::SimState;
-use crate::sources::{ApiVersion, GraphResource, Precondition, SOURCES, SimSource, stream_index};
+use crate::sources::{
+    self, ApiVersion, EventStub, GraphResource, Precondition, SOURCES, SimSource, stream_index,
+};
 use crate::store::Order;
 use crate::wire::{b64_decode, b64url_encode, parse_pairs, percent_encode};
 
@@ -220,20 +224,39 @@ pub async fn list(
         .skip
         .as_ref()
         .map(|s| (s.last_time_ns, s.last_id.as_str()));
-    let mut picked = Vec::with_capacity(q.top + 1);
+    let tenant = state.store.tenant();
+    // A collection whose records change filters on the current version's time, which is at
+    // most `changes_within_secs` after the creation time the events are walked by.
+    let (walk_lo, change_span) = match res.changes_within_secs {
+        Some(secs) => (lo_ns.saturating_sub(secs.saturating_mul(NS_PER_SEC)), true),
+        None => (lo_ns, false),
+    };
+    let mut picked: Vec<(EventStub, usize)> = Vec::with_capacity(q.top + 1);
     state
         .store
-        .walk(src, lo_ns, q.hi_ns.min(as_of_ns), q.order, after, |e| {
+        .walk(src, walk_lo, q.hi_ns.min(as_of_ns), q.order, after, |e| {
             if e.visible_ns <= as_of_ns && stream.is_none_or(|k| e.stream == k) {
-                picked.push(e.clone());
+                if change_span {
+                    let (revision, at) = sources::current_revision(source, tenant, e, as_of_ns);
+                    if at >= lo_ns && at <= q.hi_ns {
+                        picked.push((e.clone(), revision));
+                    }
+                } else {
+                    picked.push((e.clone(), 0));
+                }
             }
             picked.len() <= q.top
         });
     let more = picked.len() > q.top;
     picked.truncate(q.top);
     let mut value = Vec::with_capacity(picked.len());
-    for e in &picked {
-        match source.render_version(state.store.tenant(), e, api_version) {
+    for (e, revision) in &picked {
+        let rendered = if change_span {
+            source.render_revision(tenant, e, *revision)
+        } else {
+            source.render_version(tenant, e, api_version)
+        };
+        match rendered {
             Ok(v) => value.push(v),
             Err(error) => {
                 tracing::error!(%error, id = %e.id, "Record failed to render.");
@@ -247,7 +270,7 @@ pub async fn list(
         }
     }
     let base = base_url(&headers, &state);
-    let next_link = match (more, picked.last()) {
+    let next_link = match (more, picked.last().map(|(e, _)| e)) {
         (true, Some(last)) => {
             let token = SkipToken {
                 as_of_ns,

@@ -36,6 +36,7 @@
 //!   to after the benign draws, as stubs with [`EventStub::plant`] set; the count above is the
 //!   benign events' alone.
 
+pub mod defender_alerts;
 pub mod entra_directory_audits;
 pub mod entra_provisioning;
 pub mod entra_risk_detections;
@@ -59,6 +60,7 @@ pub static SOURCES: &[&dyn SimSource] = &[
     &exchange_message_trace::ExchangeMessageTrace,
     &entra_risk_detections::EntraRiskDetections,
     &entra_provisioning::EntraProvisioning,
+    &defender_alerts::DefenderAlerts,
 ];
 
 /// Share of events whose ingestion delay is "late" (see the module doc).
@@ -106,6 +108,28 @@ pub trait SimSource: Send + Sync {
         tenant: &Tenant,
         event: &EventStub,
     ) -> Result<Box<RawValue>, serde_json::Error>;
+
+    /// The instants (ns, each a multiple of 100, increasing) at which the record of `event` is
+    /// updated after its creation, for a source whose records change
+    /// ([`GraphResource::changes_within_secs`]); each update becomes the version served once it
+    /// is visible (after the event's own ingestion delay). Default: none, the record never
+    /// changes.
+    fn updates(&self, tenant: &Tenant, event: &EventStub) -> Vec<i64> {
+        let _ = (tenant, event);
+        Vec::new()
+    }
+
+    /// The record after its first `revision` updates ([`SimSource::updates`]; 0 is the record as
+    /// created, [`SimSource::render`]).
+    fn render_revision(
+        &self,
+        tenant: &Tenant,
+        event: &EventStub,
+        revision: usize,
+    ) -> Result<Box<RawValue>, serde_json::Error> {
+        let _ = revision;
+        self.render(tenant, event)
+    }
 
     /// The record as served by one API version. The default serves the same record from both
     /// (true of most Graph audit resources); sources whose beta shape differs override it.
@@ -213,6 +237,11 @@ pub struct GraphResource {
     /// Whether its 429s (budget refusals and injected throttles) carry `Retry-After`; Identity
     /// Protection's do not (Microsoft Graph's service-specific throttling limits).
     pub throttle_retry_after: bool,
+    /// For a collection whose records change after they are created (Defender alerts): the
+    /// longest time from an event's creation to its last update ([`SimSource::updates`]).
+    /// `time_field` is then the time of the record's current version, which a request filters
+    /// on; events stay scheduled, walked and paged by their creation time.
+    pub changes_within_secs: Option<i64>,
 }
 
 impl GraphResource {
@@ -236,6 +265,7 @@ impl GraphResource {
             precondition: Precondition::None,
             budget: None,
             throttle_retry_after: true,
+            changes_within_secs: None,
         }
     }
 }
@@ -378,6 +408,25 @@ fn fill_hour(
     }
 }
 
+/// Which version of `event` a request at `as_of_ns` is served, and that version's time: the
+/// last of its [`SimSource::updates`] visible by then (each update shifted by the event's own
+/// ingestion delay), or the record as created (revision 0, its event time).
+pub fn current_revision(
+    source: &dyn SimSource,
+    tenant: &Tenant,
+    event: &EventStub,
+    as_of_ns: i64,
+) -> (usize, i64) {
+    let delay = event.visible_ns - event.time_ns;
+    let mut current = (0, event.time_ns);
+    for (k, at) in source.updates(tenant, event).into_iter().enumerate() {
+        if at.saturating_add(delay) <= as_of_ns {
+            current = (k + 1, at);
+        }
+    }
+    current
+}
+
 /// Looks a source up by name.
 pub fn find(name: &str) -> Option<(usize, &'static dyn SimSource)> {
     SOURCES
@@ -465,7 +514,8 @@ mod tests {
                 "intune-audit",
                 "exchange-message-trace",
                 "entra-risk-detections",
-                "entra-provisioning"
+                "entra-provisioning",
+                "defender-alerts"
             ]
         );
     }

@@ -402,6 +402,7 @@ async fn bad_queries_get_graph_errors_and_sim_endpoints_answer() -> TestResult {
             "exchange-message-trace",
             "entra-risk-detections",
             "entra-provisioning",
+            "defender-alerts",
             "m365-activity"
         ])
     );

@@ -18,6 +18,7 @@ mod budgets;
 mod certificates;
 mod cli;
 mod clock;
+mod defender_alerts;
 mod faults;
 mod graph_paging;
 mod hostile;

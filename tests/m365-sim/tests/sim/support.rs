@@ -151,6 +151,7 @@ pub const SIGN_INS_V1: &str = "/v1.0/auditLogs/signIns";
 pub const SIGN_INS_BETA: &str = "/beta/auditLogs/signIns";
 pub const RISK_DETECTIONS: &str = "/v1.0/identityProtection/riskDetections";
 pub const PROVISIONING: &str = "/v1.0/auditLogs/provisioning";
+pub const ALERTS: &str = "/v1.0/security/alerts_v2";
 pub const INTUNE: &str = "/v1.0/deviceManagement/auditEvents";
 pub const TRACES: &str = "/v1.0/admin/exchange/tracing/messageTraces";
 pub const KINDS: [&str; 4] = [
