@@ -14,7 +14,7 @@ LOCATION 's3://${bucket}/raw/'
 TBLPROPERTIES (
   'projection.enabled' = 'true',
   'projection.source.type' = 'enum',
-  'projection.source.values' = 'entra-directory-audits,entra-sign-ins,intune-audit,exchange-message-trace,entra-risk-detections,entra-provisioning',
+  'projection.source.values' = 'entra-directory-audits,entra-sign-ins,intune-audit,exchange-message-trace,entra-risk-detections,entra-provisioning,defender-alerts',
   'projection.dt.type' = 'date',
   'projection.dt.format' = 'yyyy-MM-dd',
   'projection.dt.range' = '2020-01-01,NOW',

@@ -183,3 +183,44 @@ pub async fn raw_records(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(event_name: &str, versioned: bool) -> StreamRecord {
+        let mut image = serde_json::json!({
+            "pk": {"S": "defender-alerts#2024-05-21T13"},
+            "sk": {"S": "2024-05-21T13:05:44Z#da1"},
+            "d": {"B": base64::engine::general_purpose::STANDARD.encode(b"doc")},
+        });
+        if versioned {
+            image["uv"] = serde_json::json!({"N": "1716303602100000"});
+        }
+        serde_json::from_value(serde_json::json!({
+            "eventName": event_name,
+            "dynamodb": {"SequenceNumber": "1", "NewImage": image},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_insert_and_a_later_version_are_events_and_nothing_else_is() {
+        for (name, versioned, event) in [
+            ("INSERT", false, true),
+            ("INSERT", true, true),
+            // A later version of a changing record taking the item's place.
+            ("MODIFY", true, true),
+            // Event items are otherwise never modified; nothing to evaluate.
+            ("MODIFY", false, false),
+            ("REMOVE", true, false),
+        ] {
+            let got = record(name, versioned).new_event().unwrap();
+            assert_eq!(got.is_some(), event, "{name} versioned={versioned}");
+            if let Some(e) = got {
+                assert_eq!(e.doc, b"doc");
+                assert_eq!(e.sk, "2024-05-21T13:05:44Z#da1");
+            }
+        }
+    }
+}

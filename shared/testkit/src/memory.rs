@@ -277,3 +277,57 @@ impl ParameterStore for MemoryParameters {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod versions {
+    use super::*;
+    use chrono::TimeZone;
+    use domain::normalize::{Context, normalize};
+
+    /// A Defender alert at one `lastUpdateDateTime`, with `status`.
+    fn alert(updated: &str, status: &str) -> StoredEvent {
+        let raw = serde_json::json!({
+            "id": "da1", "title": "Suspicious inbox forwarding rule", "status": status,
+            "createdDateTime": "2024-05-21T13:05:44Z", "lastUpdateDateTime": updated,
+        })
+        .to_string();
+        let raw = serde_json::value::RawValue::from_string(raw).unwrap();
+        let ctx = Context {
+            tenant_id: "t",
+            stream: None,
+            ingested_at: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
+        };
+        StoredEvent {
+            event: normalize(Source::DefenderAlerts, &raw, ctx).unwrap(),
+            expires_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_later_version_replaces_an_earlier_one_and_is_no_new_event() {
+        let store = MemoryEventStore::default();
+        let first = alert("2024-05-21T13:05:44Z", "new");
+        let id = first.event.id.clone();
+        assert_eq!(store.put_new(vec![first.clone()]).await.unwrap(), [true]);
+        let later = alert("2024-05-21T15:00:00Z", "resolved");
+        assert_eq!(store.put_new(vec![later]).await.unwrap(), [false]);
+        let status = |e: Option<AuditEvent>| e.map(|e| e.details["status"].clone());
+        assert_eq!(
+            status(store.get(&id).await.unwrap()),
+            Some("resolved".into())
+        );
+        // An older version read late, or the same one again, changes nothing.
+        assert_eq!(store.put_new(vec![first]).await.unwrap(), [false]);
+        assert_eq!(
+            status(store.get(&id).await.unwrap()),
+            Some("resolved".into())
+        );
+        assert_eq!(store.len(), 1);
+        let counted: u64 = lock(&store.aggregates)
+            .iter()
+            .filter(|((_, dim, _), _)| dim == "source")
+            .map(|(_, n)| *n)
+            .sum();
+        assert_eq!(counted, 1, "counted once");
+    }
+}

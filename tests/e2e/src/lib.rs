@@ -466,8 +466,22 @@ pub async fn raw_record_ids(
     raw: &dyn domain::store::RawStore,
     prefix: &str,
 ) -> Result<Vec<String>, String> {
+    Ok(raw_records(raw, prefix)
+        .await?
+        .iter()
+        // Graph records carry `id`, Management API records `Id`.
+        .filter_map(|v| v.get("id").or_else(|| v.get("Id")).and_then(|i| i.as_str()))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Every record of every raw object under `prefix` (gzipped NDJSON), in key order.
+pub async fn raw_records(
+    raw: &dyn domain::store::RawStore,
+    prefix: &str,
+) -> Result<Vec<serde_json::Value>, String> {
     use std::io::Read;
-    let mut ids = Vec::new();
+    let mut out = Vec::new();
     for key in raw.list(prefix).await.map_err(|e| e.to_string())? {
         let body = raw.get(&key).await.map_err(|e| e.to_string())?;
         let mut text = String::new();
@@ -475,15 +489,10 @@ pub async fn raw_record_ids(
             .read_to_string(&mut text)
             .map_err(|e| format!("{key}: {e}"))?;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: serde_json::Value =
-                serde_json::from_str(line).map_err(|e| format!("{key}: {e}"))?;
-            // Graph records carry `id`, Management API records `Id`.
-            if let Some(id) = v.get("id").or_else(|| v.get("Id")).and_then(|i| i.as_str()) {
-                ids.push(id.to_string());
-            }
+            out.push(serde_json::from_str(line).map_err(|e| format!("{key}: {e}"))?);
         }
     }
-    Ok(ids)
+    Ok(out)
 }
 
 /// A clock that reads the simulator's virtual time and waits by moving it: `sleep(d)` advances

@@ -8,7 +8,8 @@
 //! and token cache
 //! (`http_client`), certificate credentials (`certificate_auth`), `auditlake doctor` (`doctor`)
 //! the query API (`query`), the detection path (`detection`) and the alerts table's query side
-//! (`alerts_api`) and the audit search backfill (`backfill`). The harness they share (`use super::*`) is here: moto provisioned
+//! (`alerts_api`), the audit search backfill (`backfill`) and Defender alerts, which change after
+//! they are created (`defender_alerts`). The harness they share (`use super::*`) is here: moto provisioned
 //! as the stack, the simulator, and a puller's configuration and ports on the simulator's clock.
 
 #[path = "e2e/alerts_api.rs"]
@@ -17,6 +18,8 @@ mod alerts_api;
 mod backfill;
 #[path = "e2e/certificate_auth.rs"]
 mod certificate_auth;
+#[path = "e2e/defender_alerts.rs"]
+mod defender_alerts;
 #[path = "e2e/detection.rs"]
 mod detection;
 #[path = "e2e/doctor.rs"]
@@ -49,7 +52,7 @@ use domain::model::{Source, fmt_time};
 use domain::store::{StateError, StreamKey};
 use e2e::{
     Moto, SimClock, SimControl, StackNames, local_sdk_config, provision, puller_vars,
-    raw_record_ids,
+    raw_record_ids, raw_records,
 };
 use m365_sim::SimConfig;
 use runtime::clock::{Clock, Deadline};
