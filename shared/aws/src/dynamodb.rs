@@ -22,6 +22,9 @@ use domain::store::{
     StreamKey, keys,
 };
 
+/// An item's `(pk, sk)`.
+type ItemKey = (String, String);
+
 fn get_n(item: &Item, k: &str) -> Option<i64> {
     item.get(k)
         .and_then(|v| v.as_n().ok())
@@ -68,7 +71,7 @@ impl DynamoEventStore {
     async fn stored_keys(
         &self,
         wanted: &[(String, String)],
-    ) -> Result<HashMap<(String, String), Option<i64>>, StoreError> {
+    ) -> Result<HashMap<ItemKey, Option<i64>>, StoreError> {
         // Owned strings: the futures below must not borrow from this call's locals.
         let mut spans: BTreeMap<String, (String, String)> = BTreeMap::new();
         for (pk, sk) in wanted {
@@ -83,7 +86,7 @@ impl DynamoEventStore {
             }
         }
         let wanted: HashSet<&(String, String)> = wanted.iter().collect();
-        let found: Vec<Vec<((String, String), Option<i64>)>> = stream::iter(spans)
+        let found: Vec<Vec<(ItemKey, Option<i64>)>> = stream::iter(spans)
             .map(|(pk, (lo, hi))| async move {
                 let mut sks = Vec::new();
                 let mut start: Option<Item> = None;

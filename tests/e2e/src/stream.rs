@@ -1,10 +1,12 @@
 //! A DynamoDB stream, locally: moto has no streams, so the demo and the end-to-end tests read a
 //! table's new items as the stack's event source mapping would deliver them: INSERT records of
 //! NEW_IMAGE, ordered by key (a shard's order), in batches of Lambda's `{"Records": [...]}` shape,
-//! each item once (the stream sees an item's first write; the tables' items are written once).
-//! A filter stands for the mapping's filter criteria.
+//! each item once (the stream sees an item's first write; the tables' items are written once),
+//! except that an event item whose version (`uv`, a record that changes: a Defender alert) has
+//! moved since the last read comes again as a MODIFY, as a later version's put makes the real
+//! stream carry it. A filter stands for the mapping's filter criteria.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
@@ -17,7 +19,8 @@ pub struct LocalStream {
     table: String,
     /// Which items the stream carries (the mapping's filter).
     filter: fn(&Item) -> bool,
-    seen: HashSet<(String, String)>,
+    /// Items read so far, with the version each had.
+    seen: HashMap<(String, String), Option<String>>,
     sequence: u64,
 }
 
@@ -31,6 +34,13 @@ pub fn alert_items(item: &Item) -> bool {
     let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
     text("pk").is_some_and(|pk| pk.starts_with("alert#"))
         && text("sk").is_some_and(|sk| sk == "alert")
+}
+
+/// The version attribute of an item whose record changes ([`aws::items::VERSION`]).
+fn version_of(item: &Item) -> Option<&str> {
+    item.get(aws::items::VERSION)
+        .and_then(|v| v.as_n().ok())
+        .map(String::as_str)
 }
 
 /// An attribute value as the stream's JSON image spells it.
@@ -53,7 +63,7 @@ impl LocalStream {
         LocalStream {
             table: table.to_owned(),
             filter,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
             sequence: 0,
         }
     }
@@ -69,12 +79,23 @@ impl LocalStream {
                 let sk = i.get("sk")?.as_s().ok()?.clone();
                 Some((pk, sk, i))
             })
-            .filter(|(pk, sk, _)| !self.seen.contains(&(pk.clone(), sk.clone())))
+            .filter(
+                |(pk, sk, i)| match self.seen.get(&(pk.clone(), sk.clone())) {
+                    None => true,
+                    Some(version) => version.as_deref() != version_of(i),
+                },
+            )
             .collect();
         fresh.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut records = Vec::new();
         for (pk, sk, item) in fresh {
-            self.seen.insert((pk.clone(), sk.clone()));
+            let name = match self.seen.insert(
+                (pk.clone(), sk.clone()),
+                version_of(&item).map(str::to_owned),
+            ) {
+                None => "INSERT",
+                Some(_) => "MODIFY",
+            };
             self.sequence += 1;
             let image: serde_json::Map<String, Value> = item
                 .iter()
@@ -82,7 +103,7 @@ impl LocalStream {
                 .collect();
             records.push(json!({
                 "eventID": format!("e{}", self.sequence),
-                "eventName": "INSERT",
+                "eventName": name,
                 "eventSource": "aws:dynamodb",
                 "dynamodb": {
                     "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},

@@ -30,9 +30,9 @@ async fn a_healthy_tenant_is_all_ok() {
     let f = findings(cfg, &secret).await;
     assert!(f.iter().all(|f| f.severity != Severity::Error), "{f:#?}");
     // token + directory audits + 4 sign-in kinds + Intune + message trace + risk detections +
-    // provisioning (+ expiry note)
+    // provisioning + Defender alerts (+ expiry note)
     assert!(
-        f.iter().filter(|f| f.code == "ReadOk").count() == 9,
+        f.iter().filter(|f| f.code == "ReadOk").count() == 10,
         "{f:#?}"
     );
 }
@@ -86,22 +86,34 @@ async fn missing_licence_and_unprovisioned_message_trace_are_explained() {
 
 #[tokio::test]
 async fn a_missing_permission_is_named_with_the_permission_to_add() {
-    let cfg = SimConfig {
-        denied_sources: vec!["intune-audit".into()],
-        ..SimConfig::default()
-    };
-    let secret = cfg.client_secret.clone();
-    let f = findings(cfg, &secret).await;
-    let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
-    assert_eq!(errors.len(), 1, "{errors:#?}");
-    assert_eq!(errors[0].source, Some(Source::IntuneAudit));
-    assert_eq!(errors[0].code, "Authorization_RequestDenied");
-    assert!(
-        errors[0].message.contains("DeviceManagementApps.Read.All")
-            && errors[0].message.contains("admin consent"),
-        "{}",
-        errors[0].message
-    );
+    for (denied, source, permission) in [
+        (
+            "intune-audit",
+            Source::IntuneAudit,
+            "DeviceManagementApps.Read.All",
+        ),
+        (
+            "defender-alerts",
+            Source::DefenderAlerts,
+            "SecurityAlert.Read.All",
+        ),
+    ] {
+        let cfg = SimConfig {
+            denied_sources: vec![denied.into()],
+            ..SimConfig::default()
+        };
+        let secret = cfg.client_secret.clone();
+        let f = findings(cfg, &secret).await;
+        let errors: Vec<_> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert_eq!(errors[0].source, Some(source));
+        assert_eq!(errors[0].code, "Authorization_RequestDenied");
+        assert!(
+            errors[0].message.contains(permission) && errors[0].message.contains("admin consent"),
+            "{}",
+            errors[0].message
+        );
+    }
 }
 
 #[tokio::test]
