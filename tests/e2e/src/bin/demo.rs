@@ -599,8 +599,9 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
     Ok(())
 }
 
-/// Backfills the audit log's `days + 2` days through the audit search API (one-day windows) and
-/// checks the job against the simulator's truth: every record of the range stored once.
+/// Backfills the audit log's `days + 1` days through the audit search API (one-day windows: the
+/// Management API's days, already collected, and one day before them) and checks the job against
+/// the simulator's truth: every record of the range stored once.
 async fn backfill(
     sdk: &aws_config::SdkConfig,
     config: &PullerConfig,
@@ -621,7 +622,7 @@ async fn backfill(
     };
     let (_, jobs) = Ports::aws_with_backfills(sdk, config);
     let app = BackfillApp::new(&backfill_config, ports.clone(), jobs).map_err(|e| e.to_string())?;
-    let since = format!("{}d", days + 2);
+    let since = format!("{}d", days + 1);
     let request = BackfillRequest::new(Some(&since), None, None, vec![], vec![], false, app.now())
         .map_err(|e| e.to_string())?;
     let progress = app
