@@ -153,7 +153,7 @@ def main():
         if sorted(stored) != sorted(SOURCES):
             fail(f"the demo's summary lacks a per-source listing check: {stored}")
 
-        backfill = re.search(r"^backfill \(auditlake backfill --since \d+d, .*: job \S+ complete, (\d+) windows done, 0 failed", log, re.M)
+        backfill = re.search(r"^backfill \(auditlake backfill --start \S+ --end \S+, .*: job \S+ complete, (\d+) windows done, 0 failed", log, re.M)
         truth = re.search(r"^\s+against the audit log's truth for \S+ \.\. \S+: (\d+) records, (\d+) stored, 0 missing$", log, re.M)
         if not backfill or not truth or int(backfill.group(1)) == 0 or int(truth.group(1)) == 0 or truth.group(1) != truth.group(2):
             fail("the demo's summary lacks a complete audit search backfill checked against truth")

@@ -599,9 +599,10 @@ async fn demo(args: &Args, out: &Out) -> Result<(), String> {
     Ok(())
 }
 
-/// Backfills the audit log's `days + 1` days through the audit search API (one-day windows: the
-/// Management API's days, already collected, and one day before them) and checks the job against
-/// the simulator's truth: every record of the range stored once.
+/// Backfills twelve hours of the audit log through the audit search API, six of them before the
+/// Management API's `days` of history and six within it (already collected), in 6-hour windows,
+/// and checks the job against the simulator's truth: every record of the range stored once.
+/// Short on purpose: moto stores a few hundred records a minute on two cores.
 async fn backfill(
     sdk: &aws_config::SdkConfig,
     config: &PullerConfig,
@@ -614,7 +615,7 @@ async fn backfill(
     let backfill_config = BackfillConfig {
         puller: config.clone(),
         settings: BackfillSettings {
-            window: TimeDelta::hours(24),
+            window: TimeDelta::hours(6),
             concurrency: 4,
             poll: std::time::Duration::from_secs(30),
             max_attempts: 5,
@@ -622,9 +623,21 @@ async fn backfill(
     };
     let (_, jobs) = Ports::aws_with_backfills(sdk, config);
     let app = BackfillApp::new(&backfill_config, ports.clone(), jobs).map_err(|e| e.to_string())?;
-    let since = format!("{}d", days + 1);
-    let request = BackfillRequest::new(Some(&since), None, None, vec![], vec![], false, app.now())
-        .map_err(|e| e.to_string())?;
+    let edge = app.now() - TimeDelta::days(i64::from(days));
+    let (from, to) = (
+        fmt_time(edge - TimeDelta::hours(6)),
+        fmt_time(edge + TimeDelta::hours(6)),
+    );
+    let request = BackfillRequest::new(
+        None,
+        Some(&from),
+        Some(&to),
+        vec![],
+        vec![],
+        false,
+        app.now(),
+    )
+    .map_err(|e| e.to_string())?;
     let progress = app
         .handle(request, &Deadline::none())
         .await
@@ -651,7 +664,7 @@ async fn backfill(
     let missing = truth.difference(&stored).count();
     let lines = vec![
         format!(
-            "backfill (auditlake backfill --since {since}, Graph's audit log query API): job {} {}, {} windows done, {} failed; {} queries ({} failed and retried), {} records: {} new, {} already collected by the Management API",
+            "backfill (auditlake backfill --start {from} --end {to}, Graph's audit log query API): job {} {}, {} windows done, {} failed; {} queries ({} failed and retried), {} records: {} new, {} already collected by the Management API",
             p.id,
             p.status,
             p.windows_done,
